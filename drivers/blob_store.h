@@ -1,0 +1,94 @@
+/*
+ * drivers/blob_store.h — where blob bytes live, behind one small interface.
+ *
+ * Callers (the server, cairn-gc, cairn-fsck) never touch blobs/ directly: they
+ * ask a `struct blob_store` to stat, read, commit, freshen or delete a blob by
+ * digest. Each backend is one file (drivers/fs.c keeps blobs in the tree;
+ * an S3 backend can follow) that fills a `struct blob_store_operations`.
+ *
+ * Invariants:
+ *  - A blob is only ever created by committing a verified upload file
+ *    (blob_store_commit) or by blob_store_put of bytes whose digest the
+ *    caller computed; both are durable when they return 0.
+ *  - Committing a digest that already exists discards the new file and
+ *    freshens the existing blob (its modification time becomes now), which is
+ *    what protects re-used blobs from a concurrent GC's grace period.
+ *  - Readers are positional (pread-like), so one open reader can serve any
+ *    Range request and several threads never share a file offset.
+ *
+ *     struct blob_reader *reader;
+ *     struct blob_info info;
+ *     if (blob_store_open(store, &digest, &reader, &info) == 0) {
+ *         ssize_t n = blob_reader_read(reader, buffer, sizeof buffer, offset);
+ *         blob_reader_close(reader);
+ *     }
+ */
+#ifndef CAIRN_DRIVERS_BLOB_STORE_H
+#define CAIRN_DRIVERS_BLOB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "layout/digest.h"
+
+struct blob_store;
+struct blob_reader;
+
+struct blob_info {
+    int64_t size;
+    long long modified_seconds; /* mtime, seconds since the epoch */
+};
+
+struct blob_store_operations {
+    const char *name;
+    int (*stat)(struct blob_store *store, const struct digest *digest, struct blob_info *out);
+    int (*open)(struct blob_store *store, const struct digest *digest,
+                struct blob_reader **reader_out, struct blob_info *info_out);
+    ssize_t (*read)(struct blob_reader *reader, void *buffer, size_t length, int64_t offset);
+    void (*close)(struct blob_reader *reader);
+    int (*commit)(struct blob_store *store, const char *file_path, const struct digest *digest);
+    int (*put)(struct blob_store *store, const struct digest *digest, const void *data,
+               size_t length);
+    int (*freshen)(struct blob_store *store, const struct digest *digest);
+    int (*remove)(struct blob_store *store, const struct digest *digest);
+    void (*destroy)(struct blob_store *store);
+};
+
+struct blob_store {
+    const struct blob_store_operations *operations;
+};
+
+/* Backends embed this as the first member of their reader, so that
+ * blob_reader_read() and blob_reader_close() can dispatch. */
+struct blob_reader {
+    const struct blob_store_operations *operations;
+};
+
+/* -ENOENT when the blob does not exist. */
+int blob_store_stat(struct blob_store *store, const struct digest *digest, struct blob_info *out);
+int blob_store_open(struct blob_store *store, const struct digest *digest,
+                    struct blob_reader **reader_out, struct blob_info *info_out);
+/* Reads up to `length` bytes at `offset`; returns the count (0 at the end) or
+ * a negative errno. */
+ssize_t blob_reader_read(struct blob_reader *reader, void *buffer, size_t length, int64_t offset);
+void blob_reader_close(struct blob_reader *reader);
+
+/* Reads a whole blob of at most `size_max` bytes into a malloc'd buffer
+ * (-EFBIG if larger). Used for manifests. */
+int blob_store_read_all(struct blob_store *store, const struct digest *digest, size_t size_max,
+                        char **data_out, size_t *length_out);
+
+/* Moves the file at `file_path` (already verified to hash to `digest`, on the
+ * same file system as the tree) into the store; see the invariants above. */
+int blob_store_commit(struct blob_store *store, const char *file_path,
+                      const struct digest *digest);
+/* Stores `length` bytes under `digest` (which the caller computed). An
+ * existing blob is freshened instead. */
+int blob_store_put(struct blob_store *store, const struct digest *digest, const void *data,
+                   size_t length);
+/* Sets the blob's modification time to now (-ENOENT if absent). */
+int blob_store_freshen(struct blob_store *store, const struct digest *digest);
+int blob_store_remove(struct blob_store *store, const struct digest *digest);
+void blob_store_destroy(struct blob_store *store);
+
+#endif

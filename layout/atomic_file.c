@@ -1,0 +1,257 @@
+/* layout/atomic_file.h */
+#include "layout/atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layout/error.h"
+
+/* How often an operation is retried when a concurrent cleanup (GC, upload
+ * purge) removed an empty directory between our mkdir and our create. */
+#define ENOENT_RETRIES 3
+
+/* Copies the directory part of `path` into out[PATH_MAX] ("." or "/" when
+ * there is none). */
+static int parent_of(const char *path, char out[PATH_MAX])
+{
+    size_t length = strlen(path);
+    while (length > 1 && path[length - 1] == '/')
+        length--;
+    while (length > 0 && path[length - 1] != '/')
+        length--;
+    while (length > 1 && path[length - 1] == '/')
+        length--;
+    if (length == 0) {
+        path = ".";
+        length = 1;
+    }
+    if (length >= PATH_MAX)
+        return error_set(-ENAMETOOLONG, "path too long: %.64s...", path);
+    memcpy(out, path, length);
+    out[length] = '\0';
+    return 0;
+}
+
+int directory_sync(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(-errno, "cannot open directory %s: %s", path, strerror(errno));
+    int result = 0;
+    if (fsync(fd) < 0)
+        result = error_set(-errno, "cannot fsync directory %s: %s", path, strerror(errno));
+    close(fd);
+    return result;
+}
+
+int directory_sync_parent(const char *path)
+{
+    char parent[PATH_MAX];
+    int result = parent_of(path, parent);
+    return result < 0 ? result : directory_sync(parent);
+}
+
+int directory_create(const char *path)
+{
+    char buffer[PATH_MAX];
+    size_t length = strlen(path);
+    while (length > 1 && path[length - 1] == '/')
+        length--;
+    if (length == 0)
+        return error_set(-EINVAL, "cannot create a directory with an empty name");
+    if (length >= sizeof buffer)
+        return error_set(-ENAMETOOLONG, "path too long: %.64s...", path);
+    memcpy(buffer, path, length);
+    buffer[length] = '\0';
+    /* Walk up (cutting at slashes) until a mkdir succeeds or finds an
+     * existing directory, then back down restoring the slashes. */
+    for (;;) {
+        if (mkdir(buffer, 0777) == 0) {
+            int result = directory_sync_parent(buffer);
+            if (result < 0)
+                return result;
+        } else if (errno == ENOENT) {
+            char *slash = strrchr(buffer, '/');
+            if (slash == NULL || slash == buffer)
+                return error_set(-ENOENT, "cannot create %s: %s", path, strerror(ENOENT));
+            *slash = '\0';
+            continue;
+        } else if (errno != EEXIST) {
+            return error_set(-errno, "cannot create directory %s: %s", buffer, strerror(errno));
+        }
+        size_t done = strlen(buffer);
+        if (done == length)
+            break;
+        buffer[done] = '/';
+    }
+    struct stat status;
+    if (stat(buffer, &status) < 0)
+        return error_set(-errno, "cannot stat %s: %s", buffer, strerror(errno));
+    if (!S_ISDIR(status.st_mode))
+        return error_set(-ENOTDIR, "%s exists and is not a directory", buffer);
+    return 0;
+}
+
+/* 0 or a positive errno. */
+static int write_all(int fd, const char *data, size_t length)
+{
+    while (length > 0) {
+        ssize_t n = write(fd, data, length);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        data += n;
+        length -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Creates the temporary file in `directory` (a mkostemp template written to
+ * temporary[PATH_MAX]), writes and fsyncs it. */
+static int write_temporary(const char *directory, const void *data, size_t length,
+                           char temporary[PATH_MAX])
+{
+    int fd = -1;
+    for (int attempt = 0;; attempt++) {
+        int written = snprintf(temporary, PATH_MAX, "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "XXXXXX",
+                               directory);
+        if (written < 0 || written >= PATH_MAX)
+            return error_set(-ENAMETOOLONG, "path too long: %.64s...", directory);
+        fd = mkostemp(temporary, O_CLOEXEC);
+        if (fd >= 0)
+            break;
+        int error = errno;
+        if (error != ENOENT || attempt == ENOENT_RETRIES)
+            return error_set(-error, "cannot create a file in %s: %s", directory,
+                             strerror(error));
+        int result = directory_create(directory);
+        if (result < 0)
+            return result;
+    }
+    /* 0644, as Distribution's files (0666 under the usual umask). */
+    const char *step = "chmod";
+    int error = fchmod(fd, 0644) < 0 ? errno : 0;
+    if (error == 0) {
+        step = "write";
+        error = write_all(fd, data, length);
+    }
+    if (error == 0 && fsync(fd) < 0) {
+        step = "fsync";
+        error = errno;
+    }
+    if (close(fd) < 0 && error == 0) {
+        step = "close";
+        error = errno;
+    }
+    if (error != 0) {
+        unlink(temporary);
+        return error_set(-error, "cannot %s %s: %s", step, temporary, strerror(error));
+    }
+    return 0;
+}
+
+int atomic_file_write(const char *path, const void *data, size_t length)
+{
+    char directory[PATH_MAX], temporary[PATH_MAX];
+    int result = parent_of(path, directory);
+    if (result < 0 || (result = directory_create(directory)) < 0 ||
+        (result = write_temporary(directory, data, length, temporary)) < 0)
+        return result;
+    if (rename(temporary, path) < 0) {
+        int error = errno;
+        unlink(temporary);
+        return error_set(-error, "cannot rename %s to %s: %s", temporary, path, strerror(error));
+    }
+    return directory_sync(directory);
+}
+
+int file_rename_durable(const char *from, const char *to)
+{
+    char from_directory[PATH_MAX], to_directory[PATH_MAX];
+    int result = parent_of(from, from_directory);
+    if (result < 0 || (result = parent_of(to, to_directory)) < 0)
+        return result;
+    for (int attempt = 0;; attempt++) {
+        if ((result = directory_create(to_directory)) < 0)
+            return result;
+        if (rename(from, to) == 0)
+            break;
+        int error = errno;
+        /* ENOENT with the source still there: the target directory vanished. */
+        if (error != ENOENT || attempt == ENOENT_RETRIES || access(from, F_OK) < 0)
+            return error_set(-error, "cannot rename %s to %s: %s", from, to, strerror(error));
+    }
+    if ((result = directory_sync(to_directory)) < 0)
+        return result;
+    if (strcmp(from_directory, to_directory) != 0)
+        return directory_sync(from_directory);
+    return 0;
+}
+
+static _Thread_local int remove_error;
+
+static int remove_entry(const char *path, const struct stat *status, int type, struct FTW *ftw)
+{
+    (void)status;
+    (void)ftw;
+    int failed = type == FTW_DP ? rmdir(path) : unlink(path);
+    if (failed < 0 && errno != ENOENT) {
+        remove_error = error_set(-errno, "cannot remove %s: %s", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+int directory_remove_tree(const char *path)
+{
+    remove_error = 0;
+    int result = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (result < 0 && errno != ENOENT)
+        return error_set(-errno, "cannot remove %s: %s", path, strerror(errno));
+    return result > 0 ? remove_error : 0;
+}
+
+void directory_remove_empty_parents(const char *path, const char *stop_at)
+{
+    char directory[PATH_MAX];
+    size_t stop_length = strlen(stop_at);
+    while (stop_length > 1 && stop_at[stop_length - 1] == '/')
+        stop_length--;
+    if (parent_of(path, directory) < 0)
+        return;
+    for (;;) {
+        size_t length = strlen(directory);
+        /* Only strictly below stop_at. */
+        if (length <= stop_length || memcmp(directory, stop_at, stop_length) != 0 ||
+            directory[stop_length] != '/')
+            return;
+        if (rmdir(directory) < 0 && errno != ENOENT)
+            return;
+        char parent[PATH_MAX];
+        if (parent_of(directory, parent) < 0)
+            return;
+        memcpy(directory, parent, strlen(parent) + 1);
+    }
+}
+
+int atomic_file_is_temporary(const char *file_name)
+{
+    size_t prefix = sizeof ATOMIC_FILE_TEMPORARY_PREFIX - 1;
+    if (strncmp(file_name, ATOMIC_FILE_TEMPORARY_PREFIX, prefix) != 0 ||
+        strlen(file_name) != prefix + 6)
+        return 0;
+    for (size_t i = prefix; i < prefix + 6; i++) {
+        char c = file_name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,48 @@
+/*
+ * layout/atomic_file.h — durable, all-or-nothing file system updates
+ * (git's lockfile discipline).
+ *
+ * atomic_file_write() writes a new file next to the target under a temporary
+ * name (".cairn-tmp-XXXXXX" in the same directory), fsyncs it, renames it over
+ * the target and fsyncs the directory. A reader sees the old content or the
+ * new one, never a torn file, and after it returns 0 the content survives a
+ * crash. A failed write removes its temporary file. Missing parent directories
+ * are created, and each directory created is made durable by fsyncing its
+ * parent (directory_create()).
+ *
+ * A crash can still leave a temporary file behind; atomic_file_is_temporary()
+ * recognises their names so that the GC and fsck can remove them.
+ */
+#ifndef CAIRN_LAYOUT_ATOMIC_FILE_H
+#define CAIRN_LAYOUT_ATOMIC_FILE_H
+
+#include <stddef.h>
+
+#define ATOMIC_FILE_TEMPORARY_PREFIX ".cairn-tmp-"
+
+int atomic_file_write(const char *path, const void *data, size_t length);
+
+/* mkdir -p; every directory it creates is made durable (its parent fsynced). */
+int directory_create(const char *path);
+
+/* fsync a directory (after creating, renaming or unlinking in it). */
+int directory_sync(const char *path);
+
+/* fsync the directory that contains `path`. */
+int directory_sync_parent(const char *path);
+
+/* rename(from, to) creating to's parents, then fsync to's directory (and
+ * from's, when different). */
+int file_rename_durable(const char *from, const char *to);
+
+/* rm -rf `path` (no error when it does not exist). */
+int directory_remove_tree(const char *path);
+
+/* Removes `path`'s parent directories while they are empty, stopping before
+ * `stop_at` (which is never removed). */
+void directory_remove_empty_parents(const char *path, const char *stop_at);
+
+/* Whether a file name (no slash) is one of atomic_file_write's temporaries. */
+int atomic_file_is_temporary(const char *file_name);
+
+#endif

@@ -1,0 +1,63 @@
+/* layout/link_file.h */
+#include "layout/link_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layout/atomic_file.h"
+#include "layout/error.h"
+
+int link_file_read(const char *path, struct digest *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int error = errno;
+        if (error == ENOTDIR)
+            error = ENOENT;
+        return error_set(-error, "cannot open link %s: %s", path, strerror(error));
+    }
+    /* One byte more than the longest digest, to notice a longer file. */
+    char buffer[DIGEST_STRING_MAX];
+    size_t length = 0;
+    while (length < sizeof buffer) {
+        ssize_t n = read(fd, buffer + length, sizeof buffer - length);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int error = errno;
+            close(fd);
+            return error_set(-error, "cannot read link %s: %s", path, strerror(error));
+        }
+        if (n == 0)
+            break;
+        length += (size_t)n;
+    }
+    close(fd);
+    if (length >= sizeof buffer)
+        return error_set(-EINVAL, "link %s is longer than a digest", path);
+    if (digest_parse(buffer, length, out) < 0) {
+        char reason[ERROR_MESSAGE_MAX / 2];
+        snprintf(reason, sizeof reason, "%s", error_message());
+        return error_set(-EINVAL, "link %s: %s", path, reason);
+    }
+    return 0;
+}
+
+int link_file_write(const char *path, const struct digest *digest)
+{
+    return atomic_file_write(path, digest->string, digest->string_length);
+}
+
+int link_file_exists(const char *path)
+{
+    struct stat status;
+    if (stat(path, &status) == 0)
+        return S_ISREG(status.st_mode) ? 1 : 0;
+    if (errno == ENOENT || errno == ENOTDIR)
+        return 0;
+    return error_set(-errno, "cannot stat link %s: %s", path, strerror(errno));
+}

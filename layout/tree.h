@@ -1,0 +1,106 @@
+/*
+ * layout/tree.h — every path in the registry's tree, built in one place.
+ *
+ * The tree is byte-compatible with the CNCF Distribution registry. Given the
+ * configured root directory R, the tree root is T = R/docker/registry/v2 and:
+ *
+ *   T/blobs/<alg>/<hex[0:2]>/<hex>/data                         blob bytes
+ *   T/repositories/<name>/_layers/<alg>/<hex>/link              repo may read blob
+ *   T/repositories/<name>/_manifests/revisions/<alg>/<hex>/link repo has manifest
+ *   T/repositories/<name>/_manifests/tags/<tag>/current/link    tag -> manifest
+ *   T/repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link
+ *   T/repositories/<name>/_manifests/referrers/<alg>/<subject-hex>/<alg>/<hex>/link
+ *   T/repositories/<name>/_uploads/<id>/data                    upload in progress
+ *   T/repositories/<name>/_uploads/<id>/startedat               RFC 3339 UTC
+ *
+ * cairn's own scratch space (h2o's request body files) is R/.cairn-tmp, outside
+ * the grammar so that Distribution never sees it.
+ *
+ * Invariants: every path builder validates the name, tag or upload id it is
+ * given (names.h) and refuses with -EINVAL, so no path is ever built from an
+ * unvalidated part; digests are valid by construction (digest.h). Output
+ * buffers are TREE_PATH_MAX bytes; a path that would not fit is -ENAMETOOLONG.
+ *
+ *     struct tree tree;
+ *     if (tree_open(&tree, "./data", 1) < 0) ...
+ *     char path[TREE_PATH_MAX];
+ *     if (tree_path_tag_current_link(&tree, "library/alpine", "3.19", path) < 0) ...
+ */
+#ifndef CAIRN_LAYOUT_TREE_H
+#define CAIRN_LAYOUT_TREE_H
+
+#include <stddef.h>
+#include "layout/digest.h"
+
+#define TREE_PATH_MAX 4096
+
+struct tree {
+    char root_directory[TREE_PATH_MAX]; /* R, as configured (no trailing slash) */
+    char root[TREE_PATH_MAX];           /* T = R/docker/registry/v2 */
+    size_t root_length;
+};
+
+/* Fills `tree` for root directory R. With `create`, creates T/blobs,
+ * T/repositories and R/.cairn-tmp if missing. The root must leave room for
+ * the longest path (a 255-character name plus digests): -ENAMETOOLONG if not. */
+int tree_open(struct tree *tree, const char *root_directory, int create);
+
+int tree_path_blobs(const struct tree *tree, char out[TREE_PATH_MAX]);
+int tree_path_blob_directory(const struct tree *tree, const struct digest *digest,
+                             char out[TREE_PATH_MAX]);
+int tree_path_blob_data(const struct tree *tree, const struct digest *digest,
+                        char out[TREE_PATH_MAX]);
+
+int tree_path_repositories(const struct tree *tree, char out[TREE_PATH_MAX]);
+int tree_path_repository(const struct tree *tree, const char *name, char out[TREE_PATH_MAX]);
+/* T/repositories/<name>/_manifests: its existence makes <name> a repository. */
+int tree_path_manifests_directory(const struct tree *tree, const char *name,
+                                  char out[TREE_PATH_MAX]);
+
+int tree_path_layers_directory(const struct tree *tree, const char *name,
+                               char out[TREE_PATH_MAX]);
+int tree_path_layer_link(const struct tree *tree, const char *name, const struct digest *digest,
+                         char out[TREE_PATH_MAX]);
+
+int tree_path_revisions_directory(const struct tree *tree, const char *name,
+                                  char out[TREE_PATH_MAX]);
+/* T/.../_manifests/revisions/<alg>/<hex> (the directory holding the link). */
+int tree_path_revision_directory(const struct tree *tree, const char *name,
+                                 const struct digest *digest, char out[TREE_PATH_MAX]);
+int tree_path_revision_link(const struct tree *tree, const char *name,
+                            const struct digest *digest, char out[TREE_PATH_MAX]);
+
+int tree_path_tags_directory(const struct tree *tree, const char *name, char out[TREE_PATH_MAX]);
+int tree_path_tag_directory(const struct tree *tree, const char *name, const char *tag,
+                            char out[TREE_PATH_MAX]);
+int tree_path_tag_current_link(const struct tree *tree, const char *name, const char *tag,
+                               char out[TREE_PATH_MAX]);
+int tree_path_tag_index_link(const struct tree *tree, const char *name, const char *tag,
+                             const struct digest *digest, char out[TREE_PATH_MAX]);
+
+/* T/.../_manifests/referrers/<alg>/<subject-hex> */
+int tree_path_referrers_directory(const struct tree *tree, const char *name,
+                                  const struct digest *subject, char out[TREE_PATH_MAX]);
+int tree_path_referrer_link(const struct tree *tree, const char *name,
+                            const struct digest *subject, const struct digest *referrer,
+                            char out[TREE_PATH_MAX]);
+
+int tree_path_uploads_directory(const struct tree *tree, const char *name,
+                                char out[TREE_PATH_MAX]);
+int tree_path_upload_directory(const struct tree *tree, const char *name, const char *upload_id,
+                               char out[TREE_PATH_MAX]);
+int tree_path_upload_data(const struct tree *tree, const char *name, const char *upload_id,
+                          char out[TREE_PATH_MAX]);
+int tree_path_upload_started_at(const struct tree *tree, const char *name,
+                                const char *upload_id, char out[TREE_PATH_MAX]);
+
+/* R/.cairn-tmp: scratch files of the server, never part of the grammar. */
+int tree_path_scratch_directory(const struct tree *tree, char out[TREE_PATH_MAX]);
+
+/* Formats a time as Distribution's startedat: RFC 3339 UTC with nanoseconds,
+ * e.g. "2024-01-02T03:04:05.123456789Z" (no newline). out must hold 40 bytes. */
+void tree_format_started_at(long long seconds, long nanoseconds, char out[40]);
+/* Parses a startedat value (with or without fractional seconds). -EINVAL. */
+int tree_parse_started_at(const char *text, size_t length, long long *seconds_out);
+
+#endif

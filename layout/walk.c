@@ -1,0 +1,304 @@
+/* layout/walk.h */
+#include "layout/walk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "layout/error.h"
+#include "layout/names.h"
+
+int string_list_append(struct string_list *list, const char *item)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 16;
+        char **items = realloc(list->items, capacity * sizeof *items);
+        if (items == NULL)
+            return error_set(-ENOMEM, "out of memory");
+        list->items = items;
+        list->capacity = capacity;
+    }
+    char *copy = strdup(item);
+    if (copy == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    list->items[list->count++] = copy;
+    return 0;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void string_list_sort(struct string_list *list)
+{
+    if (list->count > 1)
+        qsort(list->items, list->count, sizeof *list->items, compare_strings);
+}
+
+void string_list_clear(struct string_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    *list = (struct string_list){0};
+}
+
+int digest_list_append(struct digest_list *list, const struct digest *digest)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 16;
+        struct digest *items = realloc(list->items, capacity * sizeof *items);
+        if (items == NULL)
+            return error_set(-ENOMEM, "out of memory");
+        list->items = items;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = *digest;
+    return 0;
+}
+
+static int compare_digests(const void *a, const void *b)
+{
+    return strcmp(((const struct digest *)a)->string, ((const struct digest *)b)->string);
+}
+
+void digest_list_clear(struct digest_list *list)
+{
+    free(list->items);
+    *list = (struct digest_list){0};
+}
+
+/* Appends to `out` the names of the subdirectories of `path` (symbolic links
+ * are not followed) that `accept` takes; a missing directory lists nothing. */
+static int list_subdirectories(const char *path, int (*accept)(const char *name, size_t length),
+                               struct string_list *out)
+{
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        return error_set(-errno, "cannot list %s: %s", path, strerror(errno));
+    }
+    int result = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(directory);
+        if (entry == NULL) {
+            if (errno != 0)
+                result = error_set(-errno, "cannot list %s: %s", path, strerror(errno));
+            break;
+        }
+        const char *name = entry->d_name;
+        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+            continue;
+        if (accept(name, strlen(name)) < 0)
+            continue;
+        unsigned char type = entry->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat status;
+            if (fstatat(dirfd(directory), name, &status, AT_SYMLINK_NOFOLLOW) < 0)
+                continue; /* gone meanwhile */
+            type = S_ISDIR(status.st_mode) ? DT_DIR : DT_REG;
+        }
+        if (type == DT_DIR && (result = string_list_append(out, name)) < 0)
+            break;
+    }
+    closedir(directory);
+    return result;
+}
+
+static int accept_any(const char *name, size_t length)
+{
+    (void)name;
+    (void)length;
+    return 0;
+}
+
+static int accept_algorithm(const char *name, size_t length)
+{
+    enum digest_algorithm algorithm;
+    return digest_algorithm_parse(name, length, &algorithm);
+}
+
+/* out = "<path>/<child>" (just <path> when child is empty). */
+static int join(char out[TREE_PATH_MAX], const char *path, const char *child)
+{
+    int length = snprintf(out, TREE_PATH_MAX, "%s%s%s", path, child[0] ? "/" : "", child);
+    if (length < 0 || length >= TREE_PATH_MAX)
+        return error_set(-ENAMETOOLONG, "path too long under %.64s", path);
+    return 0;
+}
+
+/* Whether `path`/`child` is a directory (1) or not (0). */
+static int has_directory(const char *path, const char *child)
+{
+    char full[TREE_PATH_MAX];
+    struct stat status;
+    return join(full, path, child) == 0 && lstat(full, &status) == 0 && S_ISDIR(status.st_mode);
+}
+
+/* Recursion over repository names: `name` (length `name_length`, possibly
+ * empty) is a valid name whose directory is `path`. The depth is bounded by
+ * REPOSITORY_NAME_MAX, since every level adds at least two characters. */
+static int walk_repository_level(char path[TREE_PATH_MAX], size_t path_length,
+                                 char name[REPOSITORY_NAME_MAX + 1], size_t name_length,
+                                 struct string_list *out)
+{
+    struct string_list children = {0};
+    int result = list_subdirectories(path, accept_any, &children);
+    for (size_t i = 0; result == 0 && i < children.count; i++) {
+        const char *child = children.items[i];
+        size_t child_length = strlen(child);
+        size_t separator = name_length > 0;
+        size_t new_name_length = name_length + separator + child_length;
+        /* A prefix of a valid name is itself a valid name; this also skips
+         * _layers, _manifests, _uploads and dot files. */
+        if (new_name_length > REPOSITORY_NAME_MAX ||
+            path_length + 1 + child_length >= TREE_PATH_MAX)
+            continue;
+        if (separator)
+            name[name_length] = '/';
+        memcpy(name + name_length + separator, child, child_length + 1);
+        if (repository_name_validate(name, new_name_length) < 0)
+            continue;
+        path[path_length] = '/';
+        memcpy(path + path_length + 1, child, child_length + 1);
+        if (has_directory(path, "_manifests"))
+            result = string_list_append(out, name);
+        if (result == 0)
+            result = walk_repository_level(path, path_length + 1 + child_length, name,
+                                           new_name_length, out);
+        path[path_length] = '\0';
+        name[name_length] = '\0';
+    }
+    string_list_clear(&children);
+    return result;
+}
+
+int walk_repositories(const struct tree *tree, struct string_list *out)
+{
+    char path[TREE_PATH_MAX], name[REPOSITORY_NAME_MAX + 1] = "";
+    int result = tree_path_repositories(tree, path);
+    if (result < 0 || (result = walk_repository_level(path, strlen(path), name, 0, out)) < 0)
+        return result;
+    string_list_sort(out);
+    return 0;
+}
+
+static int list_valid_directories(int path_result, const char *path,
+                                  int (*accept)(const char *name, size_t length),
+                                  struct string_list *out)
+{
+    if (path_result < 0)
+        return path_result;
+    int result = list_subdirectories(path, accept, out);
+    if (result == 0)
+        string_list_sort(out);
+    return result;
+}
+
+int walk_tags(const struct tree *tree, const char *name, struct string_list *out)
+{
+    char path[TREE_PATH_MAX];
+    return list_valid_directories(tree_path_tags_directory(tree, name, path), path, tag_validate,
+                                  out);
+}
+
+int walk_uploads(const struct tree *tree, const char *name, struct string_list *out)
+{
+    char path[TREE_PATH_MAX];
+    return list_valid_directories(tree_path_uploads_directory(tree, name, path), path,
+                                  upload_id_validate, out);
+}
+
+/* Calls visit for each <alg>/<hex> directory under `path` (with <hex> under
+ * a fan-out directory <hex[0:2]> when `fan_out`). */
+static int walk_digest_directories(const char *path, int fan_out,
+                                   int (*visit)(const struct digest *digest, void *context),
+                                   void *context)
+{
+    struct string_list algorithms = {0};
+    int result = list_subdirectories(path, accept_algorithm, &algorithms);
+    for (size_t a = 0; result == 0 && a < algorithms.count; a++) {
+        char directory[TREE_PATH_MAX];
+        struct string_list prefixes = {0}, hexes = {0};
+        result = join(directory, path, algorithms.items[a]);
+        if (result < 0)
+            break;
+        if (fan_out)
+            result = list_subdirectories(directory, accept_any, &prefixes);
+        else
+            result = string_list_append(&prefixes, "");
+        for (size_t p = 0; result == 0 && p < prefixes.count; p++) {
+            char inner[TREE_PATH_MAX];
+            const char *prefix = prefixes.items[p];
+            string_list_clear(&hexes);
+            result = join(inner, directory, prefix);
+            if (result == 0)
+                result = list_subdirectories(inner, accept_any, &hexes);
+            for (size_t h = 0; result == 0 && h < hexes.count; h++) {
+                char text[DIGEST_STRING_MAX + 8];
+                struct digest digest;
+                const char *hex = hexes.items[h];
+                int length = snprintf(text, sizeof text, "%s:%s", algorithms.items[a], hex);
+                if (length <= 0 || length >= (int)sizeof text ||
+                    digest_parse(text, (size_t)length, &digest) < 0)
+                    continue;
+                if (fan_out && (strlen(prefix) != 2 || memcmp(prefix, hex, 2) != 0))
+                    continue;
+                result = visit(&digest, context);
+            }
+        }
+        string_list_clear(&prefixes);
+        string_list_clear(&hexes);
+    }
+    string_list_clear(&algorithms);
+    return result;
+}
+
+static int append_digest(const struct digest *digest, void *context)
+{
+    return digest_list_append(context, digest);
+}
+
+static int list_digests(int path_result, const char *path, struct digest_list *out)
+{
+    if (path_result < 0)
+        return path_result;
+    int result = walk_digest_directories(path, 0, append_digest, out);
+    if (result == 0 && out->count > 1)
+        qsort(out->items, out->count, sizeof *out->items, compare_digests);
+    return result;
+}
+
+int walk_revisions(const struct tree *tree, const char *name, struct digest_list *out)
+{
+    char path[TREE_PATH_MAX];
+    return list_digests(tree_path_revisions_directory(tree, name, path), path, out);
+}
+
+int walk_layers(const struct tree *tree, const char *name, struct digest_list *out)
+{
+    char path[TREE_PATH_MAX];
+    return list_digests(tree_path_layers_directory(tree, name, path), path, out);
+}
+
+int walk_referrers(const struct tree *tree, const char *name, const struct digest *subject,
+                   struct digest_list *out)
+{
+    char path[TREE_PATH_MAX];
+    return list_digests(tree_path_referrers_directory(tree, name, subject, path), path, out);
+}
+
+int walk_blobs(const struct tree *tree,
+               int (*visit)(const struct digest *digest, void *context), void *context)
+{
+    char path[TREE_PATH_MAX];
+    int result = tree_path_blobs(tree, path);
+    return result < 0 ? result : walk_digest_directories(path, 1, visit, context);
+}

@@ -1,0 +1,64 @@
+/*
+ * layout/walk.h — listings of what the tree holds: repositories, tags,
+ * revisions, layer links, referrers, uploads and blobs.
+ *
+ * Listings are read from the directories each time (the tree is the truth and
+ * another process may change it); they are sorted with strcmp so that
+ * pagination ("n" and "last") is stable. A directory that does not exist is
+ * an empty listing, not an error. Entries whose names do not follow the
+ * grammar (temporaries, stray files) are skipped, never returned.
+ *
+ *     struct string_list tags = {0};
+ *     if (walk_tags(&tree, "library/alpine", &tags) == 0)
+ *         for (size_t i = 0; i < tags.count; i++) puts(tags.items[i]);
+ *     string_list_clear(&tags);
+ */
+#ifndef CAIRN_LAYOUT_WALK_H
+#define CAIRN_LAYOUT_WALK_H
+
+#include <stddef.h>
+#include "layout/digest.h"
+#include "layout/tree.h"
+
+struct string_list {
+    char **items;
+    size_t count;
+    size_t capacity;
+};
+
+int string_list_append(struct string_list *list, const char *item);
+void string_list_sort(struct string_list *list);
+void string_list_clear(struct string_list *list);
+
+struct digest_list {
+    struct digest *items;
+    size_t count;
+    size_t capacity;
+};
+
+int digest_list_append(struct digest_list *list, const struct digest *digest);
+void digest_list_clear(struct digest_list *list);
+
+/* Every repository name (a directory under repositories/ that has a
+ * _manifests child; nested names like "a/b/c" included), sorted. */
+int walk_repositories(const struct tree *tree, struct string_list *out);
+
+/* Every tag of a repository (directories under _manifests/tags), sorted. */
+int walk_tags(const struct tree *tree, const char *name, struct string_list *out);
+
+/* Digests of every revision link directory, layer link directory, and
+ * referrer of `subject`. Sorted by digest string. */
+int walk_revisions(const struct tree *tree, const char *name, struct digest_list *out);
+int walk_layers(const struct tree *tree, const char *name, struct digest_list *out);
+int walk_referrers(const struct tree *tree, const char *name, const struct digest *subject,
+                   struct digest_list *out);
+
+/* Upload ids of a repository, sorted. */
+int walk_uploads(const struct tree *tree, const char *name, struct string_list *out);
+
+/* Calls `visit` for every blob directory blobs/<alg>/<xx>/<hex> that follows
+ * the grammar; stops and returns visit's value when it is non-zero. */
+int walk_blobs(const struct tree *tree,
+               int (*visit)(const struct digest *digest, void *context), void *context);
+
+#endif

@@ -1,0 +1,185 @@
+/* src/blob_handlers.h */
+#include "src/blob_handlers.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout/error.h"
+#include "src/blob_sender.h"
+#include "src/repository.h"
+#include "src/response.h"
+#include "src/worker_pool.h"
+
+/* Parses a single "bytes=" range against `size`: 1 when a range applies,
+ * 0 when the whole blob should be sent (no header, or one we ignore, like
+ * several ranges), -1 when it cannot be satisfied. */
+static int parse_range(h2o_iovec_t header, int64_t size, int64_t *first, int64_t *last)
+{
+    char text[128];
+    if (header.base == NULL || header.len >= sizeof text)
+        return 0;
+    memcpy(text, header.base, header.len);
+    text[header.len] = '\0';
+    if (strncmp(text, "bytes=", 6) != 0 || strchr(text, ',') != NULL)
+        return 0;
+    const char *spec = text + 6, *dash = strchr(spec, '-');
+    if (dash == NULL)
+        return 0;
+    char *end;
+    if (dash == spec) { /* suffix: the last N bytes */
+        if (dash[1] < '0' || dash[1] > '9')
+            return 0;
+        long long suffix = strtoll(dash + 1, &end, 10);
+        if (*end != '\0')
+            return 0;
+        if (suffix == 0 || size == 0)
+            return -1;
+        *first = suffix >= size ? 0 : size - suffix;
+        *last = size - 1;
+        return 1;
+    }
+    if (spec[0] < '0' || spec[0] > '9')
+        return 0;
+    long long start = strtoll(spec, &end, 10);
+    if (end != dash)
+        return 0;
+    long long stop = size - 1;
+    if (dash[1] != '\0') {
+        if (dash[1] < '0' || dash[1] > '9')
+            return 0;
+        stop = strtoll(dash + 1, &end, 10);
+        if (*end != '\0' || stop < start)
+            return 0;
+    }
+    if (start >= size)
+        return -1;
+    *first = start;
+    *last = stop >= size ? size - 1 : stop;
+    return 1;
+}
+
+static int etag_matches(h2o_iovec_t header, const struct digest *digest)
+{
+    if (header.base == NULL)
+        return 0;
+    char etag[DIGEST_STRING_MAX + 2];
+    int length = snprintf(etag, sizeof etag, "\"%s\"", digest->string);
+    for (size_t i = 0; i + (size_t)length <= header.len; i++)
+        if (memcmp(header.base + i, etag, (size_t)length) == 0)
+            return 1;
+    return header.len == 1 && header.base[0] == '*';
+}
+
+static void send_blob(struct registry *registry, h2o_req_t *req, const struct route *route,
+                      const struct digest *digest)
+{
+    struct blob_info info;
+    int result = repository_stat_blob(&registry->tree, registry->blobs, route->name, digest, &info);
+    if (result < 0) {
+        response_send_failure(req, result);
+        return;
+    }
+    response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
+                        digest->string_length);
+    response_add_header_format(req, "etag", "ETag", "\"%s\"", digest->string);
+    if (etag_matches(request_header(req, "if-none-match"), digest)) {
+        response_send(req, 304, NULL, NULL, 0);
+        return;
+    }
+
+    struct blob_reader *reader;
+    result = blob_store_open(registry->blobs, digest, &reader, &info);
+    if (result == -ENOENT)
+        result = error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown", digest->string);
+    if (result < 0) {
+        response_send_failure(req, result);
+        return;
+    }
+    int64_t first = 0, last = info.size - 1;
+    int range = parse_range(request_header(req, "range"), info.size, &first, &last);
+    if (range < 0) {
+        blob_reader_close(reader);
+        response_add_header_format(req, "content-range", "Content-Range", "bytes */%" PRId64,
+                                   info.size);
+        response_send_error(req, REGISTRY_ERROR_RANGE_UNSATISFIABLE, NULL);
+        return;
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/octet-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_RANGES, NULL,
+                   H2O_STRLIT("bytes"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("max-age=31536000"));
+    if (range > 0) {
+        req->res.status = 206;
+        req->res.reason = "Partial Content";
+        response_add_header_format(req, "content-range", "Content-Range",
+                                   "bytes %" PRId64 "-%" PRId64 "/%" PRId64, first, last,
+                                   info.size);
+    } else {
+        req->res.status = 200;
+        req->res.reason = "OK";
+    }
+    blob_sender_start(req, reader, first, last - first + 1);
+}
+
+struct delete_work {
+    struct request_work work;
+    struct registry *registry;
+    struct route route;
+    struct digest digest;
+};
+
+static void delete_run(struct request_work *work)
+{
+    struct delete_work *delete = (struct delete_work *)work;
+    request_work_set_result(work, repository_unlink_blob(&delete->registry->tree,
+                                                         delete->route.name, &delete->digest));
+}
+
+static void delete_complete(struct request_work *work)
+{
+    if (work->request != NULL) {
+        if (work->result < 0)
+            response_send_failure_message(work->request, work->result, work->error_text);
+        else
+            response_send(work->request, 202, NULL, NULL, 0);
+    }
+    request_work_dispose(work);
+    free(work);
+}
+
+void blob_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
+{
+    struct registry *registry = endpoint->registry;
+    struct digest digest;
+    if (route->reference_too_long ||
+        digest_parse(route->reference, route->reference_length, &digest) < 0) {
+        response_send_error(req, REGISTRY_ERROR_DIGEST_INVALID, error_message());
+        return;
+    }
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || request_is_head(req)) {
+        send_blob(registry, req, route, &digest);
+        return;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"))) {
+        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, NULL);
+        return;
+    }
+    if (!registry->delete_enabled) {
+        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "deletes are disabled");
+        return;
+    }
+    struct delete_work *delete = calloc(1, sizeof *delete);
+    if (delete == NULL) {
+        response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    delete->registry = registry;
+    delete->route = *route;
+    delete->digest = digest;
+    request_work_init(&delete->work, req, endpoint->work_receiver, delete_run, delete_complete);
+    worker_pool_submit(registry->workers, &delete->work);
+}

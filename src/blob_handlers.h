@@ -1,0 +1,19 @@
+/*
+ * src/blob_handlers.h — GET, HEAD and DELETE of /v2/<name>/blobs/<digest>.
+ *
+ * A blob is served only when the repository links it (its _layers link), as
+ * Distribution does. GET and HEAD answer Content-Length, Docker-Content-Digest,
+ * an ETag (the quoted digest), Accept-Ranges, honour If-None-Match (304) and a
+ * single Range (206, or 416 with Content-Range: bytes * / size). DELETE
+ * removes the repository's link only (202); the bytes stay for cairn-gc.
+ */
+#ifndef CAIRN_SRC_BLOB_HANDLERS_H
+#define CAIRN_SRC_BLOB_HANDLERS_H
+
+#include <h2o.h>
+#include "src/registry.h"
+#include "src/router.h"
+
+void blob_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
+
+#endif

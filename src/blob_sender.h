@@ -1,0 +1,25 @@
+/*
+ * src/blob_sender.h — streaming a blob (or one byte range of it) as a
+ * response body, without ever holding the blob in memory.
+ *
+ * A generator of our own (h2o's file sender ignores Range and sends bodies on
+ * HEAD): each time h2o wants more, `proceed` reads the next piece (256 KiB)
+ * with the blob reader at the current offset and sends it; `stop` (the
+ * client went away) and the final piece close the reader. The status and
+ * headers must be set before calling; the sender sets Content-Length.
+ *
+ *     req->res.status = 206; ...headers...
+ *     blob_sender_start(req, reader, first_byte, byte_count);  // takes the reader
+ */
+#ifndef CAIRN_SRC_BLOB_SENDER_H
+#define CAIRN_SRC_BLOB_SENDER_H
+
+#include <h2o.h>
+#include <stdint.h>
+#include "drivers/blob_store.h"
+
+/* Starts the response and streams `count` bytes from `offset`. Takes
+ * ownership of `reader` (closed when done, also on HEAD). */
+void blob_sender_start(h2o_req_t *req, struct blob_reader *reader, int64_t offset, int64_t count);
+
+#endif

@@ -1,0 +1,173 @@
+/* src/manifest_handlers.h */
+#include "src/manifest_handlers.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout/error.h"
+#include "src/repository.h"
+#include "src/response.h"
+#include "src/worker_pool.h"
+
+static void send_manifest(struct registry *registry, h2o_req_t *req, const struct route *route)
+{
+    struct digest digest;
+    int result = repository_resolve_manifest(&registry->tree, route->name, route->reference,
+                                             &digest, NULL);
+    if (result < 0) {
+        response_send_failure(req, result);
+        return;
+    }
+    char *body;
+    size_t length;
+    const char *media_type;
+    result = repository_read_manifest(registry->blobs, &digest, &body, &length, &media_type);
+    if (result < 0) {
+        response_send_failure(req, result);
+        return;
+    }
+    response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest.string,
+                        digest.string_length);
+    response_add_header_format(req, "etag", "ETag", "\"%s\"", digest.string);
+    h2o_iovec_t if_none_match = request_header(req, "if-none-match");
+    if (if_none_match.base != NULL &&
+        h2o_strstr(if_none_match.base, if_none_match.len, digest.string, digest.string_length) !=
+            SIZE_MAX)
+        response_send(req, 304, NULL, NULL, 0);
+    else
+        response_send(req, 200, media_type, body, length);
+    free(body);
+}
+
+enum manifest_operation {
+    OPERATION_PUT,
+    OPERATION_DELETE_DIGEST,
+    OPERATION_DELETE_TAG,
+};
+
+struct manifest_work {
+    struct request_work work;
+    struct registry *registry;
+    enum manifest_operation operation;
+    struct route route;
+    struct digest digest;
+    char content_type[MEDIA_TYPE_MAX];
+    char *body;
+    size_t length;
+    struct manifest_put_result put;
+};
+
+static void manifest_run(struct request_work *work)
+{
+    struct manifest_work *manifest = (struct manifest_work *)work;
+    struct registry *registry = manifest->registry;
+    const char *name = manifest->route.name;
+    int result;
+    switch (manifest->operation) {
+    case OPERATION_PUT:
+        result = repository_put_manifest(&registry->tree, registry->blobs, name,
+                                         manifest->route.reference, manifest->content_type,
+                                         manifest->body, manifest->length, &manifest->put);
+        break;
+    case OPERATION_DELETE_DIGEST:
+        result = repository_delete_manifest(&registry->tree, registry->blobs, name,
+                                            &manifest->digest);
+        break;
+    default:
+        result = repository_delete_tag(&registry->tree, name, manifest->route.reference);
+        break;
+    }
+    request_work_set_result(work, result);
+}
+
+static void manifest_complete(struct request_work *work)
+{
+    struct manifest_work *manifest = (struct manifest_work *)work;
+    h2o_req_t *req = work->request;
+    if (req != NULL) {
+        if (work->result < 0) {
+            response_send_failure_message(req, work->result, work->error_text);
+        } else if (manifest->operation == OPERATION_PUT) {
+            const struct digest *digest = &manifest->put.digest;
+            response_add_header_format(req, "location", "Location", "/v2/%s/manifests/%s",
+                                       manifest->route.name, digest->string);
+            response_add_header(req, "docker-content-digest", "Docker-Content-Digest",
+                                digest->string, digest->string_length);
+            if (manifest->put.has_subject)
+                response_add_header(req, "oci-subject", "OCI-Subject",
+                                    manifest->put.subject.string,
+                                    manifest->put.subject.string_length);
+            response_send(req, 201, NULL, NULL, 0);
+        } else {
+            response_send(req, 202, NULL, NULL, 0);
+        }
+    }
+    request_work_dispose(work);
+    free(manifest->body);
+    free(manifest);
+}
+
+static int plan(struct registry *registry, h2o_req_t *req, struct manifest_work *manifest)
+{
+    const char *reference = manifest->route.reference;
+    int is_digest = strchr(reference, ':') != NULL;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT"))) {
+        if (req->entity.len > MANIFEST_SIZE_MAX)
+            return error_set(-REGISTRY_ERROR_TOO_LARGE, "manifest larger than %d bytes",
+                             MANIFEST_SIZE_MAX);
+        h2o_iovec_t type = request_header(req, "content-type");
+        if (type.len >= sizeof manifest->content_type)
+            return error_set(-REGISTRY_ERROR_MANIFEST_INVALID, "Content-Type too long");
+        memcpy(manifest->content_type, type.base, type.len);
+        manifest->content_type[type.len] = '\0';
+        manifest->body = malloc(req->entity.len + 1);
+        if (manifest->body == NULL)
+            return error_set(-ENOMEM, "out of memory");
+        memcpy(manifest->body, req->entity.base, req->entity.len);
+        manifest->length = req->entity.len;
+        manifest->operation = OPERATION_PUT;
+        return 0;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE")))
+        return -REGISTRY_ERROR_UNSUPPORTED;
+    if (!registry->delete_enabled)
+        return error_set(-REGISTRY_ERROR_UNSUPPORTED, "deletes are disabled");
+    int is_tag;
+    int result = repository_resolve_manifest(&registry->tree, manifest->route.name, reference,
+                                             &manifest->digest, &is_tag);
+    if (result < 0)
+        return result;
+    manifest->operation = is_digest ? OPERATION_DELETE_DIGEST : OPERATION_DELETE_TAG;
+    return 0;
+}
+
+void manifest_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
+{
+    struct registry *registry = endpoint->registry;
+    if (route->reference_too_long) {
+        response_send_error(req, REGISTRY_ERROR_MANIFEST_INVALID, "reference too long");
+        return;
+    }
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || request_is_head(req)) {
+        send_manifest(registry, req, route);
+        return;
+    }
+    struct manifest_work *manifest = calloc(1, sizeof *manifest);
+    if (manifest == NULL) {
+        response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    manifest->registry = registry;
+    manifest->route = *route;
+    int result = plan(registry, req, manifest);
+    if (result < 0) {
+        response_send_failure(req, result);
+        free(manifest->body);
+        free(manifest);
+        return;
+    }
+    request_work_init(&manifest->work, req, endpoint->work_receiver, manifest_run,
+                      manifest_complete);
+    worker_pool_submit(registry->workers, &manifest->work);
+}

@@ -1,0 +1,20 @@
+/*
+ * src/manifest_handlers.h — /v2/<name>/manifests/<reference>, where the
+ * reference is a tag or a digest.
+ *
+ * GET/HEAD answer the stored bytes with their media type, Docker-Content-Digest
+ * and ETag. PUT verifies and stores (repository_put_manifest, on a worker
+ * thread) and answers 201 with Location, Docker-Content-Digest and, for a
+ * manifest with a subject, OCI-Subject. DELETE by digest removes the revision
+ * and every tag on it; DELETE by tag removes the tag; both 202.
+ */
+#ifndef CAIRN_SRC_MANIFEST_HANDLERS_H
+#define CAIRN_SRC_MANIFEST_HANDLERS_H
+
+#include <h2o.h>
+#include "src/registry.h"
+#include "src/router.h"
+
+void manifest_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * src/registry.h — what every request handler of the server shares.
+ *
+ * One `struct registry` exists per process, built before the event loops
+ * start and read-only afterwards (the upload session table has its own
+ * lock). Each event loop passes its own `struct endpoint_context`, which adds
+ * the receiver through which worker threads hand results back to that loop.
+ */
+#ifndef CAIRN_SRC_REGISTRY_H
+#define CAIRN_SRC_REGISTRY_H
+
+#include <h2o.h>
+#include "drivers/blob_store.h"
+#include "layout/tree.h"
+
+struct upload_sessions;
+struct worker_pool;
+
+struct registry {
+    struct tree tree;
+    struct blob_store *blobs;
+    struct upload_sessions *uploads;
+    struct worker_pool *workers;
+    int delete_enabled;
+};
+
+struct endpoint_context {
+    struct registry *registry;
+    h2o_multithread_receiver_t *work_receiver;
+};
+
+#endif

@@ -1,0 +1,337 @@
+/* src/repository.h */
+#include "src/repository.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "layout/atomic_file.h"
+#include "layout/error.h"
+#include "layout/link_file.h"
+#include "layout/names.h"
+#include "layout/walk.h"
+#include "src/registry_error.h"
+
+int repository_exists(const struct tree *tree, const char *name)
+{
+    char path[TREE_PATH_MAX];
+    struct stat status;
+    if (tree_path_repository(tree, name, path) < 0)
+        return 0;
+    return stat(path, &status) == 0 && S_ISDIR(status.st_mode);
+}
+
+int repository_stat_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
+                         const struct digest *digest, struct blob_info *info)
+{
+    char path[TREE_PATH_MAX];
+    struct digest target;
+    int result = tree_path_layer_link(tree, name, digest, path);
+    if (result < 0)
+        return result;
+    result = link_file_read(path, &target);
+    if (result == -ENOENT || (result == 0 && !digest_equal(&target, digest)))
+        return error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown to repository %s",
+                         digest->string, name);
+    if (result < 0)
+        return result;
+    result = blob_store_stat(blobs, digest, info);
+    if (result == -ENOENT)
+        return error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown to registry",
+                         digest->string);
+    return result;
+}
+
+int repository_link_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
+                         const struct digest *digest)
+{
+    char path[TREE_PATH_MAX];
+    int result = blob_store_freshen(blobs, digest);
+    if (result == -ENOENT)
+        return error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown to registry",
+                         digest->string);
+    if (result < 0)
+        return result;
+    result = tree_path_layer_link(tree, name, digest, path);
+    if (result < 0)
+        return result;
+    return link_file_write(path, digest);
+}
+
+static int remove_link_directory(const char *link_path, const char *stop_at)
+{
+    /* A link lives alone in a directory named after its digest: remove both. */
+    char directory[TREE_PATH_MAX];
+    size_t length = strlen(link_path);
+    const char *slash = strrchr(link_path, '/');
+    if (slash == NULL || length >= sizeof directory)
+        return error_set(-EINVAL, "bad link path %s", link_path);
+    memcpy(directory, link_path, (size_t)(slash - link_path));
+    directory[slash - link_path] = '\0';
+    int result = directory_remove_tree(directory);
+    if (result < 0)
+        return result;
+    result = directory_sync_parent(directory);
+    directory_remove_empty_parents(directory, stop_at);
+    return result;
+}
+
+int repository_unlink_blob(const struct tree *tree, const char *name,
+                           const struct digest *digest)
+{
+    char path[TREE_PATH_MAX], layers[TREE_PATH_MAX];
+    int result = tree_path_layer_link(tree, name, digest, path);
+    if (result < 0)
+        return result;
+    result = tree_path_layers_directory(tree, name, layers);
+    if (result < 0)
+        return result;
+    result = link_file_exists(path);
+    if (result < 0)
+        return result;
+    if (result == 0)
+        return error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown to repository %s",
+                         digest->string, name);
+    return remove_link_directory(path, layers);
+}
+
+int repository_resolve_manifest(const struct tree *tree, const char *name, const char *reference,
+                                struct digest *digest_out, int *is_tag_out)
+{
+    char path[TREE_PATH_MAX];
+    size_t length = strlen(reference);
+    int is_tag = memchr(reference, ':', length) == NULL;
+    int result;
+    if (is_tag_out != NULL)
+        *is_tag_out = is_tag;
+    if (is_tag) {
+        if (tag_validate(reference, length) < 0)
+            return -REGISTRY_ERROR_TAG_INVALID;
+    } else if (digest_parse(reference, length, digest_out) < 0) {
+        return -REGISTRY_ERROR_DIGEST_INVALID;
+    }
+    if (!repository_exists(tree, name))
+        return error_set(-REGISTRY_ERROR_NAME_UNKNOWN, "repository %s not known to registry",
+                         name);
+    if (is_tag) {
+        result = tree_path_tag_current_link(tree, name, reference, path);
+        if (result < 0)
+            return result;
+        result = link_file_read(path, digest_out);
+        if (result == -ENOENT)
+            return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "tag %s unknown in %s", reference,
+                             name);
+        if (result < 0)
+            return result;
+    }
+    result = tree_path_revision_link(tree, name, digest_out, path);
+    if (result < 0)
+        return result;
+    result = link_file_exists(path);
+    if (result < 0)
+        return result;
+    if (result == 0)
+        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s",
+                         digest_out->string, name);
+    return 0;
+}
+
+int repository_read_manifest(struct blob_store *blobs, const struct digest *digest, char **body_out,
+                             size_t *length_out, const char **media_type_out)
+{
+    int result = blob_store_read_all(blobs, digest, MANIFEST_SIZE_MAX, body_out, length_out);
+    if (result == -ENOENT)
+        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s has no blob",
+                         digest->string);
+    if (result < 0)
+        return result;
+    *media_type_out = manifest_media_type_of(*body_out, *length_out);
+    if (*media_type_out == NULL) {
+        free(*body_out);
+        *body_out = NULL;
+        return error_set(-EIO, "stored manifest %s is not a manifest: %s", digest->string,
+                         error_message());
+    }
+    return 0;
+}
+
+/* Every blob and child manifest must already be in the repository. */
+static int check_references(const struct tree *tree, struct blob_store *blobs, const char *name,
+                            const struct manifest *manifest)
+{
+    char path[TREE_PATH_MAX];
+    for (size_t i = 0; i < manifest->reference_count; i++) {
+        const struct manifest_reference *reference = &manifest->references[i];
+        const struct descriptor *descriptor = &reference->descriptor;
+        int result;
+        if (reference->role == REFERENCE_MANIFEST) {
+            result = tree_path_revision_link(tree, name, &descriptor->digest, path);
+            if (result == 0)
+                result = link_file_exists(path);
+            if (result < 0)
+                return result;
+            if (result == 0)
+                return error_set(-REGISTRY_ERROR_MANIFEST_BLOB_UNKNOWN,
+                                 "child manifest %s unknown to repository %s",
+                                 descriptor->digest.string, name);
+            continue;
+        }
+        struct blob_info info;
+        result = repository_stat_blob(tree, blobs, name, &descriptor->digest, &info);
+        if (result == -REGISTRY_ERROR_BLOB_UNKNOWN) {
+            if (descriptor->has_urls)
+                continue; /* a foreign layer lives elsewhere */
+            return error_set(-REGISTRY_ERROR_MANIFEST_BLOB_UNKNOWN,
+                             "blob %s unknown to repository %s", descriptor->digest.string,
+                             name);
+        }
+        if (result < 0)
+            return result;
+        if (info.size != descriptor->size)
+            return error_set(-REGISTRY_ERROR_MANIFEST_INVALID,
+                             "blob %s has %lld bytes but the manifest says %lld",
+                             descriptor->digest.string, (long long)info.size,
+                             (long long)descriptor->size);
+        result = blob_store_freshen(blobs, &descriptor->digest);
+        if (result < 0 && result != -ENOENT)
+            return result;
+    }
+    return 0;
+}
+
+int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
+                            const char *reference, const char *content_type, const char *body,
+                            size_t length, struct manifest_put_result *put)
+{
+    char path[TREE_PATH_MAX];
+    size_t reference_length = strlen(reference);
+    int by_tag = memchr(reference, ':', reference_length) == NULL;
+    struct digest expected;
+    int result;
+
+    memset(put, 0, sizeof *put);
+    if (by_tag ? tag_validate(reference, reference_length) < 0
+               : digest_parse(reference, reference_length, &expected) < 0)
+        return by_tag ? -REGISTRY_ERROR_TAG_INVALID : -REGISTRY_ERROR_DIGEST_INVALID;
+    if (length > MANIFEST_SIZE_MAX)
+        return error_set(-REGISTRY_ERROR_TOO_LARGE, "manifest of %zu bytes exceeds %d", length,
+                         MANIFEST_SIZE_MAX);
+    result = digest_of_buffer(by_tag ? DIGEST_SHA256 : expected.algorithm, body, length,
+                              &put->digest);
+    if (result < 0)
+        return result;
+    if (!by_tag && !digest_equal(&expected, &put->digest))
+        return error_set(-REGISTRY_ERROR_DIGEST_INVALID, "manifest hashes to %s, not %s",
+                         put->digest.string, expected.string);
+
+    struct manifest manifest;
+    if (manifest_parse(body, length, content_type, &manifest) < 0)
+        return -REGISTRY_ERROR_MANIFEST_INVALID;
+    result = check_references(tree, blobs, name, &manifest);
+    if (manifest.has_subject) {
+        put->has_subject = 1;
+        put->subject = manifest.subject.digest;
+    }
+    manifest_release(&manifest);
+    if (result < 0)
+        return result;
+
+    result = blob_store_put(blobs, &put->digest, body, length);
+    if (result < 0)
+        return result;
+    result = tree_path_revision_link(tree, name, &put->digest, path);
+    if (result == 0)
+        result = link_file_write(path, &put->digest);
+    if (result == 0 && put->has_subject) {
+        result = tree_path_referrer_link(tree, name, &put->subject, &put->digest, path);
+        if (result == 0)
+            result = link_file_write(path, &put->digest);
+    }
+    if (result == 0 && by_tag) {
+        result = tree_path_tag_index_link(tree, name, reference, &put->digest, path);
+        if (result == 0)
+            result = link_file_write(path, &put->digest);
+        if (result == 0)
+            result = tree_path_tag_current_link(tree, name, reference, path);
+        if (result == 0)
+            result = link_file_write(path, &put->digest);
+    }
+    return result;
+}
+
+int repository_delete_tag(const struct tree *tree, const char *name, const char *tag)
+{
+    char path[TREE_PATH_MAX], tags[TREE_PATH_MAX];
+    struct stat status;
+    int result = tree_path_tag_directory(tree, name, tag, path);
+    if (result < 0)
+        return result;
+    result = tree_path_tags_directory(tree, name, tags);
+    if (result < 0)
+        return result;
+    if (stat(path, &status) != 0)
+        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "tag %s unknown in %s", tag, name);
+    result = directory_remove_tree(path);
+    if (result == 0)
+        result = directory_sync(tags);
+    return result;
+}
+
+int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs,
+                               const char *name, const struct digest *digest)
+{
+    char path[TREE_PATH_MAX], revisions[TREE_PATH_MAX];
+    int result = tree_path_revision_link(tree, name, digest, path);
+    if (result == 0)
+        result = tree_path_revisions_directory(tree, name, revisions);
+    if (result < 0)
+        return result;
+    result = link_file_exists(path);
+    if (result < 0)
+        return result;
+    if (result == 0)
+        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s",
+                         digest->string, name);
+
+    /* Tags first: a tag must never point at a missing revision. */
+    struct string_list tags = {0};
+    result = walk_tags(tree, name, &tags);
+    for (size_t i = 0; result == 0 && i < tags.count; i++) {
+        char tag_link[TREE_PATH_MAX];
+        struct digest target;
+        result = tree_path_tag_current_link(tree, name, tags.items[i], tag_link);
+        if (result == 0 && link_file_read(tag_link, &target) == 0 &&
+            digest_equal(&target, digest))
+            result = repository_delete_tag(tree, name, tags.items[i]);
+    }
+    string_list_clear(&tags);
+    if (result < 0)
+        return result;
+
+    /* Its referrer entry, when it had a subject. */
+    char *body = NULL;
+    size_t length = 0;
+    if (blob_store_read_all(blobs, digest, MANIFEST_SIZE_MAX, &body, &length) == 0) {
+        struct manifest manifest;
+        if (manifest_parse(body, length, NULL, &manifest) == 0) {
+            if (manifest.has_subject) {
+                char referrers[TREE_PATH_MAX];
+                if (tree_path_referrer_link(tree, name, &manifest.subject.digest, digest,
+                                            path) == 0 &&
+                    tree_path_manifests_directory(tree, name, referrers) == 0 &&
+                    link_file_exists(path) == 1)
+                    result = remove_link_directory(path, referrers);
+            }
+            manifest_release(&manifest);
+        }
+        free(body);
+    }
+    if (result < 0)
+        return result;
+
+    result = tree_path_revision_link(tree, name, digest, path);
+    if (result < 0)
+        return result;
+    return remove_link_directory(path, revisions);
+}

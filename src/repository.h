@@ -1,0 +1,72 @@
+/*
+ * src/repository.h — what a push, a pull or a delete does to one repository
+ * in the tree, in the order that keeps it consistent. No HTTP here: the
+ * handlers call these from worker threads (writes) or the loop (reads).
+ *
+ * Write ordering (DESIGN.md): blob bytes before any link to them; a layer or
+ * revision link before a tag link; every step durable (fsynced) before the
+ * function returns 0, so a handler may answer 201/202 as soon as it does.
+ * Re-using an existing blob (a manifest referencing it, a mount, a commit of
+ * a digest already stored) freshens its mtime, which protects it from an
+ * online GC's grace period.
+ *
+ * Failures return -REGISTRY_ERROR_* for API errors and a negative errno for
+ * system errors, with error_message() set.
+ */
+#ifndef CAIRN_SRC_REPOSITORY_H
+#define CAIRN_SRC_REPOSITORY_H
+
+#include <stddef.h>
+#include "drivers/blob_store.h"
+#include "layout/digest.h"
+#include "layout/manifest.h"
+#include "layout/tree.h"
+
+/* 1 when <name> is a repository (has _manifests or _layers), 0 if not. */
+int repository_exists(const struct tree *tree, const char *name);
+
+/* 0 when <name> links `digest` and the blob exists (its info in `info`),
+ * -REGISTRY_ERROR_BLOB_UNKNOWN otherwise. */
+int repository_stat_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
+                         const struct digest *digest, struct blob_info *info);
+/* Links an existing blob into <name> (a mount); freshens the blob. */
+int repository_link_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
+                         const struct digest *digest);
+/* Removes <name>'s layer link (the blob stays for the GC). */
+int repository_unlink_blob(const struct tree *tree, const char *name,
+                           const struct digest *digest);
+
+/* Resolves a manifest reference (a tag or a digest string) to a digest that
+ * has a revision link: -REGISTRY_ERROR_MANIFEST_UNKNOWN otherwise,
+ * -REGISTRY_ERROR_NAME_UNKNOWN when the repository does not exist,
+ * -REGISTRY_ERROR_TAG_INVALID / _DIGEST_INVALID for a malformed reference.
+ * `tag_out` (may be NULL) receives 1 when the reference was a tag. */
+int repository_resolve_manifest(const struct tree *tree, const char *name, const char *reference,
+                                struct digest *digest_out, int *is_tag_out);
+
+/* Reads a manifest's bytes (malloc'd) and its media type. */
+int repository_read_manifest(struct blob_store *blobs, const struct digest *digest, char **body_out,
+                             size_t *length_out, const char **media_type_out);
+
+struct manifest_put_result {
+    struct digest digest;
+    int has_subject;
+    struct digest subject;
+};
+
+/* Verifies and stores a manifest: parses it strictly, checks the reference
+ * (a tag, or a digest the body must hash to), checks that every referenced
+ * blob and child manifest is in <name>, then writes blob, revision link,
+ * referrer link and tag links, durably and in that order. */
+int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
+                            const char *reference, const char *content_type, const char *body,
+                            size_t length, struct manifest_put_result *result);
+
+/* Deletes the revision of `digest` and every tag that points at it, and its
+ * referrer entry. -REGISTRY_ERROR_MANIFEST_UNKNOWN if there is none. */
+int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs,
+                               const char *name, const struct digest *digest);
+/* Deletes one tag (its whole directory). */
+int repository_delete_tag(const struct tree *tree, const char *name, const char *tag);
+
+#endif

@@ -1,0 +1,312 @@
+/* src/upload_handlers.h */
+#include "src/upload_handlers.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout/error.h"
+#include "layout/names.h"
+#include "src/query.h"
+#include "src/repository.h"
+#include "src/response.h"
+#include "src/uploads.h"
+#include "src/worker_pool.h"
+
+enum upload_operation {
+    OPERATION_START,      /* POST: a new empty upload */
+    OPERATION_MONOLITHIC, /* POST ?digest=: a new upload, its body, commit */
+    OPERATION_MOUNT,      /* POST ?mount=&from=: link the blob from another repository */
+    OPERATION_APPEND,     /* PATCH */
+    OPERATION_COMMIT,     /* PUT ?digest= */
+    OPERATION_CANCEL,     /* DELETE */
+};
+
+struct upload_work {
+    struct request_work work;
+    struct registry *registry;
+    enum upload_operation operation;
+    char name[REPOSITORY_NAME_MAX + 1];
+    char id[UPLOAD_ID_LENGTH + 1];
+    struct digest digest;
+    int64_t range_start; /* from Content-Range, -1 when absent */
+    int64_t size;        /* upload size after the operation */
+};
+
+static int consume_into_upload(void *context, const char *data, size_t length)
+{
+    return upload_append((struct upload_session *)context, data, length);
+}
+
+/* Appends the request body (if any) to the acquired upload. */
+static int append_body(struct upload_work *upload, struct upload_session *session)
+{
+    int result = upload_append_begin(session, upload->range_start);
+    if (result < 0)
+        return result;
+    result = request_work_consume_body(&upload->work, 0, consume_into_upload, session);
+    int end = upload_append_end(session, result == 0);
+    return result < 0 ? result : end;
+}
+
+static int run_on_session(struct upload_work *upload)
+{
+    struct registry *registry = upload->registry;
+    struct upload_session *session;
+    int result = upload_acquire(registry->uploads, &registry->tree, upload->name, upload->id,
+                                &session);
+    if (result < 0)
+        return result;
+    switch (upload->operation) {
+    case OPERATION_APPEND:
+        result = append_body(upload, session);
+        break;
+    case OPERATION_MONOLITHIC:
+    case OPERATION_COMMIT:
+        result = append_body(upload, session);
+        if (result == 0)
+            result = upload_commit(session, &registry->tree, registry->blobs, &upload->digest);
+        if (result < 0 && upload->operation == OPERATION_MONOLITHIC)
+            upload_cancel(session, &registry->tree); /* its upload was never seen by anyone */
+        break;
+    case OPERATION_CANCEL:
+        result = upload_cancel(session, &registry->tree);
+        break;
+    default:
+        break;
+    }
+    upload->size = upload_session_size(session);
+    upload_release(registry->uploads, session);
+    return result;
+}
+
+static void upload_run(struct request_work *work)
+{
+    struct upload_work *upload = (struct upload_work *)work;
+    struct registry *registry = upload->registry;
+    int result = 0;
+    switch (upload->operation) {
+    case OPERATION_MOUNT:
+        result = repository_link_blob(&registry->tree, registry->blobs, upload->name,
+                                      &upload->digest);
+        break;
+    case OPERATION_START:
+        result = upload_start(&registry->tree, upload->name, upload->id);
+        break;
+    case OPERATION_MONOLITHIC:
+        result = upload_start(&registry->tree, upload->name, upload->id);
+        if (result == 0)
+            result = run_on_session(upload);
+        break;
+    default:
+        result = run_on_session(upload);
+        break;
+    }
+    request_work_set_result(work, result);
+}
+
+static void add_upload_headers(h2o_req_t *req, const char *name, const char *id, int64_t size)
+{
+    response_add_header_format(req, "location", "Location", "/v2/%s/blobs/uploads/%s", name, id);
+    response_add_header(req, "docker-upload-uuid", "Docker-Upload-UUID", id, strlen(id));
+    response_add_header_format(req, "range", "Range", "0-%" PRId64, size > 0 ? size - 1 : 0);
+}
+
+static void add_blob_headers(h2o_req_t *req, const char *name, const struct digest *digest)
+{
+    response_add_header_format(req, "location", "Location", "/v2/%s/blobs/%s", name,
+                               digest->string);
+    response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
+                        digest->string_length);
+}
+
+static void upload_complete(struct request_work *work)
+{
+    struct upload_work *upload = (struct upload_work *)work;
+    h2o_req_t *req = work->request;
+    if (req != NULL) {
+        if (work->result < 0) {
+            if (work->result == -REGISTRY_ERROR_RANGE_INVALID)
+                add_upload_headers(req, upload->name, upload->id, upload->size);
+            response_send_failure_message(req, work->result, work->error_text);
+        } else if (upload->operation == OPERATION_START ||
+                   upload->operation == OPERATION_APPEND) {
+            add_upload_headers(req, upload->name, upload->id, upload->size);
+            response_send(req, 202, NULL, NULL, 0);
+        } else if (upload->operation == OPERATION_CANCEL) {
+            response_send(req, 204, NULL, NULL, 0);
+        } else {
+            add_blob_headers(req, upload->name, &upload->digest);
+            response_send(req, 201, NULL, NULL, 0);
+        }
+    }
+    request_work_dispose(work);
+    free(upload);
+}
+
+/* "<start>-<end>" (inclusive, as Distribution and the OCI spec write it;
+ * a "bytes " prefix is tolerated). 0 and the start when valid. */
+static int parse_content_range(h2o_iovec_t header, size_t body_length, int64_t *start_out)
+{
+    char text[64];
+    if (header.len >= sizeof text)
+        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "Content-Range too long");
+    memcpy(text, header.base, header.len);
+    text[header.len] = '\0';
+    const char *cursor = strncmp(text, "bytes ", 6) == 0 ? text + 6 : text;
+    char *end;
+    if (*cursor < '0' || *cursor > '9')
+        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "malformed Content-Range");
+    long long start = strtoll(cursor, &end, 10);
+    if (*end != '-' || end[1] < '0' || end[1] > '9')
+        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "malformed Content-Range");
+    long long last = strtoll(end + 1, &end, 10);
+    if ((*end != '\0' && *end != '/') || last < start - 1)
+        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "malformed Content-Range");
+    if ((unsigned long long)(last - start + 1) != body_length)
+        return error_set(-REGISTRY_ERROR_RANGE_INVALID,
+                         "Content-Range covers %lld bytes but the body has %zu",
+                         last - start + 1, body_length);
+    *start_out = start;
+    return 0;
+}
+
+static int read_digest_parameter(h2o_req_t *req, const char *key, struct digest *digest)
+{
+    char text[DIGEST_STRING_MAX + 1];
+    size_t query_length = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+    const char *query = req->path.base + req->query_at + 1;
+    int found = req->query_at != SIZE_MAX ? query_get(query, query_length, key, text, sizeof text)
+                                          : 0;
+    if (found <= 0)
+        return found < 0 ? error_set(-REGISTRY_ERROR_DIGEST_INVALID, "bad %s parameter", key) : 0;
+    if (digest_parse(text, strlen(text), digest) < 0)
+        return -REGISTRY_ERROR_DIGEST_INVALID;
+    return 1;
+}
+
+/* The repository of ?from=, when given and valid (0 otherwise). */
+static int read_from_parameter(h2o_req_t *req, char from[REPOSITORY_NAME_MAX + 1])
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *query = req->path.base + req->query_at + 1;
+    size_t query_length = req->path.len - req->query_at - 1;
+    if (query_get(query, query_length, "from", from, REPOSITORY_NAME_MAX + 1) != 1)
+        return 0;
+    return repository_name_validate(from, strlen(from)) == 0;
+}
+
+static int method_is(h2o_req_t *req, const char *method)
+{
+    return h2o_memis(req->method.base, req->method.len, method, strlen(method));
+}
+
+/* Decides the operation of a request; 0, or a failure to answer at once. */
+static int plan(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                struct upload_work *upload)
+{
+    struct registry *registry = endpoint->registry;
+    int result;
+    upload->range_start = -1;
+    if (route->kind == ROUTE_UPLOAD_START) {
+        if (!method_is(req, "POST"))
+            return -REGISTRY_ERROR_UNSUPPORTED;
+        result = read_digest_parameter(req, "mount", &upload->digest);
+        if (result < 0)
+            return result;
+        if (result == 1) {
+            char from[REPOSITORY_NAME_MAX + 1];
+            struct blob_info info;
+            if (read_from_parameter(req, from) &&
+                repository_stat_blob(&registry->tree, registry->blobs, from, &upload->digest,
+                                     &info) == 0) {
+                upload->operation = OPERATION_MOUNT;
+                return 0;
+            }
+            upload->operation = OPERATION_START; /* not readable there: a plain upload */
+            return 0;
+        }
+        result = read_digest_parameter(req, "digest", &upload->digest);
+        if (result < 0)
+            return result;
+        upload->operation = result == 1 ? OPERATION_MONOLITHIC : OPERATION_START;
+        return 0;
+    }
+
+    if (route->reference_too_long ||
+        upload_id_validate(route->reference, route->reference_length) < 0)
+        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_UNKNOWN, "upload unknown");
+    memcpy(upload->id, route->reference, route->reference_length + 1);
+    h2o_iovec_t content_range = request_header(req, "content-range");
+    if (method_is(req, "PATCH") || method_is(req, "PUT")) {
+        if (content_range.base != NULL) {
+            result = parse_content_range(content_range, req->entity.len, &upload->range_start);
+            if (result < 0)
+                return result;
+        }
+        if (method_is(req, "PATCH")) {
+            upload->operation = OPERATION_APPEND;
+            return 0;
+        }
+        result = read_digest_parameter(req, "digest", &upload->digest);
+        if (result == 0)
+            return error_set(-REGISTRY_ERROR_DIGEST_INVALID, "PUT needs ?digest=");
+        if (result < 0)
+            return result;
+        upload->operation = OPERATION_COMMIT;
+        return 0;
+    }
+    if (method_is(req, "DELETE")) {
+        upload->operation = OPERATION_CANCEL;
+        return 0;
+    }
+    return -REGISTRY_ERROR_UNSUPPORTED;
+}
+
+static void send_status(struct registry *registry, h2o_req_t *req, const struct route *route)
+{
+    int64_t size;
+    if (route->reference_too_long ||
+        upload_id_validate(route->reference, route->reference_length) < 0) {
+        response_send_error(req, REGISTRY_ERROR_BLOB_UPLOAD_UNKNOWN, NULL);
+        return;
+    }
+    int result = upload_size(&registry->tree, route->name, route->reference, &size);
+    if (result < 0) {
+        response_send_failure(req, result);
+        return;
+    }
+    add_upload_headers(req, route->name, route->reference, size);
+    response_send(req, 204, NULL, NULL, 0);
+}
+
+void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
+{
+    struct registry *registry = endpoint->registry;
+    if (route->kind == ROUTE_UPLOAD && (method_is(req, "GET") || request_is_head(req))) {
+        send_status(registry, req, route);
+        return;
+    }
+    struct upload_work *upload = calloc(1, sizeof *upload);
+    if (upload == NULL) {
+        response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    strcpy(upload->name, route->name);
+    upload->registry = registry;
+    int result = plan(endpoint, req, route, upload);
+    if (result < 0) {
+        if (result == -REGISTRY_ERROR_RANGE_INVALID) {
+            int64_t size = 0;
+            upload_size(&registry->tree, route->name, upload->id, &size);
+            add_upload_headers(req, route->name, upload->id, size);
+        }
+        response_send_failure(req, result);
+        free(upload);
+        return;
+    }
+    request_work_init(&upload->work, req, endpoint->work_receiver, upload_run, upload_complete);
+    worker_pool_submit(registry->workers, &upload->work);
+}

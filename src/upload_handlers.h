@@ -1,0 +1,28 @@
+/*
+ * src/upload_handlers.h — the blob upload endpoints:
+ *
+ *   POST   /v2/<name>/blobs/uploads/                 start (202), or
+ *          ...?digest=<d> with a body                monolithic push (201), or
+ *          ...?mount=<d>&from=<repo>                 cross-repository mount (201,
+ *                                                    202 fallback when not readable)
+ *   PATCH  /v2/<name>/blobs/uploads/<id>             append a chunk (202); with
+ *                                                    Content-Range it must start at
+ *                                                    the current size, else 416
+ *   PUT    /v2/<name>/blobs/uploads/<id>?digest=<d>  optional last chunk, verify,
+ *                                                    commit (201)
+ *   GET    /v2/<name>/blobs/uploads/<id>             status (204 + Range)
+ *   DELETE /v2/<name>/blobs/uploads/<id>             cancel (204)
+ *
+ * Everything that writes runs on a worker thread (uploads.h does the file
+ * work); responses are sent only after the bytes they acknowledge are synced.
+ */
+#ifndef CAIRN_SRC_UPLOAD_HANDLERS_H
+#define CAIRN_SRC_UPLOAD_HANDLERS_H
+
+#include <h2o.h>
+#include "src/registry.h"
+#include "src/router.h"
+
+void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
+
+#endif

@@ -1,0 +1,329 @@
+/* src/uploads.h */
+#include "src/uploads.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout/atomic_file.h"
+#include "layout/error.h"
+#include "src/registry_error.h"
+#include "src/repository.h"
+
+/* Idle sessions beyond this are forgotten (their hash is rebuilt from disk). */
+#define IDLE_SESSIONS_MAX 1024
+
+struct upload_session {
+    struct upload_session *next;
+    char name[REPOSITORY_NAME_MAX + 1];
+    char id[UPLOAD_ID_LENGTH + 1];
+    int busy;
+    int removed;
+    int fd;
+    int64_t size;
+    int64_t append_start;
+    int has_hasher;
+    int64_t hashed_size;
+    struct digest_hasher hasher; /* SHA-256 of data[0, hashed_size) */
+};
+
+struct upload_sessions {
+    pthread_mutex_t mutex;
+    struct upload_session *head;
+    size_t idle_count;
+};
+
+int upload_sessions_create(struct upload_sessions **sessions_out)
+{
+    struct upload_sessions *sessions = calloc(1, sizeof *sessions);
+    if (sessions == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    pthread_mutex_init(&sessions->mutex, NULL);
+    *sessions_out = sessions;
+    return 0;
+}
+
+static void session_free(struct upload_session *session)
+{
+    if (session->has_hasher)
+        digest_hasher_release(&session->hasher);
+    if (session->fd >= 0)
+        close(session->fd);
+    free(session);
+}
+
+void upload_sessions_destroy(struct upload_sessions *sessions)
+{
+    if (sessions == NULL)
+        return;
+    while (sessions->head != NULL) {
+        struct upload_session *next = sessions->head->next;
+        session_free(sessions->head);
+        sessions->head = next;
+    }
+    pthread_mutex_destroy(&sessions->mutex);
+    free(sessions);
+}
+
+int upload_start(const struct tree *tree, const char *name, char id_out[UPLOAD_ID_LENGTH + 1])
+{
+    char path[TREE_PATH_MAX], started_at[40];
+    struct timespec now;
+    int result = upload_id_generate(id_out);
+    if (result < 0)
+        return result;
+    result = tree_path_upload_started_at(tree, name, id_out, path);
+    if (result < 0)
+        return result;
+    clock_gettime(CLOCK_REALTIME, &now);
+    tree_format_started_at(now.tv_sec, now.tv_nsec, started_at);
+    result = atomic_file_write(path, started_at, strlen(started_at));
+    if (result < 0)
+        return result;
+    result = tree_path_upload_data(tree, name, id_out, path);
+    if (result < 0)
+        return result;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return error_set(-errno, "cannot create %s: %s", path, strerror(errno));
+    close(fd);
+    return directory_sync_parent(path);
+}
+
+int upload_size(const struct tree *tree, const char *name, const char *id, int64_t *size_out)
+{
+    char path[TREE_PATH_MAX];
+    struct stat status;
+    if (tree_path_upload_data(tree, name, id, path) < 0 || stat(path, &status) != 0)
+        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_UNKNOWN, "upload %s unknown", id);
+    *size_out = status.st_size;
+    return 0;
+}
+
+int upload_acquire(struct upload_sessions *sessions, const struct tree *tree, const char *name,
+                   const char *id, struct upload_session **session_out)
+{
+    char path[TREE_PATH_MAX];
+    if (tree_path_upload_data(tree, name, id, path) < 0)
+        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_UNKNOWN, "upload %s unknown", id);
+
+    pthread_mutex_lock(&sessions->mutex);
+    struct upload_session **link = &sessions->head, *session = NULL;
+    for (; *link != NULL; link = &(*link)->next)
+        if (strcmp((*link)->id, id) == 0 && strcmp((*link)->name, name) == 0) {
+            session = *link;
+            break;
+        }
+    if (session != NULL && session->busy) {
+        pthread_mutex_unlock(&sessions->mutex);
+        return error_set(-REGISTRY_ERROR_BUSY, "upload %s is busy", id);
+    }
+    if (session == NULL) {
+        session = calloc(1, sizeof *session);
+        if (session == NULL) {
+            pthread_mutex_unlock(&sessions->mutex);
+            return error_set(-ENOMEM, "out of memory");
+        }
+        strcpy(session->name, name);
+        strcpy(session->id, id);
+        session->fd = -1;
+        session->next = sessions->head;
+        sessions->head = session;
+    } else {
+        sessions->idle_count--;
+    }
+    session->busy = 1;
+    pthread_mutex_unlock(&sessions->mutex);
+
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct stat status;
+    if (fd < 0 || fstat(fd, &status) != 0) {
+        int error = errno;
+        if (fd >= 0)
+            close(fd);
+        session->removed = 1;
+        upload_release(sessions, session);
+        if (error == ENOENT)
+            return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_UNKNOWN, "upload %s unknown", id);
+        return error_set(-error, "cannot open upload %s: %s", id, strerror(error));
+    }
+    session->fd = fd;
+    session->size = status.st_size;
+    *session_out = session;
+    return 0;
+}
+
+void upload_release(struct upload_sessions *sessions, struct upload_session *session)
+{
+    if (session->fd >= 0) {
+        close(session->fd);
+        session->fd = -1;
+    }
+    pthread_mutex_lock(&sessions->mutex);
+    session->busy = 0;
+    if (!session->removed)
+        sessions->idle_count++;
+    struct upload_session **link = &sessions->head;
+    while (*link != NULL) {
+        struct upload_session *candidate = *link;
+        int forget = candidate->removed ||
+                     (!candidate->busy && sessions->idle_count > IDLE_SESSIONS_MAX);
+        if (forget && !candidate->busy) {
+            if (!candidate->removed)
+                sessions->idle_count--;
+            *link = candidate->next;
+            session_free(candidate);
+            continue;
+        }
+        link = &candidate->next;
+    }
+    pthread_mutex_unlock(&sessions->mutex);
+}
+
+int64_t upload_session_size(const struct upload_session *session)
+{
+    return session->size;
+}
+
+/* Makes the running SHA-256 cover exactly the data file's current bytes. */
+static int hasher_catch_up(struct upload_session *session)
+{
+    if (session->has_hasher && session->hashed_size == session->size)
+        return 0;
+    if (session->has_hasher)
+        digest_hasher_release(&session->hasher);
+    session->has_hasher = 0;
+    int result = digest_hasher_init(&session->hasher, DIGEST_SHA256);
+    if (result < 0)
+        return result;
+    session->has_hasher = 1;
+    result = digest_hasher_update_from_file(&session->hasher, session->fd, session->size);
+    if (result < 0) {
+        digest_hasher_release(&session->hasher);
+        session->has_hasher = 0;
+        return result;
+    }
+    session->hashed_size = session->size;
+    return 0;
+}
+
+int upload_append_begin(struct upload_session *session, int64_t start)
+{
+    if (start >= 0 && start != session->size)
+        return error_set(-REGISTRY_ERROR_RANGE_INVALID,
+                         "chunk starts at %lld but the upload has %lld bytes", (long long)start,
+                         (long long)session->size);
+    session->append_start = session->size;
+    return hasher_catch_up(session);
+}
+
+int upload_append(struct upload_session *session, const char *data, size_t length)
+{
+    size_t written = 0;
+    while (written < length) {
+        ssize_t count = pwrite(session->fd, data + written, length - written,
+                               session->size + (int64_t)written);
+        if (count < 0) {
+            if (errno == EINTR)
+                continue;
+            return error_set(-errno, "cannot write upload %s: %s", session->id,
+                             strerror(errno));
+        }
+        written += (size_t)count;
+    }
+    session->size += (int64_t)length;
+    int result = digest_hasher_update(&session->hasher, data, length);
+    if (result < 0)
+        return result;
+    session->hashed_size = session->size;
+    return 0;
+}
+
+int upload_append_end(struct upload_session *session, int ok)
+{
+    if (ok) {
+        if (session->size == session->append_start || fdatasync(session->fd) == 0)
+            return 0;
+        int error = errno;
+        error_set(-error, "cannot sync upload %s: %s", session->id, strerror(error));
+    }
+    /* Roll back to where the append began; the hash is rebuilt next time. */
+    if (ftruncate(session->fd, session->append_start) != 0)
+        return error_set(-errno, "cannot truncate upload %s: %s", session->id, strerror(errno));
+    session->size = session->append_start;
+    if (session->has_hasher && session->hashed_size != session->size) {
+        digest_hasher_release(&session->hasher);
+        session->has_hasher = 0;
+    }
+    return ok ? -EIO : 0;
+}
+
+static int remove_upload_directory(struct upload_session *session, const struct tree *tree)
+{
+    char path[TREE_PATH_MAX], uploads[TREE_PATH_MAX];
+    int result = tree_path_upload_directory(tree, session->name, session->id, path);
+    if (result == 0)
+        result = tree_path_uploads_directory(tree, session->name, uploads);
+    if (result < 0)
+        return result;
+    session->removed = 1;
+    result = directory_remove_tree(path);
+    if (result == 0)
+        result = directory_sync(uploads);
+    return result;
+}
+
+int upload_commit(struct upload_session *session, const struct tree *tree,
+                  struct blob_store *blobs, const struct digest *expected)
+{
+    struct digest actual;
+    int result;
+    if (expected->algorithm == DIGEST_SHA256) {
+        struct digest_hasher copy;
+        result = hasher_catch_up(session);
+        if (result == 0)
+            result = digest_hasher_copy(&copy, &session->hasher);
+        if (result == 0)
+            result = digest_hasher_finish(&copy, &actual);
+    } else {
+        struct digest_hasher hasher;
+        result = digest_hasher_init(&hasher, expected->algorithm);
+        if (result == 0) {
+            result = digest_hasher_update_from_file(&hasher, session->fd, session->size);
+            if (result == 0)
+                result = digest_hasher_finish(&hasher, &actual);
+            else
+                digest_hasher_release(&hasher);
+        }
+    }
+    if (result < 0)
+        return result;
+    if (!digest_equal(&actual, expected)) {
+        remove_upload_directory(session, tree);
+        return error_set(-REGISTRY_ERROR_DIGEST_INVALID, "upload hashes to %s, not %s",
+                         actual.string, expected->string);
+    }
+
+    char data[TREE_PATH_MAX];
+    result = tree_path_upload_data(tree, session->name, session->id, data);
+    if (result < 0)
+        return result;
+    if (fdatasync(session->fd) != 0)
+        return error_set(-errno, "cannot sync upload %s: %s", session->id, strerror(errno));
+    result = blob_store_commit(blobs, data, expected);
+    if (result == 0)
+        result = repository_link_blob(tree, blobs, session->name, expected);
+    if (result == 0)
+        result = remove_upload_directory(session, tree);
+    return result;
+}
+
+int upload_cancel(struct upload_session *session, const struct tree *tree)
+{
+    return remove_upload_directory(session, tree);
+}

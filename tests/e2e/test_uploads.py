@@ -1,0 +1,423 @@
+"""Blob uploads: sessions, monolithic, chunked, status, cancel, mount."""
+
+import random
+import re
+import unittest
+import uuid
+
+from cairn_server import UUID4_RE, CairnTestCase, sha256, sha512
+
+MiB = 1024 * 1024
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def upload_id_of(location):
+    return location.split("?", 1)[0].rsplit("/", 1)[-1]
+
+
+class UploadSessionTest(CairnTestCase):
+
+    def test_start_upload(self):
+        name = self.repo()
+        r = self.req("POST", f"/v2/{name}/blobs/uploads/")
+        self.assertEqual(r.status, 202, r)
+        loc = r.header("Location")
+        m = re.fullmatch(rf"/v2/{re.escape(name)}/blobs/uploads/([^/?]+)", loc or "")
+        self.assertIsNotNone(m, f"Location {loc!r}")
+        uid = m.group(1)
+        self.assertRegex(uid, UUID4_RE)
+        self.assertEqual(r.header("Docker-Upload-UUID"), uid)
+        self.assertEqual(r.header("Range"), "0-0")
+        self.assertEqual(r.header("Content-Length"), "0")
+        self.assertEqual(r.body, b"")
+        d = self.tree.upload_dir(name, uid)
+        self.assertTrue((d / "data").is_file(), d)
+        self.assertEqual((d / "data").read_bytes(), b"")
+        started = (d / "startedat")
+        self.assertTrue(started.is_file(), started)
+        self.assertRegex(started.read_text(), RFC3339_UTC)
+
+    def test_each_session_has_its_own_id(self):
+        name = self.repo()
+        ids = {upload_id_of(self.start_upload(name)) for _ in range(5)}
+        self.assertEqual(len(ids), 5)
+
+    def test_nested_name(self):
+        name = "a/b/c"
+        loc = self.start_upload(name)
+        self.assertTrue(loc.startswith("/v2/a/b/c/blobs/uploads/"), loc)
+        self.assertTrue(self.tree.upload_dir(name, upload_id_of(loc)).is_dir())
+
+    def test_status_of_empty_upload(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.req("GET", loc)
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(r.header("Range"), "0-0")
+        self.assertEqual(r.header("Docker-Upload-UUID"), upload_id_of(loc))
+
+    def test_status_after_chunk(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.patch(loc, b"hello")
+        self.assertEqual(r.status, 202, r)
+        r = self.req("GET", r.header("Location"))
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(r.header("Range"), "0-4")
+        self.assertEqual(r.header("Docker-Upload-UUID"), upload_id_of(loc))
+
+    def test_cancel_upload(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        self.assertEqual(self.patch(loc, b"partial").status, 202)
+        uid = upload_id_of(loc)
+        r = self.req("DELETE", loc)
+        self.assertEqual(r.status, 204, r)
+        self.assert_no_path(self.tree.upload_dir(name, uid))
+        self.assert_error(self.req("GET", loc), 404, "BLOB_UPLOAD_UNKNOWN")
+        self.assert_error(self.patch(loc, b"more"), 404, "BLOB_UPLOAD_UNKNOWN")
+
+    def test_unknown_upload_id(self):
+        name = self.repo()
+        self.start_upload(name)  # the repository exists
+        loc = f"/v2/{name}/blobs/uploads/{uuid.uuid4()}"
+        self.assert_error(self.req("GET", loc), 404, "BLOB_UPLOAD_UNKNOWN")
+        self.assert_error(self.patch(loc, b"x"), 404, "BLOB_UPLOAD_UNKNOWN")
+        self.assert_error(self.put_upload(loc, sha256(b"x"), b"x"), 404, "BLOB_UPLOAD_UNKNOWN")
+        self.assert_error(self.req("DELETE", loc), 404, "BLOB_UPLOAD_UNKNOWN")
+        self.assert_no_path(self.tree.blob_data(sha256(b"x")))
+
+    def test_malformed_upload_id(self):
+        name = self.repo()
+        self.start_upload(name)
+        for bad in ("not-a-uuid", "zz..zz", "0" * 200, str(uuid.uuid4()).upper()):
+            loc = f"/v2/{name}/blobs/uploads/{bad}"
+            with self.subTest(upload_id=bad):
+                for method in ("GET", "PATCH", "DELETE"):
+                    r = self.req(method, loc, body=b"x" if method == "PATCH" else None)
+                    if r.status == 404:
+                        self.assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
+                    else:
+                        self.assert_error(r, 400, "BLOB_UPLOAD_INVALID")
+
+    def test_upload_id_is_bound_to_its_repository(self):
+        loc = self.start_upload(self.repo("a"))
+        self.start_upload(self.repo("b"))
+        other = f"/v2/{self.repo('b')}/blobs/uploads/{upload_id_of(loc)}"
+        self.assert_error(self.req("GET", other), 404, "BLOB_UPLOAD_UNKNOWN")
+        self.assert_error(self.patch(other, b"x"), 404, "BLOB_UPLOAD_UNKNOWN")
+
+
+class MonolithicUploadTest(CairnTestCase):
+
+    def test_monolithic_post(self):
+        name = self.repo()
+        data = b"monolithic blob"
+        d = sha256(data)
+        r = self.req("POST", f"/v2/{name}/blobs/uploads/?digest={d}", body=data,
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"/v2/{name}/blobs/{d}")
+        self.assertEqual(r.header("Docker-Content-Digest"), d)
+        self.assert_blob_stored(name, d, data)
+
+    def test_monolithic_post_sha512(self):
+        name = self.repo()
+        data = b"monolithic blob, sha512"
+        d = sha512(data)
+        r = self.req("POST", f"/v2/{name}/blobs/uploads/?digest={d}", body=data,
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"/v2/{name}/blobs/{d}")
+        self.assertEqual(r.header("Docker-Content-Digest"), d)
+        self.assert_blob_stored(name, d, data)
+        r = self.get_blob(name, d)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, data)
+
+    def test_monolithic_post_wrong_digest(self):
+        name = self.repo()
+        data = b"the real content"
+        claimed = sha256(b"something else")
+        r = self.req("POST", f"/v2/{name}/blobs/uploads/?digest={claimed}", body=data,
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assert_error(r, 400, "DIGEST_INVALID")
+        for d in (claimed, sha256(data)):
+            self.assert_no_path(self.tree.blob_data(d))
+            self.assert_no_path(self.tree.layer_link(name, d))
+        self.assert_error(self.get_blob(name, claimed), 404, "BLOB_UNKNOWN")
+        self.assert_tree_clean()
+
+    def test_monolithic_post_invalid_digest(self):
+        name = self.repo()
+        r = self.req("POST", f"/v2/{name}/blobs/uploads/?digest=sha256:nothex", body=b"x",
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assert_error(r, 400, "DIGEST_INVALID")
+        self.assert_tree_clean()
+
+    def test_empty_blob_monolithic(self):
+        name = self.repo()
+        d = sha256(b"")
+        self.assertEqual(self.push_blob(name, b""), d)
+        self.assert_blob_stored(name, d, b"")
+
+    def test_empty_blob_via_session(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        d = sha256(b"")
+        r = self.put_upload(loc, d)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Docker-Content-Digest"), d)
+        self.assert_blob_stored(name, d, b"")
+
+    def test_push_existing_blob_again(self):
+        name = self.repo()
+        data = b"pushed twice"
+        d = self.push_blob(name, data)
+        self.assertEqual(self.push_blob(name, data), d)
+        self.assertEqual(self.push_blob_chunked(name, [data]), d)
+        self.assert_blob_stored(name, d, data)
+        self.assertEqual(self.get_blob(name, d).body, data)
+        self.assert_tree_clean()
+
+    def test_same_blob_in_two_repos(self):
+        data = b"two repos, one blob"
+        d = self.push_blob(self.repo("a"), data)
+        self.push_blob(self.repo("b"), data)
+        self.assert_blob_stored(self.repo("a"), d, data)
+        self.assert_blob_stored(self.repo("b"), d, data)
+
+
+class ChunkedUploadTest(CairnTestCase):
+
+    def test_chunked_upload_without_content_range(self):
+        name = self.repo()
+        rnd = random.Random(1)
+        chunks = [rnd.randbytes(MiB) for _ in range(3)]
+        final = rnd.randbytes(1000)
+        loc = self.start_upload(name)
+        uid = upload_id_of(loc)
+        offset = 0
+        for c in chunks:
+            r = self.patch(loc, c)
+            offset += len(c)
+            self.assertEqual(r.status, 202, r)
+            self.assertEqual(r.header("Range"), f"0-{offset - 1}")
+            self.assertEqual(r.header("Docker-Upload-UUID"), uid)
+            loc = r.header("Location")
+            self.assertTrue(loc and loc.startswith(f"/v2/{name}/blobs/uploads/{uid}"), r)
+        whole = b"".join(chunks) + final
+        d = sha256(whole)
+        r = self.put_upload(loc, d, final)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"/v2/{name}/blobs/{d}")
+        self.assertEqual(r.header("Docker-Content-Digest"), d)
+        self.assert_no_path(self.tree.upload_dir(name, uid))
+        self.assert_blob_stored(name, d, whole)
+        got = self.get_blob(name, d)
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(sha256(got.body), d)
+
+    def test_chunked_upload_with_content_range(self):
+        name = self.repo()
+        parts = [b"a" * 100, b"b" * 50, b"c" * 7]
+        loc = self.start_upload(name)
+        offset = 0
+        for p in parts:
+            r = self.patch(loc, p, content_range=f"{offset}-{offset + len(p) - 1}")
+            self.assertEqual(r.status, 202, r)
+            offset += len(p)
+            self.assertEqual(r.header("Range"), f"0-{offset - 1}")
+            loc = r.header("Location")
+        d = sha256(b"".join(parts))
+        r = self.put_upload(loc, d)
+        self.assertEqual(r.status, 201, r)
+        self.assert_blob_stored(name, d, b"".join(parts))
+
+    def test_out_of_order_chunk(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.patch(loc, b"0123456789", content_range="0-9")
+        self.assertEqual(r.status, 202, r)
+        loc = r.header("Location")
+        r = self.patch(loc, b"x" * 10, content_range="20-29")
+        self.assert_error(r, 416, "BLOB_UPLOAD_INVALID")
+        self.assertEqual(r.header("Range"), "0-9")
+        # The session survives and still holds 10 bytes.
+        r = self.req("GET", loc)
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(r.header("Range"), "0-9")
+
+    def test_overlapping_chunk(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.patch(loc, b"0123456789", content_range="0-9")
+        self.assertEqual(r.status, 202, r)
+        loc = r.header("Location")
+        r = self.patch(loc, b"x" * 10, content_range="5-14")
+        self.assert_error(r, 416, "BLOB_UPLOAD_INVALID")
+        self.assertEqual(r.header("Range"), "0-9")
+        # Continue correctly and finish: the bad chunk left no trace.
+        r = self.patch(loc, b"abcdefghij", content_range="10-19")
+        self.assertEqual(r.status, 202, r)
+        whole = b"0123456789abcdefghij"
+        r = self.put_upload(r.header("Location"), sha256(whole))
+        self.assertEqual(r.status, 201, r)
+        self.assert_blob_stored(name, sha256(whole), whole)
+
+    def test_first_chunk_not_at_zero(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.patch(loc, b"x" * 10, content_range="10-19")
+        self.assert_error(r, 416, "BLOB_UPLOAD_INVALID")
+        self.assertEqual(r.header("Range"), "0-0")
+
+    def test_put_with_wrong_digest(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.patch(loc, b"real data")
+        self.assertEqual(r.status, 202, r)
+        wrong = sha256(b"other data")
+        r = self.put_upload(r.header("Location"), wrong)
+        self.assert_error(r, 400, "DIGEST_INVALID")
+        self.assert_no_path(self.tree.blob_data(wrong))
+        self.assert_no_path(self.tree.layer_link(name, wrong))
+        self.assert_no_path(self.tree.layer_link(name, sha256(b"real data")))
+        self.assert_tree_clean()
+
+    def test_put_without_digest(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.patch(loc, b"data")
+        self.assertEqual(r.status, 202, r)
+        r = self.put_upload(r.header("Location"), None)
+        self.assert_error(r, 400, "DIGEST_INVALID")
+        self.assert_no_path(self.tree.layer_link(name, sha256(b"data")))
+
+    def test_put_with_invalid_digest(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.put_upload(loc, "sha256:nothex", b"data")
+        self.assert_error(r, 400, "DIGEST_INVALID")
+        self.assert_no_path(self.tree.layer_link(name, sha256(b"data")))
+
+    def test_put_whole_body_in_final_request(self):
+        name = self.repo()
+        data = b"all in the PUT"
+        loc = self.start_upload(name)
+        r = self.put_upload(loc, sha256(data), data)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"/v2/{name}/blobs/{sha256(data)}")
+        self.assert_blob_stored(name, sha256(data), data)
+
+    def test_session_is_gone_after_put(self):
+        name = self.repo()
+        data = b"finish me"
+        loc = self.start_upload(name)
+        r = self.put_upload(loc, sha256(data), data)
+        self.assertEqual(r.status, 201, r)
+        self.assert_no_path(self.tree.upload_dir(name, upload_id_of(loc)))
+        self.assert_error(self.req("GET", loc), 404, "BLOB_UPLOAD_UNKNOWN")
+
+    def test_chunked_sha512(self):
+        name = self.repo()
+        d = self.push_blob_chunked(name, [b"one", b"two"], final=b"three", alg="sha512")
+        self.assertEqual(d, sha512(b"onetwothree"))
+        self.assert_blob_stored(name, d, b"onetwothree")
+
+    def test_large_blob_round_trip(self):
+        name = self.repo()
+        data = random.Random(40).randbytes(40 * MiB)
+        d = sha256(data)
+        loc = self.start_upload(name)
+        r = self.patch(loc, data)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.header("Range"), f"0-{len(data) - 1}")
+        r = self.put_upload(r.header("Location"), d)
+        self.assertEqual(r.status, 201, r)
+        got = self.get_blob(name, d)
+        self.assertEqual(got.status, 200, got.status)
+        self.assertEqual(len(got.body), len(data))
+        self.assertTrue(got.body == data, "40 MiB blob differs after round trip")
+
+    def test_large_monolithic_post(self):
+        name = self.repo()
+        data = random.Random(41).randbytes(40 * MiB)
+        d = self.push_blob(name, data)
+        got = self.get_blob(name, d)
+        self.assertEqual(got.status, 200, got.status)
+        self.assertTrue(got.body == data, "40 MiB blob differs after round trip")
+
+
+class MountTest(CairnTestCase):
+
+    def test_mount_from_repo_that_has_the_blob(self):
+        src, dst = self.repo("from"), self.repo("to")
+        data = b"mount me"
+        d = self.push_blob(src, data)
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={src}")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"/v2/{dst}/blobs/{d}")
+        self.assertEqual(r.header("Docker-Content-Digest"), d)
+        self.assert_link(self.tree.layer_link(dst, d), d)
+        got = self.get_blob(dst, d)
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(got.body, data)
+
+    def test_mount_from_nested_repo(self):
+        src, dst = "mount/src/deep", "mount/dst"
+        data = b"mount across nested names"
+        d = self.push_blob(src, data)
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={src}")
+        self.assertEqual(r.status, 201, r)
+        self.assert_link(self.tree.layer_link(dst, d), d)
+
+    def assert_upload_session(self, r, name):
+        self.assertEqual(r.status, 202, r)
+        loc = r.header("Location") or ""
+        self.assertTrue(loc.startswith(f"/v2/{name}/blobs/uploads/"), r)
+        self.assertRegex(upload_id_of(loc), UUID4_RE)
+
+    def test_mount_when_source_lacks_blob(self):
+        src, dst = self.repo("from"), self.repo("to")
+        self.push_blob(src, b"something")
+        d = sha256(b"not in src")
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={src}")
+        self.assert_upload_session(r, dst)
+        self.assert_no_path(self.tree.layer_link(dst, d))
+
+    def test_mount_when_blob_exists_only_elsewhere(self):
+        # The blob exists in the registry, but not in `from`: no mount.
+        owner, src, dst = self.repo("owner"), self.repo("from"), self.repo("to")
+        d = self.push_blob(owner, b"owned by another repo")
+        self.push_blob(src, b"src content")
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={src}")
+        self.assert_upload_session(r, dst)
+        self.assert_no_path(self.tree.layer_link(dst, d))
+
+    def test_mount_without_from(self):
+        src, dst = self.repo("from"), self.repo("to")
+        d = self.push_blob(src, b"mount without from")
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}")
+        self.assert_upload_session(r, dst)
+        self.assert_no_path(self.tree.layer_link(dst, d))
+
+    def test_mount_from_unknown_repo(self):
+        dst = self.repo("to")
+        d = sha256(b"nowhere")
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={self.repo('ghost')}")
+        self.assert_upload_session(r, dst)
+
+    def test_session_from_failed_mount_is_usable(self):
+        dst = self.repo("to")
+        data = b"upload after failed mount"
+        d = sha256(data)
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={self.repo('ghost')}")
+        self.assertEqual(r.status, 202, r)
+        r = self.put_upload(r.header("Location"), d, data)
+        self.assertEqual(r.status, 201, r)
+        self.assert_blob_stored(dst, d, data)
+
+
+if __name__ == "__main__":
+    unittest.main()
