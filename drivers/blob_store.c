@@ -70,8 +70,7 @@ int blob_store_read_all(struct blob_store *store, const struct digest *digest, s
     return 0;
 }
 
-int blob_store_commit(struct blob_store *store, const char *file_path,
-                      const struct digest *digest)
+int blob_store_commit(struct blob_store *store, const char *file_path, const struct digest *digest)
 {
     return store->operations->commit(store, file_path, digest);
 }

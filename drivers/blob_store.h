@@ -80,8 +80,7 @@ int blob_store_read_all(struct blob_store *store, const struct digest *digest, s
 
 /* Moves the file at `file_path` (already verified to hash to `digest`, on the
  * same file system as the tree) into the store; see the invariants above. */
-int blob_store_commit(struct blob_store *store, const char *file_path,
-                      const struct digest *digest);
+int blob_store_commit(struct blob_store *store, const char *file_path, const struct digest *digest);
 /* Stores `length` bytes under `digest` (which the caller computed). An
  * existing blob is freshened instead. */
 int blob_store_put(struct blob_store *store, const struct digest *digest, const void *data,

@@ -68,8 +68,7 @@ static int fs_open(struct blob_store *store, const struct digest *digest,
     }
     if (fstat(fd, &status) < 0 || !S_ISREG(status.st_mode)) {
         close(fd);
-        return error_set(-EIO, "blob %s: %s is not a readable regular file", digest->string,
-                         path);
+        return error_set(-EIO, "blob %s: %s is not a readable regular file", digest->string, path);
     }
     struct fs_reader *reader = malloc(sizeof *reader);
     if (reader == NULL) {

@@ -121,8 +121,8 @@ static int write_temporary(const char *directory, const void *data, size_t lengt
 {
     int fd = -1;
     for (int attempt = 0;; attempt++) {
-        int written = snprintf(temporary, PATH_MAX, "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "XXXXXX",
-                               directory);
+        int written =
+            snprintf(temporary, PATH_MAX, "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "XXXXXX", directory);
         if (written < 0 || written >= PATH_MAX)
             return error_set(-ENAMETOOLONG, "path too long: %.64s...", directory);
         fd = mkostemp(temporary, O_CLOEXEC);
@@ -130,8 +130,7 @@ static int write_temporary(const char *directory, const void *data, size_t lengt
             break;
         int error = errno;
         if (error != ENOENT || attempt == ENOENT_RETRIES)
-            return error_set(-error, "cannot create a file in %s: %s", directory,
-                             strerror(error));
+            return error_set(-error, "cannot create a file in %s: %s", directory, strerror(error));
         int result = directory_create(directory);
         if (result < 0)
             return result;

@@ -30,8 +30,8 @@ int digest_algorithm_parse(const char *name, size_t length, enum digest_algorith
             return 0;
         }
     }
-    return error_set(-EINVAL, "unsupported digest algorithm \"%.*s\"", (int)(length > 32 ? 32 : length),
-                     name);
+    return error_set(-EINVAL, "unsupported digest algorithm \"%.*s\"",
+                     (int)(length > 32 ? 32 : length), name);
 }
 
 const char *digest_algorithm_name(enum digest_algorithm algorithm)
@@ -53,8 +53,7 @@ int digest_parse(const char *text, size_t length, struct digest *out)
     size_t hex_length = length - name_length - 1;
     if (hex_length != algorithms[algorithm].hex_length)
         return error_set(-EINVAL, "invalid digest: %s needs %zu hex characters, not %zu",
-                         algorithms[algorithm].name, algorithms[algorithm].hex_length,
-                         hex_length);
+                         algorithms[algorithm].name, algorithms[algorithm].hex_length, hex_length);
     for (size_t i = 0; i < hex_length; i++) {
         char c = colon[1 + i];
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
@@ -159,7 +158,7 @@ int digest_of_buffer(enum digest_algorithm algorithm, const void *data, size_t l
 
 int digest_hasher_update_from_file(struct digest_hasher *hasher, int fd, int64_t length)
 {
-    static _Thread_local unsigned char buffer[64 * 1024];
+    unsigned char buffer[32 * 1024];
     if (length < 0)
         return error_set(-EINVAL, "negative length %lld", (long long)length);
     for (int64_t offset = 0; offset < length;) {

@@ -88,8 +88,8 @@ static int kind_of_body(json_t *root, int content_type_kind)
     }
     int kind = kind_of(json_string_value(media_type), json_string_length(media_type), 0);
     if (kind < 0) {
-        error_set(-EINVAL, "mediaType \"%.*s\" is not a supported manifest type",
-                  MEDIA_TYPE_MAX, json_string_value(media_type));
+        error_set(-EINVAL, "mediaType \"%.*s\" is not a supported manifest type", MEDIA_TYPE_MAX,
+                  json_string_value(media_type));
         return -1;
     }
     if (content_type_kind >= 0 && content_type_kind != kind) {
@@ -110,8 +110,7 @@ static int schema_version_check(json_t *root)
 
 /* Copies an optional media-type-like string member into out[MEDIA_TYPE_MAX];
  * `where` names it in messages. */
-static int media_type_copy(json_t *value, const char *where, int required,
-                           char out[MEDIA_TYPE_MAX])
+static int media_type_copy(json_t *value, const char *where, int required, char out[MEDIA_TYPE_MAX])
 {
     if (value == NULL && !required)
         return 0;
@@ -186,8 +185,8 @@ static int references_fill(json_t *root, int is_index, struct manifest *out)
     if (is_index)
         return references_parse(children, "manifests", REFERENCE_MANIFEST, out);
     out->references[0].role = REFERENCE_CONFIG;
-    int result = descriptor_parse(json_object_get(root, "config"), "config",
-                                  &out->references[0].descriptor);
+    int result =
+        descriptor_parse(json_object_get(root, "config"), "config", &out->references[0].descriptor);
     if (result < 0)
         return result;
     out->reference_count = 1;
@@ -233,8 +232,7 @@ static int manifest_fill(json_t *root, int kind, struct manifest *out)
     return 0;
 }
 
-int manifest_parse(const void *body, size_t length, const char *content_type,
-                   struct manifest *out)
+int manifest_parse(const void *body, size_t length, const char *content_type, struct manifest *out)
 {
     memset(out, 0, sizeof *out);
     json_t *root = load(body, length);

@@ -76,8 +76,7 @@ struct manifest {
     void *annotations; /* json_t object or NULL; owned by the manifest */
 };
 
-int manifest_parse(const void *body, size_t length, const char *content_type,
-                   struct manifest *out);
+int manifest_parse(const void *body, size_t length, const char *content_type, struct manifest *out);
 void manifest_release(struct manifest *manifest);
 
 /* The media type to serve a stored manifest with: its "mediaType", or the

@@ -78,9 +78,8 @@ int tag_validate(const char *tag, size_t length)
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                  c == '_' || (i > 0 && (c == '.' || c == '-'));
         if (!ok)
-            return error_set(-EINVAL,
-                             "invalid tag: character %zu breaks [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}",
-                             i);
+            return error_set(
+                -EINVAL, "invalid tag: character %zu breaks [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", i);
     }
     return 0;
 }

@@ -13,17 +13,15 @@
 
 /* The longest suffix any builder appends to T: a referrer link of a
  * 255-character name with two sha512 digests. */
-#define LONGEST_SUFFIX                                                                         \
-    (sizeof "/repositories/" - 1 + REPOSITORY_NAME_MAX +                                       \
-     sizeof "/_manifests/referrers/sha512/" - 1 + 128 + sizeof "/sha512/" - 1 + 128 +          \
-     sizeof "/link" - 1)
+#define LONGEST_SUFFIX                                                                             \
+    (sizeof "/repositories/" - 1 + REPOSITORY_NAME_MAX + sizeof "/_manifests/referrers/sha512/" -  \
+     1 + 128 + sizeof "/sha512/" - 1 + 128 + sizeof "/link" - 1)
 
 /* The one path builder: vsnprintf at out + used, refusing what does not fit. */
-static int path_append(char out[TREE_PATH_MAX], size_t used, const char *format,
-                       va_list arguments) __attribute__((format(printf, 3, 0)));
+static int path_append(char out[TREE_PATH_MAX], size_t used, const char *format, va_list arguments)
+    __attribute__((format(printf, 3, 0)));
 
-static int path_append(char out[TREE_PATH_MAX], size_t used, const char *format,
-                       va_list arguments)
+static int path_append(char out[TREE_PATH_MAX], size_t used, const char *format, va_list arguments)
 {
     int length = vsnprintf(out + used, TREE_PATH_MAX - used, format, arguments);
     if (length < 0 || (size_t)length >= TREE_PATH_MAX - used) {
@@ -85,8 +83,7 @@ int tree_open(struct tree *tree, const char *root_directory, int create)
     while (length > 1 && root_directory[length - 1] == '/')
         length--;
     if (length + sizeof "/docker/registry/v2" - 1 + LONGEST_SUFFIX >= TREE_PATH_MAX)
-        return error_set(-ENAMETOOLONG, "root directory \"%.64s...\" is too long",
-                         root_directory);
+        return error_set(-ENAMETOOLONG, "root directory \"%.64s...\" is too long", root_directory);
     memcpy(tree->root_directory, root_directory, length);
     tree->root_directory[length] = '\0';
     const char *base = strcmp(tree->root_directory, "/") == 0 ? "" : tree->root_directory;
@@ -144,8 +141,7 @@ int tree_path_manifests_directory(const struct tree *tree, const char *name,
     return repository_path(tree, name, out, "/_manifests");
 }
 
-int tree_path_layers_directory(const struct tree *tree, const char *name,
-                               char out[TREE_PATH_MAX])
+int tree_path_layers_directory(const struct tree *tree, const char *name, char out[TREE_PATH_MAX])
 {
     return repository_path(tree, name, out, "/_layers");
 }
@@ -170,8 +166,8 @@ int tree_path_revision_directory(const struct tree *tree, const char *name,
                            digest_algorithm_name(digest->algorithm), digest_hex(digest));
 }
 
-int tree_path_revision_link(const struct tree *tree, const char *name,
-                            const struct digest *digest, char out[TREE_PATH_MAX])
+int tree_path_revision_link(const struct tree *tree, const char *name, const struct digest *digest,
+                            char out[TREE_PATH_MAX])
 {
     return repository_path(tree, name, out, "/_manifests/revisions/%s/%s/link",
                            digest_algorithm_name(digest->algorithm), digest_hex(digest));
@@ -214,17 +210,15 @@ int tree_path_referrers_directory(const struct tree *tree, const char *name,
                            digest_algorithm_name(subject->algorithm), digest_hex(subject));
 }
 
-int tree_path_referrer_link(const struct tree *tree, const char *name,
-                            const struct digest *subject, const struct digest *referrer,
-                            char out[TREE_PATH_MAX])
+int tree_path_referrer_link(const struct tree *tree, const char *name, const struct digest *subject,
+                            const struct digest *referrer, char out[TREE_PATH_MAX])
 {
     return repository_path(tree, name, out, "/_manifests/referrers/%s/%s/%s/%s/link",
                            digest_algorithm_name(subject->algorithm), digest_hex(subject),
                            digest_algorithm_name(referrer->algorithm), digest_hex(referrer));
 }
 
-int tree_path_uploads_directory(const struct tree *tree, const char *name,
-                                char out[TREE_PATH_MAX])
+int tree_path_uploads_directory(const struct tree *tree, const char *name, char out[TREE_PATH_MAX])
 {
     return repository_path(tree, name, out, "/_uploads");
 }
@@ -245,8 +239,8 @@ int tree_path_upload_data(const struct tree *tree, const char *name, const char 
     return repository_path(tree, name, out, "/_uploads/%s/data", upload_id);
 }
 
-int tree_path_upload_started_at(const struct tree *tree, const char *name,
-                                const char *upload_id, char out[TREE_PATH_MAX])
+int tree_path_upload_started_at(const struct tree *tree, const char *name, const char *upload_id,
+                                char out[TREE_PATH_MAX])
 {
     if (check_upload_id(upload_id) < 0)
         return -EINVAL;

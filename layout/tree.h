@@ -57,8 +57,7 @@ int tree_path_repository(const struct tree *tree, const char *name, char out[TRE
 int tree_path_manifests_directory(const struct tree *tree, const char *name,
                                   char out[TREE_PATH_MAX]);
 
-int tree_path_layers_directory(const struct tree *tree, const char *name,
-                               char out[TREE_PATH_MAX]);
+int tree_path_layers_directory(const struct tree *tree, const char *name, char out[TREE_PATH_MAX]);
 int tree_path_layer_link(const struct tree *tree, const char *name, const struct digest *digest,
                          char out[TREE_PATH_MAX]);
 
@@ -67,8 +66,8 @@ int tree_path_revisions_directory(const struct tree *tree, const char *name,
 /* T/.../_manifests/revisions/<alg>/<hex> (the directory holding the link). */
 int tree_path_revision_directory(const struct tree *tree, const char *name,
                                  const struct digest *digest, char out[TREE_PATH_MAX]);
-int tree_path_revision_link(const struct tree *tree, const char *name,
-                            const struct digest *digest, char out[TREE_PATH_MAX]);
+int tree_path_revision_link(const struct tree *tree, const char *name, const struct digest *digest,
+                            char out[TREE_PATH_MAX]);
 
 int tree_path_tags_directory(const struct tree *tree, const char *name, char out[TREE_PATH_MAX]);
 int tree_path_tag_directory(const struct tree *tree, const char *name, const char *tag,
@@ -81,24 +80,23 @@ int tree_path_tag_index_link(const struct tree *tree, const char *name, const ch
 /* T/.../_manifests/referrers/<alg>/<subject-hex> */
 int tree_path_referrers_directory(const struct tree *tree, const char *name,
                                   const struct digest *subject, char out[TREE_PATH_MAX]);
-int tree_path_referrer_link(const struct tree *tree, const char *name,
-                            const struct digest *subject, const struct digest *referrer,
-                            char out[TREE_PATH_MAX]);
+int tree_path_referrer_link(const struct tree *tree, const char *name, const struct digest *subject,
+                            const struct digest *referrer, char out[TREE_PATH_MAX]);
 
-int tree_path_uploads_directory(const struct tree *tree, const char *name,
-                                char out[TREE_PATH_MAX]);
+int tree_path_uploads_directory(const struct tree *tree, const char *name, char out[TREE_PATH_MAX]);
 int tree_path_upload_directory(const struct tree *tree, const char *name, const char *upload_id,
                                char out[TREE_PATH_MAX]);
 int tree_path_upload_data(const struct tree *tree, const char *name, const char *upload_id,
                           char out[TREE_PATH_MAX]);
-int tree_path_upload_started_at(const struct tree *tree, const char *name,
-                                const char *upload_id, char out[TREE_PATH_MAX]);
+int tree_path_upload_started_at(const struct tree *tree, const char *name, const char *upload_id,
+                                char out[TREE_PATH_MAX]);
 
 /* R/.cairn-tmp: scratch files of the server, never part of the grammar. */
 int tree_path_scratch_directory(const struct tree *tree, char out[TREE_PATH_MAX]);
 
-/* Formats a time as Distribution's startedat: RFC 3339 UTC with nanoseconds,
- * e.g. "2024-01-02T03:04:05.123456789Z" (no newline). out must hold 40 bytes. */
+/* Formats a time as Distribution's startedat: Go's time.RFC3339 in UTC, whole
+ * seconds, e.g. "2024-01-02T03:04:05Z" (no newline; the nanoseconds are
+ * ignored, as Distribution drops them). out must hold 40 bytes. */
 void tree_format_started_at(long long seconds, long nanoseconds, char out[40]);
 /* Parses a startedat value (with or without fractional seconds). -EINVAL. */
 int tree_parse_started_at(const char *text, size_t length, long long *seconds_out);

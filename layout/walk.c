@@ -295,8 +295,8 @@ int walk_referrers(const struct tree *tree, const char *name, const struct diges
     return list_digests(tree_path_referrers_directory(tree, name, subject, path), path, out);
 }
 
-int walk_blobs(const struct tree *tree,
-               int (*visit)(const struct digest *digest, void *context), void *context)
+int walk_blobs(const struct tree *tree, int (*visit)(const struct digest *digest, void *context),
+               void *context)
 {
     char path[TREE_PATH_MAX];
     int result = tree_path_blobs(tree, path);

@@ -58,7 +58,7 @@ int walk_uploads(const struct tree *tree, const char *name, struct string_list *
 
 /* Calls `visit` for every blob directory blobs/<alg>/<xx>/<hex> that follows
  * the grammar; stops and returns visit's value when it is non-zero. */
-int walk_blobs(const struct tree *tree,
-               int (*visit)(const struct digest *digest, void *context), void *context);
+int walk_blobs(const struct tree *tree, int (*visit)(const struct digest *digest, void *context),
+               void *context);
 
 #endif

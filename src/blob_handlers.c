@@ -135,8 +135,8 @@ struct delete_work {
 static void delete_run(struct request_work *work)
 {
     struct delete_work *delete = (struct delete_work *)work;
-    request_work_set_result(work, repository_unlink_blob(&delete->registry->tree,
-                                                         delete->route.name, &delete->digest));
+    request_work_set_result(
+        work, repository_unlink_blob(&delete->registry->tree, delete->route.name, &delete->digest));
 }
 
 static void delete_complete(struct request_work *work)

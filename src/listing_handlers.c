@@ -153,9 +153,8 @@ static void send_referrers(struct registry *registry, h2o_req_t *req, const stru
     json_t *manifests = json_array();
     for (size_t i = 0; i < referrers.count; i++) {
         /* Only revisions still present: a deleted referrer disappears. */
-        if (repository_resolve_manifest(&registry->tree, route->name,
-                                        referrers.items[i].string, &referrers.items[i],
-                                        NULL) < 0)
+        if (repository_resolve_manifest(&registry->tree, route->name, referrers.items[i].string,
+                                        &referrers.items[i], NULL) < 0)
             continue;
         json_t *descriptor =
             describe_referrer(registry, &referrers.items[i], filtered ? filter : NULL);
@@ -172,8 +171,7 @@ static void send_referrers(struct registry *registry, h2o_req_t *req, const stru
         return;
     }
     if (filtered)
-        response_add_header(req, "oci-filters-applied", "OCI-Filters-Applied", "artifactType",
-                            12);
+        response_add_header(req, "oci-filters-applied", "OCI-Filters-Applied", "artifactType", 12);
     response_send(req, 200, MEDIA_TYPE_OCI_INDEX, body, strlen(body));
     free(body);
 }

@@ -13,8 +13,8 @@
 static void send_manifest(struct registry *registry, h2o_req_t *req, const struct route *route)
 {
     struct digest digest;
-    int result = repository_resolve_manifest(&registry->tree, route->name, route->reference,
-                                             &digest, NULL);
+    int result =
+        repository_resolve_manifest(&registry->tree, route->name, route->reference, &digest, NULL);
     if (result < 0) {
         response_send_failure(req, result);
         return;
@@ -31,9 +31,8 @@ static void send_manifest(struct registry *registry, h2o_req_t *req, const struc
                         digest.string_length);
     response_add_header_format(req, "etag", "ETag", "\"%s\"", digest.string);
     h2o_iovec_t if_none_match = request_header(req, "if-none-match");
-    if (if_none_match.base != NULL &&
-        h2o_strstr(if_none_match.base, if_none_match.len, digest.string, digest.string_length) !=
-            SIZE_MAX)
+    if (if_none_match.base != NULL && h2o_strstr(if_none_match.base, if_none_match.len,
+                                                 digest.string, digest.string_length) != SIZE_MAX)
         response_send(req, 304, NULL, NULL, 0);
     else
         response_send(req, 200, media_type, body, length);
@@ -71,8 +70,8 @@ static void manifest_run(struct request_work *work)
                                          manifest->body, manifest->length, &manifest->put);
         break;
     case OPERATION_DELETE_DIGEST:
-        result = repository_delete_manifest(&registry->tree, registry->blobs, name,
-                                            &manifest->digest);
+        result =
+            repository_delete_manifest(&registry->tree, registry->blobs, name, &manifest->digest);
         break;
     default:
         result = repository_delete_tag(&registry->tree, name, manifest->route.reference);
@@ -95,8 +94,7 @@ static void manifest_complete(struct request_work *work)
             response_add_header(req, "docker-content-digest", "Docker-Content-Digest",
                                 digest->string, digest->string_length);
             if (manifest->put.has_subject)
-                response_add_header(req, "oci-subject", "OCI-Subject",
-                                    manifest->put.subject.string,
+                response_add_header(req, "oci-subject", "OCI-Subject", manifest->put.subject.string,
                                     manifest->put.subject.string_length);
             response_send(req, 201, NULL, NULL, 0);
         } else {

@@ -18,8 +18,7 @@ static void usage(FILE *out)
             "An OCI Distribution registry whose whole state is a directory tree.\n"
             "\n"
             "  --config FILE       read settings from a YAML file (flags win over it)\n"
-            "  --root DIR          root directory of the tree (default " OPTIONS_DEFAULT_ROOT
-            ")\n"
+            "  --root DIR          root directory of the tree (default " OPTIONS_DEFAULT_ROOT ")\n"
             "  --listen HOST:PORT  address to listen on (default " OPTIONS_DEFAULT_LISTEN ")\n"
             "  --threads N         event loops (default: one per core)\n"
             "  --help              print this help and exit\n"
@@ -220,11 +219,13 @@ static int load_config(struct options *options, const char *path, FILE *errors)
 
 int options_parse(struct options *options, int argc, char **argv, FILE *errors)
 {
-    static const struct option long_options[] = {
-        {"config", required_argument, NULL, 'c'}, {"root", required_argument, NULL, 'r'},
-        {"listen", required_argument, NULL, 'l'}, {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0}};
+    static const struct option long_options[] = {{"config", required_argument, NULL, 'c'},
+                                                 {"root", required_argument, NULL, 'r'},
+                                                 {"listen", required_argument, NULL, 'l'},
+                                                 {"threads", required_argument, NULL, 't'},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {"version", no_argument, NULL, 'v'},
+                                                 {NULL, 0, NULL, 0}};
     const char *config = NULL, *root = NULL, *listen = NULL, *threads = NULL;
 
     memset(options, 0, sizeof *options);

@@ -43,8 +43,7 @@ static int decode(const char *text, size_t length, char *out, size_t out_size)
     return 0;
 }
 
-int query_get(const char *query, size_t query_length, const char *key, char *out,
-              size_t out_size)
+int query_get(const char *query, size_t query_length, const char *key, char *out, size_t out_size)
 {
     size_t key_length = strlen(key);
     const char *end = query + query_length;

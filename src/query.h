@@ -15,8 +15,7 @@
 
 #include <stddef.h>
 
-int query_get(const char *query, size_t query_length, const char *key, char *out,
-              size_t out_size);
+int query_get(const char *query, size_t query_length, const char *key, char *out, size_t out_size);
 
 /* Percent-encodes `text` for use in a query value (unreserved characters and
  * ':' '/' kept). Returns the length written, or -ENAMETOOLONG. */

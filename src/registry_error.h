@@ -24,7 +24,7 @@ enum registry_error {
     REGISTRY_ERROR_SIZE_INVALID,
     REGISTRY_ERROR_TAG_INVALID,
     REGISTRY_ERROR_UNSUPPORTED,
-    REGISTRY_ERROR_RANGE_INVALID,     /* BLOB_UPLOAD_INVALID answered with 416 */
+    REGISTRY_ERROR_RANGE_INVALID,       /* BLOB_UPLOAD_INVALID answered with 416 */
     REGISTRY_ERROR_RANGE_UNSATISFIABLE, /* a blob Range outside the blob: 416 */
     REGISTRY_ERROR_PAGINATION_INVALID,  /* a bad n= or last= */
     REGISTRY_ERROR_TOO_LARGE,           /* a manifest over the limit */

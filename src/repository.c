@@ -17,7 +17,7 @@ int repository_exists(const struct tree *tree, const char *name)
 {
     char path[TREE_PATH_MAX];
     struct stat status;
-    if (tree_path_repository(tree, name, path) < 0)
+    if (tree_path_manifests_directory(tree, name, path) < 0)
         return 0;
     return stat(path, &status) == 0 && S_ISDIR(status.st_mode);
 }
@@ -77,8 +77,7 @@ static int remove_link_directory(const char *link_path, const char *stop_at)
     return result;
 }
 
-int repository_unlink_blob(const struct tree *tree, const char *name,
-                           const struct digest *digest)
+int repository_unlink_blob(const struct tree *tree, const char *name, const struct digest *digest)
 {
     char path[TREE_PATH_MAX], layers[TREE_PATH_MAX];
     int result = tree_path_layer_link(tree, name, digest, path);
@@ -112,8 +111,7 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
         return -REGISTRY_ERROR_DIGEST_INVALID;
     }
     if (!repository_exists(tree, name))
-        return error_set(-REGISTRY_ERROR_NAME_UNKNOWN, "repository %s not known to registry",
-                         name);
+        return error_set(-REGISTRY_ERROR_NAME_UNKNOWN, "repository %s not known to registry", name);
     if (is_tag) {
         result = tree_path_tag_current_link(tree, name, reference, path);
         if (result < 0)
@@ -183,8 +181,7 @@ static int check_references(const struct tree *tree, struct blob_store *blobs, c
             if (descriptor->has_urls)
                 continue; /* a foreign layer lives elsewhere */
             return error_set(-REGISTRY_ERROR_MANIFEST_BLOB_UNKNOWN,
-                             "blob %s unknown to repository %s", descriptor->digest.string,
-                             name);
+                             "blob %s unknown to repository %s", descriptor->digest.string, name);
         }
         if (result < 0)
             return result;
@@ -217,8 +214,8 @@ int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, c
     if (length > MANIFEST_SIZE_MAX)
         return error_set(-REGISTRY_ERROR_TOO_LARGE, "manifest of %zu bytes exceeds %d", length,
                          MANIFEST_SIZE_MAX);
-    result = digest_of_buffer(by_tag ? DIGEST_SHA256 : expected.algorithm, body, length,
-                              &put->digest);
+    result =
+        digest_of_buffer(by_tag ? DIGEST_SHA256 : expected.algorithm, body, length, &put->digest);
     if (result < 0)
         return result;
     if (!by_tag && !digest_equal(&expected, &put->digest))
@@ -278,8 +275,8 @@ int repository_delete_tag(const struct tree *tree, const char *name, const char 
     return result;
 }
 
-int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs,
-                               const char *name, const struct digest *digest)
+int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
+                               const struct digest *digest)
 {
     char path[TREE_PATH_MAX], revisions[TREE_PATH_MAX];
     int result = tree_path_revision_link(tree, name, digest, path);
@@ -301,8 +298,7 @@ int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs
         char tag_link[TREE_PATH_MAX];
         struct digest target;
         result = tree_path_tag_current_link(tree, name, tags.items[i], tag_link);
-        if (result == 0 && link_file_read(tag_link, &target) == 0 &&
-            digest_equal(&target, digest))
+        if (result == 0 && link_file_read(tag_link, &target) == 0 && digest_equal(&target, digest))
             result = repository_delete_tag(tree, name, tags.items[i]);
     }
     string_list_clear(&tags);
@@ -317,8 +313,8 @@ int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs
         if (manifest_parse(body, length, NULL, &manifest) == 0) {
             if (manifest.has_subject) {
                 char referrers[TREE_PATH_MAX];
-                if (tree_path_referrer_link(tree, name, &manifest.subject.digest, digest,
-                                            path) == 0 &&
+                if (tree_path_referrer_link(tree, name, &manifest.subject.digest, digest, path) ==
+                        0 &&
                     tree_path_manifests_directory(tree, name, referrers) == 0 &&
                     link_file_exists(path) == 1)
                     result = remove_link_directory(path, referrers);

@@ -22,7 +22,7 @@
 #include "layout/manifest.h"
 #include "layout/tree.h"
 
-/* 1 when <name> is a repository (has _manifests or _layers), 0 if not. */
+/* 1 when <name> is a repository (has _manifests, as the catalog counts), 0 if not. */
 int repository_exists(const struct tree *tree, const char *name);
 
 /* 0 when <name> links `digest` and the blob exists (its info in `info`),
@@ -33,8 +33,7 @@ int repository_stat_blob(const struct tree *tree, struct blob_store *blobs, cons
 int repository_link_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
                          const struct digest *digest);
 /* Removes <name>'s layer link (the blob stays for the GC). */
-int repository_unlink_blob(const struct tree *tree, const char *name,
-                           const struct digest *digest);
+int repository_unlink_blob(const struct tree *tree, const char *name, const struct digest *digest);
 
 /* Resolves a manifest reference (a tag or a digest string) to a digest that
  * has a revision link: -REGISTRY_ERROR_MANIFEST_UNKNOWN otherwise,
@@ -64,8 +63,8 @@ int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, c
 
 /* Deletes the revision of `digest` and every tag that points at it, and its
  * referrer entry. -REGISTRY_ERROR_MANIFEST_UNKNOWN if there is none. */
-int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs,
-                               const char *name, const struct digest *digest);
+int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
+                               const struct digest *digest);
 /* Deletes one tag (its whole directory). */
 int repository_delete_tag(const struct tree *tree, const char *name, const char *tag);
 

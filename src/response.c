@@ -26,11 +26,14 @@ static struct error_description describe(int error)
         return (struct error_description){"BLOB_UPLOAD_INVALID", 416,
                                           "chunk does not start at the end of the upload"};
     case REGISTRY_ERROR_BLOB_UPLOAD_UNKNOWN:
-        return (struct error_description){"BLOB_UPLOAD_UNKNOWN", 404, "blob upload unknown to registry"};
+        return (struct error_description){"BLOB_UPLOAD_UNKNOWN", 404,
+                                          "blob upload unknown to registry"};
     case REGISTRY_ERROR_DIGEST_INVALID:
-        return (struct error_description){"DIGEST_INVALID", 400, "provided digest did not match uploaded content"};
+        return (struct error_description){"DIGEST_INVALID", 400,
+                                          "provided digest did not match uploaded content"};
     case REGISTRY_ERROR_MANIFEST_BLOB_UNKNOWN:
-        return (struct error_description){"MANIFEST_BLOB_UNKNOWN", 400, "manifest references a blob unknown to registry"};
+        return (struct error_description){"MANIFEST_BLOB_UNKNOWN", 400,
+                                          "manifest references a blob unknown to registry"};
     case REGISTRY_ERROR_MANIFEST_INVALID:
         return (struct error_description){"MANIFEST_INVALID", 400, "manifest invalid"};
     case REGISTRY_ERROR_MANIFEST_UNKNOWN:
@@ -38,9 +41,11 @@ static struct error_description describe(int error)
     case REGISTRY_ERROR_NAME_INVALID:
         return (struct error_description){"NAME_INVALID", 400, "invalid repository name"};
     case REGISTRY_ERROR_NAME_UNKNOWN:
-        return (struct error_description){"NAME_UNKNOWN", 404, "repository name not known to registry"};
+        return (struct error_description){"NAME_UNKNOWN", 404,
+                                          "repository name not known to registry"};
     case REGISTRY_ERROR_SIZE_INVALID:
-        return (struct error_description){"SIZE_INVALID", 400, "provided length did not match content length"};
+        return (struct error_description){"SIZE_INVALID", 400,
+                                          "provided length did not match content length"};
     case REGISTRY_ERROR_TOO_LARGE:
         return (struct error_description){"SIZE_INVALID", 413, "manifest is larger than 4 MiB"};
     case REGISTRY_ERROR_TAG_INVALID:
@@ -50,9 +55,11 @@ static struct error_description describe(int error)
     case REGISTRY_ERROR_RANGE_UNSATISFIABLE:
         return (struct error_description){"BLOB_UNKNOWN", 416, "requested range not satisfiable"};
     case REGISTRY_ERROR_PAGINATION_INVALID:
-        return (struct error_description){"PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested"};
+        return (struct error_description){"PAGINATION_NUMBER_INVALID", 400,
+                                          "invalid number of results requested"};
     case REGISTRY_ERROR_BUSY:
-        return (struct error_description){"BLOB_UPLOAD_INVALID", 409, "upload is being written by another request"};
+        return (struct error_description){"BLOB_UPLOAD_INVALID", 409,
+                                          "upload is being written by another request"};
     case REGISTRY_ERROR_NOT_FOUND:
         return (struct error_description){"NOT_FOUND", 404, "no such endpoint"};
     default:
@@ -60,8 +67,8 @@ static struct error_description describe(int error)
     }
 }
 
-void response_add_header(h2o_req_t *req, const char *name, const char *orig_name,
-                         const char *value, size_t value_length)
+void response_add_header(h2o_req_t *req, const char *name, const char *orig_name, const char *value,
+                         size_t value_length)
 {
     h2o_iovec_t copy = h2o_strdup(&req->pool, value, value_length);
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, orig_name,
@@ -158,8 +165,7 @@ void response_send_error(h2o_req_t *req, int error, const char *message)
 {
     struct error_description description = describe(error);
     json_t *entry = json_pack("{s:s, s:s, s:o}", "code", description.code, "message",
-                              message != NULL && message[0] != '\0' ? message
-                                                                    : description.message,
+                              message != NULL && message[0] != '\0' ? message : description.message,
                               "detail", json_object());
     json_t *document = json_pack("{s:[o]}", "errors", entry);
     char *body = document != NULL ? json_dumps(document, JSON_COMPACT) : NULL;

@@ -20,8 +20,8 @@
 #include "src/registry_error.h"
 
 /* Adds a header; `name` must be a lowercase literal, `value` is copied. */
-void response_add_header(h2o_req_t *req, const char *name, const char *orig_name,
-                         const char *value, size_t value_length);
+void response_add_header(h2o_req_t *req, const char *name, const char *orig_name, const char *value,
+                         size_t value_length);
 /* response_add_header with a printf-formatted value. */
 void response_add_header_format(h2o_req_t *req, const char *name, const char *orig_name,
                                 const char *format, ...) __attribute__((format(printf, 4, 5)));

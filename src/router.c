@@ -102,8 +102,11 @@ int route_parse(const char *path, size_t length, struct route *out)
             out->kind = ROUTE_REFERRERS;
         else
             return error_set(-REGISTRY_ERROR_NOT_FOUND, "no such endpoint");
-        if (out->kind != ROUTE_UPLOAD_START)
+        if (out->kind != ROUTE_UPLOAD_START) {
+            if (last->length == 0)
+                return error_set(-REGISTRY_ERROR_NOT_FOUND, "no such endpoint");
             set_reference(out, last);
+        }
         return set_name(out, rest, keyword->start - 1);
     }
     return error_set(-REGISTRY_ERROR_NOT_FOUND, "no such endpoint");

@@ -47,7 +47,8 @@ struct server_thread {
     h2o_multithread_receiver_t control_receiver;
     h2o_multithread_message_t stop_message;
     struct endpoint_context endpoint;
-    unsigned long in_flight; /* requests not yet freed (loop thread only) */
+    unsigned long in_flight;    /* requests not yet freed (loop thread only) */
+    h2o_linklist_t connections; /* struct connection, open on this loop */
     atomic_int stopping;
     int started;
 };
@@ -86,8 +87,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     struct server_thread *thread = thread_of(req);
     (void)handler;
 
-    struct server_thread **guard =
-        h2o_mem_alloc_shared(&req->pool, sizeof *guard, request_freed);
+    struct server_thread **guard = h2o_mem_alloc_shared(&req->pool, sizeof *guard, request_freed);
     *guard = thread;
     thread->in_flight++;
 
@@ -125,14 +125,48 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* An accepted connection, tracked so that a stop can wait for requests whose
+ * bytes are still arriving (h2o runs a handler only once the body is in). */
+struct connection {
+    h2o_linklist_t link;
+    h2o_socket_t *socket;
+};
+
+static void connection_closed(void *data)
+{
+    struct connection *connection = data;
+    h2o_linklist_unlink(&connection->link);
+    free(connection);
+}
+
+/* Whether some connection holds the start of a request not yet handled. */
+static int requests_arriving(struct server_thread *thread)
+{
+    for (h2o_linklist_t *node = thread->connections.next; node != &thread->connections;
+         node = node->next) {
+        struct connection *connection = H2O_STRUCT_FROM_MEMBER(struct connection, link, node);
+        if (connection->socket->input != NULL && connection->socket->input->size > 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *error)
 {
     if (error != NULL)
         return;
     struct server_thread *thread = listener->data;
     h2o_socket_t *socket = h2o_evloop_socket_accept(listener);
-    if (socket != NULL)
-        h2o_accept(&thread->accept_context, socket);
+    if (socket == NULL)
+        return;
+    struct connection *connection = malloc(sizeof *connection);
+    if (connection != NULL) {
+        connection->socket = socket;
+        h2o_linklist_insert(&thread->connections, &connection->link);
+        socket->on_close.cb = connection_closed;
+        socket->on_close.data = connection;
+    }
+    h2o_accept(&thread->accept_context, socket);
 }
 
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -169,7 +203,8 @@ static void *thread_main(void *argument)
             continue;
         if (deadline == 0)
             deadline = now_seconds() + (double)server->options->shutdown_grace_seconds;
-        if (thread->in_flight == 0 && worker_pool_outstanding(server->registry.workers) == 0)
+        if (thread->in_flight == 0 && !requests_arriving(thread) &&
+            worker_pool_outstanding(server->registry.workers) == 0)
             break;
         if (now_seconds() > deadline) {
             fprintf(stderr, "cairn: %lu requests still running after the grace period\n",
@@ -182,7 +217,8 @@ static void *thread_main(void *argument)
 
 static int open_listener(const struct options *options, int *fd_out)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *addresses;
     int result = getaddrinfo(options->listen_host[0] != '\0' ? options->listen_host : NULL,
@@ -220,8 +256,8 @@ static int configure_h2o(struct server *server)
     server->config.http1.req_timeout = options->request_timeout_seconds * 1000;
     server->config.http2.idle_timeout = 60 * 1000;
 
-    h2o_hostconf_t *host = h2o_config_register_host(
-        &server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     struct registry_handler *handler =
         (struct registry_handler *)h2o_create_handler(path, sizeof *handler);
@@ -232,9 +268,9 @@ static int configure_h2o(struct server *server)
     char scratch[TREE_PATH_MAX];
     if (tree_path_scratch_directory(&server->registry.tree, scratch) < 0)
         return -EINVAL;
-    int length = snprintf(h2o_socket_buffer_mmap_settings.fn_template,
-                          sizeof h2o_socket_buffer_mmap_settings.fn_template,
-                          "%s/h2o.body.XXXXXX", scratch);
+    int length =
+        snprintf(h2o_socket_buffer_mmap_settings.fn_template,
+                 sizeof h2o_socket_buffer_mmap_settings.fn_template, "%s/h2o.body.XXXXXX", scratch);
     if (length < 0 || (size_t)length >= sizeof h2o_socket_buffer_mmap_settings.fn_template) {
         fprintf(stderr, "cairn: root directory path too long for body files\n");
         return -ENAMETOOLONG;
@@ -247,11 +283,11 @@ static int start_thread(struct server *server, struct server_thread *thread, int
     thread->server = server;
     thread->listen_fd = listen_fd;
     thread->loop = h2o_evloop_create();
+    h2o_linklist_init_anchor(&thread->connections);
     h2o_context_init(&thread->context, thread->loop, &server->config);
     h2o_multithread_register_receiver(thread->context.queue, &thread->work_receiver,
                                       worker_pool_receive);
-    h2o_multithread_register_receiver(thread->context.queue, &thread->control_receiver,
-                                      on_control);
+    h2o_multithread_register_receiver(thread->context.queue, &thread->control_receiver, on_control);
     thread->endpoint.registry = &server->registry;
     thread->endpoint.work_receiver = &thread->work_receiver;
     thread->accept_context.ctx = &thread->context;
@@ -277,8 +313,7 @@ static int open_registry(struct server *server)
         blob_store_fs_create(&registry->tree, &registry->blobs) < 0 ||
         upload_sessions_create(&registry->uploads) < 0 ||
         worker_pool_start(options->workers, &registry->workers) < 0) {
-        fprintf(stderr, "cairn: cannot open %s: %s\n", options->root_directory,
-                error_message());
+        fprintf(stderr, "cairn: cannot open %s: %s\n", options->root_directory, error_message());
         return -EINVAL;
     }
     return 0;

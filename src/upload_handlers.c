@@ -54,8 +54,8 @@ static int run_on_session(struct upload_work *upload)
 {
     struct registry *registry = upload->registry;
     struct upload_session *session;
-    int result = upload_acquire(registry->uploads, &registry->tree, upload->name, upload->id,
-                                &session);
+    int result =
+        upload_acquire(registry->uploads, &registry->tree, upload->name, upload->id, &session);
     if (result < 0)
         return result;
     switch (upload->operation) {
@@ -88,8 +88,8 @@ static void upload_run(struct request_work *work)
     int result = 0;
     switch (upload->operation) {
     case OPERATION_MOUNT:
-        result = repository_link_blob(&registry->tree, registry->blobs, upload->name,
-                                      &upload->digest);
+        result =
+            repository_link_blob(&registry->tree, registry->blobs, upload->name, &upload->digest);
         break;
     case OPERATION_START:
         result = upload_start(&registry->tree, upload->name, upload->id);
@@ -130,8 +130,7 @@ static void upload_complete(struct request_work *work)
             if (work->result == -REGISTRY_ERROR_RANGE_INVALID)
                 add_upload_headers(req, upload->name, upload->id, upload->size);
             response_send_failure_message(req, work->result, work->error_text);
-        } else if (upload->operation == OPERATION_START ||
-                   upload->operation == OPERATION_APPEND) {
+        } else if (upload->operation == OPERATION_START || upload->operation == OPERATION_APPEND) {
             add_upload_headers(req, upload->name, upload->id, upload->size);
             response_send(req, 202, NULL, NULL, 0);
         } else if (upload->operation == OPERATION_CANCEL) {
@@ -166,8 +165,8 @@ static int parse_content_range(h2o_iovec_t header, size_t body_length, int64_t *
         return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "malformed Content-Range");
     if ((unsigned long long)(last - start + 1) != body_length)
         return error_set(-REGISTRY_ERROR_RANGE_INVALID,
-                         "Content-Range covers %lld bytes but the body has %zu",
-                         last - start + 1, body_length);
+                         "Content-Range covers %lld bytes but the body has %zu", last - start + 1,
+                         body_length);
     *start_out = start;
     return 0;
 }
@@ -177,8 +176,8 @@ static int read_digest_parameter(h2o_req_t *req, const char *key, struct digest 
     char text[DIGEST_STRING_MAX + 1];
     size_t query_length = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
     const char *query = req->path.base + req->query_at + 1;
-    int found = req->query_at != SIZE_MAX ? query_get(query, query_length, key, text, sizeof text)
-                                          : 0;
+    int found =
+        req->query_at != SIZE_MAX ? query_get(query, query_length, key, text, sizeof text) : 0;
     if (found <= 0)
         return found < 0 ? error_set(-REGISTRY_ERROR_DIGEST_INVALID, "bad %s parameter", key) : 0;
     if (digest_parse(text, strlen(text), digest) < 0)

@@ -171,8 +171,8 @@ void upload_release(struct upload_sessions *sessions, struct upload_session *ses
     struct upload_session **link = &sessions->head;
     while (*link != NULL) {
         struct upload_session *candidate = *link;
-        int forget = candidate->removed ||
-                     (!candidate->busy && sessions->idle_count > IDLE_SESSIONS_MAX);
+        int forget =
+            candidate->removed || (!candidate->busy && sessions->idle_count > IDLE_SESSIONS_MAX);
         if (forget && !candidate->busy) {
             if (!candidate->removed)
                 sessions->idle_count--;
@@ -226,13 +226,12 @@ int upload_append(struct upload_session *session, const char *data, size_t lengt
 {
     size_t written = 0;
     while (written < length) {
-        ssize_t count = pwrite(session->fd, data + written, length - written,
-                               session->size + (int64_t)written);
+        ssize_t count =
+            pwrite(session->fd, data + written, length - written, session->size + (int64_t)written);
         if (count < 0) {
             if (errno == EINTR)
                 continue;
-            return error_set(-errno, "cannot write upload %s: %s", session->id,
-                             strerror(errno));
+            return error_set(-errno, "cannot write upload %s: %s", session->id, strerror(errno));
         }
         written += (size_t)count;
     }
@@ -278,8 +277,8 @@ static int remove_upload_directory(struct upload_session *session, const struct 
     return result;
 }
 
-int upload_commit(struct upload_session *session, const struct tree *tree,
-                  struct blob_store *blobs, const struct digest *expected)
+int upload_commit(struct upload_session *session, const struct tree *tree, struct blob_store *blobs,
+                  const struct digest *expected)
 {
     struct digest actual;
     int result;

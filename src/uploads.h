@@ -61,8 +61,8 @@ int upload_append_end(struct upload_session *session, int ok);
 /* Verifies the data against `expected` and moves it into the blob store, links
  * it into the repository and removes the upload. On a digest mismatch
  * (-REGISTRY_ERROR_DIGEST_INVALID) the upload is removed as well. */
-int upload_commit(struct upload_session *session, const struct tree *tree,
-                  struct blob_store *blobs, const struct digest *expected);
+int upload_commit(struct upload_session *session, const struct tree *tree, struct blob_store *blobs,
+                  const struct digest *expected);
 
 /* Removes the upload's files (a client's DELETE). */
 int upload_cancel(struct upload_session *session, const struct tree *tree);

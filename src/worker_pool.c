@@ -40,8 +40,7 @@ static void guard_dispose(void *memory)
 }
 
 void request_work_init(struct request_work *work, h2o_req_t *request,
-                       h2o_multithread_receiver_t *receiver,
-                       void (*run)(struct request_work *work),
+                       h2o_multithread_receiver_t *receiver, void (*run)(struct request_work *work),
                        void (*complete)(struct request_work *work))
 {
     memset(&work->message, 0, sizeof work->message);

@@ -40,8 +40,8 @@ struct request_work {
     h2o_req_t *request; /* NULL once the request is gone (loop thread only) */
     struct request_guard *guard;
     pthread_mutex_t body_mutex;
-    h2o_iovec_t body; /* the request's entity; emptied when the request goes */
-    int result;       /* what `run` returns to `complete` */
+    h2o_iovec_t body;                   /* the request's entity; emptied when the request goes */
+    int result;                         /* what `run` returns to `complete` */
     char error_text[ERROR_MESSAGE_MAX]; /* error_message() of the worker, if result < 0 */
 };
 
@@ -56,8 +56,7 @@ void worker_pool_receive(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
 /* Prepares `work` for `request` (whose context's receiver is looked up with
  * `receiver`). Must be called on the loop thread. */
 void request_work_init(struct request_work *work, h2o_req_t *request,
-                       h2o_multithread_receiver_t *receiver,
-                       void (*run)(struct request_work *work),
+                       h2o_multithread_receiver_t *receiver, void (*run)(struct request_work *work),
                        void (*complete)(struct request_work *work));
 void worker_pool_submit(struct worker_pool *pool, struct request_work *work);
 

@@ -13,11 +13,11 @@
 #define CONFIG_TYPE "application/vnd.oci.image.config.v1+json"
 #define LAYER_TYPE "application/vnd.oci.image.layer.v1.tar+gzip"
 
-#define OCI_IMAGE                                                                              \
-    "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\","                     \
-    "\"config\":{\"mediaType\":\"" CONFIG_TYPE "\",\"digest\":" D_A ",\"size\":7},"           \
-    "\"layers\":[{\"mediaType\":\"" LAYER_TYPE "\",\"digest\":" D_B ",\"size\":100},"         \
-    "{\"mediaType\":\"" LAYER_TYPE "\",\"digest\":" D_C ",\"size\":0}],"                       \
+#define OCI_IMAGE                                                                                  \
+    "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\","                          \
+    "\"config\":{\"mediaType\":\"" CONFIG_TYPE "\",\"digest\":" D_A ",\"size\":7},"                \
+    "\"layers\":[{\"mediaType\":\"" LAYER_TYPE "\",\"digest\":" D_B ",\"size\":100},"              \
+    "{\"mediaType\":\"" LAYER_TYPE "\",\"digest\":" D_C ",\"size\":0}],"                           \
     "\"annotations\":{\"org.opencontainers.image.created\":\"2024-01-02T03:04:05Z\"}}"
 
 static int parse(const char *body, const char *content_type, struct manifest *out)
@@ -63,8 +63,7 @@ static void test_oci_image(void **state)
     assert_null(m.annotations);
 
     /* Content-Type with parameters and spaces; or none at all. */
-    assert_int_equal(parse(OCI_IMAGE, " application/vnd.oci.image.manifest.v1+json ; q=1", &m),
-                     0);
+    assert_int_equal(parse(OCI_IMAGE, " application/vnd.oci.image.manifest.v1+json ; q=1", &m), 0);
     manifest_release(&m);
     assert_int_equal(parse(OCI_IMAGE, NULL, &m), 0);
     manifest_release(&m);
@@ -209,8 +208,8 @@ static void expect_message(const char *body, const char *content_type, int code,
         fail_msg("message \"%s\" lacks \"%s\"", error_message(), fragment);
 }
 
-#define IMAGE_WITH(layers)                                                                     \
-    "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"c/t\",\"digest\":" D_A ",\"size\":1},"  \
+#define IMAGE_WITH(layers)                                                                         \
+    "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"c/t\",\"digest\":" D_A ",\"size\":1},"       \
     "\"layers\":" layers "}"
 
 static void test_rejects(void **state)
@@ -224,8 +223,9 @@ static void test_rejects(void **state)
     expect_message(OCI_IMAGE "{}", NULL, -EINVAL, "JSON");
     expect_message("{\"schemaVersion\":2,\"schemaVersion\":2,\"manifests\":[]}", NULL, -EINVAL,
                    "JSON");
-    expect_message("{\"schemaVersion\":2,\"manifests\":[],\"annotations\":{\"a\":\"1\",\"a\":\"2\"}}",
-                   NULL, -EINVAL, "JSON");
+    expect_message(
+        "{\"schemaVersion\":2,\"manifests\":[],\"annotations\":{\"a\":\"1\",\"a\":\"2\"}}", NULL,
+        -EINVAL, "JSON");
     expect_message(OCI_IMAGE, MEDIA_TYPE_OCI_INDEX, -EINVAL, "Content-Type");
     expect_message(OCI_IMAGE, MEDIA_TYPE_DOCKER_MANIFEST, -EINVAL, "Content-Type");
     expect_message("{\"schemaVersion\":1,\"manifests\":[]}", NULL, -EINVAL, "schemaVersion");
@@ -260,8 +260,9 @@ static void test_rejects(void **state)
                    "layers[0].mediaType");
     expect_message(IMAGE_WITH("[{\"mediaType\":\"l/t\",\"size\":1}]"), NULL, -EINVAL,
                    "layers[0].digest");
-    expect_message(IMAGE_WITH("[{\"mediaType\":\"l/t\",\"digest\":\"SHA256:" HEX_A "\",\"size\":1}]"),
-                   NULL, -EINVAL, "layers[0].digest");
+    expect_message(
+        IMAGE_WITH("[{\"mediaType\":\"l/t\",\"digest\":\"SHA256:" HEX_A "\",\"size\":1}]"), NULL,
+        -EINVAL, "layers[0].digest");
     expect_message(IMAGE_WITH("[{\"mediaType\":\"l/t\",\"digest\":" D_B ",\"size\":1,\"urls\":1}]"),
                    NULL, -EINVAL, "urls");
     expect_message(IMAGE_WITH("[7]"), NULL, -EINVAL, "layers[0]");
@@ -278,12 +279,12 @@ static void test_rejects(void **state)
     char body[2048], type[MEDIA_TYPE_MAX + 1];
     memset(type, 't', MEDIA_TYPE_MAX);
     type[MEDIA_TYPE_MAX] = '\0';
-    snprintf(body, sizeof body, IMAGE_WITH("[{\"mediaType\":\"%s\",\"digest\":" D_B ",\"size\":1}]"),
-             type);
+    snprintf(body, sizeof body,
+             IMAGE_WITH("[{\"mediaType\":\"%s\",\"digest\":" D_B ",\"size\":1}]"), type);
     expect_message(body, NULL, -EINVAL, "layers[0].mediaType");
     type[MEDIA_TYPE_MAX - 1] = '\0';
-    snprintf(body, sizeof body, IMAGE_WITH("[{\"mediaType\":\"%s\",\"digest\":" D_B ",\"size\":1}]"),
-             type);
+    snprintf(body, sizeof body,
+             IMAGE_WITH("[{\"mediaType\":\"%s\",\"digest\":" D_B ",\"size\":1}]"), type);
     struct manifest m;
     assert_int_equal(parse(body, NULL, &m), 0);
     manifest_release(&m);
@@ -320,8 +321,8 @@ static void test_media_type_helpers(void **state)
     assert_false(manifest_media_type_is_known(""));
     assert_false(manifest_media_type_is_known(NULL));
 
-    const char *list = "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_DOCKER_LIST
-                       "\",\"manifests\":[]}";
+    const char *list =
+        "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_DOCKER_LIST "\",\"manifests\":[]}";
     const char *type = manifest_media_type_of(list, strlen(list));
     assert_ptr_equal(type, manifest_media_type_of(list, strlen(list)));
     assert_string_equal(type, MEDIA_TYPE_DOCKER_LIST);

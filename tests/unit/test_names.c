@@ -23,9 +23,22 @@ static int upload_id(const char *text)
 static void test_repository_valid(void **state)
 {
     (void)state;
-    const char *valid[] = {"a",     "0",        "library/alpine", "a/b/c/d", "a.b",  "a_b",
-                           "a__b",  "a-b",      "a--b",           "a---b",   "a1-2", "foo.bar_baz",
-                           "a/b.c", "my-org/x", "0/0",            "ab.cd/e__f/g--h"};
+    const char *valid[] = {"a",
+                           "0",
+                           "library/alpine",
+                           "a/b/c/d",
+                           "a.b",
+                           "a_b",
+                           "a__b",
+                           "a-b",
+                           "a--b",
+                           "a---b",
+                           "a1-2",
+                           "foo.bar_baz",
+                           "a/b.c",
+                           "my-org/x",
+                           "0/0",
+                           "ab.cd/e__f/g--h"};
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         if (name(valid[i]) != 0)
             fail_msg("\"%s\" should be valid", valid[i]);
@@ -35,11 +48,11 @@ static void test_repository_valid(void **state)
 static void test_repository_invalid(void **state)
 {
     (void)state;
-    const char *invalid[] = {"",    "..",    ".",     "a/..",  "../a",  "%2e",  "%2e%2e", "a%2eb",
-                             "A",   "Alpine", "a/B",  "/a",    "a/",    "/",    "a//b",   "a___b",
-                             "a.-b", "a-.b", "a..b",  "a._b",  "_a",    "a_",   "-a",     "a-",
-                             ".a",  "a.",    "a b",   "a:b",   "a@b",   "a\\b", "a/_manifests",
-                             "a/-b", "é"};
+    const char *invalid[] = {
+        "",       "..",   ".",    "a/..",         "../a", "%2e",  "%2e%2e", "a%2eb", "A",
+        "Alpine", "a/B",  "/a",   "a/",           "/",    "a//b", "a___b",  "a.-b",  "a-.b",
+        "a..b",   "a._b", "_a",   "a_",           "-a",   "a-",   ".a",     "a.",    "a b",
+        "a:b",    "a@b",  "a\\b", "a/_manifests", "a/-b", "é"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         if (name(invalid[i]) != -EINVAL)
             fail_msg("\"%s\" should be invalid", invalid[i]);

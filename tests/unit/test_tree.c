@@ -99,11 +99,11 @@ static void test_open_too_long(void **state)
 }
 
 /* Expects `result` == 0 and the path == root + suffix. */
-#define EXPECT_PATH(call, suffix)                                                              \
-    do {                                                                                       \
-        assert_int_equal((call), 0);                                                           \
-        support_path(f->expected, "%s/docker/registry/v2%s", f->root, suffix);                \
-        assert_string_equal(f->path, f->expected);                                             \
+#define EXPECT_PATH(call, suffix)                                                                  \
+    do {                                                                                           \
+        assert_int_equal((call), 0);                                                               \
+        support_path(f->expected, "%s/docker/registry/v2%s", f->root, suffix);                     \
+        assert_string_equal(f->path, f->expected);                                                 \
     } while (0)
 
 static void test_paths(void **state)
@@ -135,8 +135,7 @@ static void test_paths(void **state)
     EXPECT_PATH(tree_path_revision_link(t, "a/b", &big, p),
                 "/repositories/a/b/_manifests/revisions/sha512/" HEX512_A "/link");
     EXPECT_PATH(tree_path_tags_directory(t, "a/b", p), "/repositories/a/b/_manifests/tags");
-    EXPECT_PATH(tree_path_tag_directory(t, "a/b", "v1", p),
-                "/repositories/a/b/_manifests/tags/v1");
+    EXPECT_PATH(tree_path_tag_directory(t, "a/b", "v1", p), "/repositories/a/b/_manifests/tags/v1");
     EXPECT_PATH(tree_path_tag_current_link(t, "a/b", "v1", p),
                 "/repositories/a/b/_manifests/tags/v1/current/link");
     EXPECT_PATH(tree_path_tag_index_link(t, "a/b", "v1", &a, p),

@@ -88,9 +88,9 @@ static void test_repositories(void **state)
     make(f, "repositories/a/b/c/_manifests/revisions");
     make(f, "repositories/a/b__c/_manifests");
     make(f, "repositories/x/y/_manifests");
-    make(f, "repositories/z");                     /* no _manifests */
-    make(f, "repositories/Upper/_manifests");      /* not the grammar */
-    make(f, "repositories/bad..name/_manifests");  /* not the grammar */
+    make(f, "repositories/z");                       /* no _manifests */
+    make(f, "repositories/Upper/_manifests");        /* not the grammar */
+    make(f, "repositories/bad..name/_manifests");    /* not the grammar */
     make(f, "repositories/a/_uploads/q/_manifests"); /* under an _ directory */
     make(f, "repositories/.cairn-tmp-abcdef/_manifests");
     touch(f, "repositories/file");
@@ -158,8 +158,8 @@ static void test_revisions_and_layers(void **state)
     const char *base[] = {"repositories/a/_manifests/revisions", "repositories/a/_layers"};
     for (int kind = 0; kind < 2; kind++) {
         char suffix[PATH_MAX];
-        const char *entries[] = {"/sha256/" HEX_B, "/sha256/" HEX_A, "/sha512/" HEX512_A,
-                                 "/sha256/" HEX_A "0", "/sha256/AAAA", "/md5/" HEX_C,
+        const char *entries[] = {"/sha256/" HEX_B,           "/sha256/" HEX_A, "/sha512/" HEX512_A,
+                                 "/sha256/" HEX_A "0",       "/sha256/AAAA",   "/md5/" HEX_C,
                                  "/sha256/.cairn-tmp-abcdef"};
         for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
             support_path(suffix, "%s%s", base[kind], entries[i]);
@@ -236,8 +236,8 @@ static void test_blobs(void **state)
     make(f, "blobs/sha256/aa/" HEX_A);
     touch(f, "blobs/sha256/aa/" HEX_A "/data");
     make(f, "blobs/sha256/bb/" HEX_B);
-    make(f, "blobs/sha256/cc/" HEX_A);  /* wrong fan-out */
-    make(f, "blobs/sha256/c/" HEX_C);   /* wrong fan-out */
+    make(f, "blobs/sha256/cc/" HEX_A); /* wrong fan-out */
+    make(f, "blobs/sha256/c/" HEX_C);  /* wrong fan-out */
     make(f, "blobs/sha256/cc/nothex");
     make(f, "blobs/sha512/aa/" HEX512_A);
     make(f, "blobs/md5/aa/" HEX_A);
