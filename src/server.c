@@ -159,7 +159,7 @@ static void on_accept(h2o_socket_t *listener, const char *error)
     h2o_socket_t *socket = h2o_evloop_socket_accept(listener);
     if (socket == NULL)
         return;
-    struct connection *connection = malloc(sizeof *connection);
+    struct connection *connection = calloc(1, sizeof *connection);
     if (connection != NULL) {
         connection->socket = socket;
         h2o_linklist_insert(&thread->connections, &connection->link);

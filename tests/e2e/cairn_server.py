@@ -429,8 +429,10 @@ class CairnTestCase(unittest.TestCase):
         server, cls.server = cls.server, None
         try:
             if server is not None:
-                server.stop()
-                server.cleanup()
+                try:
+                    server.stop()  # asserts exit status 0
+                finally:
+                    server.cleanup()
         finally:
             super().tearDownClass()
 
