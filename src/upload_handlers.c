@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "layout/error.h"
 #include "layout/names.h"
@@ -31,12 +34,59 @@ struct upload_work {
     char id[UPLOAD_ID_LENGTH + 1];
     struct digest digest;
     int64_t range_start; /* from Content-Range, -1 when absent */
+    size_t body_length;  /* of the request, read on the loop thread */
     int64_t size;        /* upload size after the operation */
+    struct upload_timing timing;
 };
+
+/* Bodies from this size up are written and hashed by two threads at once. */
+#define PARALLEL_HASH_MINIMUM (4 * 1024 * 1024)
 
 static int consume_into_upload(void *context, const char *data, size_t length)
 {
     return upload_append((struct upload_session *)context, data, length);
+}
+
+static int consume_into_file(void *context, const char *data, size_t length)
+{
+    return upload_append_data((struct upload_session *)context, data, length);
+}
+
+static int consume_into_hash(void *context, const char *data, size_t length)
+{
+    return upload_append_hash((struct upload_session *)context, data, length);
+}
+
+struct hash_thread {
+    struct upload_work *upload;
+    struct upload_session *session;
+    int result;
+    char error_text[ERROR_MESSAGE_MAX];
+};
+
+static void *hash_thread_main(void *argument)
+{
+    struct hash_thread *hash = argument;
+    hash->result =
+        request_work_consume_body(&hash->upload->work, 0, consume_into_hash, hash->session);
+    if (hash->result < 0)
+        snprintf(hash->error_text, sizeof hash->error_text, "%s", error_message());
+    return NULL;
+}
+
+/* Writes the body on this thread while another hashes it. */
+static int append_in_parallel(struct upload_work *upload, struct upload_session *session)
+{
+    struct hash_thread hash = {.upload = upload, .session = session};
+    pthread_t thread;
+    int created = pthread_create(&thread, NULL, hash_thread_main, &hash);
+    if (created != 0)
+        return request_work_consume_body(&upload->work, 0, consume_into_upload, session);
+    int result = request_work_consume_body(&upload->work, 0, consume_into_file, session);
+    pthread_join(thread, NULL);
+    if (result == 0 && hash.result < 0)
+        return error_set(hash.result, "%s", hash.error_text);
+    return result;
 }
 
 /* Appends the request body (if any) to the acquired upload. */
@@ -45,7 +95,10 @@ static int append_body(struct upload_work *upload, struct upload_session *sessio
     int result = upload_append_begin(session, upload->range_start);
     if (result < 0)
         return result;
-    result = request_work_consume_body(&upload->work, 0, consume_into_upload, session);
+    if (upload->body_length >= PARALLEL_HASH_MINIMUM)
+        result = append_in_parallel(upload, session);
+    else
+        result = request_work_consume_body(&upload->work, 0, consume_into_upload, session);
     int end = upload_append_end(session, result == 0);
     return result < 0 ? result : end;
 }
@@ -77,6 +130,7 @@ static int run_on_session(struct upload_work *upload)
         break;
     }
     upload->size = upload_session_size(session);
+    upload->timing = *upload_session_timing(session);
     upload_release(registry->uploads, session);
     return result;
 }
@@ -121,10 +175,35 @@ static void add_blob_headers(h2o_req_t *req, const char *name, const struct dige
                         digest->string_length);
 }
 
+/* With CAIRN_UPLOAD_TIMING set, one line per upload request on stderr saying
+ * where its time went (see docs/benchmarks.md). */
+static void report_timing(const struct upload_work *upload, h2o_req_t *req)
+{
+    static int enabled = -1;
+    if (enabled < 0)
+        enabled = getenv("CAIRN_UPLOAD_TIMING") != NULL;
+    if (!enabled)
+        return;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    double since_start = (double)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) +
+                         (double)(now.tv_usec - req->timestamps.request_begin_at.tv_usec) / 1e6;
+    double since_handler = (double)(now.tv_sec - req->processed_at.at.tv_sec) +
+                           (double)(now.tv_usec - req->processed_at.at.tv_usec) / 1e6;
+    fprintf(stderr,
+            "cairn: upload %s %" PRId64 " bytes: receive %.3f s, write %.3f s, hash %.3f s, "
+            "sync %.3f s, commit %.3f s, total %.3f s\n",
+            upload->id, upload->size, since_start - since_handler, upload->timing.write_seconds,
+            upload->timing.hash_seconds, upload->timing.sync_seconds, upload->timing.commit_seconds,
+            since_start);
+}
+
 static void upload_complete(struct request_work *work)
 {
     struct upload_work *upload = (struct upload_work *)work;
     h2o_req_t *req = work->request;
+    if (req != NULL)
+        report_timing(upload, req);
     if (req != NULL) {
         if (work->result < 0) {
             if (work->result == -REGISTRY_ERROR_RANGE_INVALID)
@@ -306,6 +385,7 @@ void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const stru
         free(upload);
         return;
     }
+    upload->body_length = req->entity.len;
     request_work_init(&upload->work, req, endpoint->work_receiver, upload_run, upload_complete);
     worker_pool_submit(registry->workers, &upload->work);
 }

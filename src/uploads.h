@@ -35,6 +35,15 @@
 struct upload_sessions;
 struct upload_session;
 
+/* Where the time of the current request on an upload went (for the
+ * diagnostics of large pushes; reset by upload_acquire). */
+struct upload_timing {
+    double write_seconds;  /* pwrite into the upload's data file */
+    double hash_seconds;   /* SHA-256 of the new bytes */
+    double sync_seconds;   /* fdatasync of the new bytes */
+    double commit_seconds; /* verify, rename into blobs/, link, remove the upload */
+};
+
 int upload_sessions_create(struct upload_sessions **sessions_out);
 void upload_sessions_destroy(struct upload_sessions *sessions);
 
@@ -50,11 +59,17 @@ void upload_release(struct upload_sessions *sessions, struct upload_session *ses
 
 /* The size of the upload's data when it was acquired or last appended to. */
 int64_t upload_session_size(const struct upload_session *session);
+const struct upload_timing *upload_session_timing(const struct upload_session *session);
 
 /* `start` is where the client says its chunk begins (-1: append): anything
  * but the current size is -REGISTRY_ERROR_RANGE_INVALID. */
 int upload_append_begin(struct upload_session *session, int64_t start);
 int upload_append(struct upload_session *session, const char *data, size_t length);
+/* The two halves of upload_append(), which two threads may run at the same
+ * time over the same slices (each must see every slice, in order): one
+ * writes the bytes, the other feeds the running hash. */
+int upload_append_data(struct upload_session *session, const char *data, size_t length);
+int upload_append_hash(struct upload_session *session, const char *data, size_t length);
 /* ok: make the appended bytes durable; !ok: truncate them away. */
 int upload_append_end(struct upload_session *session, int ok);
 

@@ -12,8 +12,9 @@
  * closed connection frees it, and with it the buffered body). A guard in the
  * request's pool tells the work: afterwards `request` is NULL in `complete`
  * and request_work_consume_body() returns -ECANCELED. The body is read in
- * slices under a mutex, so the request cannot be freed in the middle of one:
- * the loop waits at most one slice (1 MiB) when it frees a request.
+ * slices under a read lock (several threads may read it at once), so the
+ * request cannot be freed in the middle of one: the loop waits at most one
+ * slice (1 MiB) when it frees a request.
  *
  *     struct my_work { struct request_work work; ... };
  *     request_work_init(&w->work, req, run, complete);
@@ -39,7 +40,7 @@ struct request_work {
     void (*complete)(struct request_work *work);
     h2o_req_t *request; /* NULL once the request is gone (loop thread only) */
     struct request_guard *guard;
-    pthread_mutex_t body_mutex;
+    pthread_rwlock_t body_lock;
     h2o_iovec_t body;                   /* the request's entity; emptied when the request goes */
     int result;                         /* what `run` returns to `complete` */
     char error_text[ERROR_MESSAGE_MAX]; /* error_message() of the worker, if result < 0 */
@@ -66,7 +67,8 @@ unsigned long worker_pool_outstanding(struct worker_pool *pool);
 
 /* Calls consume(context, slice, length) for successive slices of the body
  * starting at `offset`; stops at the first non-zero return. -ECANCELED when
- * the request went away. Worker thread only. */
+ * the request went away. Any thread but the loop's; two threads may consume
+ * the same body at once. */
 int request_work_consume_body(struct request_work *work, size_t offset,
                               int (*consume)(void *context, const char *data, size_t length),
                               void *context);

@@ -340,6 +340,20 @@ class ChunkedUploadTest(CairnTestCase):
         self.assertEqual(len(got.body), len(data))
         self.assertTrue(got.body == data, "40 MiB blob differs after round trip")
 
+    def test_unaligned_large_chunks(self):
+        # Chunks that start and end off page boundaries, small and large (the
+        # server writes whole pages with O_DIRECT and hashes bodies of 4 MiB
+        # and more on a second thread): the bytes and digest must still match.
+        name = self.repo()
+        rnd = random.Random(42)
+        sizes = [4095, 5 * MiB + 3, 1, 4097, 64 * 1024 + 1, 6 * MiB - 7, 12345]
+        chunks = [rnd.randbytes(n) for n in sizes]
+        final = rnd.randbytes(4 * MiB + 511)
+        d = self.push_blob_chunked(name, chunks, final=final)
+        whole = b"".join(chunks) + final
+        self.assertEqual(d, sha256(whole))
+        self.assert_blob_stored(name, d, whole)
+
     def test_large_monolithic_post(self):
         name = self.repo()
         data = random.Random(41).randbytes(40 * MiB)
