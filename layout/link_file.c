@@ -20,11 +20,13 @@ int link_file_read(const char *path, struct digest *out)
             error = ENOENT;
         return error_set(-error, "cannot open link %s: %s", path, strerror(error));
     }
-    /* One byte more than the longest digest, to notice a longer file. */
+    /* One byte more than the longest digest, to notice a longer file. A
+     * regular file gives all it has in one read; loop only on a short one. */
     char buffer[DIGEST_STRING_MAX];
     size_t length = 0;
-    while (length < sizeof buffer) {
-        ssize_t n = read(fd, buffer + length, sizeof buffer - length);
+    for (;;) {
+        size_t wanted = sizeof buffer - length;
+        ssize_t n = read(fd, buffer + length, wanted);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -32,9 +34,9 @@ int link_file_read(const char *path, struct digest *out)
             close(fd);
             return error_set(-error, "cannot read link %s: %s", path, strerror(error));
         }
-        if (n == 0)
-            break;
         length += (size_t)n;
+        if ((size_t)n < wanted || length == sizeof buffer)
+            break;
     }
     close(fd);
     if (length >= sizeof buffer)

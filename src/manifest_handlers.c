@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "layout/error.h"
+#include "src/manifest_cache.h"
 #include "src/repository.h"
 #include "src/response.h"
 #include "src/worker_pool.h"
@@ -19,13 +20,18 @@ static void send_manifest(struct registry *registry, h2o_req_t *req, const struc
         response_send_failure(req, result);
         return;
     }
-    char *body;
+    const char *body, *media_type;
     size_t length;
-    const char *media_type;
-    result = repository_read_manifest(registry->blobs, &digest, &body, &length, &media_type);
-    if (result < 0) {
-        response_send_failure(req, result);
-        return;
+    char *read_body = NULL;
+    if (!manifest_cache_lookup(&digest, &body, &length, &media_type)) {
+        result =
+            repository_read_manifest(registry->blobs, &digest, &read_body, &length, &media_type);
+        if (result < 0) {
+            response_send_failure(req, result);
+            return;
+        }
+        body = read_body;
+        manifest_cache_store(&digest, body, length, media_type);
     }
     response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest.string,
                         digest.string_length);
@@ -36,7 +42,7 @@ static void send_manifest(struct registry *registry, h2o_req_t *req, const struc
         response_send(req, 304, NULL, NULL, 0);
     else
         response_send(req, 200, media_type, body, length);
-    free(body);
+    free(read_body);
 }
 
 enum manifest_operation {

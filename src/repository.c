@@ -95,6 +95,16 @@ int repository_unlink_blob(const struct tree *tree, const char *name, const stru
     return remove_link_directory(path, layers);
 }
 
+/* Why a manifest lookup failed: the repository is not there at all, or it
+ * does not have this manifest. Only asked on the failure path. */
+static int unknown_manifest(const struct tree *tree, const char *name, const char *reference)
+{
+    if (!repository_exists(tree, name))
+        return error_set(-REGISTRY_ERROR_NAME_UNKNOWN, "repository %s not known to registry", name);
+    return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s", reference,
+                     name);
+}
+
 int repository_resolve_manifest(const struct tree *tree, const char *name, const char *reference,
                                 struct digest *digest_out, int *is_tag_out)
 {
@@ -110,16 +120,13 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
     } else if (digest_parse(reference, length, digest_out) < 0) {
         return -REGISTRY_ERROR_DIGEST_INVALID;
     }
-    if (!repository_exists(tree, name))
-        return error_set(-REGISTRY_ERROR_NAME_UNKNOWN, "repository %s not known to registry", name);
     if (is_tag) {
         result = tree_path_tag_current_link(tree, name, reference, path);
         if (result < 0)
             return result;
         result = link_file_read(path, digest_out);
         if (result == -ENOENT)
-            return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "tag %s unknown in %s", reference,
-                             name);
+            return unknown_manifest(tree, name, reference);
         if (result < 0)
             return result;
     }
@@ -130,8 +137,7 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
     if (result < 0)
         return result;
     if (result == 0)
-        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s",
-                         digest_out->string, name);
+        return unknown_manifest(tree, name, digest_out->string);
     return 0;
 }
 
