@@ -10,6 +10,7 @@
 
 #include "layout/atomic_file.h"
 #include "layout/error.h"
+#include "layout/tree.h"
 
 int link_file_read(const char *path, struct digest *out)
 {
@@ -62,4 +63,20 @@ int link_file_exists(const char *path)
     if (errno == ENOENT || errno == ENOTDIR)
         return 0;
     return error_set(-errno, "cannot stat link %s: %s", path, strerror(errno));
+}
+
+int link_file_remove(const char *path, const char *stop_at)
+{
+    char directory[TREE_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || (size_t)(slash - path) >= sizeof directory)
+        return error_set(-EINVAL, "bad link path %s", path);
+    memcpy(directory, path, (size_t)(slash - path));
+    directory[slash - path] = '\0';
+    int result = directory_remove_tree(directory);
+    if (result < 0)
+        return result;
+    result = directory_sync_parent(directory);
+    directory_remove_empty_parents(directory, stop_at);
+    return result;
 }

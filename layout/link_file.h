@@ -15,6 +15,11 @@
 
 int link_file_read(const char *path, struct digest *out);
 int link_file_write(const char *path, const struct digest *digest);
+/* Removes a link and the directory that holds it (every link lives alone in
+ * a directory named after a digest or a tag's "current"), fsyncs the parent,
+ * then removes parents left empty up to, not including, `stop_at`. */
+int link_file_remove(const char *path, const char *stop_at);
+
 /* Whether a link file exists (1), does not (0), or cannot be checked (<0). */
 int link_file_exists(const char *path);
 

@@ -59,24 +59,6 @@ int repository_link_blob(const struct tree *tree, struct blob_store *blobs, cons
     return link_file_write(path, digest);
 }
 
-static int remove_link_directory(const char *link_path, const char *stop_at)
-{
-    /* A link lives alone in a directory named after its digest: remove both. */
-    char directory[TREE_PATH_MAX];
-    size_t length = strlen(link_path);
-    const char *slash = strrchr(link_path, '/');
-    if (slash == NULL || length >= sizeof directory)
-        return error_set(-EINVAL, "bad link path %s", link_path);
-    memcpy(directory, link_path, (size_t)(slash - link_path));
-    directory[slash - link_path] = '\0';
-    int result = directory_remove_tree(directory);
-    if (result < 0)
-        return result;
-    result = directory_sync_parent(directory);
-    directory_remove_empty_parents(directory, stop_at);
-    return result;
-}
-
 int repository_unlink_blob(const struct tree *tree, const char *name, const struct digest *digest)
 {
     char path[TREE_PATH_MAX], layers[TREE_PATH_MAX];
@@ -92,7 +74,7 @@ int repository_unlink_blob(const struct tree *tree, const char *name, const stru
     if (result == 0)
         return error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown to repository %s",
                          digest->string, name);
-    return remove_link_directory(path, layers);
+    return link_file_remove(path, layers);
 }
 
 /* Why a manifest lookup failed: the repository is not there at all, or it
@@ -323,7 +305,7 @@ int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs
                         0 &&
                     tree_path_manifests_directory(tree, name, referrers) == 0 &&
                     link_file_exists(path) == 1)
-                    result = remove_link_directory(path, referrers);
+                    result = link_file_remove(path, referrers);
             }
             manifest_release(&manifest);
         }
@@ -335,5 +317,5 @@ int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs
     result = tree_path_revision_link(tree, name, digest, path);
     if (result < 0)
         return result;
-    return remove_link_directory(path, revisions);
+    return link_file_remove(path, revisions);
 }

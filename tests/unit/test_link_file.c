@@ -31,6 +31,33 @@ static void test_write_read(void **state)
     support_root_remove(root);
 }
 
+static void test_remove(void **state)
+{
+    (void)state;
+    char *root = support_root_create();
+    char layers[PATH_MAX], first[PATH_MAX], second[PATH_MAX];
+    support_path(layers, "%s/repositories/a/_layers", root);
+    support_path(first, "%s/sha256/" HEX_A "/link", layers);
+    support_path(second, "%s/sha256/" HEX_B "/link", layers);
+    struct digest a = support_digest("sha256:" HEX_A), b = support_digest("sha256:" HEX_B);
+    assert_int_equal(link_file_write(first, &a), 0);
+    assert_int_equal(link_file_write(second, &b), 0);
+
+    /* The link's digest directory goes; its sibling and their parent stay. */
+    assert_int_equal(link_file_remove(first, layers), 0);
+    char directory[PATH_MAX];
+    support_path(directory, "%s/sha256/" HEX_A, layers);
+    assert_int_equal(access(directory, F_OK), -1);
+    assert_int_equal(link_file_exists(second), 1);
+
+    /* The last one also takes the emptied sha256/ but never stop_at itself. */
+    assert_int_equal(link_file_remove(second, layers), 0);
+    support_path(directory, "%s/sha256", layers);
+    assert_int_equal(access(directory, F_OK), -1);
+    assert_int_equal(access(layers, F_OK), 0);
+    support_root_remove(root);
+}
+
 static void test_read_rejects(void **state)
 {
     (void)state;
@@ -81,6 +108,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_read),
         cmocka_unit_test(test_read_rejects),
+        cmocka_unit_test(test_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
