@@ -87,7 +87,7 @@ start_cairn() {
     local port; port=$(free_port)
     mkdir -p "$WORK/cairn-root"
     # shellcheck disable=SC2086  # BENCH_CAIRN_ARGS is a word list on purpose
-    "$CAIRN_BINARY" --root "$WORK/cairn-root" --listen "127.0.0.1:$port" \
+    CAIRN_UPLOAD_TIMING=1 "$CAIRN_BINARY" --root "$WORK/cairn-root" --listen "127.0.0.1:$port" \
         --threads "$CAIRN_THREADS" $BENCH_CAIRN_ARGS >"$WORK/cairn.log" 2>&1 &
     PIDS+=($!)
     wait_v2 "$port" "$!" "$WORK/cairn.log"
@@ -213,6 +213,12 @@ run_side() {
     read -r tp tput <<<"$out"
     R[$side.push_s]=$(awk -v a="$tp" -v b="$tput" 'BEGIN {printf "%.2f", a+b}')
     R[$side.push_mbps]=$(awk -v t="${R[$side.push_s]}" -v s="$BLOB_SIZE" 'BEGIN {printf "%.1f", s/t/1e6}')
+    if [[ $side = cairn ]]; then
+        # where the push's time went, from cairn's CAIRN_UPLOAD_TIMING line
+        R[cairn.push_stages]=$(grep " $BLOB_SIZE bytes: receive" "$WORK/cairn.log" | tail -n 1 |
+                               sed 's/^.* bytes: //')
+        log "cairn push stages: ${R[cairn.push_stages]}"
+    fi
 
     log "(b) GET of the $BENCH_BLOB_MIB MiB blob, twice"
     out=$(bench_get "$base" "$BLOB_DIGEST" "$BLOB_SIZE") || exit 1
@@ -252,3 +258,4 @@ row "(c) push, seconds (POST + PUT)" push_s
 row "(c) push, MB/s" push_mbps
 echo
 echo "Ratios: higher is better for cairn in every row except latency and push seconds."
+[[ -n ${R[cairn.push_stages]:-} ]] && echo "cairn push, where the time went: ${R[cairn.push_stages]}"
