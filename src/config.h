@@ -1,0 +1,123 @@
+/*
+ * src/config.h — the configuration file: YAML in Distribution's shape, plus
+ * cairn's own `cairn:` section.
+ *
+ * config_load() builds a complete `struct config` from a file, or fails with
+ * the line and the reason in error_message() ("config.yml:12: http.addr: ...").
+ * Nothing is half-applied: the caller either gets a whole valid configuration
+ * or keeps the one it had (this is what makes hot reload safe).
+ *
+ * Keys shared with Distribution's config.yml keep their names and meaning;
+ * Distribution keys cairn does not use are accepted and listed in
+ * `config->warnings` (one line each) so the caller can log them; an unknown
+ * key under `cairn:` is an error. Durations are written as in Distribution
+ * ("90s", "15m", "168h", "1h30m"); sizes as a number of bytes or with a unit
+ * ("512MiB", "16GiB"). Every field has a default (config_defaults()), which
+ * is what cairn runs with when there is no file at all.
+ *
+ *     struct config config;
+ *     if (config_load(path, &config) < 0) {
+ *         fprintf(stderr, "%s\n", error_message());   // line and reason
+ *     } else { ... config_release(&config); }
+ */
+#ifndef CAIRN_SRC_CONFIG_H
+#define CAIRN_SRC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout/tree.h"
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+/* One access rule (cairn.access[]): who, which repositories, which actions. */
+enum access_action {
+    ACCESS_PULL = 1 << 0,
+    ACCESS_PUSH = 1 << 1,
+    ACCESS_DELETE = 1 << 2,
+    ACCESS_CATALOG = 1 << 3,
+};
+
+struct access_rule_config {
+    char **subjects;      /* user names, "group:<name>", "anonymous" or "*" */
+    size_t subject_count;
+    char **repositories;  /* glob patterns: "team-a/*", "**" */
+    size_t repository_count;
+    unsigned actions;     /* ACCESS_* bits */
+};
+
+struct group_config {
+    char *name;
+    char **members;
+    size_t member_count;
+};
+
+struct config {
+    char *source_path; /* the file it came from, or NULL for defaults */
+
+    /* log */
+    enum log_level log_level;   /* log.level: error|warn|info|debug (default info) */
+    enum log_format log_format; /* log.formatter: text|json (default text) */
+    int access_log;             /* log.accesslog.disabled: false -> 1 (default on) */
+
+    /* storage */
+    char root_directory[TREE_PATH_MAX]; /* storage.filesystem.rootdirectory (./data) */
+    int delete_enabled;                 /* storage.delete.enabled (true) */
+    int upload_purging_enabled;         /* storage.maintenance.uploadpurging.enabled (true) */
+    uint64_t upload_purging_age_seconds;      /* .age (168h) */
+    uint64_t upload_purging_interval_seconds; /* .interval (24h) */
+    int read_only;                      /* storage.maintenance.readonly.enabled (false) */
+
+    /* http */
+    char listen_address[300];   /* http.addr ("127.0.0.1:5000") */
+    char *tls_certificate;      /* http.tls.certificate (PEM chain), NULL: no TLS */
+    char *tls_key;              /* http.tls.key */
+    char **tls_client_cas;      /* http.tls.clientcas: mTLS when non-empty */
+    size_t tls_client_ca_count;
+    int tls_minimum_version;    /* http.tls.minimumtls: tls1.2 (default) or tls1.3 -> 0x0303/0x0304 */
+    char debug_address[300];    /* http.debug.addr: separate listener for /metrics, "" = main */
+
+    /* auth (at most one of htpasswd and token) */
+    char *htpasswd_realm;       /* auth.htpasswd.realm */
+    char *htpasswd_path;        /* auth.htpasswd.path */
+    char *token_realm;          /* auth.token.realm */
+    char *token_service;        /* auth.token.service */
+    char *token_issuer;         /* auth.token.issuer */
+    char *token_root_certificate_bundle; /* auth.token.rootcertbundle */
+    char *token_jwks;           /* auth.token.jwks */
+
+    /* cairn's own */
+    unsigned threads;           /* cairn.threads (cores) */
+    unsigned workers;           /* cairn.workers (4) */
+    uint64_t max_body_size;     /* cairn.max_body_size (16GiB) */
+    char *body_temporary_directory; /* cairn.body_temporary_directory (<root>/.cairn-tmp) */
+    uint64_t request_timeout_seconds;  /* cairn.request_timeout (15m) */
+    uint64_t shutdown_grace_seconds;   /* cairn.shutdown_grace (30s) */
+    int anonymous_pull;         /* cairn.anonymous_pull (false) */
+    struct group_config *groups; /* cairn.groups: {name: [users]} */
+    size_t group_count;
+    struct access_rule_config *access_rules; /* cairn.access: ordered */
+    size_t access_rule_count;
+
+    char **warnings; /* lines to log: unused Distribution keys */
+    size_t warning_count;
+};
+
+/* The built-in configuration (no file). */
+void config_defaults(struct config *config);
+
+/* Loads and validates `path` over the defaults. 0, or -EINVAL with
+ * "<path>:<line>: <key>: <reason>" in error_message(); the struct needs no
+ * release after a failure. */
+int config_load(const char *path, struct config *config);
+
+/* Frees what config_load() or config_defaults() allocated. */
+void config_release(struct config *config);
+
+/* Parses "90s", "1h30m", "168h" (Distribution's durations). -EINVAL. */
+int config_parse_duration(const char *text, uint64_t *seconds_out);
+/* Parses "1024", "512MiB", "16GiB", "2GB". -EINVAL. */
+int config_parse_size(const char *text, uint64_t *bytes_out);
+
+#endif
