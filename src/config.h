@@ -42,7 +42,7 @@ enum access_action {
 struct access_rule_config {
     char **subjects;      /* user names, "group:<name>", "anonymous" or "*" */
     size_t subject_count;
-    char **repositories;  /* glob patterns, e.g. team-a/STAR or STAR-STAR (see access_rules.h) */
+    char **repositories;  /* glob patterns over repository names (access_rules.h) */
     size_t repository_count;
     unsigned actions;     /* ACCESS_* bits */
 };
