@@ -147,7 +147,7 @@ static int has_directory(const char *path, const char *child)
  * REPOSITORY_NAME_MAX, since every level adds at least two characters. */
 static int walk_repository_level(char path[TREE_PATH_MAX], size_t path_length,
                                  char name[REPOSITORY_NAME_MAX + 1], size_t name_length,
-                                 struct string_list *out)
+                                 const char *marker, struct string_list *out)
 {
     struct string_list children = {0};
     int result = list_subdirectories(path, accept_any, &children);
@@ -168,11 +168,11 @@ static int walk_repository_level(char path[TREE_PATH_MAX], size_t path_length,
             continue;
         path[path_length] = '/';
         memcpy(path + path_length + 1, child, child_length + 1);
-        if (has_directory(path, "_manifests"))
+        if (has_directory(path, marker))
             result = string_list_append(out, name);
         if (result == 0)
             result = walk_repository_level(path, path_length + 1 + child_length, name,
-                                           new_name_length, out);
+                                           new_name_length, marker, out);
         path[path_length] = '\0';
         name[name_length] = '\0';
     }
@@ -180,14 +180,20 @@ static int walk_repository_level(char path[TREE_PATH_MAX], size_t path_length,
     return result;
 }
 
-int walk_repositories(const struct tree *tree, struct string_list *out)
+int walk_repositories_with(const struct tree *tree, const char *marker, struct string_list *out)
 {
     char path[TREE_PATH_MAX], name[REPOSITORY_NAME_MAX + 1] = "";
     int result = tree_path_repositories(tree, path);
-    if (result < 0 || (result = walk_repository_level(path, strlen(path), name, 0, out)) < 0)
+    if (result < 0 ||
+        (result = walk_repository_level(path, strlen(path), name, 0, marker, out)) < 0)
         return result;
     string_list_sort(out);
     return 0;
+}
+
+int walk_repositories(const struct tree *tree, struct string_list *out)
+{
+    return walk_repositories_with(tree, "_manifests", out);
 }
 
 static int list_valid_directories(int path_result, const char *path,

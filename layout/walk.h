@@ -43,6 +43,11 @@ void digest_list_clear(struct digest_list *list);
  * _manifests child; nested names like "a/b/c" included), sorted. */
 int walk_repositories(const struct tree *tree, struct string_list *out);
 
+/* The same walk, but listing the names whose directory has a `marker` child:
+ * "_uploads" (uploads to purge even where no manifest was ever pushed),
+ * "_layers" (repositories that hold blob links). */
+int walk_repositories_with(const struct tree *tree, const char *marker, struct string_list *out);
+
 /* Every tag of a repository (directories under _manifests/tags), sorted. */
 int walk_tags(const struct tree *tree, const char *name, struct string_list *out);
 
