@@ -10,6 +10,7 @@
 #include "src/blob_sender.h"
 #include "src/repository.h"
 #include "src/response.h"
+#include "src/runtime.h"
 #include "src/worker_pool.h"
 
 /* Parses a single "bytes=" range against `size`: 1 when a range applies,
@@ -168,7 +169,7 @@ void blob_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct
         response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, NULL);
         return;
     }
-    if (!registry->delete_enabled) {
+    if (!endpoint->runtime->config.delete_enabled) {
         response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "deletes are disabled");
         return;
     }

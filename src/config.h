@@ -28,6 +28,9 @@
 
 #include "layout/tree.h"
 
+#define CONFIG_DEFAULT_ROOT_DIRECTORY "./data"
+#define CONFIG_DEFAULT_LISTEN_ADDRESS "127.0.0.1:5000"
+
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
@@ -40,11 +43,11 @@ enum access_action {
 };
 
 struct access_rule_config {
-    char **subjects;      /* user names, "group:<name>", "anonymous" or "*" */
+    char **subjects; /* user names, "group:<name>", "anonymous" or "*" */
     size_t subject_count;
-    char **repositories;  /* glob patterns over repository names (access_rules.h) */
+    char **repositories; /* glob patterns over repository names (access_rules.h) */
     size_t repository_count;
-    unsigned actions;     /* ACCESS_* bits */
+    unsigned actions; /* ACCESS_* bits */
 };
 
 struct group_config {
@@ -62,40 +65,40 @@ struct config {
     int access_log;             /* log.accesslog.disabled: false -> 1 (default on) */
 
     /* storage */
-    char root_directory[TREE_PATH_MAX]; /* storage.filesystem.rootdirectory (./data) */
-    int delete_enabled;                 /* storage.delete.enabled (true) */
-    int upload_purging_enabled;         /* storage.maintenance.uploadpurging.enabled (true) */
+    char root_directory[TREE_PATH_MAX];       /* storage.filesystem.rootdirectory (./data) */
+    int delete_enabled;                       /* storage.delete.enabled (true) */
+    int upload_purging_enabled;               /* storage.maintenance.uploadpurging.enabled (true) */
     uint64_t upload_purging_age_seconds;      /* .age (168h) */
     uint64_t upload_purging_interval_seconds; /* .interval (24h) */
-    int read_only;                      /* storage.maintenance.readonly.enabled (false) */
+    int read_only;                            /* storage.maintenance.readonly.enabled (false) */
 
     /* http */
-    char listen_address[300];   /* http.addr ("127.0.0.1:5000") */
-    char *tls_certificate;      /* http.tls.certificate (PEM chain), NULL: no TLS */
-    char *tls_key;              /* http.tls.key */
-    char **tls_client_cas;      /* http.tls.clientcas: mTLS when non-empty */
+    char listen_address[300]; /* http.addr ("127.0.0.1:5000") */
+    char *tls_certificate;    /* http.tls.certificate (PEM chain), NULL: no TLS */
+    char *tls_key;            /* http.tls.key */
+    char **tls_client_cas;    /* http.tls.clientcas: mTLS when non-empty */
     size_t tls_client_ca_count;
-    int tls_minimum_version;    /* http.tls.minimumtls: tls1.2 (default) or tls1.3 -> 0x0303/0x0304 */
-    char debug_address[300];    /* http.debug.addr: separate listener for /metrics, "" = main */
+    int tls_minimum_version; /* http.tls.minimumtls: tls1.2 (default) or tls1.3 -> 0x0303/0x0304 */
+    char debug_address[300]; /* http.debug.addr: separate listener for /metrics, "" = main */
 
     /* auth (at most one of htpasswd and token) */
-    char *htpasswd_realm;       /* auth.htpasswd.realm */
-    char *htpasswd_path;        /* auth.htpasswd.path */
-    char *token_realm;          /* auth.token.realm */
-    char *token_service;        /* auth.token.service */
-    char *token_issuer;         /* auth.token.issuer */
+    char *htpasswd_realm;                /* auth.htpasswd.realm */
+    char *htpasswd_path;                 /* auth.htpasswd.path */
+    char *token_realm;                   /* auth.token.realm */
+    char *token_service;                 /* auth.token.service */
+    char *token_issuer;                  /* auth.token.issuer */
     char *token_root_certificate_bundle; /* auth.token.rootcertbundle */
-    char *token_jwks;           /* auth.token.jwks */
+    char *token_jwks;                    /* auth.token.jwks */
 
     /* cairn's own */
-    unsigned threads;           /* cairn.threads (cores) */
-    unsigned workers;           /* cairn.workers (4) */
-    uint64_t max_body_size;     /* cairn.max_body_size (16GiB) */
-    char *body_temporary_directory; /* cairn.body_temporary_directory (<root>/.cairn-tmp) */
-    uint64_t request_timeout_seconds;  /* cairn.request_timeout (15m) */
-    uint64_t shutdown_grace_seconds;   /* cairn.shutdown_grace (30s) */
-    int anonymous_pull;         /* cairn.anonymous_pull (false) */
-    struct group_config *groups; /* cairn.groups: {name: [users]} */
+    unsigned threads;                 /* cairn.threads (cores) */
+    unsigned workers;                 /* cairn.workers (4) */
+    uint64_t max_body_size;           /* cairn.max_body_size (16GiB) */
+    char *body_temporary_directory;   /* cairn.body_temporary_directory (<root>/.cairn-tmp) */
+    uint64_t request_timeout_seconds; /* cairn.request_timeout (15m) */
+    uint64_t shutdown_grace_seconds;  /* cairn.shutdown_grace (30s) */
+    int anonymous_pull;               /* cairn.anonymous_pull (false) */
+    struct group_config *groups;      /* cairn.groups: {name: [users]} */
     size_t group_count;
     struct access_rule_config *access_rules; /* cairn.access: ordered */
     size_t access_rule_count;
@@ -108,16 +111,22 @@ struct config {
 void config_defaults(struct config *config);
 
 /* Loads and validates `path` over the defaults. 0, or -EINVAL with
- * "<path>:<line>: <key>: <reason>" in error_message(); the struct needs no
- * release after a failure. */
+ * "<path>:<line>: <key>: <reason>" in error_message() (a negated errno such
+ * as -ENOENT when the file cannot be read, -ENOMEM); the struct needs no
+ * release after a failure, and `*config` is not touched then. Relative paths
+ * in the file (htpasswd, certificates) are kept as written. */
 int config_load(const char *path, struct config *config);
 
 /* Frees what config_load() or config_defaults() allocated. */
 void config_release(struct config *config);
 
-/* Parses "90s", "1h30m", "168h" (Distribution's durations). -EINVAL. */
+/* Parses "90s", "1h30m", "168h", "1.5h" (Go's time.ParseDuration syntax, as
+ * Distribution). Whole seconds only: "500ms" or "1.5s" is -EINVAL, as is a
+ * negative duration or a number without a unit (but "0"). -EINVAL. */
 int config_parse_duration(const char *text, uint64_t *seconds_out);
-/* Parses "1024", "512MiB", "16GiB", "2GB". -EINVAL. */
+/* Parses "1024", "512MiB", "16GiB", "2GB": bytes, or an integer with a unit
+ * (B; KB/kB, MB, GB, TB powers of 1000; KiB, MiB, GiB, TiB powers of 1024),
+ * one optional space before it. At most 2^63 - 1. -EINVAL. */
 int config_parse_size(const char *text, uint64_t *bytes_out);
 
 #endif

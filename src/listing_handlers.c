@@ -9,6 +9,7 @@
 #include "layout/error.h"
 #include "layout/manifest.h"
 #include "layout/walk.h"
+#include "src/access_control.h"
 #include "src/query.h"
 #include "src/repository.h"
 #include "src/response.h"
@@ -72,14 +73,25 @@ static void send_page(h2o_req_t *req, const struct string_list *list, const char
     free(body);
 }
 
-static void send_catalog(struct registry *registry, h2o_req_t *req)
+static void send_catalog(struct endpoint_context *endpoint, h2o_req_t *req)
 {
+    struct registry *registry = endpoint->registry;
     struct string_list repositories = {0};
     int result = walk_repositories(&registry->tree, &repositories);
     if (result < 0) {
         response_send_failure(req, result);
         return;
     }
+    /* Only what the caller may pull (the walk's order is kept). */
+    size_t kept = 0;
+    for (size_t i = 0; i < repositories.count; i++) {
+        if (access_control_allows(endpoint->runtime, endpoint->identity, repositories.items[i],
+                                  ACCESS_PULL))
+            repositories.items[kept++] = repositories.items[i];
+        else
+            free(repositories.items[i]);
+    }
+    repositories.count = kept;
     send_page(req, &repositories, "repositories", json_object(), "/v2/_catalog");
     string_list_clear(&repositories);
 }
@@ -184,7 +196,7 @@ void listing_handle(struct endpoint_context *endpoint, h2o_req_t *req, const str
     }
     switch (route->kind) {
     case ROUTE_CATALOG:
-        send_catalog(endpoint->registry, req);
+        send_catalog(endpoint, req);
         break;
     case ROUTE_TAGS_LIST:
         send_tags(endpoint->registry, req, route);

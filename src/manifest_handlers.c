@@ -9,6 +9,7 @@
 #include "src/manifest_cache.h"
 #include "src/repository.h"
 #include "src/response.h"
+#include "src/runtime.h"
 #include "src/worker_pool.h"
 
 static void send_manifest(struct registry *registry, h2o_req_t *req, const struct route *route)
@@ -112,8 +113,9 @@ static void manifest_complete(struct request_work *work)
     free(manifest);
 }
 
-static int plan(struct registry *registry, h2o_req_t *req, struct manifest_work *manifest)
+static int plan(struct endpoint_context *endpoint, h2o_req_t *req, struct manifest_work *manifest)
 {
+    struct registry *registry = endpoint->registry;
     const char *reference = manifest->route.reference;
     int is_digest = strchr(reference, ':') != NULL;
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT"))) {
@@ -135,7 +137,7 @@ static int plan(struct registry *registry, h2o_req_t *req, struct manifest_work 
     }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE")))
         return -REGISTRY_ERROR_UNSUPPORTED;
-    if (!registry->delete_enabled)
+    if (!endpoint->runtime->config.delete_enabled)
         return error_set(-REGISTRY_ERROR_UNSUPPORTED, "deletes are disabled");
     int is_tag;
     int result = repository_resolve_manifest(&registry->tree, manifest->route.name, reference,
@@ -164,7 +166,7 @@ void manifest_handle(struct endpoint_context *endpoint, h2o_req_t *req, const st
     }
     manifest->registry = registry;
     manifest->route = *route;
-    int result = plan(registry, req, manifest);
+    int result = plan(endpoint, req, manifest);
     if (result < 0) {
         response_send_failure(req, result);
         free(manifest->body);

@@ -5,248 +5,144 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <yaml.h>
 
+#include "layout/error.h"
 #include "version.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cairn [--config FILE] [--root DIR] [--listen HOST:PORT] [--threads N]\n"
-            "\n"
-            "An OCI Distribution registry whose whole state is a directory tree.\n"
-            "\n"
-            "  --config FILE       read settings from a YAML file (flags win over it)\n"
-            "  --root DIR          root directory of the tree (default " OPTIONS_DEFAULT_ROOT ")\n"
-            "  --listen HOST:PORT  address to listen on (default " OPTIONS_DEFAULT_LISTEN ")\n"
-            "  --threads N         event loops (default: one per core)\n"
-            "  --help              print this help and exit\n"
-            "  --version           print the version and exit\n");
+    fprintf(
+        out,
+        "usage: cairn [--config FILE] [--root DIR] [--listen HOST:PORT] [--threads N]\n"
+        "       cairn --check-config FILE\n"
+        "\n"
+        "An OCI Distribution registry whose whole state is a directory tree.\n"
+        "\n"
+        "  --config FILE        read settings from a YAML file (flags win over it)\n"
+        "  --check-config FILE  validate a config file, print its warnings and exit\n"
+        "  --root DIR           root directory of the tree (default " CONFIG_DEFAULT_ROOT_DIRECTORY
+        ")\n"
+        "  --listen HOST:PORT   address to listen on (default " CONFIG_DEFAULT_LISTEN_ADDRESS ")\n"
+        "  --threads N          event loops (default: one per core)\n"
+        "  --help               print this help and exit\n"
+        "  --version            print the version and exit\n");
 }
 
-static int parse_listen(struct options *options, const char *text, FILE *errors)
+int options_split_listen(const char *address, char *host, size_t host_size, char *port,
+                         size_t port_size)
 {
-    const char *colon = strrchr(text, ':');
-    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= sizeof options->listen_port) {
-        fprintf(errors, "cairn: --listen wants HOST:PORT, got '%s'\n", text);
-        return -EINVAL;
-    }
-    const char *host = text;
-    size_t host_length = (size_t)(colon - text);
-    if (host_length >= 2 && host[0] == '[' && host[host_length - 1] == ']') {
-        host++;
+    const char *colon = strrchr(address, ':');
+    if (colon == NULL)
+        return error_set(-EINVAL,
+                         "expected HOST:PORT (\":5000\", \"127.0.0.1:5000\", \"[::1]:5000\"), "
+                         "got \"%.100s\"",
+                         address);
+    const char *host_start = address;
+    size_t host_length = (size_t)(colon - address);
+    if (host_length > 0 && host_start[0] == '[') {
+        if (host_length < 2 || host_start[host_length - 1] != ']')
+            return error_set(-EINVAL, "unbalanced brackets in \"%.100s\"", address);
+        host_start++;
         host_length -= 2;
+    } else if (memchr(host_start, ':', host_length) != NULL ||
+               memchr(host_start, ']', host_length) != NULL) {
+        return error_set(-EINVAL,
+                         "an IPv6 address goes in brackets (\"[::1]:5000\"), got "
+                         "\"%.100s\"",
+                         address);
     }
-    if (host_length >= sizeof options->listen_host) {
-        fprintf(errors, "cairn: listen host too long\n");
-        return -EINVAL;
+    if (host_length >= host_size)
+        return error_set(-EINVAL, "host too long in \"%.100s\"", address);
+    const char *port_text = colon + 1;
+    size_t port_length = strlen(port_text);
+    unsigned long number = 0;
+    for (size_t i = 0; i < port_length && number <= 65535; i++) {
+        if (port_text[i] < '0' || port_text[i] > '9') {
+            number = 0;
+            break;
+        }
+        number = number * 10 + (unsigned long)(port_text[i] - '0');
     }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535) {
-        fprintf(errors, "cairn: bad port in '%s'\n", text);
-        return -EINVAL;
-    }
-    memcpy(options->listen_host, host, host_length);
-    options->listen_host[host_length] = '\0';
-    strcpy(options->listen_port, colon + 1);
+    if (port_length == 0 || number == 0 || number > 65535 || port_length >= port_size)
+        return error_set(-EINVAL, "expected a port from 1 to 65535 in \"%.100s\"", address);
+    memcpy(host, host_start, host_length);
+    host[host_length] = '\0';
+    memcpy(port, port_text, port_length + 1);
     return 0;
 }
 
-static int parse_count(const char *text, uint64_t maximum, uint64_t *out)
+static int set_root(struct config *config, const char *value, FILE *errors)
 {
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value == 0 || value > maximum ||
-        text[0] == '-')
-        return -EINVAL;
-    *out = value;
-    return 0;
-}
-
-static int set_root(struct options *options, const char *value, FILE *errors)
-{
-    if (value[0] == '\0' || strlen(value) >= sizeof options->root_directory) {
+    if (value[0] == '\0' || strlen(value) >= sizeof config->root_directory) {
         fprintf(errors, "cairn: bad root directory '%s'\n", value);
         return -EINVAL;
     }
-    strcpy(options->root_directory, value);
+    strcpy(config->root_directory, value);
     return 0;
 }
 
-static int set_threads(unsigned *out, const char *value, const char *what, FILE *errors)
+static int set_listen(struct config *config, const char *value, FILE *errors)
 {
-    uint64_t count;
-    if (parse_count(value, 1024, &count) < 0) {
-        fprintf(errors, "cairn: %s wants a number from 1 to 1024, got '%s'\n", what, value);
+    char host[256], port[16];
+    if (options_split_listen(value, host, sizeof host, port, sizeof port) < 0 ||
+        strlen(value) >= sizeof config->listen_address) {
+        fprintf(errors, "cairn: --listen: %s\n", error_message());
         return -EINVAL;
     }
-    *out = (unsigned)count;
+    strcpy(config->listen_address, value);
     return 0;
 }
 
-/* One setting of the config file, by its dotted key. */
-static int apply_setting(struct options *options, const char *key, const char *value,
-                         unsigned long line, FILE *errors)
+static int set_threads(struct config *config, const char *value, FILE *errors)
 {
-    uint64_t number;
-    if (strcmp(key, "storage.filesystem.rootdirectory") == 0)
-        return set_root(options, value, errors);
-    if (strcmp(key, "http.addr") == 0)
-        return parse_listen(options, value, errors);
-    if (strcmp(key, "storage.delete.enabled") == 0) {
-        options->delete_enabled = strcmp(value, "true") == 0;
-        return 0;
-    }
-    if (strcmp(key, "cairn.threads") == 0)
-        return set_threads(&options->threads, value, "cairn.threads", errors);
-    if (strcmp(key, "cairn.workers") == 0)
-        return set_threads(&options->workers, value, "cairn.workers", errors);
-    if (strcmp(key, "cairn.max_body_size") == 0 || strcmp(key, "cairn.request_timeout") == 0 ||
-        strcmp(key, "cairn.shutdown_grace") == 0) {
-        if (parse_count(value, UINT64_MAX / 2, &number) < 0) {
-            fprintf(errors, "cairn: line %lu: %s wants a positive number\n", line, key);
-            return -EINVAL;
-        }
-        if (strcmp(key, "cairn.max_body_size") == 0)
-            options->max_body_size = number;
-        else if (strcmp(key, "cairn.request_timeout") == 0)
-            options->request_timeout_seconds = number;
-        else
-            options->shutdown_grace_seconds = number;
-        return 0;
-    }
-    if (strncmp(key, "cairn.", 6) == 0) {
-        fprintf(errors, "cairn: line %lu: unknown key %s\n", line, key);
+    unsigned long count = 0;
+    size_t i = 0;
+    for (; value[i] >= '0' && value[i] <= '9' && count <= 1024; i++)
+        count = count * 10 + (unsigned long)(value[i] - '0');
+    if (i == 0 || value[i] != '\0' || count < 1 || count > 1024) {
+        fprintf(errors, "cairn: --threads wants a number from 1 to 1024, got '%s'\n", value);
         return -EINVAL;
     }
-    fprintf(errors, "cairn: line %lu: %s is not used by cairn yet, ignored\n", line, key);
+    config->threads = (unsigned)count;
     return 0;
 }
 
-/* Walks the YAML mappings keeping the dotted path of keys; scalars become
- * settings. Sequences are skipped as a whole. */
-static int load_config(struct options *options, const char *path, FILE *errors)
+/* --check-config: the file alone, no flags, no defaults printed. */
+static int check_config(struct options *options, const char *path, FILE *errors)
 {
-    FILE *file = fopen(path, "r");
-    if (file == NULL) {
-        fprintf(errors, "cairn: cannot open config %s: %s\n", path, strerror(errno));
-        return -errno;
+    options->check_only = 1;
+    if (config_load(path, &options->config) < 0) {
+        fprintf(errors, "%s\n", error_message());
+        return -EINVAL;
     }
-    yaml_parser_t parser;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, file);
-
-    char key_path[1024] = "";
-    size_t key_lengths[32];
-    int depth = 0, expecting_key[32] = {0}, sequence_depth = 0, result = 0, done = 0;
-    while (!done && result == 0) {
-        yaml_event_t event;
-        if (!yaml_parser_parse(&parser, &event)) {
-            fprintf(errors, "cairn: %s:%lu: %s\n", path,
-                    (unsigned long)parser.problem_mark.line + 1,
-                    parser.problem != NULL ? parser.problem : "YAML error");
-            result = -EINVAL;
-            break;
-        }
-        unsigned long line = (unsigned long)event.start_mark.line + 1;
-        switch (event.type) {
-        case YAML_STREAM_END_EVENT:
-            done = 1;
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-            sequence_depth++;
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-            sequence_depth--;
-            if (sequence_depth == 0 && depth > 0) {
-                expecting_key[depth - 1] = 1;
-                key_path[key_lengths[depth - 1]] = '\0';
-            }
-            break;
-        case YAML_MAPPING_START_EVENT:
-            if (sequence_depth > 0)
-                break;
-            if (depth == 32) {
-                fprintf(errors, "cairn: %s:%lu: nested too deeply\n", path, line);
-                result = -EINVAL;
-                break;
-            }
-            key_lengths[depth] = strlen(key_path);
-            expecting_key[depth++] = 1;
-            break;
-        case YAML_MAPPING_END_EVENT:
-            if (sequence_depth > 0)
-                break;
-            depth--;
-            key_path[key_lengths[depth]] = '\0';
-            if (depth > 0) {
-                expecting_key[depth - 1] = 1;
-                key_path[key_lengths[depth - 1]] = '\0';
-            }
-            break;
-        case YAML_SCALAR_EVENT: {
-            if (sequence_depth > 0 || depth == 0)
-                break;
-            const char *text = (const char *)event.data.scalar.value;
-            if (expecting_key[depth - 1]) {
-                size_t base = key_lengths[depth - 1];
-                int written = snprintf(key_path + base, sizeof key_path - base, "%s%s",
-                                       base > 0 ? "." : "", text);
-                if (written < 0 || (size_t)written >= sizeof key_path - base) {
-                    fprintf(errors, "cairn: %s:%lu: key too long\n", path, line);
-                    result = -EINVAL;
-                }
-                expecting_key[depth - 1] = 0;
-            } else {
-                result = apply_setting(options, key_path, text, line, errors);
-                expecting_key[depth - 1] = 1;
-                key_path[key_lengths[depth - 1]] = '\0';
-            }
-            break;
-        }
-        default:
-            break;
-        }
-        yaml_event_delete(&event);
-    }
-    yaml_parser_delete(&parser);
-    fclose(file);
-    return result;
+    for (size_t i = 0; i < options->config.warning_count; i++)
+        fprintf(errors, "%s\n", options->config.warnings[i]);
+    printf("%s: ok\n", path);
+    return 1;
 }
 
 int options_parse(struct options *options, int argc, char **argv, FILE *errors)
 {
-    static const struct option long_options[] = {{"config", required_argument, NULL, 'c'},
-                                                 {"root", required_argument, NULL, 'r'},
-                                                 {"listen", required_argument, NULL, 'l'},
-                                                 {"threads", required_argument, NULL, 't'},
-                                                 {"help", no_argument, NULL, 'h'},
-                                                 {"version", no_argument, NULL, 'v'},
-                                                 {NULL, 0, NULL, 0}};
-    const char *config = NULL, *root = NULL, *listen = NULL, *threads = NULL;
+    static const struct option long_options[] = {
+        {"config", required_argument, NULL, 'c'},  {"check-config", required_argument, NULL, 'C'},
+        {"root", required_argument, NULL, 'r'},    {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},       {NULL, 0, NULL, 0}};
+    const char *config = NULL, *check = NULL, *root = NULL, *listen = NULL, *threads = NULL;
 
     memset(options, 0, sizeof *options);
-    strcpy(options->root_directory, OPTIONS_DEFAULT_ROOT);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    options->threads = cores > 0 ? (unsigned)cores : 1;
-    options->workers = 4;
-    options->max_body_size = 16ULL << 30;
-    options->request_timeout_seconds = 900;
-    options->shutdown_grace_seconds = 30;
-    options->delete_enabled = 1;
-    if (parse_listen(options, OPTIONS_DEFAULT_LISTEN, errors) < 0)
-        return -EINVAL;
+    config_defaults(&options->config);
 
-    optind = 1;
+    optind = 0; /* 0, not 1: getopt starts afresh (options_parse may run more than once) */
     opterr = 0;
     int option;
     while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (option) {
         case 'c':
             config = optarg;
+            break;
+        case 'C':
+            check = optarg;
             break;
         case 'r':
             root = optarg;
@@ -274,13 +170,52 @@ int options_parse(struct options *options, int argc, char **argv, FILE *errors)
         usage(errors);
         return -EINVAL;
     }
-    if (config != NULL && load_config(options, config, errors) < 0)
+    if (check != NULL) {
+        if (config != NULL) {
+            fprintf(errors, "cairn: --check-config and --config do not go together\n");
+            return -EINVAL;
+        }
+        return check_config(options, check, errors);
+    }
+    if (config != NULL) {
+        if ((options->config_path = strdup(config)) == NULL) {
+            fprintf(errors, "cairn: out of memory\n");
+            return -ENOMEM;
+        }
+        if (config_load(config, &options->config) < 0) {
+            fprintf(errors, "cairn: %s\n", error_message());
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < options->config.warning_count; i++)
+            fprintf(errors, "cairn: warning: %s\n", options->config.warnings[i]);
+    }
+    if ((root != NULL && (options->flag_root = strdup(root)) == NULL) ||
+        (listen != NULL && (options->flag_listen = strdup(listen)) == NULL) ||
+        (threads != NULL && (options->flag_threads = strdup(threads)) == NULL)) {
+        fprintf(errors, "cairn: out of memory\n");
+        return -ENOMEM;
+    }
+    return options_apply_flags(options, &options->config, errors);
+}
+
+int options_apply_flags(const struct options *options, struct config *config, FILE *errors)
+{
+    if (options->flag_root != NULL && set_root(config, options->flag_root, errors) < 0)
         return -EINVAL;
-    if (root != NULL && set_root(options, root, errors) < 0)
+    if (options->flag_listen != NULL && set_listen(config, options->flag_listen, errors) < 0)
         return -EINVAL;
-    if (listen != NULL && parse_listen(options, listen, errors) < 0)
-        return -EINVAL;
-    if (threads != NULL && set_threads(&options->threads, threads, "--threads", errors) < 0)
+    if (options->flag_threads != NULL && set_threads(config, options->flag_threads, errors) < 0)
         return -EINVAL;
     return 0;
+}
+
+void options_release(struct options *options)
+{
+    free(options->config_path);
+    options->config_path = NULL;
+    free(options->flag_root);
+    free(options->flag_listen);
+    free(options->flag_threads);
+    options->flag_root = options->flag_listen = options->flag_threads = NULL;
+    config_release(&options->config);
 }

@@ -1,41 +1,52 @@
 /*
  * src/options.h — how the server was asked to run: the command line, over
- * the few settings read from a config file, over built-in defaults.
+ * the config file (src/config.h), over built-in defaults.
  *
- * Defaults: root ./data, listen 127.0.0.1:5000, one event loop per core,
- * bodies up to 16 GiB, a 15-minute HTTP/1 request deadline, deletes enabled.
- * The config file is YAML with Distribution's keys (storage.filesystem.
- * rootdirectory, http.addr, storage.delete.enabled) and cairn's own under
- * `cairn:` (threads, max_body_size, request_timeout); flags win over it.
+ * options_parse() starts from config_defaults(), loads the file given with
+ * --config (if any), then applies --root, --listen and --threads over it.
+ * With --check-config FILE it only loads FILE: warnings go to `errors`, then
+ * "FILE: ok" to stdout, or the error with its line to `errors`.
  *
  *     struct options options;
- *     int result = options_parse(&options, argc, argv);
- *     // 0: run; 1: --help/--version printed, exit 0; <0: usage error printed
+ *     int result = options_parse(&options, argc, argv, stderr);
+ *     // 0: run with options.config;
+ *     // 1: --help, --version or a good --check-config printed: exit 0;
+ *     // <0: message printed: exit 1 if options.check_only, else 2 (usage).
+ *     ...
+ *     options_release(&options); // whatever the result
  */
 #ifndef CAIRN_SRC_OPTIONS_H
 #define CAIRN_SRC_OPTIONS_H
 
-#include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
-#include "layout/tree.h"
 
-#define OPTIONS_DEFAULT_ROOT "./data"
-#define OPTIONS_DEFAULT_LISTEN "127.0.0.1:5000"
+#include "src/config.h"
 
 struct options {
-    char root_directory[TREE_PATH_MAX];
-    char listen_host[256];
-    char listen_port[16];
-    unsigned threads;                 /* event loops */
-    unsigned workers;                 /* threads for fsync and hashing */
-    uint64_t max_body_size;           /* bytes */
-    uint64_t request_timeout_seconds; /* HTTP/1 deadline per request */
-    uint64_t shutdown_grace_seconds;  /* how long SIGTERM waits for requests */
-    int delete_enabled;
+    char *config_path; /* --config FILE as given, NULL if none (the reloader reads it again) */
+    struct config config;
+    int check_only; /* --check-config FILE */
+    /* --root, --listen, --threads as given (NULL if not): they win over the
+     * file at every reload too (options_apply_flags). */
+    char *flag_root, *flag_listen, *flag_threads;
 };
 
 /* Fills `options` from defaults, then the config file (--config), then flags.
- * Messages go to `errors`. */
+ * Messages go to `errors`. Always leaves `options` releasable. */
 int options_parse(struct options *options, int argc, char **argv, FILE *errors);
+
+/* Applies the flags over a configuration (one just reloaded from the file). */
+int options_apply_flags(const struct options *options, struct config *config, FILE *errors);
+
+/* Frees the configuration and the path. */
+void options_release(struct options *options);
+
+/* Splits "HOST:PORT", "[IPv6]:PORT" or ":PORT" (every address) into `host`
+ * ("" for every address, brackets removed) and `port` (1 to 65535, digits).
+ * -EINVAL with a message (error_message()) when it is not one of those or
+ * does not fit. */
+int options_split_listen(const char *address, char *host, size_t host_size, char *port,
+                         size_t port_size);
 
 #endif

@@ -4,7 +4,8 @@
  * One `struct registry` exists per process, built before the event loops
  * start and read-only afterwards (the upload session table has its own
  * lock). Each event loop passes its own `struct endpoint_context`, which adds
- * the receiver through which worker threads hand results back to that loop.
+ * the receiver through which worker threads hand results back to that loop,
+ * and the configuration snapshot (src/runtime.h) of the current request.
  */
 #ifndef CAIRN_SRC_REGISTRY_H
 #define CAIRN_SRC_REGISTRY_H
@@ -13,6 +14,8 @@
 #include "drivers/blob_store.h"
 #include "layout/tree.h"
 
+struct access_identity;
+struct runtime;
 struct upload_sessions;
 struct worker_pool;
 
@@ -21,12 +24,15 @@ struct registry {
     struct blob_store *blobs;
     struct upload_sessions *uploads;
     struct worker_pool *workers;
-    int delete_enabled;
 };
 
 struct endpoint_context {
     struct registry *registry;
     h2o_multithread_receiver_t *work_receiver;
+    /* The snapshot of the request being handled (valid while its handler
+     * runs on the loop; work for later copies what it needs). */
+    struct runtime *runtime;
+    const struct access_identity *identity; /* who asks, likewise */
 };
 
 #endif

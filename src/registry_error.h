@@ -24,6 +24,8 @@ enum registry_error {
     REGISTRY_ERROR_SIZE_INVALID,
     REGISTRY_ERROR_TAG_INVALID,
     REGISTRY_ERROR_UNSUPPORTED,
+    REGISTRY_ERROR_UNAUTHORIZED,        /* 401: no or bad credentials */
+    REGISTRY_ERROR_DENIED,              /* 403: authenticated, not allowed */
     REGISTRY_ERROR_RANGE_INVALID,       /* BLOB_UPLOAD_INVALID answered with 416 */
     REGISTRY_ERROR_RANGE_UNSATISFIABLE, /* a blob Range outside the blob: 416 */
     REGISTRY_ERROR_PAGINATION_INVALID,  /* a bad n= or last= */

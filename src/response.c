@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "layout/error.h"
+#include "src/access_log.h"
 
 struct error_description {
     const char *code;
@@ -50,6 +51,11 @@ static struct error_description describe(int error)
         return (struct error_description){"SIZE_INVALID", 413, "manifest is larger than 4 MiB"};
     case REGISTRY_ERROR_TAG_INVALID:
         return (struct error_description){"TAG_INVALID", 400, "manifest tag did not match URI"};
+    case REGISTRY_ERROR_UNAUTHORIZED:
+        return (struct error_description){"UNAUTHORIZED", 401, "authentication required"};
+    case REGISTRY_ERROR_DENIED:
+        return (struct error_description){"DENIED", 403,
+                                          "requested access to the resource is denied"};
     case REGISTRY_ERROR_UNSUPPORTED:
         return (struct error_description){"UNSUPPORTED", 405, "the operation is unsupported"};
     case REGISTRY_ERROR_RANGE_UNSATISFIABLE:
@@ -184,8 +190,8 @@ void response_send_failure_message(h2o_req_t *req, int result, const char *messa
 {
     int error = result < 0 ? -result : result;
     if (error < REGISTRY_ERROR_BLOB_UNKNOWN) {
-        fprintf(stderr, "cairn: %.*s %.*s: %s\n", (int)req->method.len, req->method.base,
-                (int)req->path.len, req->path.base, message);
+        log_message(LOG_LEVEL_ERROR, "%.*s %.*s: %s", (int)req->method.len, req->method.base,
+                    (int)req->path.len, req->path.base, message);
         error = REGISTRY_ERROR_INTERNAL;
         message = NULL; /* system details stay in the log */
     }

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,12 +21,18 @@
 
 #include "drivers/fs.h"
 #include "layout/error.h"
+#include "src/access_control.h"
+#include "src/access_log.h"
 #include "src/blob_handlers.h"
 #include "src/listing_handlers.h"
 #include "src/manifest_handlers.h"
+#include "src/metrics.h"
 #include "src/registry.h"
+#include "src/reload.h"
+#include "src/runtime.h"
 #include "src/response.h"
 #include "src/router.h"
+#include "src/systemd_notify.h"
 #include "src/upload_handlers.h"
 #include "src/uploads.h"
 #include "src/worker_pool.h"
@@ -48,13 +56,15 @@ struct server_thread {
     h2o_multithread_message_t stop_message;
     struct endpoint_context endpoint;
     unsigned long in_flight;    /* requests not yet freed (loop thread only) */
+    struct runtime *runtime;    /* the snapshot new requests on this loop use */
     h2o_linklist_t connections; /* struct connection, open on this loop */
     atomic_int stopping;
     int started;
 };
 
 struct server {
-    const struct options *options;
+    struct options *options;
+    const struct config *settings; /* restart-only settings: the first snapshot's */
     h2o_globalconf_t config;
     struct registry registry;
     struct server_thread *threads;
@@ -66,10 +76,94 @@ static struct server_thread *thread_of(h2o_req_t *req)
     return H2O_STRUCT_FROM_MEMBER(struct server_thread, context, req->conn->ctx);
 }
 
+/* Lives in each request's pool: counts it in flight and holds the snapshot
+ * it started with until h2o frees it. */
+struct request_state {
+    struct server_thread *thread;
+    struct runtime *runtime;
+    struct access_identity identity;
+};
+
 static void request_freed(void *memory)
 {
-    struct server_thread *thread = *(struct server_thread **)memory;
-    thread->in_flight--;
+    struct request_state *state = memory;
+    state->thread->in_flight--;
+    access_identity_release(&state->identity);
+    runtime_release(state->runtime);
+}
+
+static int method_is(const h2o_req_t *req, const char *method)
+{
+    return h2o_memis(req->method.base, req->method.len, method, strlen(method));
+}
+
+/* What a request needs to be allowed to do (ACCESS_* bits; 0 for /v2/). */
+static unsigned required_actions(const h2o_req_t *req, const struct route *route)
+{
+    int reads = method_is(req, "GET") || request_is_head(req);
+    switch (route->kind) {
+    case ROUTE_BASE:
+        return 0;
+    case ROUTE_CATALOG:
+        return ACCESS_CATALOG;
+    case ROUTE_TAGS_LIST:
+    case ROUTE_REFERRERS:
+        return ACCESS_PULL;
+    case ROUTE_MANIFEST:
+    case ROUTE_BLOB:
+        if (method_is(req, "DELETE"))
+            return ACCESS_DELETE;
+        return reads || route->kind == ROUTE_BLOB ? ACCESS_PULL : ACCESS_PUSH;
+    case ROUTE_UPLOAD_START:
+    case ROUTE_UPLOAD:
+        return ACCESS_PUSH;
+    }
+    return ACCESS_PULL;
+}
+
+/* Identifies the caller and checks the route's actions: 0 to go on, or -1
+ * when the answer (401/403) has been sent. */
+static int authorize(h2o_req_t *req, struct request_state *state, const struct route *route)
+{
+    const char *repository =
+        route->kind == ROUTE_BASE || route->kind == ROUTE_CATALOG ? NULL : route->name;
+    unsigned actions = required_actions(req, route);
+    if (access_control_identify(req, state->runtime, &state->identity) < 0) {
+        log_message(LOG_LEVEL_WARN, "authentication failed from a client: %s", error_message());
+        access_control_refuse(req, state->runtime, &state->identity, repository, actions);
+        return -1;
+    }
+    if (state->identity.user[0] != '\0') {
+        h2o_vector_reserve(&req->pool, &req->env, req->env.size + 2);
+        req->env.entries[req->env.size++] = h2o_iovec_init(H2O_STRLIT("cairn.user"));
+        req->env.entries[req->env.size++] =
+            h2o_strdup(&req->pool, state->identity.user, strlen(state->identity.user));
+    }
+    if (!access_control_allows(state->runtime, &state->identity, repository, actions)) {
+        access_control_refuse(req, state->runtime, &state->identity, repository, actions);
+        return -1;
+    }
+    return 0;
+}
+
+/* Switches the loop to the newest snapshot after a reload: one atomic read
+ * on the common path. */
+static void refresh_runtime(struct server_thread *thread)
+{
+    if (thread->runtime != NULL && thread->runtime->generation == runtime_current_generation())
+        return;
+    struct runtime *fresh = runtime_current();
+    if (fresh == NULL)
+        return;
+    runtime_release(thread->runtime);
+    thread->runtime = fresh;
+    thread->accept_context.ssl_ctx = fresh->tls_context;
+}
+
+static int method_writes(const h2o_req_t *req)
+{
+    return !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+           !request_is_head(req);
 }
 
 static void send_base(h2o_req_t *req)
@@ -81,25 +175,122 @@ static void send_base(h2o_req_t *req)
     response_send(req, 200, "application/json", "{}", 2);
 }
 
+static void send_metrics(h2o_req_t *req)
+{
+    char *text;
+    size_t length;
+    if (metrics_render(&text, &length) < 0) {
+        response_send_failure(req, -ENOMEM);
+        return;
+    }
+    response_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, length);
+    free(text);
+}
+
+/* The route label of a finished request, from its raw path. */
+static enum metrics_route route_label(h2o_req_t *req)
+{
+    size_t path_length = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (h2o_memis(req->path.base, path_length, H2O_STRLIT("/healthz")))
+        return METRICS_ROUTE_HEALTH;
+    if (h2o_memis(req->path.base, path_length, H2O_STRLIT("/metrics")))
+        return METRICS_ROUTE_METRICS;
+    struct route route;
+    if (route_parse(req->path.base, path_length, &route) < 0)
+        return METRICS_ROUTE_OTHER;
+    return metrics_route_from_kind(route.kind);
+}
+
+static double seconds_between(const struct timeval *from, const struct timeval *to)
+{
+    return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_usec - from->tv_usec) / 1e6;
+}
+
+/* h2o calls this when a request is done, before freeing it: one access-log
+ * line and the request metrics. */
+static void log_access(h2o_logger_t *logger, h2o_req_t *req)
+{
+    (void)logger;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    double duration = seconds_between(&req->timestamps.request_begin_at, &now);
+    int status = req->res.status != 0 ? req->res.status : 499;
+    uint64_t bytes_out = req->bytes_sent;
+    metrics_record_request(route_label(req),
+                           metrics_method_parse(req->method.base, req->method.len), status,
+                           duration, req->entity.len, bytes_out);
+
+    struct server_thread *thread = thread_of(req);
+    if (thread->runtime == NULL || !thread->runtime->config.access_log)
+        return;
+    char remote[INET6_ADDRSTRLEN + 8] = "-", request_id[REQUEST_ID_SIZE];
+    struct sockaddr_storage address;
+    socklen_t address_length = req->conn->callbacks->get_peername(req->conn, (void *)&address);
+    if (address_length == 0 ||
+        h2o_socket_getnumerichost((void *)&address, address_length, remote) == SIZE_MAX)
+        strcpy(remote, "-");
+    request_id_generate(request_id);
+    const char *user = NULL;
+    for (size_t i = 0; i + 1 < req->env.size; i += 2)
+        if (h2o_memis(req->env.entries[i].base, req->env.entries[i].len, H2O_STRLIT("cairn.user")))
+            user = req->env.entries[i + 1].base;
+    struct access_log_entry entry = {
+        .time = {.tv_sec = req->timestamps.request_begin_at.tv_sec,
+                 .tv_nsec = req->timestamps.request_begin_at.tv_usec * 1000},
+        .request_id = request_id,
+        .remote_address = remote,
+        .user = user,
+        .method = req->method.base,
+        .method_length = req->method.len,
+        .path = req->path.base,
+        .path_length = req->path.len,
+        .status = status,
+        .bytes_in = req->entity.len,
+        .bytes_out = bytes_out,
+        .duration_seconds = duration,
+    };
+    access_log_write(thread->runtime->config.log_format, &entry);
+}
+
 static int on_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct registry_handler *handler = (struct registry_handler *)self;
     struct server_thread *thread = thread_of(req);
     (void)handler;
 
-    struct server_thread **guard = h2o_mem_alloc_shared(&req->pool, sizeof *guard, request_freed);
-    *guard = thread;
+    refresh_runtime(thread);
+    struct request_state *state = h2o_mem_alloc_shared(&req->pool, sizeof *state, request_freed);
+    memset(state, 0, sizeof *state);
+    state->thread = thread;
+    state->runtime = thread->runtime;
+    runtime_acquire(state->runtime);
     thread->in_flight++;
+    thread->endpoint.runtime = state->runtime;
 
     h2o_add_header_by_str(&req->pool, &req->res.headers,
                           H2O_STRLIT("docker-distribution-api-version"), 0,
                           "Docker-Distribution-API-Version", H2O_STRLIT("registry/2.0"));
 
     size_t path_length = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (h2o_memis(req->path.base, path_length, H2O_STRLIT("/healthz"))) {
+        response_send(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+        return 0;
+    }
+    if (h2o_memis(req->path.base, path_length, H2O_STRLIT("/metrics"))) {
+        send_metrics(req);
+        return 0;
+    }
     struct route route;
     int result = route_parse(req->path.base, path_length, &route);
     if (result < 0) {
         response_send_failure(req, result);
+        return 0;
+    }
+    if (authorize(req, state, &route) < 0)
+        return 0;
+    thread->endpoint.identity = &state->identity;
+    if (state->runtime->config.read_only && method_writes(req)) {
+        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "the registry is in read-only mode");
         return 0;
     }
     switch (route.kind) {
@@ -156,6 +347,7 @@ static void on_accept(h2o_socket_t *listener, const char *error)
     if (error != NULL)
         return;
     struct server_thread *thread = listener->data;
+    refresh_runtime(thread);
     h2o_socket_t *socket = h2o_evloop_socket_accept(listener);
     if (socket == NULL)
         return;
@@ -202,30 +394,35 @@ static void *thread_main(void *argument)
         if (!atomic_load(&thread->stopping))
             continue;
         if (deadline == 0)
-            deadline = now_seconds() + (double)server->options->shutdown_grace_seconds;
+            deadline = now_seconds() + (double)thread->runtime->config.shutdown_grace_seconds;
         if (thread->in_flight == 0 && !requests_arriving(thread) &&
             worker_pool_outstanding(server->registry.workers) == 0)
             break;
         if (now_seconds() > deadline) {
-            fprintf(stderr, "cairn: %lu requests still running after the grace period\n",
-                    thread->in_flight);
+            log_message(LOG_LEVEL_WARN, "%lu requests still running after the grace period",
+                        thread->in_flight);
             break;
         }
     }
     return NULL;
 }
 
-static int open_listener(const struct options *options, int *fd_out)
+static int open_listener(const char *listen_address, int *fd_out)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *addresses;
-    int result = getaddrinfo(options->listen_host[0] != '\0' ? options->listen_host : NULL,
-                             options->listen_port, &hints, &addresses);
+    char listen_host[256], listen_port[16];
+    if (options_split_listen(listen_address, listen_host, sizeof listen_host, listen_port,
+                             sizeof listen_port) < 0) {
+        fprintf(stderr, "cairn: %s\n", error_message());
+        return -EINVAL;
+    }
+    int result =
+        getaddrinfo(listen_host[0] != '\0' ? listen_host : NULL, listen_port, &hints, &addresses);
     if (result != 0) {
-        fprintf(stderr, "cairn: cannot resolve %s: %s\n", options->listen_host,
-                gai_strerror(result));
+        fprintf(stderr, "cairn: cannot resolve %s: %s\n", listen_host, gai_strerror(result));
         return -EINVAL;
     }
     int fd = socket(addresses->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -235,8 +432,7 @@ static int open_listener(const struct options *options, int *fd_out)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0 ||
         bind(fd, addresses->ai_addr, addresses->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
         int error = errno;
-        fprintf(stderr, "cairn: cannot listen on %s:%s: %s\n", options->listen_host,
-                options->listen_port, strerror(error));
+        fprintf(stderr, "cairn: cannot listen on %s: %s\n", listen_address, strerror(error));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(addresses);
@@ -249,11 +445,10 @@ static int open_listener(const struct options *options, int *fd_out)
 
 static int configure_h2o(struct server *server)
 {
-    const struct options *options = server->options;
     h2o_config_init(&server->config);
     server->config.server_name = h2o_iovec_init(NULL, 0);
-    server->config.max_request_entity_size = options->max_body_size;
-    server->config.http1.req_timeout = options->request_timeout_seconds * 1000;
+    server->config.max_request_entity_size = server->settings->max_body_size;
+    server->config.http1.req_timeout = server->settings->request_timeout_seconds * 1000;
     server->config.http2.idle_timeout = 60 * 1000;
 
     h2o_hostconf_t *host =
@@ -263,10 +458,22 @@ static int configure_h2o(struct server *server)
         (struct registry_handler *)h2o_create_handler(path, sizeof *handler);
     handler->super.on_req = on_request;
     handler->registry = &server->registry;
+    h2o_logger_t *logger = h2o_create_logger(path, sizeof *logger);
+    logger->log_access = log_access;
 
     /* Large request bodies spill to files on the registry's file system. */
     char scratch[TREE_PATH_MAX];
-    if (tree_path_scratch_directory(&server->registry.tree, scratch) < 0)
+    if (server->settings->body_temporary_directory != NULL) {
+        if (snprintf(scratch, sizeof scratch, "%s", server->settings->body_temporary_directory) >=
+            (int)sizeof scratch)
+            return -ENAMETOOLONG;
+        if (access(scratch, W_OK | X_OK) != 0) {
+            int error = errno;
+            fprintf(stderr, "cairn: cairn.body_temporary_directory %s: %s\n", scratch,
+                    strerror(error));
+            return -error;
+        }
+    } else if (tree_path_scratch_directory(&server->registry.tree, scratch) < 0)
         return -EINVAL;
     int length =
         snprintf(h2o_socket_buffer_mmap_settings.fn_template,
@@ -288,6 +495,8 @@ static int start_thread(struct server *server, struct server_thread *thread, int
     h2o_multithread_register_receiver(thread->context.queue, &thread->work_receiver,
                                       worker_pool_receive);
     h2o_multithread_register_receiver(thread->context.queue, &thread->control_receiver, on_control);
+    thread->runtime = runtime_current();
+    thread->accept_context.ssl_ctx = thread->runtime->tls_context;
     thread->endpoint.registry = &server->registry;
     thread->endpoint.work_receiver = &thread->work_receiver;
     thread->accept_context.ctx = &thread->context;
@@ -307,13 +516,12 @@ static int start_thread(struct server *server, struct server_thread *thread, int
 static int open_registry(struct server *server)
 {
     struct registry *registry = &server->registry;
-    const struct options *options = server->options;
-    registry->delete_enabled = options->delete_enabled;
-    if (tree_open(&registry->tree, options->root_directory, 1) < 0 ||
+    if (tree_open(&registry->tree, server->settings->root_directory, 1) < 0 ||
         blob_store_fs_create(&registry->tree, &registry->blobs) < 0 ||
         upload_sessions_create(&registry->uploads) < 0 ||
-        worker_pool_start(options->workers, &registry->workers) < 0) {
-        fprintf(stderr, "cairn: cannot open %s: %s\n", options->root_directory, error_message());
+        worker_pool_start(server->settings->workers, &registry->workers) < 0) {
+        fprintf(stderr, "cairn: cannot open %s: %s\n", server->settings->root_directory,
+                error_message());
         return -EINVAL;
     }
     return 0;
@@ -327,9 +535,11 @@ static void close_registry(struct registry *registry)
         blob_store_destroy(registry->blobs);
 }
 
-int server_run(const struct options *options)
+int server_run(struct options *options)
 {
     struct server server = {.options = options};
+    struct runtime *initial = NULL;
+    struct reloader *reloader = NULL;
     int exit_code = 1;
     sigset_t signals;
 
@@ -340,31 +550,53 @@ int server_run(const struct options *options)
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
 
+    /* The first snapshot takes over the configuration parsed from the flags
+     * and file; its restart-only settings stay for the whole run. */
+    char changes[8];
+    if (runtime_build(&options->config, NULL, &initial, changes, sizeof changes) < 0) {
+        fprintf(stderr, "cairn: %s\n", error_message());
+        goto done;
+    }
+    runtime_acquire(initial);
+    runtime_publish(initial);
+    log_configure(initial->config.log_level, initial->config.log_format);
+    server.settings = &initial->config;
     if (open_registry(&server) < 0)
         goto done;
     if (configure_h2o(&server) < 0)
         goto done;
-    server.threads = calloc(options->threads, sizeof *server.threads);
+    server.threads = calloc(server.settings->threads, sizeof *server.threads);
     if (server.threads == NULL)
         goto done;
-    for (unsigned i = 0; i < options->threads; i++) {
+    for (unsigned i = 0; i < server.settings->threads; i++) {
         int fd = -1;
-        if (open_listener(options, &fd) < 0 || start_thread(&server, &server.threads[i], fd) < 0)
+        if (open_listener(server.settings->listen_address, &fd) < 0 ||
+            start_thread(&server, &server.threads[i], fd) < 0)
             goto stop;
         server.thread_count++;
     }
-    fprintf(stderr, "cairn %s: serving %s on %s:%s with %u threads\n", CAIRN_VERSION,
-            server.registry.tree.root_directory, options->listen_host, options->listen_port,
-            options->threads);
+    log_message(LOG_LEVEL_INFO, "cairn %s: serving %s on %s with %u threads", CAIRN_VERSION,
+                server.registry.tree.root_directory, server.settings->listen_address,
+                server.settings->threads);
 
+    systemd_notify_ready();
+    systemd_notify_status("serving %s on %s", server.registry.tree.root_directory,
+                          server.settings->listen_address);
+    if (reloader_start(options, &reloader) < 0)
+        log_message(LOG_LEVEL_WARN, "configuration files are not watched: %s", error_message());
     for (;;) {
         int signal_number;
         if (sigwait(&signals, &signal_number) != 0)
             continue;
         if (signal_number == SIGTERM || signal_number == SIGINT)
             break;
+        if (signal_number == SIGHUP && reloader != NULL)
+            reload_now(reloader, "SIGHUP");
     }
-    fprintf(stderr, "cairn: stopping: finishing requests in flight\n");
+    systemd_notify_stopping();
+    reloader_stop(reloader);
+    reloader = NULL;
+    log_message(LOG_LEVEL_INFO, "stopping: finishing requests in flight");
     exit_code = 0;
 
 stop:
@@ -377,9 +609,10 @@ stop:
         if (server.threads[i].started)
             pthread_join(server.threads[i].thread, NULL);
     if (exit_code == 0)
-        fprintf(stderr, "cairn: stopped\n");
+        log_message(LOG_LEVEL_INFO, "stopped");
 done:
     close_registry(&server.registry);
     free(server.threads);
+    runtime_release(initial);
     return exit_code;
 }

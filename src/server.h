@@ -6,7 +6,7 @@
  * server_run() opens the tree, starts the worker pool and the loops, and then
  * waits for SIGTERM or SIGINT: the loops stop accepting, ask open connections
  * to close after their current request, let in-flight requests and their
- * worker jobs finish (bounded by options->shutdown_grace_seconds), and
+ * worker jobs finish (bounded by cairn.shutdown_grace), and
  * server_run() returns 0. Failures to start return non-zero with a message
  * on stderr.
  */
@@ -15,6 +15,6 @@
 
 #include "src/options.h"
 
-int server_run(const struct options *options);
+int server_run(struct options *options);
 
 #endif

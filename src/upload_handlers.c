@@ -11,6 +11,7 @@
 
 #include "layout/error.h"
 #include "layout/names.h"
+#include "src/access_control.h"
 #include "src/query.h"
 #include "src/repository.h"
 #include "src/response.h"
@@ -298,6 +299,7 @@ static int plan(struct endpoint_context *endpoint, h2o_req_t *req, const struct 
             char from[REPOSITORY_NAME_MAX + 1];
             struct blob_info info;
             if (read_from_parameter(req, from) &&
+                access_control_allows(endpoint->runtime, endpoint->identity, from, ACCESS_PULL) &&
                 repository_stat_blob(&registry->tree, registry->blobs, from, &upload->digest,
                                      &info) == 0) {
                 upload->operation = OPERATION_MOUNT;

@@ -1,0 +1,72 @@
+/*
+ * src/access_control.h — who is asking, and whether they may do what a
+ * request needs.
+ *
+ * Identity, in this order: an Authorization header ("Basic" checked against
+ * the htpasswd file, "Bearer" verified as a Docker registry token), else a
+ * verified TLS client certificate (its subject CN, when http.tls.clientcas is
+ * configured), else anonymous. Credentials that are present but wrong are a
+ * 401, never a silent fall back to anonymous.
+ *
+ * Policy:
+ *  - no authentication configured (no htpasswd, no token, no client CAs):
+ *    everything is allowed, as Distribution without `auth:`;
+ *  - a token decides by its `access` claim alone;
+ *  - anonymous: pulls when cairn.anonymous_pull is on, otherwise the access
+ *    rules decide (subject "anonymous"), and without rules nothing;
+ *  - a user (password or certificate): the access rules decide (first match,
+ *    default deny); without any rules, everything (Distribution's behaviour,
+ *    so an existing htpasswd setup keeps working).
+ * Refused: 401 with the challenge (Basic or Bearer with the scope the request
+ * needs) for anonymous and token callers, 403 DENIED for a known user.
+ *
+ *     struct access_identity identity;
+ *     if (access_control_identify(req, runtime, &identity) < 0) -> 401
+ *     if (!access_control_allows(runtime, &identity, name, ACCESS_PULL)) ->
+ *         access_control_refuse(req, runtime, &identity, name, ACCESS_PULL);
+ *     access_identity_release(&identity);
+ */
+#ifndef CAIRN_SRC_ACCESS_CONTROL_H
+#define CAIRN_SRC_ACCESS_CONTROL_H
+
+#include <h2o.h>
+
+#include "src/runtime.h"
+#include "src/token.h"
+
+enum identity_source {
+    IDENTITY_ANONYMOUS,
+    IDENTITY_PASSWORD,
+    IDENTITY_TOKEN,
+    IDENTITY_CERTIFICATE,
+};
+
+struct access_identity {
+    enum identity_source source;
+    char user[256];           /* "" when anonymous; the token's subject for a token */
+    struct token_grant grant; /* IDENTITY_TOKEN only */
+};
+
+/* Whether the snapshot configures any authentication at all. */
+int access_control_enabled(const struct runtime *runtime);
+
+/* Fills `identity`. 0, or -EACCES when credentials were given and are wrong
+ * (the caller answers with access_control_refuse(); the reason is in
+ * error_message() and has been counted in the metrics). */
+int access_control_identify(h2o_req_t *req, const struct runtime *runtime,
+                            struct access_identity *identity);
+
+/* 1 when `identity` may do `actions` (ACCESS_* bits) on `repository` (NULL
+ * with ACCESS_CATALOG: the catalog; NULL with no actions: just being
+ * authenticated, for GET /v2/). */
+int access_control_allows(const struct runtime *runtime, const struct access_identity *identity,
+                          const char *repository, unsigned actions);
+
+/* Answers 401 UNAUTHORIZED with the challenge, or 403 DENIED (see above). */
+void access_control_refuse(h2o_req_t *req, const struct runtime *runtime,
+                           const struct access_identity *identity, const char *repository,
+                           unsigned actions);
+
+void access_identity_release(struct access_identity *identity);
+
+#endif

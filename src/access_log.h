@@ -1,0 +1,116 @@
+/*
+ * src/access_log.h — one line per request (the access log), the server's own
+ * messages (log_message), and request ids. Everything goes to stderr, which
+ * systemd hands to the journal.
+ *
+ * Lines are built in a bounded buffer and written with a single write(2), so
+ * two threads never interleave within a line (a pipe guarantees it up to
+ * PIPE_BUF = 4096 bytes, the journal's stream socket for whole writes in
+ * practice). Every field is escaped, so one request is always one line and
+ * nothing a client sends can forge a field or another line:
+ *
+ *   text  2026-11-25T12:00:00.123Z req=3f2a0c9d1e4b5a67 remote=127.0.0.1 user=alice
+ *         "GET /v2/x/manifests/latest" 200 in=0 out=1234 dur=1.234ms
+ *         (one line; inside quotes `"` and `\` are backslash-escaped, \n \r \t
+ *         written as such, other control bytes and invalid UTF-8 as \xHH;
+ *         valid UTF-8 is kept. A field outside quotes that is empty or holds a
+ *         space, quote, backslash, control or non-ASCII byte is quoted the same
+ *         way. An absent user or remote is "-".)
+ *   json  {"time":"2026-11-25T12:00:00.123Z","level":"info","msg":"request",
+ *          "request_id":"3f2a0c9d1e4b5a67","remote":"127.0.0.1","user":"alice",
+ *          "method":"GET","path":"/v2/x/manifests/latest","status":200,
+ *          "bytes_in":0,"bytes_out":1234,"duration_ms":1.234}
+ *         (RFC 8259 escapes; invalid UTF-8 becomes U+FFFD; absent user null)
+ *
+ * The path is logged raw (with its query, as the client sent it), cut at
+ * ACCESS_LOG_PATH_MAX bytes on a character boundary with "..." appended.
+ * There is no field for headers: Authorization and cookies are never logged.
+ *
+ * log_message() is the server's own logger: `2026-...Z level=warn msg="..."`
+ * or {"time":...,"level":"warn","msg":"..."}, filtered by the process-wide
+ * level. log_configure() changes level and format together, atomically, and
+ * may be called at any time (on reload) from any thread.
+ *
+ *     log_configure(config->log_level, config->log_format);
+ *     log_message(LOG_LEVEL_INFO, "listening on %s", address);
+ *
+ *     char id[REQUEST_ID_SIZE];
+ *     request_id_generate(id);                // when the request arrives
+ *     struct access_log_entry entry = {.time = arrival, .request_id = id, ...};
+ *     if (config->access_log)
+ *         access_log_write(config->log_format, &entry);   // when it is done
+ */
+#ifndef CAIRN_SRC_ACCESS_LOG_H
+#define CAIRN_SRC_ACCESS_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "src/config.h"
+
+/* Longest line either logger writes, newline included; every line fits. */
+#define ACCESS_LOG_LINE_MAX 16384
+/* Raw path bytes kept before "..." (2 KiB). */
+#define ACCESS_LOG_PATH_MAX 2048
+/* Message bytes log_message() keeps before "...". */
+#define LOG_MESSAGE_MAX 2048
+/* 16 hex digits and the NUL. */
+#define REQUEST_ID_SIZE 17
+
+struct access_log_entry {
+    struct timespec time;       /* CLOCK_REALTIME, the request's arrival; {0, 0}: now */
+    const char *request_id;     /* NUL-terminated; NULL: "-" */
+    const char *remote_address; /* "192.0.2.1", "::1"; NULL: "-" */
+    const char *user;           /* authenticated identity; NULL: anonymous */
+    const char *method;         /* not NUL-terminated (h2o's iovec) */
+    size_t method_length;
+    const char *path; /* raw request target, query included; not NUL-terminated */
+    size_t path_length;
+    int status;
+    uint64_t bytes_in;       /* request body bytes */
+    uint64_t bytes_out;      /* response body bytes */
+    double duration_seconds; /* arrival to response done */
+};
+
+/* Formats one access-log line, newline included, NUL-terminated, into
+ * `buffer`. Returns its length (without the NUL), or -ENOSPC with
+ * error_set() when `size` is too small (ACCESS_LOG_LINE_MAX never is). */
+int access_log_format(enum log_format format, const struct access_log_entry *entry, char *buffer,
+                      size_t size);
+
+/* Formats the line and writes it to the log descriptor (stderr) in one
+ * write(2). 0, or a negative errno with error_set(). */
+int access_log_write(enum log_format format, const struct access_log_entry *entry);
+
+/* A fresh request id: 16 lowercase hex digits (64 random bits) and a NUL.
+ * A per-thread generator seeded from getrandom(2): no lock, no syscall after
+ * the first id of a thread. Not a secret: only unique in practice. */
+void request_id_generate(char out[REQUEST_ID_SIZE]);
+
+/* Sets the level and format of log_message() (and what log_format_current()
+ * answers) together, atomically. Defaults: LOG_LEVEL_INFO, LOG_FORMAT_TEXT. */
+void log_configure(enum log_level level, enum log_format format);
+enum log_level log_level_current(void);
+enum log_format log_format_current(void);
+
+/* Whether log_message(level, ...) would write anything: lets a caller skip
+ * preparing expensive arguments. */
+int log_enabled(enum log_level level);
+
+/* One line of the server's own log, when `level` is enabled. The message is
+ * escaped (a newline in it stays on the same line) and cut at
+ * LOG_MESSAGE_MAX bytes. Never fails the caller: a write error is dropped. */
+void log_message(enum log_level level, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Formats a log_message() line (for tests and for callers that write
+ * elsewhere). Same return as access_log_format(). */
+int log_format_line(enum log_format format, enum log_level level, const struct timespec *time,
+                    const char *message, char *buffer, size_t size);
+
+/* Where both loggers write (default 2, stderr); returns the previous one.
+ * For tests; the server keeps stderr. */
+int log_set_descriptor(int descriptor);
+
+#endif

@@ -1,0 +1,1341 @@
+/* src/config.h */
+#include "src/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "layout/error.h"
+#include "src/options.h"
+
+#define KEY_MAX 256
+/* List items copied from the file, in all: YAML aliases let a small file name
+ * the same long list many times. */
+#define VALUES_MAX 100000
+
+/* The state of one config_load(). */
+struct loader {
+    const char *path;
+    yaml_document_t document;
+    struct config *config;
+    size_t values;
+    const yaml_node_t *dry_run_node; /* uploadpurging.dryrun: true */
+    const yaml_node_t *htpasswd_node, *token_node, *filesystem_node, *tls_node, *access_node;
+};
+
+struct entry {
+    const char *name;
+    yaml_node_t *key;
+    yaml_node_t *value;
+};
+
+/* ---- messages ---- */
+
+static unsigned long line_of(const yaml_node_t *node)
+{
+    return (unsigned long)node->start_mark.line + 1;
+}
+
+/* "got ..." for messages: the scalar quoted, or what the node is. */
+static const char *shown(const yaml_node_t *node, char buffer[96])
+{
+    if (node->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (node->type == YAML_SEQUENCE_NODE)
+        return "a list";
+    const char *text = (const char *)node->data.scalar.value;
+    if (text[0] == '\0')
+        return "an empty string";
+    snprintf(buffer, 96, "\"%.80s%s\"", text, strlen(text) > 80 ? "..." : "");
+    return buffer;
+}
+
+__attribute__((format(printf, 4, 5))) static int
+fail(struct loader *loader, const yaml_node_t *node, const char *key, const char *format, ...)
+{
+    char reason[ERROR_MESSAGE_MAX];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(reason, sizeof reason, format, arguments);
+    va_end(arguments);
+    if (key[0] == '\0')
+        return error_set(-EINVAL, "%s:%lu: %s", loader->path, line_of(node), reason);
+    return error_set(-EINVAL, "%s:%lu: %s: %s", loader->path, line_of(node), key, reason);
+}
+
+static int out_of_memory(void)
+{
+    return error_set(-ENOMEM, "out of memory while loading the configuration");
+}
+
+__attribute__((format(printf, 3, 4))) static int
+warn(struct loader *loader, const yaml_node_t *node, const char *format, ...)
+{
+    char text[ERROR_MESSAGE_MAX];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(text, sizeof text, format, arguments);
+    va_end(arguments);
+
+    struct config *config = loader->config;
+    char **grown = realloc(config->warnings, (config->warning_count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return out_of_memory();
+    config->warnings = grown;
+    char *line;
+    if (asprintf(&line, "%s:%lu: %s", loader->path, line_of(node), text) < 0)
+        return out_of_memory();
+    config->warnings[config->warning_count++] = line;
+    return 0;
+}
+
+/* Keys for messages ("storage.delete.enabled", "cairn.access[2]"), cut at
+ * KEY_MAX - 1 bytes. */
+static void append_key(char out[KEY_MAX], const char *text)
+{
+    size_t length = strlen(out), add = strlen(text);
+    if (add > KEY_MAX - 1 - length)
+        add = KEY_MAX - 1 - length;
+    memcpy(out + length, text, add);
+    out[length + add] = '\0';
+}
+
+static void join_key(char out[KEY_MAX], const char *parent, const char *name)
+{
+    out[0] = '\0';
+    append_key(out, parent);
+    if (parent[0] != '\0')
+        append_key(out, ".");
+    append_key(out, name);
+}
+
+static void index_key(char out[KEY_MAX], const char *parent, size_t index)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "[%zu]", index);
+    out[0] = '\0';
+    append_key(out, parent);
+    append_key(out, suffix);
+}
+
+static int in_list(const char *name, const char *const *list)
+{
+    for (size_t i = 0; list[i] != NULL; i++)
+        if (strcmp(name, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A Distribution key cairn does not use (`known`), or a key of neither. */
+static int ignore(struct loader *loader, const struct entry *entry, const char *key, int known)
+{
+    if (known)
+        return warn(loader, entry->key, "%s is not used by cairn", key);
+    return warn(loader, entry->key, "%s is not a Distribution or cairn key, ignored", key);
+}
+
+/* ---- nodes ---- */
+
+/* `key:` with nothing, `~` or `null`: "leave the default". */
+static int is_null(const yaml_node_t *node)
+{
+    if (node == NULL)
+        return 1;
+    if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    const char *text = (const char *)node->data.scalar.value;
+    return text[0] == '\0' || strcmp(text, "~") == 0 || strcmp(text, "null") == 0 ||
+           strcmp(text, "Null") == 0 || strcmp(text, "NULL") == 0;
+}
+
+/* The text of a non-empty scalar without NUL characters, or a type error
+ * saying that `expected` was expected. */
+static int scalar_text(struct loader *loader, const yaml_node_t *node, const char *key,
+                       const char *expected, const char **text_out)
+{
+    char buffer[96];
+    if (node->type != YAML_SCALAR_NODE || node->data.scalar.length == 0)
+        return fail(loader, node, key, "expected %s, got %s", expected, shown(node, buffer));
+    const char *text = (const char *)node->data.scalar.value;
+    if (strlen(text) != node->data.scalar.length)
+        return fail(loader, node, key, "expected %s, got a value with a NUL character", expected);
+    *text_out = text;
+    return 0;
+}
+
+/* Checks that `node` is a mapping with unique plain keys; a null node is an
+ * empty mapping. */
+static int mapping_open(struct loader *loader, yaml_node_t *node, const char *key,
+                        size_t *count_out)
+{
+    char buffer[96];
+    *count_out = 0;
+    if (is_null(node))
+        return 0;
+    if (node->type != YAML_MAPPING_NODE)
+        return fail(loader, node, key, "expected a mapping, got %s", shown(node, buffer));
+    size_t count = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_pair_t *pair = node->data.mapping.pairs.start + i;
+        yaml_node_t *name = yaml_document_get_node(&loader->document, pair->key);
+        if (name == NULL || name->type != YAML_SCALAR_NODE ||
+            strlen((const char *)name->data.scalar.value) != name->data.scalar.length)
+            return fail(loader, name != NULL ? name : node, key, "keys must be plain strings");
+        const char *text = (const char *)name->data.scalar.value;
+        char full[KEY_MAX];
+        join_key(full, key, text);
+        if (strcmp(text, "<<") == 0)
+            return fail(loader, name, key, "YAML merge keys (<<) are not supported");
+        for (size_t j = 0; j < i; j++) {
+            yaml_node_t *other =
+                yaml_document_get_node(&loader->document, node->data.mapping.pairs.start[j].key);
+            if (strcmp((const char *)other->data.scalar.value, text) == 0)
+                return fail(loader, name, full, "duplicate key (first at line %lu)",
+                            line_of(other));
+        }
+    }
+    *count_out = count;
+    return 0;
+}
+
+static void mapping_entry(struct loader *loader, yaml_node_t *node, size_t index,
+                          struct entry *entry)
+{
+    yaml_node_pair_t *pair = node->data.mapping.pairs.start + index;
+    entry->key = yaml_document_get_node(&loader->document, pair->key);
+    entry->value = yaml_document_get_node(&loader->document, pair->value);
+    entry->name = (const char *)entry->key->data.scalar.value;
+}
+
+/* ---- values ---- */
+
+static int get_string(struct loader *loader, const yaml_node_t *node, const char *key, char **out)
+{
+    const char *text;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, key, "a string", &text);
+    if (result < 0)
+        return result;
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return out_of_memory();
+    free(*out);
+    *out = copy;
+    return 0;
+}
+
+static int get_buffer(struct loader *loader, const yaml_node_t *node, const char *key, char *out,
+                      size_t size)
+{
+    const char *text;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, key, "a string", &text);
+    if (result < 0)
+        return result;
+    if (strlen(text) >= size)
+        return fail(loader, node, key, "longer than %zu bytes", size - 1);
+    strcpy(out, text);
+    return 0;
+}
+
+/* HOST:PORT, checked as the server will split it. */
+static int get_address(struct loader *loader, const yaml_node_t *node, const char *key, char *out,
+                       size_t size)
+{
+    char host[256], port[16];
+    const char *text;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, key, "an address HOST:PORT", &text);
+    if (result < 0)
+        return result;
+    if (options_split_listen(text, host, sizeof host, port, sizeof port) < 0) {
+        char reason[ERROR_MESSAGE_MAX];
+        snprintf(reason, sizeof reason, "%s", error_message());
+        return fail(loader, node, key, "%s", reason);
+    }
+    return get_buffer(loader, node, key, out, size);
+}
+
+/* Booleans as Go's YAML (1.1) reads them. */
+static int get_bool(struct loader *loader, const yaml_node_t *node, const char *key, int *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                      "y",    "Y",    "on",   "On",  "ON",  NULL};
+    static const char *const no[] = {"false", "False", "FALSE", "no",  "No",  "NO",
+                                     "n",     "N",     "off",   "Off", "OFF", NULL};
+    const char *expected = "true or false";
+    const char *text;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, key, expected, &text);
+    if (result < 0)
+        return result;
+    if (in_list(text, yes))
+        *out = 1;
+    else if (in_list(text, no))
+        *out = 0;
+    else {
+        char buffer[96];
+        return fail(loader, node, key, "expected %s, got %s", expected, shown(node, buffer));
+    }
+    return 0;
+}
+
+static int get_count(struct loader *loader, const yaml_node_t *node, const char *key,
+                     unsigned minimum, unsigned maximum, unsigned *out)
+{
+    char expected[64], buffer[96];
+    snprintf(expected, sizeof expected, "a number from %u to %u", minimum, maximum);
+    const char *text;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, key, expected, &text);
+    if (result < 0)
+        return result;
+    unsigned long long value = 0;
+    size_t i = 0;
+    for (; text[i] >= '0' && text[i] <= '9' && value <= maximum; i++)
+        value = value * 10 + (unsigned)(text[i] - '0');
+    if (i == 0 || text[i] != '\0' || value < minimum || value > maximum)
+        return fail(loader, node, key, "expected %s, got %s", expected, shown(node, buffer));
+    *out = (unsigned)value;
+    return 0;
+}
+
+/* A duration, at least `minimum` seconds; with `bare_seconds`, a plain
+ * number is seconds (cairn's keys; Go would read nanoseconds). */
+static int get_duration(struct loader *loader, const yaml_node_t *node, const char *key,
+                        int bare_seconds, uint64_t minimum, uint64_t *out)
+{
+    char buffer[96];
+    const char *expected = "a duration such as 90s, 15m or 1h30m";
+    const char *text;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, key, expected, &text);
+    if (result < 0)
+        return result;
+    uint64_t seconds = 0;
+    size_t digits = strspn(text, "0123456789");
+    if (bare_seconds && digits > 0 && text[digits] == '\0' && digits <= 12) {
+        seconds = strtoull(text, NULL, 10);
+    } else if (config_parse_duration(text, &seconds) < 0) {
+        char reason[ERROR_MESSAGE_MAX];
+        snprintf(reason, sizeof reason, "%s", error_message());
+        return fail(loader, node, key, "%s", reason);
+    }
+    if (seconds < minimum)
+        return fail(loader, node, key, "must be at least %llus, got %s",
+                    (unsigned long long)minimum, shown(node, buffer));
+    *out = seconds;
+    return 0;
+}
+
+static int get_size(struct loader *loader, const yaml_node_t *node, const char *key,
+                    uint64_t minimum, uint64_t *out)
+{
+    char buffer[96];
+    const char *text;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, key, "a size such as 512MiB", &text);
+    if (result < 0)
+        return result;
+    uint64_t bytes;
+    if (config_parse_size(text, &bytes) < 0) {
+        char reason[ERROR_MESSAGE_MAX];
+        snprintf(reason, sizeof reason, "%s", error_message());
+        return fail(loader, node, key, "%s", reason);
+    }
+    if (bytes < minimum)
+        return fail(loader, node, key, "must be at least %llu bytes, got %s",
+                    (unsigned long long)minimum, shown(node, buffer));
+    *out = bytes;
+    return 0;
+}
+
+static void free_list(char **items, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(items[i]);
+    free(items);
+}
+
+/* A list of non-empty strings, or one string standing for a list of one.
+ * A null node leaves the list as it is. */
+static int get_list(struct loader *loader, yaml_node_t *node, const char *key, char ***items_out,
+                    size_t *count_out)
+{
+    if (is_null(node))
+        return 0;
+    yaml_node_t *single[1] = {node};
+    size_t count = 1;
+    if (node->type == YAML_SEQUENCE_NODE)
+        count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    else if (node->type == YAML_MAPPING_NODE) {
+        char buffer[96];
+        return fail(loader, node, key, "expected a list of strings, got %s", shown(node, buffer));
+    }
+    loader->values += count;
+    if (loader->values > VALUES_MAX)
+        return fail(loader, node, key, "more than %d values in the file", VALUES_MAX);
+    char **items = calloc(count > 0 ? count : 1, sizeof *items);
+    if (items == NULL)
+        return out_of_memory();
+    int result = 0;
+    for (size_t i = 0; i < count && result == 0; i++) {
+        yaml_node_t *item = single[0];
+        char item_key[KEY_MAX];
+        item_key[0] = '\0';
+        append_key(item_key, key);
+        if (node->type == YAML_SEQUENCE_NODE) {
+            item = yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
+            index_key(item_key, key, i);
+        }
+        const char *text;
+        result = scalar_text(loader, item, item_key, "a string", &text);
+        if (result == 0 && (items[i] = strdup(text)) == NULL)
+            result = out_of_memory();
+    }
+    if (result < 0) {
+        free_list(items, count);
+        return result;
+    }
+    free_list(*items_out, *count_out);
+    *items_out = items;
+    *count_out = count;
+    return 0;
+}
+
+/* The line and key of list item `index` for messages. */
+static const yaml_node_t *list_item_node(struct loader *loader, const yaml_node_t *list,
+                                         size_t index, const char *key, char out[KEY_MAX])
+{
+    if (list->type != YAML_SEQUENCE_NODE) {
+        out[0] = '\0';
+        append_key(out, key);
+        return list;
+    }
+    index_key(out, key, index);
+    return yaml_document_get_node(&loader->document, list->data.sequence.items.start[index]);
+}
+
+/* ---- sections ---- */
+
+static int load_version(struct loader *loader, const yaml_node_t *node)
+{
+    char buffer[96];
+    const char *text;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, "version", "\"0.1\"", &text);
+    if (result < 0)
+        return result;
+    if (strcmp(text, "0.1") != 0)
+        return fail(loader, node, "version",
+                    "expected \"0.1\" (the only version of the format), got %s",
+                    shown(node, buffer));
+    return 0;
+}
+
+static int load_log(struct loader *loader, yaml_node_t *node)
+{
+    static const char *const known[] = {"fields", "hooks", "reportcaller", NULL};
+    struct config *config = loader->config;
+    size_t count;
+    int result = mapping_open(loader, node, "log", &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX], buffer[96];
+        const char *text;
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, "log", entry.name);
+        if (strcmp(entry.name, "level") == 0) {
+            if (is_null(entry.value))
+                continue;
+            const char *expected = "error, warn, info or debug";
+            result = scalar_text(loader, entry.value, key, expected, &text);
+            if (result < 0)
+                break;
+            if (strcmp(text, "error") == 0 || strcmp(text, "fatal") == 0 ||
+                strcmp(text, "panic") == 0)
+                config->log_level = LOG_LEVEL_ERROR;
+            else if (strcmp(text, "warn") == 0 || strcmp(text, "warning") == 0)
+                config->log_level = LOG_LEVEL_WARN;
+            else if (strcmp(text, "info") == 0)
+                config->log_level = LOG_LEVEL_INFO;
+            else if (strcmp(text, "debug") == 0 || strcmp(text, "trace") == 0)
+                config->log_level = LOG_LEVEL_DEBUG;
+            else
+                result = fail(loader, entry.value, key, "expected %s, got %s", expected,
+                              shown(entry.value, buffer));
+        } else if (strcmp(entry.name, "formatter") == 0) {
+            if (is_null(entry.value))
+                continue;
+            const char *expected = "text or json";
+            result = scalar_text(loader, entry.value, key, expected, &text);
+            if (result < 0)
+                break;
+            if (strcmp(text, "text") == 0)
+                config->log_format = LOG_FORMAT_TEXT;
+            else if (strcmp(text, "json") == 0)
+                config->log_format = LOG_FORMAT_JSON;
+            else if (strcmp(text, "logstash") == 0) {
+                config->log_format = LOG_FORMAT_JSON;
+                result =
+                    warn(loader, entry.value, "%s: logstash is not supported, using json", key);
+            } else
+                result = fail(loader, entry.value, key, "expected %s, got %s", expected,
+                              shown(entry.value, buffer));
+        } else if (strcmp(entry.name, "accesslog") == 0) {
+            size_t access_count;
+            result = mapping_open(loader, entry.value, key, &access_count);
+            for (size_t j = 0; j < access_count && result == 0; j++) {
+                struct entry access;
+                char access_key[KEY_MAX];
+                mapping_entry(loader, entry.value, j, &access);
+                join_key(access_key, key, access.name);
+                if (strcmp(access.name, "disabled") == 0) {
+                    int disabled = !config->access_log;
+                    result = get_bool(loader, access.value, access_key, &disabled);
+                    config->access_log = !disabled;
+                } else
+                    result = ignore(loader, &access, access_key, 0);
+            }
+        } else
+            result = ignore(loader, &entry, key, in_list(entry.name, known));
+    }
+    return result;
+}
+
+static int load_upload_purging(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    struct config *config = loader->config;
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "enabled") == 0)
+            result = get_bool(loader, entry.value, key, &config->upload_purging_enabled);
+        else if (strcmp(entry.name, "age") == 0)
+            result =
+                get_duration(loader, entry.value, key, 0, 1, &config->upload_purging_age_seconds);
+        else if (strcmp(entry.name, "interval") == 0)
+            result = get_duration(loader, entry.value, key, 0, 1,
+                                  &config->upload_purging_interval_seconds);
+        else if (strcmp(entry.name, "dryrun") == 0) {
+            int dry_run = 0;
+            result = get_bool(loader, entry.value, key, &dry_run);
+            loader->dry_run_node = dry_run ? entry.value : NULL;
+        } else
+            result = ignore(loader, &entry, key, 0);
+    }
+    return result;
+}
+
+static int load_maintenance(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "uploadpurging") == 0)
+            result = load_upload_purging(loader, entry.value, key);
+        else if (strcmp(entry.name, "readonly") == 0) {
+            size_t readonly_count;
+            result = mapping_open(loader, entry.value, key, &readonly_count);
+            for (size_t j = 0; j < readonly_count && result == 0; j++) {
+                struct entry readonly;
+                char readonly_key[KEY_MAX];
+                mapping_entry(loader, entry.value, j, &readonly);
+                join_key(readonly_key, key, readonly.name);
+                if (strcmp(readonly.name, "enabled") == 0)
+                    result =
+                        get_bool(loader, readonly.value, readonly_key, &loader->config->read_only);
+                else
+                    result = ignore(loader, &readonly, readonly_key, 0);
+            }
+        } else
+            result = ignore(loader, &entry, key, 0);
+    }
+    return result;
+}
+
+static int load_storage(struct loader *loader, yaml_node_t *node)
+{
+    static const char *const known[] = {"cache", "redirect", "tag", NULL};
+    struct config *config = loader->config;
+    size_t count;
+    int result = mapping_open(loader, node, "storage", &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, "storage", entry.name);
+        if (strcmp(entry.name, "filesystem") == 0) {
+            loader->filesystem_node = entry.key;
+            size_t fs_count;
+            int has_root = 0;
+            result = mapping_open(loader, entry.value, key, &fs_count);
+            for (size_t j = 0; j < fs_count && result == 0; j++) {
+                struct entry fs;
+                char fs_key[KEY_MAX];
+                mapping_entry(loader, entry.value, j, &fs);
+                join_key(fs_key, key, fs.name);
+                if (strcmp(fs.name, "rootdirectory") == 0) {
+                    has_root = !is_null(fs.value);
+                    result = get_buffer(loader, fs.value, fs_key, config->root_directory,
+                                        sizeof config->root_directory);
+                } else
+                    result = ignore(loader, &fs, fs_key, strcmp(fs.name, "maxthreads") == 0);
+            }
+            if (result == 0 && !has_root)
+                result = warn(loader, entry.key,
+                              "%s has no rootdirectory: cairn uses %s (Distribution would use "
+                              "/var/lib/registry)",
+                              key, config->root_directory);
+        } else if (strcmp(entry.name, "delete") == 0) {
+            size_t delete_count;
+            result = mapping_open(loader, entry.value, key, &delete_count);
+            for (size_t j = 0; j < delete_count && result == 0; j++) {
+                struct entry setting;
+                char setting_key[KEY_MAX];
+                mapping_entry(loader, entry.value, j, &setting);
+                join_key(setting_key, key, setting.name);
+                if (strcmp(setting.name, "enabled") == 0)
+                    result = get_bool(loader, setting.value, setting_key, &config->delete_enabled);
+                else
+                    result = ignore(loader, &setting, setting_key, 0);
+            }
+        } else if (strcmp(entry.name, "maintenance") == 0) {
+            result = load_maintenance(loader, entry.value, key);
+        } else if (in_list(entry.name, known)) {
+            result = ignore(loader, &entry, key, 1);
+        }
+        /* Every other key names a storage driver, as in Distribution: below. */
+    }
+    for (size_t i = 0; i < count && result == 0; i++) {
+        static const char *const special[] = {"filesystem", "delete", "maintenance", "cache",
+                                              "redirect",   "tag",    NULL};
+        struct entry entry;
+        mapping_entry(loader, node, i, &entry);
+        if (in_list(entry.name, special))
+            continue;
+        if (loader->filesystem_node != NULL)
+            result = warn(loader, entry.key,
+                          "storage.%s: cairn has only the filesystem driver; this second "
+                          "storage driver is ignored",
+                          entry.name);
+        else
+            result = warn(loader, entry.key,
+                          "storage.%s: cairn has only the filesystem driver; this one is "
+                          "ignored and the registry is kept in %s",
+                          entry.name, config->root_directory);
+    }
+    return result;
+}
+
+static int load_tls(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    static const char *const known[] = {"ciphersuites", "letsencrypt", NULL};
+    struct config *config = loader->config;
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX], buffer[96];
+        const char *text;
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "certificate") == 0)
+            result = get_string(loader, entry.value, key, &config->tls_certificate);
+        else if (strcmp(entry.name, "key") == 0)
+            result = get_string(loader, entry.value, key, &config->tls_key);
+        else if (strcmp(entry.name, "clientcas") == 0)
+            result = get_list(loader, entry.value, key, &config->tls_client_cas,
+                              &config->tls_client_ca_count);
+        else if (strcmp(entry.name, "minimumtls") == 0) {
+            if (is_null(entry.value))
+                continue;
+            const char *expected = "tls1.2 or tls1.3";
+            result = scalar_text(loader, entry.value, key, expected, &text);
+            if (result < 0)
+                break;
+            if (strcmp(text, "tls1.2") == 0)
+                config->tls_minimum_version = 0x0303;
+            else if (strcmp(text, "tls1.3") == 0)
+                config->tls_minimum_version = 0x0304;
+            else if (strcmp(text, "tls1.0") == 0 || strcmp(text, "tls1.1") == 0) {
+                config->tls_minimum_version = 0x0303;
+                result = warn(loader, entry.value, "%s: %s is below cairn's minimum, using tls1.2",
+                              key, text);
+            } else
+                result = fail(loader, entry.value, key, "expected %s, got %s", expected,
+                              shown(entry.value, buffer));
+        } else
+            result = ignore(loader, &entry, key, in_list(entry.name, known));
+    }
+    return result;
+}
+
+static int load_http(struct loader *loader, yaml_node_t *node)
+{
+    static const char *const known[] = {"host",         "prefix",       "secret",
+                                        "relativeurls", "headers",      "http2",
+                                        "h2c",          "draintimeout", NULL};
+    struct config *config = loader->config;
+    size_t count;
+    int result = mapping_open(loader, node, "http", &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX], buffer[96];
+        const char *text;
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, "http", entry.name);
+        if (strcmp(entry.name, "addr") == 0) {
+            result = get_address(loader, entry.value, key, config->listen_address,
+                                 sizeof config->listen_address);
+        } else if (strcmp(entry.name, "tls") == 0) {
+            loader->tls_node = entry.key;
+            result = load_tls(loader, entry.value, key);
+        } else if (strcmp(entry.name, "debug") == 0) {
+            size_t debug_count;
+            result = mapping_open(loader, entry.value, key, &debug_count);
+            for (size_t j = 0; j < debug_count && result == 0; j++) {
+                struct entry debug;
+                char debug_key[KEY_MAX];
+                mapping_entry(loader, entry.value, j, &debug);
+                join_key(debug_key, key, debug.name);
+                if (strcmp(debug.name, "addr") == 0)
+                    result = get_address(loader, debug.value, debug_key, config->debug_address,
+                                         sizeof config->debug_address);
+                else
+                    result =
+                        ignore(loader, &debug, debug_key, strcmp(debug.name, "prometheus") == 0);
+            }
+        } else if (strcmp(entry.name, "net") == 0) {
+            if (is_null(entry.value))
+                continue;
+            result = scalar_text(loader, entry.value, key, "tcp", &text);
+            if (result == 0 && strcmp(text, "tcp") != 0)
+                result = fail(loader, entry.value, key, "cairn listens on tcp only, got %s",
+                              shown(entry.value, buffer));
+            if (result == 0)
+                result = ignore(loader, &entry, key, 1);
+        } else
+            result = ignore(loader, &entry, key, in_list(entry.name, known));
+    }
+    return result;
+}
+
+static int load_auth(struct loader *loader, yaml_node_t *node)
+{
+    struct config *config = loader->config;
+    size_t count;
+    int result = mapping_open(loader, node, "auth", &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, "auth", entry.name);
+        int htpasswd = strcmp(entry.name, "htpasswd") == 0;
+        int token = strcmp(entry.name, "token") == 0;
+        if (!htpasswd && !token) {
+            if (strcmp(entry.name, "silly") == 0)
+                result = ignore(loader, &entry, key, 1);
+            else
+                result = fail(loader, entry.key, key,
+                              "unknown authentication method (cairn has htpasswd and token)");
+            continue;
+        }
+        const yaml_node_t *other = htpasswd ? loader->token_node : loader->htpasswd_node;
+        if (other != NULL) {
+            result = fail(loader, entry.key, key,
+                          "auth.htpasswd and auth.token cannot both be configured (the other "
+                          "is at line %lu)",
+                          line_of(other));
+            break;
+        }
+        if (htpasswd)
+            loader->htpasswd_node = entry.key;
+        else
+            loader->token_node = entry.key;
+        size_t method_count;
+        result = mapping_open(loader, entry.value, key, &method_count);
+        for (size_t j = 0; j < method_count && result == 0; j++) {
+            struct entry setting;
+            char setting_key[KEY_MAX];
+            mapping_entry(loader, entry.value, j, &setting);
+            join_key(setting_key, key, setting.name);
+            char **field = NULL;
+            if (htpasswd && strcmp(setting.name, "realm") == 0)
+                field = &config->htpasswd_realm;
+            else if (htpasswd && strcmp(setting.name, "path") == 0)
+                field = &config->htpasswd_path;
+            else if (token && strcmp(setting.name, "realm") == 0)
+                field = &config->token_realm;
+            else if (token && strcmp(setting.name, "service") == 0)
+                field = &config->token_service;
+            else if (token && strcmp(setting.name, "issuer") == 0)
+                field = &config->token_issuer;
+            else if (token && strcmp(setting.name, "rootcertbundle") == 0)
+                field = &config->token_root_certificate_bundle;
+            else if (token && strcmp(setting.name, "jwks") == 0)
+                field = &config->token_jwks;
+            if (field != NULL)
+                result = get_string(loader, setting.value, setting_key, field);
+            else
+                result = ignore(loader, &setting, setting_key,
+                                token && (strcmp(setting.name, "autoredirect") == 0 ||
+                                          strcmp(setting.name, "autoredirectpath") == 0 ||
+                                          strcmp(setting.name, "signingalgorithms") == 0));
+        }
+    }
+    return result;
+}
+
+/* User and group names: what htpasswd allows (no ':'), without blanks. */
+static int valid_name(const char *text)
+{
+    if (text[0] == '\0')
+        return 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++)
+        if (*c <= ' ' || *c == ':' || *c == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int load_groups(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    struct config *config = loader->config;
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    if (result < 0 || count == 0)
+        return result;
+    config->groups = calloc(count, sizeof *config->groups);
+    if (config->groups == NULL)
+        return out_of_memory();
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (!valid_name(entry.name)) {
+            result = fail(loader, entry.key, key,
+                          "a group name has no blanks, ':' or control characters");
+            break;
+        }
+        struct group_config *group = &config->groups[config->group_count++];
+        if ((group->name = strdup(entry.name)) == NULL) {
+            result = out_of_memory();
+            break;
+        }
+        result = get_list(loader, entry.value, key, &group->members, &group->member_count);
+        for (size_t j = 0; j < group->member_count && result == 0; j++) {
+            char item_key[KEY_MAX];
+            if (!valid_name(group->members[j]))
+                result = fail(loader, list_item_node(loader, entry.value, j, key, item_key),
+                              item_key, "a user name has no blanks, ':' or control characters");
+        }
+    }
+    return result;
+}
+
+static int find_group(const struct config *config, const char *name)
+{
+    for (size_t i = 0; i < config->group_count; i++)
+        if (strcmp(config->groups[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Repository patterns: a repository name's characters, '/', '*' and '?'. */
+static int valid_pattern(const char *text)
+{
+    if (text[0] == '\0')
+        return 0;
+    for (const char *c = text; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr("._-/*?", *c) != NULL))
+            return 0;
+    return 1;
+}
+
+static int load_rule(struct loader *loader, yaml_node_t *node, const char *parent,
+                     struct access_rule_config *rule)
+{
+    static const char *const required[] = {"subjects", "repositories", "actions"};
+    const struct config *config = loader->config;
+    char buffer[96];
+    if (node->type != YAML_MAPPING_NODE)
+        return fail(loader, node, parent,
+                    "expected a mapping with subjects, repositories and actions, got %s",
+                    shown(node, buffer));
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    const yaml_node_t *seen[3] = {NULL, NULL, NULL};
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX], item_key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "subjects") == 0) {
+            seen[0] = entry.value;
+            result = get_list(loader, entry.value, key, &rule->subjects, &rule->subject_count);
+            for (size_t j = 0; j < rule->subject_count && result == 0; j++) {
+                const char *subject = rule->subjects[j];
+                const yaml_node_t *item = list_item_node(loader, entry.value, j, key, item_key);
+                if (strncmp(subject, "group:", 6) == 0) {
+                    if (!find_group(config, subject + 6))
+                        result = fail(loader, item, item_key, "no group \"%.100s\" in cairn.groups",
+                                      subject + 6);
+                } else if (!valid_name(subject))
+                    result = fail(loader, item, item_key,
+                                  "expected a user name, \"group:<name>\", \"anonymous\" or "
+                                  "\"*\", got %s",
+                                  shown(item, buffer));
+            }
+        } else if (strcmp(entry.name, "repositories") == 0) {
+            seen[1] = entry.value;
+            result =
+                get_list(loader, entry.value, key, &rule->repositories, &rule->repository_count);
+            for (size_t j = 0; j < rule->repository_count && result == 0; j++) {
+                const yaml_node_t *item = list_item_node(loader, entry.value, j, key, item_key);
+                if (!valid_pattern(rule->repositories[j]) || strstr(rule->repositories[j], "***"))
+                    result = fail(loader, item, item_key,
+                                  "expected a repository pattern (lowercase name characters, "
+                                  "'/', '*', '**', '?'), got %s",
+                                  shown(item, buffer));
+            }
+        } else if (strcmp(entry.name, "actions") == 0) {
+            seen[2] = entry.value;
+            char **actions = NULL;
+            size_t action_count = 0;
+            result = get_list(loader, entry.value, key, &actions, &action_count);
+            rule->actions = 0;
+            for (size_t j = 0; j < action_count && result == 0; j++) {
+                const char *action = actions[j];
+                if (strcmp(action, "pull") == 0)
+                    rule->actions |= ACCESS_PULL;
+                else if (strcmp(action, "push") == 0)
+                    rule->actions |= ACCESS_PUSH;
+                else if (strcmp(action, "delete") == 0)
+                    rule->actions |= ACCESS_DELETE;
+                else if (strcmp(action, "catalog") == 0)
+                    rule->actions |= ACCESS_CATALOG;
+                else if (strcmp(action, "*") == 0)
+                    rule->actions |= ACCESS_PULL | ACCESS_PUSH | ACCESS_DELETE | ACCESS_CATALOG;
+                else {
+                    const yaml_node_t *item = list_item_node(loader, entry.value, j, key, item_key);
+                    result = fail(loader, item, item_key,
+                                  "expected pull, push, delete, catalog or *, got %s",
+                                  shown(item, buffer));
+                }
+            }
+            free_list(actions, action_count);
+        } else
+            result = fail(loader, entry.key, key,
+                          "unknown key (a rule has subjects, repositories and actions)");
+    }
+    for (size_t i = 0; i < 3 && result == 0; i++) {
+        size_t items = i == 0 ? rule->subject_count : i == 1 ? rule->repository_count : 1;
+        if (seen[i] == NULL || is_null(seen[i]) || items == 0)
+            result = fail(loader, seen[i] != NULL ? seen[i] : node, parent, "%s: %s", required[i],
+                          seen[i] == NULL ? "missing" : "must not be empty");
+    }
+    return result;
+}
+
+static int load_access(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    struct config *config = loader->config;
+    char buffer[96];
+    if (is_null(node))
+        return 0;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return fail(loader, node, parent, "expected a list of rules, got %s", shown(node, buffer));
+    size_t count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (count == 0)
+        return 0;
+    config->access_rules = calloc(count, sizeof *config->access_rules);
+    if (config->access_rules == NULL)
+        return out_of_memory();
+    int result = 0;
+    for (size_t i = 0; i < count && result == 0; i++) {
+        char key[KEY_MAX];
+        index_key(key, parent, i);
+        yaml_node_t *item =
+            yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
+        result = load_rule(loader, item, key, &config->access_rules[config->access_rule_count++]);
+    }
+    return result;
+}
+
+static int load_cairn(struct loader *loader, yaml_node_t *node)
+{
+    struct config *config = loader->config;
+    size_t count;
+    int result = mapping_open(loader, node, "cairn", &count);
+    /* Groups before the rules that name them, wherever they are in the file. */
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, "cairn", entry.name);
+        if (strcmp(entry.name, "threads") == 0)
+            result = get_count(loader, entry.value, key, 1, 1024, &config->threads);
+        else if (strcmp(entry.name, "workers") == 0)
+            result = get_count(loader, entry.value, key, 1, 1024, &config->workers);
+        else if (strcmp(entry.name, "max_body_size") == 0)
+            result = get_size(loader, entry.value, key, 1, &config->max_body_size);
+        else if (strcmp(entry.name, "body_temporary_directory") == 0)
+            result = get_string(loader, entry.value, key, &config->body_temporary_directory);
+        else if (strcmp(entry.name, "request_timeout") == 0)
+            result = get_duration(loader, entry.value, key, 1, 1, &config->request_timeout_seconds);
+        else if (strcmp(entry.name, "shutdown_grace") == 0)
+            result = get_duration(loader, entry.value, key, 1, 0, &config->shutdown_grace_seconds);
+        else if (strcmp(entry.name, "anonymous_pull") == 0)
+            result = get_bool(loader, entry.value, key, &config->anonymous_pull);
+        else if (strcmp(entry.name, "groups") == 0)
+            result = load_groups(loader, entry.value, key);
+        else if (strcmp(entry.name, "access") != 0)
+            result = fail(loader, entry.key, key,
+                          "unknown key (cairn's keys are threads, workers, max_body_size, "
+                          "body_temporary_directory, request_timeout, shutdown_grace, "
+                          "anonymous_pull, groups and access)");
+    }
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        mapping_entry(loader, node, i, &entry);
+        if (strcmp(entry.name, "access") == 0) {
+            loader->access_node = entry.key;
+            result = load_access(loader, entry.value, "cairn.access");
+        }
+    }
+    return result;
+}
+
+static int load_root(struct loader *loader, yaml_node_t *node)
+{
+    static const char *const known[] = {"loglevel",      "middleware", "reporting", "notifications",
+                                        "redis",         "health",     "proxy",     "validation",
+                                        "compatibility", "catalog",    "policy",    NULL};
+    char buffer[96];
+    if (is_null(node))
+        return 0;
+    if (node->type != YAML_MAPPING_NODE)
+        return error_set(-EINVAL,
+                         "%s:%lu: expected a mapping of sections (version, storage, "
+                         "http, ...), got %s",
+                         loader->path, line_of(node), shown(node, buffer));
+    size_t count;
+    int result = mapping_open(loader, node, "", &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        mapping_entry(loader, node, i, &entry);
+        if (strcmp(entry.name, "version") == 0)
+            result = load_version(loader, entry.value);
+        else if (strcmp(entry.name, "log") == 0)
+            result = load_log(loader, entry.value);
+        else if (strcmp(entry.name, "storage") == 0)
+            result = load_storage(loader, entry.value);
+        else if (strcmp(entry.name, "http") == 0)
+            result = load_http(loader, entry.value);
+        else if (strcmp(entry.name, "auth") == 0)
+            result = load_auth(loader, entry.value);
+        else if (strcmp(entry.name, "cairn") == 0)
+            result = load_cairn(loader, entry.value);
+        else
+            result = ignore(loader, &entry, entry.name, in_list(entry.name, known));
+    }
+    return result;
+}
+
+/* What only the whole file can tell. */
+static int check_together(struct loader *loader)
+{
+    struct config *config = loader->config;
+    int result = 0;
+    if (loader->htpasswd_node != NULL) {
+        if (config->htpasswd_path == NULL)
+            return fail(loader, loader->htpasswd_node, "auth.htpasswd", "path is required");
+        if (config->htpasswd_realm == NULL && (config->htpasswd_realm = strdup("cairn")) == NULL)
+            return out_of_memory();
+    }
+    if (loader->token_node != NULL) {
+        static const char *const names[] = {"realm", "service", "issuer"};
+        char *const values[] = {config->token_realm, config->token_service, config->token_issuer};
+        for (size_t i = 0; i < 3; i++)
+            if (values[i] == NULL)
+                return fail(loader, loader->token_node, "auth.token", "%s is required", names[i]);
+        if (config->token_root_certificate_bundle == NULL && config->token_jwks == NULL)
+            return fail(loader, loader->token_node, "auth.token",
+                        "rootcertbundle or jwks is required to verify tokens");
+    }
+    if (loader->tls_node != NULL) {
+        if ((config->tls_certificate == NULL) != (config->tls_key == NULL))
+            return fail(loader, loader->tls_node, "http.tls",
+                        "certificate and key go together (one of them is missing)");
+        if (config->tls_certificate == NULL && config->tls_client_ca_count > 0)
+            return fail(loader, loader->tls_node, "http.tls",
+                        "clientcas needs a certificate and key (mTLS is part of TLS)");
+    }
+    if (loader->dry_run_node != NULL) {
+        config->upload_purging_enabled = 0;
+        result = warn(loader, loader->dry_run_node,
+                      "storage.maintenance.uploadpurging.dryrun: dry runs are not supported; "
+                      "upload purging is disabled");
+    }
+    if (result == 0 && config->access_rule_count > 0 && loader->htpasswd_node == NULL &&
+        loader->token_node == NULL && config->tls_client_ca_count == 0)
+        result = warn(loader, loader->access_node,
+                      "cairn.access has no effect: no authentication is configured (auth.htpasswd, "
+                      "auth.token or http.tls.clientcas), so every request is allowed");
+    return result;
+}
+
+/* ---- public ---- */
+
+void config_defaults(struct config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->log_level = LOG_LEVEL_INFO;
+    config->log_format = LOG_FORMAT_TEXT;
+    config->access_log = 1;
+    strcpy(config->root_directory, CONFIG_DEFAULT_ROOT_DIRECTORY);
+    config->delete_enabled = 1;
+    config->upload_purging_enabled = 1;
+    config->upload_purging_age_seconds = 168 * 3600;
+    config->upload_purging_interval_seconds = 24 * 3600;
+    strcpy(config->listen_address, CONFIG_DEFAULT_LISTEN_ADDRESS);
+    config->tls_minimum_version = 0x0303;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    config->threads = cores < 1 ? 1 : cores > 1024 ? 1024 : (unsigned)cores;
+    config->workers = 4;
+    config->max_body_size = 16ULL << 30;
+    config->request_timeout_seconds = 15 * 60;
+    config->shutdown_grace_seconds = 30;
+}
+
+void config_release(struct config *config)
+{
+    free(config->source_path);
+    free(config->tls_certificate);
+    free(config->tls_key);
+    free_list(config->tls_client_cas, config->tls_client_ca_count);
+    free(config->htpasswd_realm);
+    free(config->htpasswd_path);
+    free(config->token_realm);
+    free(config->token_service);
+    free(config->token_issuer);
+    free(config->token_root_certificate_bundle);
+    free(config->token_jwks);
+    free(config->body_temporary_directory);
+    for (size_t i = 0; i < config->group_count; i++) {
+        free(config->groups[i].name);
+        free_list(config->groups[i].members, config->groups[i].member_count);
+    }
+    free(config->groups);
+    for (size_t i = 0; i < config->access_rule_count; i++) {
+        free_list(config->access_rules[i].subjects, config->access_rules[i].subject_count);
+        free_list(config->access_rules[i].repositories, config->access_rules[i].repository_count);
+    }
+    free(config->access_rules);
+    free_list(config->warnings, config->warning_count);
+    memset(config, 0, sizeof *config);
+}
+
+int config_load(const char *path, struct config *config)
+{
+    struct config building;
+    struct loader loader = {.path = path, .config = &building};
+    config_defaults(&building);
+
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        int error = errno;
+        return error_set(-error, "%s: cannot open: %s", path, strerror(error));
+    }
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(file);
+        return out_of_memory();
+    }
+    yaml_parser_set_input_file(&parser, file);
+    int result = 0;
+    if (!yaml_parser_load(&parser, &loader.document)) {
+        result = error_set(
+            -EINVAL, "%s:%lu: %s%s%s", path, (unsigned long)parser.problem_mark.line + 1,
+            parser.problem != NULL ? parser.problem : "not valid YAML",
+            parser.context != NULL ? " " : "", parser.context != NULL ? parser.context : "");
+        yaml_parser_delete(&parser);
+        fclose(file);
+        return result;
+    }
+    if (ferror(file)) {
+        result = error_set(-EIO, "%s: cannot read", path);
+    } else {
+        /* A second document would be ignored by Distribution too, but
+         * silently; say so. */
+        yaml_document_t next;
+        if (!yaml_parser_load(&parser, &next)) {
+            result =
+                error_set(-EINVAL, "%s:%lu: %s", path, (unsigned long)parser.problem_mark.line + 1,
+                          parser.problem != NULL ? parser.problem : "not valid YAML");
+        } else {
+            yaml_node_t *second = yaml_document_get_root_node(&next);
+            if (second != NULL)
+                result = error_set(-EINVAL, "%s:%lu: only one YAML document is allowed", path,
+                                   line_of(second));
+            yaml_document_delete(&next);
+        }
+    }
+    yaml_parser_delete(&parser);
+    fclose(file);
+
+    if (result == 0)
+        result = load_root(&loader, yaml_document_get_root_node(&loader.document));
+    if (result == 0)
+        result = check_together(&loader);
+    if (result == 0 && (building.source_path = strdup(path)) == NULL)
+        result = out_of_memory();
+    yaml_document_delete(&loader.document);
+    if (result < 0) {
+        config_release(&building);
+        return result;
+    }
+    *config = building;
+    return 0;
+}
+
+int config_parse_duration(const char *text, uint64_t *seconds_out)
+{
+    static const struct {
+        const char *name;
+        uint64_t nanoseconds;
+    } units[] = {{"ns", 1},
+                 {"us", 1000},
+                 {"\xc2\xb5s", 1000}, /* µs, micro sign */
+                 {"\xce\xbcs", 1000}, /* μs, Greek mu */
+                 {"ms", 1000000},
+                 {"s", 1000000000ULL},
+                 {"m", 60ULL * 1000000000ULL},
+                 {"h", 3600ULL * 1000000000ULL}};
+    const char *start = text;
+    uint64_t total = 0; /* nanoseconds */
+    int exact = 1;
+    if (*text == '+')
+        text++;
+    if (strcmp(text, "0") == 0) {
+        *seconds_out = 0;
+        return 0;
+    }
+    if (*text == '\0' || *text == '-')
+        goto invalid;
+    while (*text != '\0') {
+        uint64_t whole = 0, fraction = 0, scale = 1;
+        size_t whole_digits = 0, fraction_digits = 0;
+        for (; *text >= '0' && *text <= '9'; text++, whole_digits++)
+            if (__builtin_mul_overflow(whole, 10, &whole) ||
+                __builtin_add_overflow(whole, (uint64_t)(*text - '0'), &whole))
+                goto too_long;
+        if (*text == '.') {
+            text++;
+            for (; *text >= '0' && *text <= '9'; text++, fraction_digits++) {
+                if (scale > UINT64_MAX / 100) /* digits past 1e-18 change nothing here */
+                    continue;
+                fraction = fraction * 10 + (uint64_t)(*text - '0');
+                scale *= 10;
+            }
+        }
+        if (whole_digits == 0 && fraction_digits == 0)
+            goto invalid;
+        size_t unit = 0, count = sizeof units / sizeof units[0], best = count;
+        for (; unit < count; unit++) {
+            size_t length = strlen(units[unit].name);
+            if (strncmp(text, units[unit].name, length) == 0 &&
+                (best == count || length > strlen(units[best].name)))
+                best = unit;
+        }
+        if (best == count)
+            goto invalid;
+        text += strlen(units[best].name);
+        uint64_t per = units[best].nanoseconds, part;
+        if (__builtin_mul_overflow(whole, per, &part) ||
+            __builtin_add_overflow(total, part, &total))
+            goto too_long;
+        if (fraction > 0) {
+            /* fraction / scale of a unit; exact when it divides evenly. */
+            unsigned __int128 nanoseconds = (unsigned __int128)fraction * per;
+            if (nanoseconds % scale != 0)
+                exact = 0;
+            if (__builtin_add_overflow(total, (uint64_t)(nanoseconds / scale), &total))
+                goto too_long;
+        }
+    }
+    if (!exact || total % 1000000000ULL != 0)
+        return error_set(-EINVAL, "durations here are whole seconds, got \"%.80s\"", start);
+    *seconds_out = total / 1000000000ULL;
+    return 0;
+invalid:
+    return error_set(-EINVAL, "expected a duration such as 90s, 15m, 168h or 1h30m, got \"%.80s\"",
+                     start);
+too_long:
+    return error_set(-EINVAL, "duration too long: \"%.80s\"", start);
+}
+
+int config_parse_size(const char *text, uint64_t *bytes_out)
+{
+    static const struct {
+        const char *name;
+        uint64_t bytes;
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"kB", 1000},
+                 {"KB", 1000},
+                 {"MB", 1000 * 1000},
+                 {"GB", 1000 * 1000 * 1000},
+                 {"TB", 1000ULL * 1000 * 1000 * 1000},
+                 {"KiB", 1ULL << 10},
+                 {"MiB", 1ULL << 20},
+                 {"GiB", 1ULL << 30},
+                 {"TiB", 1ULL << 40}};
+    const char *start = text;
+    uint64_t value = 0;
+    size_t digits = 0;
+    for (; *text >= '0' && *text <= '9'; text++, digits++)
+        if (__builtin_mul_overflow(value, 10, &value) ||
+            __builtin_add_overflow(value, (uint64_t)(*text - '0'), &value))
+            goto too_large;
+    if (digits == 0)
+        goto invalid;
+    if (*text == ' ')
+        text++;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(text, units[i].name) != 0 || (i == 0 && text != start + digits))
+            continue;
+        if (__builtin_mul_overflow(value, units[i].bytes, &value) || value > (UINT64_MAX >> 1))
+            goto too_large;
+        *bytes_out = value;
+        return 0;
+    }
+invalid:
+    return error_set(-EINVAL,
+                     "expected a size such as 1048576, 512MiB or 16GiB (units B, KB, MB, GB, "
+                     "TB, KiB, MiB, GiB, TiB), got \"%.80s\"",
+                     start);
+too_large:
+    return error_set(-EINVAL, "size too large: \"%.80s\"", start);
+}

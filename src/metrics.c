@@ -1,0 +1,315 @@
+/* src/metrics.c — sharded lock-free counters and their Prometheus rendering. */
+#include "src/metrics.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "layout/error.h"
+#include "version.h"
+
+/* Statuses that keep their own label value; anything else is "other". */
+static const int METRICS_STATUSES[] = {200, 201, 202, 204, 206, 304, 307, 400, 401,
+                                       403, 404, 405, 409, 413, 416, 500, 503};
+#define STATUS_KNOWN_COUNT (sizeof METRICS_STATUSES / sizeof METRICS_STATUSES[0])
+#define STATUS_OTHER STATUS_KNOWN_COUNT
+#define STATUS_COUNT (STATUS_KNOWN_COUNT + 1)
+
+/* Upper bounds of the latency buckets (seconds); the last bucket is +Inf. */
+static const double BUCKET_BOUNDS[] = {.001, .005, .01, .05, .1, .5, 1, 5, 30};
+static const char *const BUCKET_LABELS[] = {"0.001", "0.005", "0.01", "0.05", "0.1",
+                                            "0.5",   "1",     "5",    "30",   "+Inf"};
+#define BUCKET_FINITE_COUNT (sizeof BUCKET_BOUNDS / sizeof BUCKET_BOUNDS[0])
+#define BUCKET_COUNT (BUCKET_FINITE_COUNT + 1)
+
+static const char *const ROUTE_LABELS[METRICS_ROUTE_COUNT] = {
+    "base",   "catalog",   "tags",    "manifest", "blob",
+    "upload", "referrers", "metrics", "health",   "other"};
+static const char *const METHOD_LABELS[METRICS_METHOD_COUNT] = {"GET",   "HEAD",   "PUT",  "POST",
+                                                                "PATCH", "DELETE", "other"};
+static const char *const AUTH_LABELS[METRICS_AUTH_FAILURE_COUNT] = {
+    "missing",       "malformed",          "bad_password", "token_invalid",
+    "token_expired", "client_certificate", "denied"};
+
+/* Threads beyond this many share shards (still exact: the adds are atomic). */
+#define SHARD_COUNT 16
+
+struct route_counters {
+    _Atomic uint64_t buckets[BUCKET_COUNT]; /* not cumulative: one per interval */
+    _Atomic uint64_t duration_nanoseconds;
+    _Atomic uint64_t bytes_in;
+    _Atomic uint64_t bytes_out;
+};
+
+struct shard {
+    _Alignas(64) _Atomic uint64_t requests[METRICS_ROUTE_COUNT][METRICS_METHOD_COUNT][STATUS_COUNT];
+    struct route_counters routes[METRICS_ROUTE_COUNT];
+};
+
+static struct shard shards[SHARD_COUNT];
+static atomic_uint next_shard;
+static _Thread_local struct shard *thread_shard;
+
+static _Atomic int64_t uploads_in_progress;
+static _Atomic uint64_t reloads[2]; /* [0] failure, [1] success */
+static _Atomic uint64_t auth_failures[METRICS_AUTH_FAILURE_COUNT];
+static double process_start_seconds;
+
+/* Runs when the program starts (the object is linked in because the server
+ * calls metrics_*), so process_start_time_seconds needs no init call. */
+__attribute__((constructor)) static void metrics_note_start(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    process_start_seconds = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static struct shard *my_shard(void)
+{
+    if (thread_shard == NULL) {
+        unsigned index = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed);
+        thread_shard = &shards[index % SHARD_COUNT];
+    }
+    return thread_shard;
+}
+
+static void add(_Atomic uint64_t *counter, uint64_t value)
+{
+    atomic_fetch_add_explicit(counter, value, memory_order_relaxed);
+}
+
+static uint64_t load(_Atomic uint64_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+static size_t status_index(int status)
+{
+    for (size_t i = 0; i < STATUS_KNOWN_COUNT; i++)
+        if (METRICS_STATUSES[i] == status)
+            return i;
+    return STATUS_OTHER;
+}
+
+enum metrics_route metrics_route_from_kind(enum route_kind kind)
+{
+    switch (kind) {
+    case ROUTE_BASE:
+        return METRICS_ROUTE_BASE;
+    case ROUTE_CATALOG:
+        return METRICS_ROUTE_CATALOG;
+    case ROUTE_TAGS_LIST:
+        return METRICS_ROUTE_TAGS;
+    case ROUTE_MANIFEST:
+        return METRICS_ROUTE_MANIFEST;
+    case ROUTE_UPLOAD_START:
+    case ROUTE_UPLOAD:
+        return METRICS_ROUTE_UPLOAD;
+    case ROUTE_BLOB:
+        return METRICS_ROUTE_BLOB;
+    case ROUTE_REFERRERS:
+        return METRICS_ROUTE_REFERRERS;
+    }
+    return METRICS_ROUTE_OTHER;
+}
+
+enum metrics_method metrics_method_parse(const char *method, size_t length)
+{
+    for (int i = 0; i < METRICS_METHOD_OTHER; i++)
+        if (strlen(METHOD_LABELS[i]) == length && memcmp(METHOD_LABELS[i], method, length) == 0)
+            return (enum metrics_method)i;
+    return METRICS_METHOD_OTHER;
+}
+
+void metrics_record_request(enum metrics_route route, enum metrics_method method, int status,
+                            double duration_seconds, uint64_t bytes_in, uint64_t bytes_out)
+{
+    if ((unsigned)route >= METRICS_ROUTE_COUNT)
+        route = METRICS_ROUTE_OTHER;
+    if ((unsigned)method >= METRICS_METHOD_COUNT)
+        method = METRICS_METHOD_OTHER;
+    if (!(duration_seconds > 0)) /* negative or NaN */
+        duration_seconds = 0;
+    if (duration_seconds > 1e9) /* 31 years: keeps the nanoseconds below 2^63 */
+        duration_seconds = 1e9;
+    size_t bucket = 0;
+    while (bucket < BUCKET_FINITE_COUNT && duration_seconds > BUCKET_BOUNDS[bucket])
+        bucket++;
+    uint64_t duration_nanoseconds = (uint64_t)(duration_seconds * 1e9);
+
+    struct shard *shard = my_shard();
+    add(&shard->requests[route][method][status_index(status)], 1);
+    struct route_counters *counters = &shard->routes[route];
+    add(&counters->buckets[bucket], 1);
+    add(&counters->duration_nanoseconds, duration_nanoseconds);
+    add(&counters->bytes_in, bytes_in);
+    add(&counters->bytes_out, bytes_out);
+}
+
+void metrics_upload_started(void)
+{
+    atomic_fetch_add_explicit(&uploads_in_progress, 1, memory_order_relaxed);
+}
+
+void metrics_upload_finished(void)
+{
+    atomic_fetch_sub_explicit(&uploads_in_progress, 1, memory_order_relaxed);
+}
+
+void metrics_reload(int ok)
+{
+    add(&reloads[ok ? 1 : 0], 1);
+}
+
+void metrics_auth_failure(enum metrics_auth_failure reason)
+{
+    if ((unsigned)reason < METRICS_AUTH_FAILURE_COUNT)
+        add(&auth_failures[reason], 1);
+}
+
+void metrics_reset(void)
+{
+    for (size_t s = 0; s < SHARD_COUNT; s++) {
+        struct shard *shard = &shards[s];
+        for (size_t r = 0; r < METRICS_ROUTE_COUNT; r++) {
+            for (size_t m = 0; m < METRICS_METHOD_COUNT; m++)
+                for (size_t i = 0; i < STATUS_COUNT; i++)
+                    atomic_store(&shard->requests[r][m][i], 0);
+            struct route_counters *counters = &shard->routes[r];
+            for (size_t b = 0; b < BUCKET_COUNT; b++)
+                atomic_store(&counters->buckets[b], 0);
+            atomic_store(&counters->duration_nanoseconds, 0);
+            atomic_store(&counters->bytes_in, 0);
+            atomic_store(&counters->bytes_out, 0);
+        }
+    }
+    atomic_store(&uploads_in_progress, 0);
+    atomic_store(&reloads[0], 0);
+    atomic_store(&reloads[1], 0);
+    for (size_t i = 0; i < METRICS_AUTH_FAILURE_COUNT; i++)
+        atomic_store(&auth_failures[i], 0);
+}
+
+static void header(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_requests(FILE *out)
+{
+    header(out, "cairn_http_requests_total", "counter",
+           "HTTP requests answered, by route, method and status.");
+    for (size_t r = 0; r < METRICS_ROUTE_COUNT; r++)
+        for (size_t m = 0; m < METRICS_METHOD_COUNT; m++)
+            for (size_t i = 0; i < STATUS_COUNT; i++) {
+                uint64_t total = 0;
+                for (size_t s = 0; s < SHARD_COUNT; s++)
+                    total += load(&shards[s].requests[r][m][i]);
+                if (total == 0)
+                    continue;
+                fprintf(out, "cairn_http_requests_total{route=\"%s\",method=\"%s\",status=\"",
+                        ROUTE_LABELS[r], METHOD_LABELS[m]);
+                if (i == STATUS_OTHER)
+                    fputs("other", out);
+                else
+                    fprintf(out, "%d", METRICS_STATUSES[i]);
+                fprintf(out, "\"} %" PRIu64 "\n", total);
+            }
+}
+
+static void render_routes(FILE *out)
+{
+    struct {
+        uint64_t buckets[BUCKET_COUNT];
+        uint64_t duration_nanoseconds, bytes_in, bytes_out;
+    } sums[METRICS_ROUTE_COUNT];
+    memset(sums, 0, sizeof sums);
+    for (size_t s = 0; s < SHARD_COUNT; s++)
+        for (size_t r = 0; r < METRICS_ROUTE_COUNT; r++) {
+            struct route_counters *counters = &shards[s].routes[r];
+            for (size_t b = 0; b < BUCKET_COUNT; b++)
+                sums[r].buckets[b] += load(&counters->buckets[b]);
+            sums[r].duration_nanoseconds += load(&counters->duration_nanoseconds);
+            sums[r].bytes_in += load(&counters->bytes_in);
+            sums[r].bytes_out += load(&counters->bytes_out);
+        }
+
+    header(out, "cairn_http_request_duration_seconds", "histogram",
+           "Time from the request's arrival to its response, by route.");
+    for (size_t r = 0; r < METRICS_ROUTE_COUNT; r++) {
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b < BUCKET_COUNT; b++) {
+            cumulative += sums[r].buckets[b];
+            fprintf(out,
+                    "cairn_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %" PRIu64
+                    "\n",
+                    ROUTE_LABELS[r], BUCKET_LABELS[b], cumulative);
+        }
+        fprintf(out,
+                "cairn_http_request_duration_seconds_sum{route=\"%s\"} %" PRIu64 ".%09" PRIu64 "\n",
+                ROUTE_LABELS[r], sums[r].duration_nanoseconds / 1000000000u,
+                sums[r].duration_nanoseconds % 1000000000u);
+        fprintf(out, "cairn_http_request_duration_seconds_count{route=\"%s\"} %" PRIu64 "\n",
+                ROUTE_LABELS[r], cumulative);
+    }
+
+    header(out, "cairn_http_request_bytes_total", "counter",
+           "Request body bytes received, by route.");
+    for (size_t r = 0; r < METRICS_ROUTE_COUNT; r++)
+        fprintf(out, "cairn_http_request_bytes_total{route=\"%s\"} %" PRIu64 "\n", ROUTE_LABELS[r],
+                sums[r].bytes_in);
+    header(out, "cairn_http_response_bytes_total", "counter",
+           "Response body bytes sent, by route.");
+    for (size_t r = 0; r < METRICS_ROUTE_COUNT; r++)
+        fprintf(out, "cairn_http_response_bytes_total{route=\"%s\"} %" PRIu64 "\n", ROUTE_LABELS[r],
+                sums[r].bytes_out);
+}
+
+static void render_process(FILE *out)
+{
+    header(out, "cairn_uploads_in_progress", "gauge",
+           "Blob upload sessions started, not finished.");
+    fprintf(out, "cairn_uploads_in_progress %" PRId64 "\n",
+            atomic_load_explicit(&uploads_in_progress, memory_order_relaxed));
+
+    header(out, "cairn_config_reloads_total", "counter", "Configuration reloads, by result.");
+    fprintf(out, "cairn_config_reloads_total{result=\"success\"} %" PRIu64 "\n", load(&reloads[1]));
+    fprintf(out, "cairn_config_reloads_total{result=\"failure\"} %" PRIu64 "\n", load(&reloads[0]));
+
+    header(out, "cairn_auth_failures_total", "counter",
+           "Requests refused by authentication or authorization, by reason.");
+    for (size_t i = 0; i < METRICS_AUTH_FAILURE_COUNT; i++)
+        fprintf(out, "cairn_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n", AUTH_LABELS[i],
+                load(&auth_failures[i]));
+
+    header(out, "cairn_build_info", "gauge", "The running cairn's version; always 1.");
+    fprintf(out, "cairn_build_info{version=\"%s\"} 1\n", CAIRN_VERSION);
+
+    header(out, "process_start_time_seconds", "gauge",
+           "Start time of the process since the Unix epoch, in seconds.");
+    fprintf(out, "process_start_time_seconds %.3f\n", process_start_seconds);
+}
+
+int metrics_render(char **out, size_t *length)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream(&text, &size);
+    if (stream == NULL)
+        return error_set(-ENOMEM, "metrics: cannot allocate the exposition");
+    render_requests(stream);
+    render_routes(stream);
+    render_process(stream);
+    int failed = ferror(stream);
+    if (fclose(stream) != 0 || failed || text == NULL) {
+        free(text);
+        return error_set(-ENOMEM, "metrics: cannot allocate the exposition");
+    }
+    *out = text;
+    *length = size;
+    return 0;
+}

@@ -1,0 +1,113 @@
+/*
+ * src/metrics.h — process-wide counters, exported in Prometheus' text
+ * exposition format (version 0.0.4) by `GET /metrics`.
+ *
+ * Recording is cheap enough for every request: the counters live in a few
+ * cache-line-aligned shards, each thread adds to its own shard with relaxed
+ * C11 atomics (no lock, no shared cache line between two event loops), and
+ * metrics_render() sums the shards. A rendering that races with recorders
+ * may see a request in its counter but not yet in its histogram; every
+ * counter is monotonic and exact once the recorders are done.
+ *
+ * Every label has a bounded set of values, so the exposition never grows
+ * with traffic: routes are the enum below, methods GET HEAD PUT POST PATCH
+ * DELETE or "other", statuses are the ones the API answers (METRICS_STATUSES
+ * in metrics.c: 200 201 202 204 206 304 307 400 401 403 404 405 409 413 416
+ * 500 503) or "other". Series with a zero count are left out of
+ * cairn_http_requests_total; the histogram and byte counters list every route.
+ *
+ *     // on the loop, when the response is done:
+ *     metrics_record_request(metrics_route_from_kind(route.kind),
+ *                            metrics_method_parse(req->method.base, req->method.len),
+ *                            req->res.status, elapsed_seconds, body_bytes, sent_bytes);
+ *     // GET /metrics:
+ *     char *text; size_t length;
+ *     if (metrics_render(&text, &length) == 0) { ...send...; free(text); }
+ *
+ * The API uses plain C types only, so that it can be called from anywhere
+ * (worker threads included) and tested without a server.
+ */
+#ifndef CAIRN_SRC_METRICS_H
+#define CAIRN_SRC_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "src/router.h"
+
+/* The `route` label. */
+enum metrics_route {
+    METRICS_ROUTE_BASE,      /* /v2/ */
+    METRICS_ROUTE_CATALOG,   /* /v2/_catalog */
+    METRICS_ROUTE_TAGS,      /* /v2/<name>/tags/list */
+    METRICS_ROUTE_MANIFEST,  /* /v2/<name>/manifests/<reference> */
+    METRICS_ROUTE_BLOB,      /* /v2/<name>/blobs/<digest> */
+    METRICS_ROUTE_UPLOAD,    /* /v2/<name>/blobs/uploads/[<id>] */
+    METRICS_ROUTE_REFERRERS, /* /v2/<name>/referrers/<digest> */
+    METRICS_ROUTE_METRICS,   /* /metrics */
+    METRICS_ROUTE_HEALTH,    /* /healthz */
+    METRICS_ROUTE_OTHER,     /* anything else (404s, bad names) */
+    METRICS_ROUTE_COUNT
+};
+
+/* The `method` label. */
+enum metrics_method {
+    METRICS_METHOD_GET,
+    METRICS_METHOD_HEAD,
+    METRICS_METHOD_PUT,
+    METRICS_METHOD_POST,
+    METRICS_METHOD_PATCH,
+    METRICS_METHOD_DELETE,
+    METRICS_METHOD_OTHER,
+    METRICS_METHOD_COUNT
+};
+
+/* The `reason` label of cairn_auth_failures_total. */
+enum metrics_auth_failure {
+    METRICS_AUTH_MISSING_CREDENTIALS, /* "missing": auth required, none sent */
+    METRICS_AUTH_MALFORMED,           /* "malformed": unparsable Authorization header */
+    METRICS_AUTH_BAD_PASSWORD,        /* "bad_password": unknown user or wrong password */
+    METRICS_AUTH_TOKEN_INVALID,       /* "token_invalid": signature, issuer, audience, alg */
+    METRICS_AUTH_TOKEN_EXPIRED,       /* "token_expired": exp or nbf out of range */
+    METRICS_AUTH_CLIENT_CERTIFICATE,  /* "client_certificate": mTLS identity refused */
+    METRICS_AUTH_DENIED,              /* "denied": authenticated, not allowed (403) */
+    METRICS_AUTH_FAILURE_COUNT
+};
+
+/* The route label for a route_parse() result (both upload routes map to
+ * METRICS_ROUTE_UPLOAD); METRICS_ROUTE_OTHER for an unknown kind. */
+enum metrics_route metrics_route_from_kind(enum route_kind kind);
+
+/* The method label for a method token as h2o gives it (not NUL-terminated,
+ * case-sensitive as in HTTP). */
+enum metrics_method metrics_method_parse(const char *method, size_t length);
+
+/* Counts one finished request: cairn_http_requests_total, the latency
+ * histogram, request and response bytes. Out-of-range enums count as
+ * "other"; a negative or NaN duration counts as 0. Thread-safe, lock-free. */
+void metrics_record_request(enum metrics_route route, enum metrics_method method, int status,
+                            double duration_seconds, uint64_t bytes_in, uint64_t bytes_out);
+
+/* cairn_uploads_in_progress: +1 when an upload session starts, -1 when it
+ * is finished, cancelled or purged. */
+void metrics_upload_started(void);
+void metrics_upload_finished(void);
+
+/* cairn_config_reloads_total{result="success"} when ok is non-zero, else
+ * {result="failure"}. */
+void metrics_reload(int ok);
+
+/* cairn_auth_failures_total{reason=...}. */
+void metrics_auth_failure(enum metrics_auth_failure reason);
+
+/* The whole exposition (text/plain; version=0.0.4), NUL-terminated, in a
+ * malloc'd buffer the caller frees. 0, or -ENOMEM with error_set(). */
+int metrics_render(char **out, size_t *length);
+
+/* The Content-Type to send with metrics_render()'s text. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Zeroes every counter and gauge (tests only: not atomic as a whole). */
+void metrics_reset(void);
+
+#endif

@@ -1,0 +1,199 @@
+/* src/runtime.h */
+#include "src/runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout/error.h"
+#include "src/access_rules.h"
+#include "src/htpasswd.h"
+#include "src/tls.h"
+#include "src/token.h"
+
+static pthread_mutex_t current_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct runtime *current;
+static atomic_ulong current_generation;
+
+void runtime_acquire(struct runtime *runtime)
+{
+    atomic_fetch_add_explicit(&runtime->references, 1, memory_order_relaxed);
+}
+
+void runtime_release(struct runtime *runtime)
+{
+    if (runtime == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&runtime->references, 1, memory_order_acq_rel) != 1)
+        return;
+    if (runtime->tls_context != NULL)
+        SSL_CTX_free(runtime->tls_context);
+    htpasswd_free(runtime->htpasswd);
+    token_verifier_free(runtime->token_verifier);
+    access_rules_free(runtime->access_rules);
+    config_release(&runtime->config);
+    free(runtime);
+}
+
+static int text_differs(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a != b;
+    return strcmp(a, b) != 0;
+}
+
+static void note(char *changes, size_t size, int *first, const char *key)
+{
+    size_t used = strlen(changes);
+    if (used + 1 >= size)
+        return;
+    snprintf(changes + used, size - used, "%s%s", *first ? "" : ", ", key);
+    *first = 0;
+}
+
+/* Restart-only settings: keep the running values, and say so. */
+static void keep_restart_settings(struct config *config, const struct config *previous,
+                                  char *changes, size_t size, int *first)
+{
+    if (strcmp(config->root_directory, previous->root_directory) != 0) {
+        note(changes, size, first, "storage.filesystem.rootdirectory (needs restart, kept)");
+        strcpy(config->root_directory, previous->root_directory);
+    }
+    if (strcmp(config->listen_address, previous->listen_address) != 0) {
+        note(changes, size, first, "http.addr (needs restart, kept)");
+        strcpy(config->listen_address, previous->listen_address);
+    }
+    if (strcmp(config->debug_address, previous->debug_address) != 0) {
+        note(changes, size, first, "http.debug.addr (needs restart, kept)");
+        strcpy(config->debug_address, previous->debug_address);
+    }
+    if (config->threads != previous->threads) {
+        note(changes, size, first, "cairn.threads (needs restart, kept)");
+        config->threads = previous->threads;
+    }
+    if (config->workers != previous->workers) {
+        note(changes, size, first, "cairn.workers (needs restart, kept)");
+        config->workers = previous->workers;
+    }
+    if (config->max_body_size != previous->max_body_size) {
+        note(changes, size, first, "cairn.max_body_size (needs restart, kept)");
+        config->max_body_size = previous->max_body_size;
+    }
+    if (config->request_timeout_seconds != previous->request_timeout_seconds) {
+        note(changes, size, first, "cairn.request_timeout (needs restart, kept)");
+        config->request_timeout_seconds = previous->request_timeout_seconds;
+    }
+    if (text_differs(config->body_temporary_directory, previous->body_temporary_directory)) {
+        note(changes, size, first, "cairn.body_temporary_directory (needs restart, kept)");
+        free(config->body_temporary_directory);
+        config->body_temporary_directory = previous->body_temporary_directory != NULL
+                                               ? strdup(previous->body_temporary_directory)
+                                               : NULL;
+    }
+}
+
+static void list_live_changes(const struct config *config, const struct config *previous,
+                              char *changes, size_t size, int *first)
+{
+    if (config->log_level != previous->log_level)
+        note(changes, size, first, "log.level");
+    if (config->log_format != previous->log_format)
+        note(changes, size, first, "log.formatter");
+    if (config->access_log != previous->access_log)
+        note(changes, size, first, "log.accesslog");
+    if (config->delete_enabled != previous->delete_enabled)
+        note(changes, size, first, "storage.delete.enabled");
+    if (config->read_only != previous->read_only)
+        note(changes, size, first, "storage.maintenance.readonly.enabled");
+    if (config->upload_purging_enabled != previous->upload_purging_enabled ||
+        config->upload_purging_age_seconds != previous->upload_purging_age_seconds ||
+        config->upload_purging_interval_seconds != previous->upload_purging_interval_seconds)
+        note(changes, size, first, "storage.maintenance.uploadpurging");
+    if (text_differs(config->tls_certificate, previous->tls_certificate) ||
+        text_differs(config->tls_key, previous->tls_key) ||
+        config->tls_client_ca_count != previous->tls_client_ca_count ||
+        config->tls_minimum_version != previous->tls_minimum_version)
+        note(changes, size, first, "http.tls");
+    if (text_differs(config->htpasswd_path, previous->htpasswd_path) ||
+        text_differs(config->htpasswd_realm, previous->htpasswd_realm))
+        note(changes, size, first, "auth.htpasswd");
+    if (text_differs(config->token_realm, previous->token_realm) ||
+        text_differs(config->token_service, previous->token_service) ||
+        text_differs(config->token_issuer, previous->token_issuer) ||
+        text_differs(config->token_root_certificate_bundle,
+                     previous->token_root_certificate_bundle) ||
+        text_differs(config->token_jwks, previous->token_jwks))
+        note(changes, size, first, "auth.token");
+    if (config->anonymous_pull != previous->anonymous_pull)
+        note(changes, size, first, "cairn.anonymous_pull");
+    if (config->access_rule_count != previous->access_rule_count ||
+        config->group_count != previous->group_count)
+        note(changes, size, first, "cairn.access");
+    if (config->shutdown_grace_seconds != previous->shutdown_grace_seconds)
+        note(changes, size, first, "cairn.shutdown_grace");
+}
+
+int runtime_build(struct config *config, const struct runtime *previous, struct runtime **out,
+                  char *changes, size_t changes_size)
+{
+    struct runtime *runtime = calloc(1, sizeof *runtime);
+    if (runtime == NULL) {
+        config_release(config);
+        return error_set(-ENOMEM, "out of memory");
+    }
+    runtime->config = *config;
+    memset(config, 0, sizeof *config); /* taken over */
+    atomic_init(&runtime->references, 1);
+    if (changes_size > 0)
+        changes[0] = '\0';
+    if (previous != NULL) {
+        int first = 1;
+        keep_restart_settings(&runtime->config, &previous->config, changes, changes_size, &first);
+        list_live_changes(&runtime->config, &previous->config, changes, changes_size, &first);
+    }
+    const struct config *built = &runtime->config;
+    int result = 0;
+    if (built->tls_certificate != NULL)
+        result = tls_context_create(built, &runtime->tls_context);
+    if (result == 0 && built->htpasswd_path != NULL)
+        result = htpasswd_load(built->htpasswd_path, &runtime->htpasswd);
+    if (result == 0 && built->token_realm != NULL)
+        result = token_verifier_create(built, &runtime->token_verifier);
+    if (result == 0 && built->access_rule_count > 0)
+        result = access_rules_create(built->access_rules, built->access_rule_count, built->groups,
+                                     built->group_count, &runtime->access_rules);
+    if (result < 0) {
+        runtime_release(runtime);
+        return result;
+    }
+    *out = runtime;
+    return 0;
+}
+
+void runtime_publish(struct runtime *runtime)
+{
+    pthread_mutex_lock(&current_mutex);
+    struct runtime *old = current;
+    runtime->generation = atomic_load(&current_generation) + 1;
+    current = runtime;
+    atomic_store(&current_generation, runtime->generation);
+    pthread_mutex_unlock(&current_mutex);
+    runtime_release(old);
+}
+
+struct runtime *runtime_current(void)
+{
+    pthread_mutex_lock(&current_mutex);
+    struct runtime *runtime = current;
+    if (runtime != NULL)
+        runtime_acquire(runtime);
+    pthread_mutex_unlock(&current_mutex);
+    return runtime;
+}
+
+unsigned long runtime_current_generation(void)
+{
+    return atomic_load(&current_generation);
+}

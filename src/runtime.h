@@ -1,0 +1,67 @@
+/*
+ * src/runtime.h — everything that may change while cairn runs, as one
+ * immutable, reference-counted snapshot: the configuration and what is built
+ * from it (TLS context, password table, token verifier, access rules).
+ *
+ * A snapshot is built completely and validated before anyone sees it; a
+ * reload that fails leaves the running snapshot untouched. Publishing a new
+ * one bumps a generation number; each event loop notices the new generation
+ * at its next request or accept and switches (runtime_current() takes a
+ * mutex, but only then), so the request path itself reads one atomic
+ * integer. Every request holds a reference to the snapshot it started with
+ * until it is freed, so in-flight requests finish with the settings they
+ * started with and the old snapshot is freed by whoever drops it last.
+ *
+ * Settings that cannot change live (listen address, root directory, threads,
+ * workers, body limits and timeouts) keep their old values in a new snapshot
+ * and are reported as needing a restart.
+ *
+ *     struct runtime *runtime;
+ *     if (runtime_build(&config, previous, &runtime, changes, sizeof changes) == 0)
+ *         runtime_publish(runtime);            // takes the reference
+ *     ...
+ *     struct runtime *mine = runtime_current(); // a new reference
+ *     runtime_release(mine);
+ */
+#ifndef CAIRN_SRC_RUNTIME_H
+#define CAIRN_SRC_RUNTIME_H
+
+#include <openssl/ssl.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "src/config.h"
+
+struct access_rules;
+struct htpasswd;
+struct token_verifier;
+
+struct runtime {
+    atomic_ulong references;
+    unsigned long generation;
+    struct config config;
+    SSL_CTX *tls_context;                  /* NULL without TLS */
+    struct htpasswd *htpasswd;             /* NULL without auth.htpasswd */
+    struct token_verifier *token_verifier; /* NULL without auth.token */
+    struct access_rules *access_rules;     /* NULL without cairn.access rules */
+};
+
+/* Builds a snapshot from `config` (whose contents it takes over: the caller
+ * must not release it afterwards, on success or failure). With `previous`,
+ * settings that need a restart keep previous's values, and `changes` gets a
+ * one-line summary of what changed ("auth.htpasswd.path, http.tls.certificate;
+ * needs restart (kept): http.addr"). */
+int runtime_build(struct config *config, const struct runtime *previous, struct runtime **out,
+                  char *changes, size_t changes_size);
+
+void runtime_acquire(struct runtime *runtime);
+void runtime_release(struct runtime *runtime);
+
+/* Makes `runtime` the current snapshot (taking over the caller's reference). */
+void runtime_publish(struct runtime *runtime);
+/* A new reference to the current snapshot (NULL before the first publish). */
+struct runtime *runtime_current(void);
+/* The generation of the current snapshot: cheap, for "has it changed?". */
+unsigned long runtime_current_generation(void);
+
+#endif
