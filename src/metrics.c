@@ -160,6 +160,11 @@ void metrics_upload_finished(void)
     atomic_fetch_sub_explicit(&uploads_in_progress, 1, memory_order_relaxed);
 }
 
+void metrics_uploads_set(int64_t count)
+{
+    atomic_store_explicit(&uploads_in_progress, count, memory_order_relaxed);
+}
+
 void metrics_reload(int ok)
 {
     add(&reloads[ok ? 1 : 0], 1);

@@ -92,6 +92,10 @@ void metrics_record_request(enum metrics_route route, enum metrics_method method
  * is finished, cancelled or purged. */
 void metrics_upload_started(void);
 void metrics_upload_finished(void);
+/* Sets cairn_uploads_in_progress outright: at startup, to the uploads found
+ * on disk (they outlive a restart; without this, finishing one would take
+ * the gauge below zero). */
+void metrics_uploads_set(int64_t count);
 
 /* cairn_config_reloads_total{result="success"} when ok is non-zero, else
  * {result="failure"}. */

@@ -21,6 +21,7 @@
 
 #include "drivers/fs.h"
 #include "layout/error.h"
+#include "layout/walk.h"
 #include "src/access_control.h"
 #include "src/access_log.h"
 #include "src/blob_handlers.h"
@@ -34,6 +35,7 @@
 #include "src/router.h"
 #include "src/systemd_notify.h"
 #include "src/upload_handlers.h"
+#include "src/upload_purger.h"
 #include "src/uploads.h"
 #include "src/worker_pool.h"
 #include "version.h"
@@ -51,6 +53,8 @@ struct server_thread {
     h2o_context_t context;
     h2o_accept_ctx_t accept_context;
     h2o_socket_t *listener;
+    h2o_accept_ctx_t debug_accept_context; /* plain HTTP, thread 0 only */
+    h2o_socket_t *debug_listener;
     h2o_multithread_receiver_t work_receiver;
     h2o_multithread_receiver_t control_receiver;
     h2o_multithread_message_t stop_message;
@@ -175,6 +179,74 @@ static void send_base(h2o_req_t *req)
     response_send(req, 200, "application/json", "{}", 2);
 }
 
+/* An accepted connection, tracked so that a stop can wait for requests whose
+ * bytes are still arriving (h2o runs a handler only once the body is in). */
+struct connection {
+    h2o_linklist_t link;
+    h2o_socket_t *socket;
+    int debug; /* accepted on http.debug.addr: /metrics and /healthz only */
+};
+
+static void connection_closed(void *data)
+{
+    struct connection *connection = data;
+    h2o_linklist_unlink(&connection->link);
+    free(connection);
+}
+
+/* Whether some connection holds the start of a request not yet handled. */
+static int requests_arriving(struct server_thread *thread)
+{
+    for (h2o_linklist_t *node = thread->connections.next; node != &thread->connections;
+         node = node->next) {
+        struct connection *connection = H2O_STRUCT_FROM_MEMBER(struct connection, link, node);
+        if (connection->socket->input != NULL && connection->socket->input->size > 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void accept_connection(h2o_socket_t *listener, int debug)
+{
+    struct server_thread *thread = listener->data;
+    refresh_runtime(thread);
+    h2o_socket_t *socket = h2o_evloop_socket_accept(listener);
+    if (socket == NULL)
+        return;
+    struct connection *connection = calloc(1, sizeof *connection);
+    if (connection != NULL) {
+        connection->socket = socket;
+        connection->debug = debug;
+        h2o_linklist_insert(&thread->connections, &connection->link);
+        socket->on_close.cb = connection_closed;
+        socket->on_close.data = connection;
+    }
+    h2o_accept(debug ? &thread->debug_accept_context : &thread->accept_context, socket);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *error)
+{
+    if (error == NULL)
+        accept_connection(listener, 0);
+}
+
+static void on_accept_debug(h2o_socket_t *listener, const char *error)
+{
+    if (error == NULL)
+        accept_connection(listener, 1);
+}
+
+/* Whether the request came in on the debug listener. */
+static int on_debug_listener(h2o_req_t *req)
+{
+    if (req->conn->callbacks->get_socket == NULL)
+        return 0;
+    h2o_socket_t *socket = req->conn->callbacks->get_socket(req->conn);
+    if (socket == NULL || socket->on_close.cb != connection_closed)
+        return 0;
+    return ((struct connection *)socket->on_close.data)->debug;
+}
+
 static void send_metrics(h2o_req_t *req)
 {
     char *text;
@@ -272,12 +344,19 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
                           "Docker-Distribution-API-Version", H2O_STRLIT("registry/2.0"));
 
     size_t path_length = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    int debug = on_debug_listener(req);
     if (h2o_memis(req->path.base, path_length, H2O_STRLIT("/healthz"))) {
         response_send(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
         return 0;
     }
-    if (h2o_memis(req->path.base, path_length, H2O_STRLIT("/metrics"))) {
+    /* /metrics lives on the debug address when there is one. */
+    if (h2o_memis(req->path.base, path_length, H2O_STRLIT("/metrics")) &&
+        (debug || thread->server->settings->debug_address[0] == '\0')) {
         send_metrics(req);
+        return 0;
+    }
+    if (debug) {
+        response_send_error(req, REGISTRY_ERROR_NOT_FOUND, "only /metrics and /healthz here");
         return 0;
     }
     struct route route;
@@ -316,51 +395,6 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-/* An accepted connection, tracked so that a stop can wait for requests whose
- * bytes are still arriving (h2o runs a handler only once the body is in). */
-struct connection {
-    h2o_linklist_t link;
-    h2o_socket_t *socket;
-};
-
-static void connection_closed(void *data)
-{
-    struct connection *connection = data;
-    h2o_linklist_unlink(&connection->link);
-    free(connection);
-}
-
-/* Whether some connection holds the start of a request not yet handled. */
-static int requests_arriving(struct server_thread *thread)
-{
-    for (h2o_linklist_t *node = thread->connections.next; node != &thread->connections;
-         node = node->next) {
-        struct connection *connection = H2O_STRUCT_FROM_MEMBER(struct connection, link, node);
-        if (connection->socket->input != NULL && connection->socket->input->size > 0)
-            return 1;
-    }
-    return 0;
-}
-
-static void on_accept(h2o_socket_t *listener, const char *error)
-{
-    if (error != NULL)
-        return;
-    struct server_thread *thread = listener->data;
-    refresh_runtime(thread);
-    h2o_socket_t *socket = h2o_evloop_socket_accept(listener);
-    if (socket == NULL)
-        return;
-    struct connection *connection = calloc(1, sizeof *connection);
-    if (connection != NULL) {
-        connection->socket = socket;
-        h2o_linklist_insert(&thread->connections, &connection->link);
-        socket->on_close.cb = connection_closed;
-        socket->on_close.data = connection;
-    }
-    h2o_accept(&thread->accept_context, socket);
-}
-
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     struct server_thread *thread =
@@ -372,6 +406,11 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         h2o_socket_read_stop(thread->listener);
         h2o_socket_close(thread->listener);
         thread->listener = NULL;
+    }
+    if (thread->debug_listener != NULL) {
+        h2o_socket_read_stop(thread->debug_listener);
+        h2o_socket_close(thread->debug_listener);
+        thread->debug_listener = NULL;
     }
     h2o_context_request_shutdown(&thread->context);
 }
@@ -485,7 +524,8 @@ static int configure_h2o(struct server *server)
     return 0;
 }
 
-static int start_thread(struct server *server, struct server_thread *thread, int listen_fd)
+static int start_thread(struct server *server, struct server_thread *thread, int listen_fd,
+                        int debug_fd)
 {
     thread->server = server;
     thread->listen_fd = listen_fd;
@@ -504,6 +544,14 @@ static int start_thread(struct server *server, struct server_thread *thread, int
     thread->listener = h2o_evloop_socket_create(thread->loop, listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     thread->listener->data = thread;
     h2o_socket_read_start(thread->listener, on_accept);
+    if (debug_fd >= 0) {
+        thread->debug_accept_context = thread->accept_context;
+        thread->debug_accept_context.ssl_ctx = NULL;
+        thread->debug_listener =
+            h2o_evloop_socket_create(thread->loop, debug_fd, H2O_SOCKET_FLAG_DONT_READ);
+        thread->debug_listener->data = thread;
+        h2o_socket_read_start(thread->debug_listener, on_accept_debug);
+    }
     int result = pthread_create(&thread->thread, NULL, thread_main, thread);
     if (result != 0) {
         fprintf(stderr, "cairn: cannot start thread: %s\n", strerror(result));
@@ -511,6 +559,22 @@ static int start_thread(struct server *server, struct server_thread *thread, int
     }
     thread->started = 1;
     return 0;
+}
+
+/* The uploads already in the tree when cairn starts (for the gauge). */
+static int64_t count_uploads(const struct tree *tree)
+{
+    struct string_list repositories = {0};
+    int64_t count = 0;
+    if (walk_repositories_with(tree, "_uploads", &repositories) == 0)
+        for (size_t i = 0; i < repositories.count; i++) {
+            struct string_list uploads = {0};
+            if (walk_uploads(tree, repositories.items[i], &uploads) == 0)
+                count += (int64_t)uploads.count;
+            string_list_clear(&uploads);
+        }
+    string_list_clear(&repositories);
+    return count;
 }
 
 static int open_registry(struct server *server)
@@ -524,6 +588,7 @@ static int open_registry(struct server *server)
                 error_message());
         return -EINVAL;
     }
+    metrics_uploads_set(count_uploads(&registry->tree));
     return 0;
 }
 
@@ -540,6 +605,7 @@ int server_run(struct options *options)
     struct server server = {.options = options};
     struct runtime *initial = NULL;
     struct reloader *reloader = NULL;
+    struct upload_purger *purger = NULL;
     int exit_code = 1;
     sigset_t signals;
 
@@ -569,9 +635,11 @@ int server_run(struct options *options)
     if (server.threads == NULL)
         goto done;
     for (unsigned i = 0; i < server.settings->threads; i++) {
-        int fd = -1;
+        int fd = -1, debug_fd = -1;
         if (open_listener(server.settings->listen_address, &fd) < 0 ||
-            start_thread(&server, &server.threads[i], fd) < 0)
+            (i == 0 && server.settings->debug_address[0] != '\0' &&
+             open_listener(server.settings->debug_address, &debug_fd) < 0) ||
+            start_thread(&server, &server.threads[i], fd, debug_fd) < 0)
             goto stop;
         server.thread_count++;
     }
@@ -582,6 +650,8 @@ int server_run(struct options *options)
     systemd_notify_ready();
     systemd_notify_status("serving %s on %s", server.registry.tree.root_directory,
                           server.settings->listen_address);
+    if (upload_purger_start(&server.registry.tree, &purger) < 0)
+        log_message(LOG_LEVEL_WARN, "stale uploads are not purged: %s", error_message());
     if (reloader_start(options, &reloader) < 0)
         log_message(LOG_LEVEL_WARN, "configuration files are not watched: %s", error_message());
     for (;;) {
@@ -596,6 +666,8 @@ int server_run(struct options *options)
     systemd_notify_stopping();
     reloader_stop(reloader);
     reloader = NULL;
+    upload_purger_stop(purger);
+    purger = NULL;
     log_message(LOG_LEVEL_INFO, "stopping: finishing requests in flight");
     exit_code = 0;
 

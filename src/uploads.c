@@ -12,6 +12,7 @@
 
 #include "layout/atomic_file.h"
 #include "layout/error.h"
+#include "src/metrics.h"
 #include "src/registry_error.h"
 #include "src/repository.h"
 
@@ -104,7 +105,10 @@ int upload_start(const struct tree *tree, const char *name, char id_out[UPLOAD_I
     if (fd < 0)
         return error_set(-errno, "cannot create %s: %s", path, strerror(errno));
     close(fd);
-    return directory_sync_parent(path);
+    result = directory_sync_parent(path);
+    if (result == 0)
+        metrics_upload_started();
+    return result;
 }
 
 int upload_size(const struct tree *tree, const char *name, const char *id, int64_t *size_out)
@@ -375,6 +379,7 @@ static int remove_upload_directory(struct upload_session *session, const struct 
     if (result < 0)
         return result;
     session->removed = 1;
+    metrics_upload_finished();
     result = directory_remove_tree(path);
     if (result == 0)
         result = directory_sync(uploads);
