@@ -217,6 +217,11 @@ static void test_other_series(void **state)
     metrics_auth_failure(METRICS_AUTH_FAILURE_COUNT); /* ignored */
     char *text = render();
     assert_true(value_of(text, "cairn_uploads_in_progress") == 1);
+    free(text);
+    metrics_uploads_set(7); /* seeded from the uploads on disk */
+    metrics_upload_finished();
+    text = render();
+    assert_true(value_of(text, "cairn_uploads_in_progress") == 6);
     assert_true(value_of(text, "cairn_config_reloads_total{result=\"success\"}") == 2);
     assert_true(value_of(text, "cairn_config_reloads_total{result=\"failure\"}") == 1);
     assert_true(value_of(text, "cairn_auth_failures_total{reason=\"token_expired\"}") == 2);
