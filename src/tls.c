@@ -60,7 +60,11 @@ int tls_context_create(const struct config *config, SSL_CTX **context_out)
         static const unsigned char session_context[] = "cairn";
         SSL_CTX_set_session_id_context(context, session_context, sizeof session_context - 1);
     }
-    h2o_ssl_register_alpn_protocols(context, h2o_http2_alpn_protocols);
+    /* h2o's own list has only the h2 names; a client that offers only
+     * http/1.1 must see it selected. h2o serves HTTP/2 for "h2" only. */
+    static const h2o_iovec_t protocols[] = {
+        {H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
+    h2o_ssl_register_alpn_protocols(context, protocols);
     *context_out = context;
     return 0;
 }
