@@ -247,10 +247,26 @@ int tree_path_upload_started_at(const struct tree *tree, const char *name, const
     return repository_path(tree, name, out, "/_uploads/%s/startedat", upload_id);
 }
 
-int tree_path_scratch_directory(const struct tree *tree, char out[TREE_PATH_MAX])
+/* R/<name>: cairn's own files beside the tree. */
+static int path_beside_tree(const struct tree *tree, const char *name, char out[TREE_PATH_MAX])
 {
     const char *base = strcmp(tree->root_directory, "/") == 0 ? "" : tree->root_directory;
-    return path_format(out, "%s/.cairn-tmp", base);
+    return path_format(out, "%s/%s", base, name);
+}
+
+int tree_path_scratch_directory(const struct tree *tree, char out[TREE_PATH_MAX])
+{
+    return path_beside_tree(tree, ".cairn-tmp", out);
+}
+
+int tree_path_gc_lock(const struct tree *tree, char out[TREE_PATH_MAX])
+{
+    return path_beside_tree(tree, ".cairn-gc.lock", out);
+}
+
+int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX])
+{
+    return path_beside_tree(tree, ".cairn-quarantine", out);
 }
 
 /* Distribution writes time.Now().UTC().Format(time.RFC3339): whole seconds,

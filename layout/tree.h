@@ -13,8 +13,9 @@
  *   T/repositories/<name>/_uploads/<id>/data                    upload in progress
  *   T/repositories/<name>/_uploads/<id>/startedat               RFC 3339 UTC
  *
- * cairn's own scratch space (h2o's request body files) is R/.cairn-tmp, outside
- * the grammar so that Distribution never sees it.
+ * cairn's own files live beside T, outside the grammar, so that Distribution
+ * never sees them: R/.cairn-tmp (h2o's request body files), R/.cairn-gc.lock
+ * (gc_lock.h) and R/.cairn-quarantine (blobs cairn-fsck found corrupt).
  *
  * Invariants: every path builder validates the name, tag or upload id it is
  * given (names.h) and refuses with -EINVAL, so no path is ever built from an
@@ -93,6 +94,12 @@ int tree_path_upload_started_at(const struct tree *tree, const char *name, const
 
 /* R/.cairn-tmp: scratch files of the server, never part of the grammar. */
 int tree_path_scratch_directory(const struct tree *tree, char out[TREE_PATH_MAX]);
+
+/* R/.cairn-gc.lock: the lock between writers and cairn-gc (gc_lock.h). */
+int tree_path_gc_lock(const struct tree *tree, char out[TREE_PATH_MAX]);
+
+/* R/.cairn-quarantine: where cairn-fsck --repair moves corrupt blobs. */
+int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX]);
 
 /* Formats a time as Distribution's startedat: Go's time.RFC3339 in UTC, whole
  * seconds, e.g. "2024-01-02T03:04:05Z" (no newline; the nanoseconds are

@@ -161,7 +161,9 @@ static int relevant(const struct reloader *reloader, const struct inotify_event 
     return 0;
 }
 
-int reload_now(struct reloader *reloader, const char *why)
+/* One reload; `quiet`: say nothing when nothing changed (the catch-up
+ * reload at start). */
+static int reload(struct reloader *reloader, const char *why, int quiet)
 {
     char message[ERROR_MESSAGE_MAX + 2200];
     pthread_mutex_lock(&reloader->mutex);
@@ -196,8 +198,10 @@ int reload_now(struct reloader *reloader, const char *why)
         runtime_publish(next);
         snprintf(message, sizeof message, "reloaded (%s): %s", why,
                  changes[0] != '\0' ? changes : "files re-read, no setting changed");
-        log_line(LOG_LEVEL_INFO, message);
-        metrics_reload(1);
+        if (!quiet || changes[0] != '\0') {
+            log_line(LOG_LEVEL_INFO, message);
+            metrics_reload(1);
+        }
     }
     systemd_notify_ready();
     runtime_release(previous);
@@ -205,6 +209,11 @@ int reload_now(struct reloader *reloader, const char *why)
         rewatch(reloader);
     pthread_mutex_unlock(&reloader->mutex);
     return result;
+}
+
+int reload_now(struct reloader *reloader, const char *why)
+{
+    return reload(reloader, why, 0);
 }
 
 static void *watcher_main(void *argument)
@@ -255,6 +264,11 @@ int reloader_start(const struct options *options, struct reloader **reloader_out
         return error_set(-error, "cannot start the config watcher: %s", strerror(error));
     }
     rewatch(reloader);
+    /* An edit between the first load and the watch would be missed: read
+     * everything once more now that the watch is in place. */
+    reloader->started = 1;
+    reload(reloader, "start", 1);
+    reloader->started = 0;
     int result = pthread_create(&reloader->thread, NULL, watcher_main, reloader);
     if (result != 0) {
         close(reloader->inotify);

@@ -26,7 +26,9 @@ struct options;
 
 /* `options` (the config path and the flags that win over the file) must
  * outlive the reloader. Without a config path only SIGHUP reloads, which
- * re-reads the TLS and htpasswd files. */
+ * re-reads the TLS and htpasswd files. Once the watches are set it reloads
+ * once, quietly, to catch an edit made while cairn was starting: call it
+ * before serving. */
 int reloader_start(const struct options *options, struct reloader **reloader_out);
 /* Reloads now (serialised with the watcher's reloads); 0 when the new
  * configuration was published. */

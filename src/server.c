@@ -631,6 +631,8 @@ int server_run(struct options *options)
         goto done;
     if (configure_h2o(&server) < 0)
         goto done;
+    if (reloader_start(options, &reloader) < 0)
+        log_message(LOG_LEVEL_WARN, "configuration files are not watched: %s", error_message());
     server.threads = calloc(server.settings->threads, sizeof *server.threads);
     if (server.threads == NULL)
         goto done;
@@ -652,8 +654,6 @@ int server_run(struct options *options)
                           server.settings->listen_address);
     if (upload_purger_start(&server.registry.tree, &purger) < 0)
         log_message(LOG_LEVEL_WARN, "stale uploads are not purged: %s", error_message());
-    if (reloader_start(options, &reloader) < 0)
-        log_message(LOG_LEVEL_WARN, "configuration files are not watched: %s", error_message());
     for (;;) {
         int signal_number;
         if (sigwait(&signals, &signal_number) != 0)
@@ -683,6 +683,7 @@ stop:
     if (exit_code == 0)
         log_message(LOG_LEVEL_INFO, "stopped");
 done:
+    reloader_stop(reloader);
     close_registry(&server.registry);
     free(server.threads);
     runtime_release(initial);

@@ -13,8 +13,11 @@ CairnTestCase runs one server per TestCase class and carries the helpers the
 test files share (push_blob, push_manifest, make_image, assert_error, ...).
 """
 
+import base64
+import gzip
 import hashlib
 import http.client
+import io
 import itertools
 import json
 import os
@@ -22,11 +25,14 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import tarfile
 import tempfile
 import threading
 import time
 import unittest
+import warnings
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -139,8 +145,16 @@ class Response:
                 f"headers={dict(self.headers.items())} body={body!r}>")
 
 
-def do_request(port, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT):
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+def make_connection(port, timeout=REQUEST_TIMEOUT, ssl_context=None):
+    """An HTTP/1.1 connection to 127.0.0.1:port, over TLS with `ssl_context`."""
+    if ssl_context is not None:
+        return http.client.HTTPSConnection(HOST, port, timeout=timeout, context=ssl_context)
+    return http.client.HTTPConnection(HOST, port, timeout=timeout)
+
+
+def do_request(port, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT,
+               ssl_context=None):
+    conn = make_connection(port, timeout=timeout, ssl_context=ssl_context)
     try:
         hdrs = dict(headers or {})
         try:
@@ -272,7 +286,24 @@ class Tree:
 
 
 class CairnServer:
-    def __init__(self, root=None, threads=2, extra_args=()):
+    """One cairn process.
+
+    config: None (no --config), the YAML text of the config file, or a
+        callable(server) -> text, called at each start() once the port is
+        chosen (so a file that carries http.addr can use server.port and
+        server.root). The text is written to `config_path` (by default
+        config.yml in a temporary directory, server.confdir). With
+        config=None and an existing config_path, that file is passed as is.
+    use_flags: pass --root/--listen/--threads (they override the file). With
+        use_flags=False only --config is passed: the file must carry
+        storage.filesystem.rootdirectory and http.addr (use server.root and
+        server.port from a callable config).
+    ssl_context: talk HTTPS to the server (readiness check included).
+    default_headers: sent with every request() (e.g. Authorization).
+    """
+
+    def __init__(self, root=None, threads=2, extra_args=(), config=None, config_path=None,
+                 use_flags=True, ssl_context=None, default_headers=None):
         binary = find_binary()
         if binary is None:
             raise unittest.SkipTest("CAIRN_BINARY is not set")
@@ -288,38 +319,66 @@ class CairnServer:
         self.port = None
         self.logdir = Path(tempfile.mkdtemp(prefix="cairn-e2e-log-"))
         self._log_n = 0
+        self.config = config
+        self.confdir = None
+        if config_path is None and config is not None:
+            self.confdir = Path(tempfile.mkdtemp(prefix="cairn-e2e-conf-"))
+            config_path = self.confdir / "config.yml"
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.use_flags = use_flags
+        self.ssl_context = ssl_context
+        self.default_headers = dict(default_headers or {})
 
     # -- process
     def command(self):
-        return [self.binary, "--root", str(self.root), "--listen", f"{HOST}:{self.port}",
-                "--threads", str(self.threads)] + self.extra_args
+        cmd = [self.binary]
+        if self.use_flags:
+            cmd += ["--root", str(self.root), "--listen", f"{HOST}:{self.port}",
+                    "--threads", str(self.threads)]
+        if self.config_path is not None:
+            cmd += ["--config", str(self.config_path)]
+        return cmd + self.extra_args
 
-    def start(self):
+    def write_config(self, text=None, how="inplace"):
+        """Write the config file: text (default: self.config rendered),
+        how = "inplace" (truncate and write) or "rename" (temp file + rename)."""
+        if text is None:
+            text = self.config(self) if callable(self.config) else self.config
+        if how == "rename":
+            write_atomic(self.config_path, text)
+        else:
+            write_in_place(self.config_path, text)
+
+    def start(self, ready_timeout=START_TIMEOUT):
         last_error = None
         for _attempt in range(3):  # retry only if the chosen port got taken meanwhile
             self.port = free_port()
+            if self.config is not None:
+                self.write_config()
             self._log_n += 1
             self.stdout_path = self.logdir / f"stdout.{self._log_n}"
             self.stderr_path = self.logdir / f"stderr.{self._log_n}"
             with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
                 self.proc = subprocess.Popen(self.command(), stdout=out, stderr=err,
                                              stdin=subprocess.DEVNULL)
-            deadline = time.monotonic() + START_TIMEOUT
+            deadline = time.monotonic() + ready_timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     break
                 try:
-                    r = do_request(self.port, "GET", "/v2/", timeout=2)
-                    if r.status == 200:
+                    # 401: a server with authentication configured is up too.
+                    r = do_request(self.port, "GET", "/v2/", timeout=2,
+                                   ssl_context=self.ssl_context)
+                    if r.status in (200, 401):
                         return self
-                except OSError:
+                except (OSError, ssl.SSLError, http.client.HTTPException):
                     pass
                 time.sleep(0.05)
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError(
-                    f"cairn did not answer GET /v2/ within {START_TIMEOUT}s\n{self.log_tail()}")
+                    f"cairn did not answer GET /v2/ within {ready_timeout}s\n{self.log_tail()}")
             last_error = f"cairn exited with {self.proc.returncode} at start\n{self.log_tail()}"
             if "in use" not in self.log_tail().lower():
                 break
@@ -359,6 +418,8 @@ class CairnServer:
             return
         if self.owns_root:
             shutil.rmtree(self.root, ignore_errors=True)
+        if self.confdir is not None:
+            shutil.rmtree(self.confdir, ignore_errors=True)
         shutil.rmtree(self.logdir, ignore_errors=True)
 
     def log_tail(self, n=4000):
@@ -370,12 +431,384 @@ class CairnServer:
                            + Path(p).read_bytes()[-n:].decode("utf-8", "replace"))
         return "\n".join(out)
 
+    # -- logs
+    def stderr_bytes(self):
+        p = getattr(self, "stderr_path", None)
+        return Path(p).read_bytes() if p and Path(p).exists() else b""
+
+    def log_mark(self):
+        """Position in stderr; pass it to wait_for_log() to look only after it."""
+        return len(self.stderr_bytes())
+
+    def log_since(self, mark=0):
+        return self.stderr_bytes()[mark:].decode("utf-8", "replace")
+
+    def wait_for_log(self, pattern, mark=0, timeout=3.0):
+        """Wait until a stderr line after `mark` matches the regex `pattern`
+        (case-insensitive); returns the line, or None after `timeout`."""
+        rx = re.compile(pattern, re.IGNORECASE)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_since(mark).splitlines():
+                if rx.search(line):
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
     # -- HTTP
     def request(self, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT):
-        return do_request(self.port, method, path, body=body, headers=headers, timeout=timeout)
+        hdrs = dict(self.default_headers)
+        hdrs.update(headers or {})
+        return do_request(self.port, method, path, body=body, headers=hdrs, timeout=timeout,
+                          ssl_context=self.ssl_context)
 
     def connection(self, timeout=REQUEST_TIMEOUT):
-        return http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        return make_connection(self.port, timeout=timeout, ssl_context=self.ssl_context)
+
+    def url(self, path=""):
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{HOST}:{self.port}{path}"
+
+    def view(self, headers=None, ssl_context=None):
+        """The same server seen by another client (other credentials, other
+        TLS context); has request(), tree, port, url(), connection()."""
+        return ServerView(self, headers, ssl_context)
+
+    def as_user(self, user, password):
+        return self.view({"Authorization": basic_auth(user, password)})
+
+
+class ServerView:
+    """A running CairnServer with other default headers and/or TLS context.
+    helpers_for(view) gives push_blob, make_image... as that client."""
+
+    def __init__(self, server, headers=None, ssl_context=None):
+        self._server = server
+        self.default_headers = dict(headers or {})
+        self.ssl_context = ssl_context if ssl_context is not None else server.ssl_context
+
+    def __getattr__(self, name):
+        return getattr(self._server, name)
+
+    def request(self, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT):
+        hdrs = dict(self.default_headers)
+        hdrs.update(headers or {})
+        return do_request(self._server.port, method, path, body=body, headers=hdrs,
+                          timeout=timeout, ssl_context=self.ssl_context)
+
+    def connection(self, timeout=REQUEST_TIMEOUT):
+        return make_connection(self._server.port, timeout=timeout, ssl_context=self.ssl_context)
+
+
+def parse_challenge(value):
+    """'Basic realm="r",charset="UTF-8"' -> ('Basic', {'realm': 'r', 'charset': 'UTF-8'})."""
+    scheme, _, rest = (value or "").strip().partition(" ")
+    return scheme, dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+def basic_auth(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+# --------------------------------------------------------------------------
+# files that the server watches
+
+
+def write_atomic(path, data):
+    """Like an editor: write a temporary file beside `path`, rename it over."""
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{unique_int()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_in_place(path, data):
+    """Truncate `path` and write the new content into the same inode."""
+    if isinstance(data, str):
+        data = data.encode()
+    with open(path, "r+b" if Path(path).exists() else "wb") as f:
+        f.seek(0)
+        f.write(data)
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def poll_until(fn, timeout=3.0, interval=0.05):
+    """Call fn() until it returns something true or `timeout` passes; returns
+    the last value (falsy on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def to_yaml(obj, indent=0):
+    """A small block-style YAML emitter for config files: dicts, lists,
+    strings (double-quoted), booleans, integers, None."""
+    pad = "  " * indent
+
+    def scalar(v):
+        if v is True:
+            return "true"
+        if v is False:
+            return "false"
+        if v is None:
+            return "null"
+        if isinstance(v, (int, float)):
+            return str(v)
+        return json.dumps(str(v))
+
+    lines = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, dict) and v:
+                lines.append(f"{pad}{k}:")
+                lines.append(to_yaml(v, indent + 1))
+            elif isinstance(v, list) and v and any(isinstance(x, (dict, list)) for x in v):
+                lines.append(f"{pad}{k}:")
+                lines.append(to_yaml(v, indent + 1))
+            elif isinstance(v, list):
+                lines.append(f"{pad}{k}: [" + ", ".join(scalar(x) for x in v) + "]")
+            elif isinstance(v, dict):
+                lines.append(f"{pad}{k}: {{}}")
+            else:
+                lines.append(f"{pad}{k}: {scalar(v)}")
+    elif isinstance(obj, list):
+        for item in obj:
+            if isinstance(item, dict):
+                sub = to_yaml(item, indent + 1).split("\n")
+                first = sub[0].lstrip()
+                lines.append(f"{pad}- {first}")
+                lines.extend(sub[1:])
+            else:
+                lines.append(f"{pad}- {scalar(item)}")
+    else:
+        lines.append(pad + scalar(obj))
+    return "\n".join(line for line in lines if line != "")
+
+
+def yaml_doc(obj):
+    return to_yaml(obj) + "\n"
+
+
+def merge(base, extra):
+    """Deep-merge dict `extra` into a copy of `base`."""
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+# --------------------------------------------------------------------------
+# external tools: openssl, curl, skopeo
+
+
+def require_tools(*names):
+    """Skip (unittest.SkipTest) when one of the programs is not installed."""
+    for n in names:
+        if shutil.which(n) is None:
+            raise unittest.SkipTest(f"{n} is not installed")
+
+
+def run_tool(cmd, input=None, timeout=60, check=True, cwd=None):
+    """Runs a command; returns CompletedProcess (bytes). Fails the test with
+    its output when check and the exit status is not 0."""
+    try:
+        p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, cwd=cwd,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"{cmd} did not finish within {timeout}s") from e
+    if check and p.returncode != 0:
+        raise AssertionError(f"{cmd} exited with {p.returncode}\n"
+                             f"stdout: {p.stdout[-3000:]!r}\nstderr: {p.stderr[-3000:]!r}")
+    return p
+
+
+def openssl(*args, input=None, timeout=60):
+    return run_tool(["openssl"] + [str(a) for a in args], input=input, timeout=timeout).stdout
+
+
+class Pki:
+    """Certificates made with the openssl CLI in a directory.
+
+        pki = Pki(dir)
+        ca = pki.ca("test-ca")                       # Cert(cert, key)
+        srv = pki.issue(ca, "server", cn="127.0.0.1", ips=["127.0.0.1"], serial=1001)
+        cli = pki.issue(ca, "alice", cn="alice", client=True)
+    """
+
+    class Cert:
+        def __init__(self, cert, key, serial=None, cn=None):
+            self.cert = Path(cert)
+            self.key = Path(key)
+            self.serial = serial
+            self.cn = cn
+
+        def der(self):
+            return ssl.PEM_cert_to_DER_cert(self.cert.read_text())
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _newkey(self, ec):
+        return (["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if ec
+                else ["-newkey", "rsa:2048"])
+
+    def ca(self, name, cn=None, ec=False):
+        cert, key = self.dir / f"{name}.pem", self.dir / f"{name}.key"
+        openssl("req", "-x509", *self._newkey(ec), "-nodes", "-keyout", key, "-out", cert,
+                "-days", "2", "-subj", f"/CN={cn or name}",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature")
+        return Pki.Cert(cert, key, cn=cn or name)
+
+    def issue(self, ca, name, cn, ips=(), dns=(), client=False, serial=None, ec=False,
+              codesign=False):
+        serial = serial if serial is not None else 1000 + unique_int()
+        cert, key = self.dir / f"{name}.pem", self.dir / f"{name}.key"
+        csr, ext = self.dir / f"{name}.csr", self.dir / f"{name}.ext"
+        openssl("req", "-new", *self._newkey(ec), "-nodes", "-keyout", key, "-out", csr,
+                "-subj", f"/CN={cn}")
+        lines = ["basicConstraints=critical,CA:FALSE"]
+        san = [f"IP:{i}" for i in ips] + [f"DNS:{d}" for d in dns]
+        if san:
+            lines.append("subjectAltName=" + ",".join(san))
+        if codesign:
+            lines.append("keyUsage=critical,digitalSignature")
+        elif client:
+            lines.append("keyUsage=critical,digitalSignature,keyEncipherment")
+            lines.append("extendedKeyUsage=clientAuth")
+        else:
+            lines.append("keyUsage=critical,digitalSignature,keyEncipherment")
+            lines.append("extendedKeyUsage=serverAuth")
+        ext.write_text("\n".join(lines) + "\n")
+        openssl("x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key,
+                "-set_serial", str(serial), "-days", "2", "-out", cert, "-extfile", ext)
+        csr.unlink()
+        ext.unlink()
+        return Pki.Cert(cert, key, serial=serial, cn=cn)
+
+    def server(self, ca, name="server", serial=None, ec=False):
+        return self.issue(ca, name, cn="127.0.0.1", ips=["127.0.0.1"], dns=["localhost"],
+                          serial=serial, ec=ec)
+
+
+def client_context(cafile=None, cert=None, alpn=None, minimum=None, maximum=None):
+    """An ssl.SSLContext trusting `cafile`, optionally presenting a client
+    certificate (a Pki.Cert), with ALPN protocols and version bounds."""
+    ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    if cert is not None:
+        ctx.load_cert_chain(str(cert.cert), str(cert.key))
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+# --------------------------------------------------------------------------
+# htpasswd (bcrypt)
+
+# bcrypt hashes of "<user>-secret" (cost 4), for when Python's crypt module
+# (deprecated, gone in 3.13) is not there.
+PRECOMPUTED_BCRYPT = {
+    "alice-secret": "$2b$04$VQ7R09HPMAz3GoCFFnR3Z.SqX4OaGxMo2TsAolL7orBb8q9L99bvC",
+    "bob-secret": "$2b$04$UIIvE.ft.nuda4VJhdtsBeFbpQML4MgsJ57L3pFG4YapbxXc53pLC",
+    "carol-secret": "$2b$04$ZWv/RzEM9FElks5dhudEDuN6179QO56lkdSXp5OIu7lyKjQZxNyo.",
+    "dave-secret": "$2b$04$xItAEYoyaRoK3OYj9i3zXOKQ4CtsxYpBdwNTSyRbfzk5p5pQ28oZC",
+    "erin-secret": "$2b$04$AyZd4i/EfJd0UeOM3ed9aOs5ciRK6WAafs0BRLRbstvWLRqwzmNWq",
+    "frank-secret": "$2b$04$ZlzdEfzx4TS7mynUX77F0.dfkyqppOjimHTfTLNu5FANZLncGRltG",
+    "grace-secret": "$2b$04$lKVwTZjc6RzQ4DZHJOp64.qxlYyOYYS6RW.u74gLVsfE8EibRNte.",
+    "heidi-secret": "$2b$04$MMzAv2yrRkmYoM2qmQa.TuNA605quhxFrnZzsOQFHqNOCLaC/zpBy",
+}
+
+
+def password_of(user):
+    """The password the tests give `user`."""
+    return f"{user}-secret"
+
+
+def bcrypt_hash(password):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # noqa: PLC0415 (deprecated in 3.11, removed in 3.13)
+        h = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+        if h and h.startswith("$2"):
+            return h
+    except (ImportError, OSError, ValueError):
+        pass
+    if password in PRECOMPUTED_BCRYPT:
+        return PRECOMPUTED_BCRYPT[password]
+    raise unittest.SkipTest("no bcrypt available (crypt module) for password " + password)
+
+
+def htpasswd_text(users):
+    """htpasswd -B content for `users` (names; password_of(name) each)."""
+    return "".join(f"{u}:{bcrypt_hash(password_of(u))}\n" for u in users)
+
+
+# --------------------------------------------------------------------------
+# a small OCI image layout for skopeo
+
+
+def make_oci_layout(directory, tag="v1", seed=None):
+    """An OCI image layout with one image (config + one gzip tar layer)
+    tagged `tag`. Returns the manifest digest."""
+    d = Path(directory)
+    (d / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+
+    def put(data):
+        dg = sha256(data)
+        (d / "blobs" / "sha256" / dg.split(":")[1]).write_bytes(data)
+        return dg
+
+    raw = io.BytesIO()
+    seed = seed if seed is not None else unique_int()
+    content = (f"cairn e2e layer {seed}\n".encode()) * 200
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(content)
+        info.mode = 0o644
+        info.mtime = 1700000000
+        tf.addfile(info, io.BytesIO(content))
+    tar = raw.getvalue()
+    layer = gzip.compress(tar, mtime=0)
+    config = canonical_json({"architecture": "amd64", "os": "linux",
+                             "rootfs": {"type": "layers", "diff_ids": [sha256(tar)]},
+                             "config": {}})
+    manifest = canonical_json({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": put(config), "size": len(config)},
+        "layers": [{"mediaType": OCI_LAYER, "digest": put(layer), "size": len(layer)}]})
+    mdigest = put(manifest)
+    (d / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (d / "index.json").write_bytes(canonical_json({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": mdigest, "size": len(manifest),
+                       "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
+    return mdigest
+
+
+def skopeo(*args, timeout=120, check=True):
+    """skopeo with no signature policy and a bounded run time."""
+    return run_tool(["skopeo", "--insecure-policy"] + [str(a) for a in args],
+                    timeout=timeout, check=check)
 
 
 # --------------------------------------------------------------------------
@@ -417,12 +850,17 @@ class CairnTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.server = CairnServer()
+        cls.server = cls.make_server()
         try:
             cls.server.start()
         except BaseException:
             cls.server.cleanup()
             raise
+
+    @classmethod
+    def make_server(cls):
+        """The server setUpClass starts; subclasses pass a config, TLS..."""
+        return CairnServer()
 
     @classmethod
     def tearDownClass(cls):
