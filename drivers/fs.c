@@ -133,8 +133,13 @@ static int fs_commit(struct blob_store *store, const char *file_path, const stru
     /* Already stored: freshen the existing blob (so that a concurrent GC's
      * grace period protects it), then drop the upload. */
     result = fs_freshen(store, digest);
-    if (result == -ENOENT)
+    if (result == -ENOENT) {
+        /* A new blob: its mtime becomes now (the upload's last write may be
+         * older than a running GC's mark), then it is renamed into place. */
+        if (utimensat(AT_FDCWD, file_path, NULL, 0) < 0)
+            return error_set(-errno, "cannot touch %s: %s", file_path, strerror(errno));
         return file_rename_durable(file_path, path);
+    }
     if (result < 0)
         return result;
     if (unlink(file_path) < 0 && errno != ENOENT)

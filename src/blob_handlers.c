@@ -82,6 +82,10 @@ static void send_blob(struct registry *registry, h2o_req_t *req, const struct ro
         response_send_failure(req, result);
         return;
     }
+    /* A HEAD hit is how a client decides to re-use a blob without pushing
+     * it: freshen it, so a running GC's cutoff protects it (docs/gc.md). */
+    if (request_is_head(req))
+        blob_store_freshen(registry->blobs, digest);
     response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
                         digest->string_length);
     response_add_header_format(req, "etag", "ETag", "\"%s\"", digest->string);

@@ -8,6 +8,7 @@
 
 #include "layout/atomic_file.h"
 #include "layout/error.h"
+#include "layout/gc_lock.h"
 #include "layout/link_file.h"
 #include "layout/names.h"
 #include "layout/walk.h"
@@ -43,8 +44,41 @@ int repository_stat_blob(const struct tree *tree, struct blob_store *blobs, cons
     return result;
 }
 
+/* Writers hold the GC lock shared while they make blobs reachable (check,
+ * freshen, link); cairn-gc's sweep holds it exclusive (layout/gc_lock.h). */
+static int writer_lock(const struct tree *tree)
+{
+    int fd = gc_lock_thread_descriptor(tree);
+    if (fd < 0)
+        return -EIO;
+    int result = gc_lock_acquire(fd, GC_LOCK_SHARED);
+    return result < 0 ? result : fd;
+}
+
+int repository_writer_lock(const struct tree *tree)
+{
+    return writer_lock(tree);
+}
+
+void repository_writer_unlock(int fd)
+{
+    if (fd >= 0)
+        gc_lock_release(fd);
+}
+
 int repository_link_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
                          const struct digest *digest)
+{
+    int lock = writer_lock(tree);
+    if (lock < 0)
+        return lock;
+    int result = link_blob_locked(tree, blobs, name, digest);
+    repository_writer_unlock(lock);
+    return result;
+}
+
+int link_blob_locked(const struct tree *tree, struct blob_store *blobs, const char *name,
+                     const struct digest *digest)
 {
     char path[TREE_PATH_MAX];
     int result = blob_store_freshen(blobs, digest);
@@ -142,6 +176,11 @@ int repository_read_manifest(struct blob_store *blobs, const struct digest *dige
     return 0;
 }
 
+static int write_manifest_locked(const struct tree *tree, struct blob_store *blobs,
+                                 const char *name, const char *reference, int by_tag,
+                                 const char *body, size_t length, const struct manifest *manifest,
+                                 struct manifest_put_result *put);
+
 /* Every blob and child manifest must already be in the repository. */
 static int check_references(const struct tree *tree, struct blob_store *blobs, const char *name,
                             const struct manifest *manifest)
@@ -161,6 +200,9 @@ static int check_references(const struct tree *tree, struct blob_store *blobs, c
                 return error_set(-REGISTRY_ERROR_MANIFEST_BLOB_UNKNOWN,
                                  "child manifest %s unknown to repository %s",
                                  descriptor->digest.string, name);
+            result = blob_store_freshen(blobs, &descriptor->digest);
+            if (result < 0 && result != -ENOENT)
+                return result;
             continue;
         }
         struct blob_info info;
@@ -189,7 +231,6 @@ int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, c
                             const char *reference, const char *content_type, const char *body,
                             size_t length, struct manifest_put_result *put)
 {
-    char path[TREE_PATH_MAX];
     size_t reference_length = strlen(reference);
     int by_tag = memchr(reference, ':', reference_length) == NULL;
     struct digest expected;
@@ -213,12 +254,29 @@ int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, c
     struct manifest manifest;
     if (manifest_parse(body, length, content_type, &manifest) < 0)
         return -REGISTRY_ERROR_MANIFEST_INVALID;
-    result = check_references(tree, blobs, name, &manifest);
-    if (manifest.has_subject) {
-        put->has_subject = 1;
-        put->subject = manifest.subject.digest;
+    int lock = writer_lock(tree);
+    if (lock < 0) {
+        manifest_release(&manifest);
+        return lock;
     }
+    result =
+        write_manifest_locked(tree, blobs, name, reference, by_tag, body, length, &manifest, put);
+    repository_writer_unlock(lock);
     manifest_release(&manifest);
+    return result;
+}
+
+static int write_manifest_locked(const struct tree *tree, struct blob_store *blobs,
+                                 const char *name, const char *reference, int by_tag,
+                                 const char *body, size_t length, const struct manifest *manifest,
+                                 struct manifest_put_result *put)
+{
+    char path[TREE_PATH_MAX];
+    int result = check_references(tree, blobs, name, manifest);
+    if (manifest->has_subject) {
+        put->has_subject = 1;
+        put->subject = manifest->subject.digest;
+    }
     if (result < 0)
         return result;
 

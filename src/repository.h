@@ -29,9 +29,19 @@ int repository_exists(const struct tree *tree, const char *name);
  * -REGISTRY_ERROR_BLOB_UNKNOWN otherwise. */
 int repository_stat_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
                          const struct digest *digest, struct blob_info *info);
-/* Links an existing blob into <name> (a mount); freshens the blob. */
+/* Links an existing blob into <name> (a mount); freshens the blob. Takes
+ * the GC lock shared; link_blob_locked() is the same for a caller that
+ * already holds it. */
 int repository_link_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
                          const struct digest *digest);
+int link_blob_locked(const struct tree *tree, struct blob_store *blobs, const char *name,
+                     const struct digest *digest);
+
+/* The GC lock, shared, on this thread's descriptor (layout/gc_lock.h):
+ * returns the descriptor to pass to repository_writer_unlock(), or a
+ * negative errno. Held by every write that makes a blob reachable. */
+int repository_writer_lock(const struct tree *tree);
+void repository_writer_unlock(int fd);
 /* Removes <name>'s layer link (the blob stays for the GC). */
 int repository_unlink_blob(const struct tree *tree, const char *name, const struct digest *digest);
 

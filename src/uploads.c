@@ -424,9 +424,15 @@ int upload_commit(struct upload_session *session, const struct tree *tree, struc
         return result;
     if (fdatasync(session->fd) != 0)
         return error_set(-errno, "cannot sync upload %s: %s", session->id, strerror(errno));
+    /* Under the GC lock: the blob is freshened (or renamed in, new) and
+     * linked before a concurrent sweep can look at it again. */
+    int lock = repository_writer_lock(tree);
+    if (lock < 0)
+        return lock;
     result = blob_store_commit(blobs, data, expected);
     if (result == 0)
-        result = repository_link_blob(tree, blobs, session->name, expected);
+        result = link_blob_locked(tree, blobs, session->name, expected);
+    repository_writer_unlock(lock);
     if (result == 0)
         result = remove_upload_directory(session, tree);
     session->timing.commit_seconds += now_seconds() - started;
