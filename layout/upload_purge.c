@@ -60,7 +60,8 @@ int upload_purge(const struct tree *tree, long long older_than_seconds, long lon
             if (!dry_run) {
                 if (tree_path_upload_directory(tree, name, id, directory) < 0 ||
                     tree_path_uploads_directory(tree, name, parent) < 0 ||
-                    directory_remove_tree(directory) < 0 || directory_sync(parent) < 0) {
+                    directory_remove_tree(directory) < 0 ||
+                    (directory_sync(parent) < 0 && access(parent, F_OK) == 0)) {
                     result->failures++;
                     continue;
                 }

@@ -308,3 +308,22 @@ int walk_blobs(const struct tree *tree, int (*visit)(const struct digest *digest
     int result = tree_path_blobs(tree, path);
     return result < 0 ? result : walk_digest_directories(path, 1, visit, context);
 }
+
+int walk_tag_index(const struct tree *tree, const char *name, const char *tag,
+                   struct digest_list *out)
+{
+    char tag_directory[TREE_PATH_MAX], path[TREE_PATH_MAX];
+    int result = tree_path_tag_directory(tree, name, tag, tag_directory);
+    if (result == 0)
+        result = join(path, tag_directory, "index");
+    return list_digests(result, path, out);
+}
+
+int walk_referrer_subjects(const struct tree *tree, const char *name, struct digest_list *out)
+{
+    char manifests[TREE_PATH_MAX], path[TREE_PATH_MAX];
+    int result = tree_path_manifests_directory(tree, name, manifests);
+    if (result == 0)
+        result = join(path, manifests, "referrers");
+    return list_digests(result, path, out);
+}

@@ -58,6 +58,13 @@ int walk_layers(const struct tree *tree, const char *name, struct digest_list *o
 int walk_referrers(const struct tree *tree, const char *name, const struct digest *subject,
                    struct digest_list *out);
 
+/* Digests of a tag's index entries (tags/<tag>/index/<alg>/<hex>: every
+ * manifest the tag has pointed to), and of every subject that has referrers
+ * (referrers/<alg>/<subject-hex>). Sorted by digest string. */
+int walk_tag_index(const struct tree *tree, const char *name, const char *tag,
+                   struct digest_list *out);
+int walk_referrer_subjects(const struct tree *tree, const char *name, struct digest_list *out);
+
 /* Upload ids of a repository, sorted. */
 int walk_uploads(const struct tree *tree, const char *name, struct string_list *out);
 

@@ -383,7 +383,8 @@ static int remove_upload_directory(struct upload_session *session, const struct 
     result = directory_remove_tree(path);
     if (result == 0)
         result = directory_sync(uploads);
-    return result;
+    /* cairn-gc may have removed the emptied _uploads meanwhile: still gone. */
+    return result == -ENOENT ? 0 : result;
 }
 
 int upload_commit(struct upload_session *session, const struct tree *tree, struct blob_store *blobs,

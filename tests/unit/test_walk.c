@@ -200,6 +200,35 @@ static void test_referrers(void **state)
     assert_int_equal(digests.count, 0);
 }
 
+static void test_referrer_subjects_and_tag_index(void **state)
+{
+    struct fixture *f = *state;
+    struct digest_list digests = {0};
+    make(f, "repositories/a/_manifests/referrers/sha256/" HEX_C "/sha256/" HEX_A);
+    make(f, "repositories/a/_manifests/referrers/sha256/" HEX_A "/sha256/" HEX_B);
+    make(f, "repositories/a/_manifests/referrers/sha256/nothex");
+    touch(f, "repositories/a/_manifests/referrers/sha256/.cairn-tmp-abcdef");
+    assert_int_equal(walk_referrer_subjects(&f->tree, "a", &digests), 0);
+    assert_int_equal(digests.count, 2);
+    assert_string_equal(digests.items[0].string, "sha256:" HEX_A);
+    assert_string_equal(digests.items[1].string, "sha256:" HEX_C);
+    digest_list_clear(&digests);
+
+    make(f, "repositories/a/_manifests/tags/v1/index/sha256/" HEX_B);
+    make(f, "repositories/a/_manifests/tags/v1/index/sha256/" HEX_A);
+    make(f, "repositories/a/_manifests/tags/v1/index/md5/" HEX_C);
+    assert_int_equal(walk_tag_index(&f->tree, "a", "v1", &digests), 0);
+    assert_int_equal(digests.count, 2);
+    assert_string_equal(digests.items[0].string, "sha256:" HEX_A);
+    assert_string_equal(digests.items[1].string, "sha256:" HEX_B);
+    digest_list_clear(&digests);
+    assert_int_equal(walk_tag_index(&f->tree, "a", "v2", &digests), 0);
+    assert_int_equal(digests.count, 0);
+    assert_int_equal(walk_referrer_subjects(&f->tree, "missing", &digests), 0);
+    assert_int_equal(digests.count, 0);
+    assert_int_equal(walk_tag_index(&f->tree, "a", "bad/tag", &digests), -EINVAL);
+}
+
 static void test_uploads(void **state)
 {
     struct fixture *f = *state;
@@ -265,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revisions_and_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_referrers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_referrer_subjects_and_tag_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
     };

@@ -1,0 +1,812 @@
+/* Unit tests for tools/fsck.h (with fsck_blobs.h and fsck_links.h): a sound
+ * tree is sound; each planted damage is found with its kind; --repair fixes
+ * what it claims and a second run agrees; corrupt blobs keep their bytes in
+ * the quarantine. */
+#include "test_support.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <time.h>
+
+#include "drivers/fs.h"
+#include "layout/link_file.h"
+#include "layout/manifest.h"
+#include "layout/tree.h"
+#include "tools/fsck.h"
+
+#define NAME "team/app"
+#define UPLOAD_ID "00000000-0000-4000-8000-00000000000a"
+
+struct fixture {
+    char *root;
+    struct tree tree;
+    struct blob_store *store;
+    struct digest config, layer, extra, orphan, manifest, artifact;
+    char extra_bytes[4096];
+    size_t extra_length;
+};
+
+static struct digest put_blob(struct fixture *fixture, const void *data, size_t length)
+{
+    struct digest digest;
+    assert_int_equal(digest_of_buffer(DIGEST_SHA256, data, length, &digest), 0);
+    assert_int_equal(blob_store_put(fixture->store, &digest, data, length), 0);
+    return digest;
+}
+
+static void write_link(int path_result, const char *path, const struct digest *digest)
+{
+    assert_int_equal(path_result, 0);
+    assert_int_equal(link_file_write(path, digest), 0);
+}
+
+static void link_layer(struct fixture *fixture, const char *name, const struct digest *digest)
+{
+    char path[TREE_PATH_MAX];
+    write_link(tree_path_layer_link(&fixture->tree, name, digest, path), path, digest);
+}
+
+static void link_revision(struct fixture *fixture, const char *name, const struct digest *digest)
+{
+    char path[TREE_PATH_MAX];
+    write_link(tree_path_revision_link(&fixture->tree, name, digest, path), path, digest);
+}
+
+static void link_tag(struct fixture *fixture, const char *name, const char *tag,
+                     const struct digest *digest)
+{
+    char path[TREE_PATH_MAX];
+    write_link(tree_path_tag_index_link(&fixture->tree, name, tag, digest, path), path, digest);
+    write_link(tree_path_tag_current_link(&fixture->tree, name, tag, path), path, digest);
+}
+
+/* An OCI image manifest over `config` and `layers`, stored as a blob. */
+static struct digest put_manifest(struct fixture *fixture, const struct digest *config,
+                                  size_t config_size, const struct digest *layers,
+                                  const size_t *layer_sizes, size_t layer_count,
+                                  const struct digest *subject)
+{
+    char body[8192];
+    int length = snprintf(body, sizeof body,
+                          "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\","
+                          "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+                          "\"digest\":\"%s\",\"size\":%zu},\"layers\":[",
+                          config->string, config_size);
+    for (size_t i = 0; i < layer_count; i++)
+        length += snprintf(body + length, sizeof body - (size_t)length,
+                           "%s{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
+                           "\"digest\":\"%s\",\"size\":%zu}",
+                           i ? "," : "", layers[i].string, layer_sizes[i]);
+    length += snprintf(body + length, sizeof body - (size_t)length, "]");
+    if (subject != NULL)
+        length += snprintf(body + length, sizeof body - (size_t)length,
+                           ",\"subject\":{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST
+                           "\",\"digest\":\"%s\",\"size\":10}",
+                           subject->string);
+    length += snprintf(body + length, sizeof body - (size_t)length, "}");
+    assert_true(length > 0 && (size_t)length < sizeof body);
+    return put_blob(fixture, body, (size_t)length);
+}
+
+/* The sound tree: team/app with an image tagged v1 (config + layer), an
+ * artifact referring to it (untagged), one more linked layer ("extra") no
+ * manifest uses, and one orphaned blob. */
+static int setup(void **state)
+{
+    struct fixture *fixture = calloc(1, sizeof *fixture);
+    assert_non_null(fixture);
+    fixture->root = support_root_create();
+    assert_int_equal(tree_open(&fixture->tree, fixture->root, 1), 0);
+    assert_int_equal(blob_store_fs_create(&fixture->tree, &fixture->store), 0);
+
+    const char config[] = "{\"architecture\":\"amd64\",\"os\":\"linux\"}";
+    const char layer[] = "layer bytes, layer bytes, layer bytes";
+    fixture->config = put_blob(fixture, config, sizeof config - 1);
+    fixture->layer = put_blob(fixture, layer, sizeof layer - 1);
+    for (size_t i = 0; i < sizeof fixture->extra_bytes; i++)
+        fixture->extra_bytes[i] = (char)('a' + i % 26);
+    fixture->extra_length = sizeof fixture->extra_bytes;
+    fixture->extra = put_blob(fixture, fixture->extra_bytes, fixture->extra_length);
+    fixture->orphan = put_blob(fixture, "nobody links me", 15);
+    link_layer(fixture, NAME, &fixture->config);
+    link_layer(fixture, NAME, &fixture->layer);
+    link_layer(fixture, NAME, &fixture->extra);
+
+    size_t layer_size = sizeof layer - 1;
+    fixture->manifest = put_manifest(fixture, &fixture->config, sizeof config - 1, &fixture->layer,
+                                     &layer_size, 1, NULL);
+    link_revision(fixture, NAME, &fixture->manifest);
+    link_tag(fixture, NAME, "v1", &fixture->manifest);
+
+    fixture->artifact = put_manifest(fixture, &fixture->config, sizeof config - 1, NULL, NULL, 0,
+                                     &fixture->manifest);
+    link_revision(fixture, NAME, &fixture->artifact);
+    char path[TREE_PATH_MAX];
+    write_link(
+        tree_path_referrer_link(&fixture->tree, NAME, &fixture->manifest, &fixture->artifact, path),
+        path, &fixture->artifact);
+    *state = fixture;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fixture = *state;
+    blob_store_destroy(fixture->store);
+    support_root_remove(fixture->root);
+    free(fixture);
+    return 0;
+}
+
+/* One run; the caller clears the report. */
+static void run(struct fixture *fixture, int repair, struct fsck_report *report)
+{
+    struct fsck_options options = {.repair = repair,
+                                   .jobs = 3,
+                                   .now = (long long)time(NULL),
+                                   .stale_upload_seconds = FSCK_STALE_UPLOAD_SECONDS};
+    fsck_report_init(report);
+    assert_int_equal(fsck_run(&fixture->tree, fixture->store, &options, report), 0);
+}
+
+static void print_problems(const struct fsck_report *report)
+{
+    for (size_t i = 0; i < report->problem_count; i++)
+        print_message("  %s %s %s%s\n", fsck_problem_kind_name(report->problems[i].kind),
+                      report->problems[i].path, report->problems[i].detail,
+                      report->problems[i].repaired ? " repaired" : "");
+}
+
+static void assert_sound(struct fixture *fixture)
+{
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 0);
+    fsck_report_clear(&report);
+}
+
+/* The problem of `kind` (exactly one), or fails. */
+static const struct fsck_problem *only(const struct fsck_report *report,
+                                       enum fsck_problem_kind kind)
+{
+    const struct fsck_problem *found = NULL;
+    for (size_t i = 0; i < report->problem_count; i++)
+        if (report->problems[i].kind == kind) {
+            assert_null(found);
+            found = &report->problems[i];
+        }
+    if (found == NULL)
+        print_problems(report);
+    assert_non_null(found);
+    return found;
+}
+
+/* A check run finds exactly the problems of `kinds` (unrepaired), a repair
+ * run repairs every one of them, and a third run finds the tree sound. */
+static void check_repair_sound(struct fixture *fixture, const enum fsck_problem_kind *kinds,
+                               size_t count)
+{
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, count);
+    for (size_t i = 0; i < count; i++)
+        assert_false(only(&report, kinds[i])->repaired);
+    fsck_report_clear(&report);
+
+    run(fixture, 1, &report);
+    print_problems(&report);
+    assert_true(report.problem_count >= count);
+    for (size_t i = 0; i < count; i++)
+        assert_true(only(&report, kinds[i])->repaired);
+    assert_int_equal(fsck_report_repaired_count(&report), report.problem_count);
+    fsck_report_clear(&report);
+    assert_sound(fixture);
+}
+
+static void blob_data_path(struct fixture *fixture, const struct digest *digest,
+                           char path[TREE_PATH_MAX])
+{
+    assert_int_equal(tree_path_blob_data(&fixture->tree, digest, path), 0);
+}
+
+/* The single file of R/.cairn-quarantine/<alg>/ that is not a .reason. */
+static char *quarantined_file(struct fixture *fixture, const struct digest *digest)
+{
+    char directory[TREE_PATH_MAX], path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_quarantine_directory(&fixture->tree, directory), 0);
+    support_path(path, "%s/sha256", directory);
+    DIR *listing = opendir(path);
+    assert_non_null(listing);
+    char *found = NULL;
+    struct dirent *entry;
+    while ((entry = readdir(listing)) != NULL) {
+        size_t length = strlen(entry->d_name);
+        if (strncmp(entry->d_name, digest_hex(digest), 64) != 0 ||
+            (length > 7 && strcmp(entry->d_name + length - 7, ".reason") == 0))
+            continue;
+        assert_null(found);
+        found = malloc(PATH_MAX);
+        support_path(found, "%s/%s", path, entry->d_name);
+    }
+    closedir(listing);
+    assert_non_null(found);
+    char reason[PATH_MAX + 8];
+    snprintf(reason, sizeof reason, "%s.reason", found);
+    char *text = support_read(reason, NULL);
+    assert_non_null(strstr(text, digest->string));
+    assert_non_null(strstr(text, "content hashes to"));
+    free(text);
+    return found;
+}
+
+/* --- the sound tree ------------------------------------------------------- */
+
+static void test_sound_tree(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 0);
+    assert_int_equal(report.blobs_verified, 6);
+    assert_true(report.blob_bytes > fixture->extra_length);
+    /* 3 layers, 2 revisions, current + index, 1 referrer */
+    assert_int_equal(report.links_checked, 8);
+    assert_int_equal(report.orphaned_blobs.count, 1);
+    assert_string_equal(report.orphaned_blobs.items[0].string, fixture->orphan.string);
+    fsck_report_clear(&report);
+
+    /* A repair run on a sound tree changes nothing and is sound too. */
+    run(fixture, 1, &report);
+    assert_int_equal(report.problem_count, 0);
+    fsck_report_clear(&report);
+}
+
+static void test_read_only_without_repair(void **state)
+{
+    struct fixture *fixture = *state;
+    char lock[TREE_PATH_MAX], quarantine[TREE_PATH_MAX];
+    assert_int_equal(tree_path_gc_lock(&fixture->tree, lock), 0);
+    assert_int_equal(tree_path_quarantine_directory(&fixture->tree, quarantine), 0);
+    char data[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->extra, data);
+    support_write(data, "not the bytes", 13);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    assert_int_equal(only(&report, FSCK_CORRUPT_BLOB)->repaired, 0);
+    assert_int_equal(report.problem_count, 1); /* its link is not "dangling" */
+    fsck_report_clear(&report);
+    assert_false(support_exists(lock));
+    assert_false(support_exists(quarantine));
+    assert_true(support_exists(data));
+}
+
+/* --- blobs ---------------------------------------------------------------- */
+
+static void test_flipped_byte(void **state)
+{
+    struct fixture *fixture = *state;
+    char data[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->extra, data);
+    fixture->extra_bytes[1000] ^= 0x01;
+    support_write(data, fixture->extra_bytes, fixture->extra_length);
+
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    const struct fsck_problem *problem = only(&report, FSCK_CORRUPT_BLOB);
+    assert_string_equal(problem->path, data);
+    assert_non_null(strstr(problem->detail, "content hashes to sha256:"));
+    assert_non_null(strstr(problem->detail, "4096 bytes"));
+    fsck_report_clear(&report);
+
+    /* Repair: quarantined, then its layer link is dangling and goes too. */
+    run(fixture, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 2);
+    assert_true(only(&report, FSCK_CORRUPT_BLOB)->repaired);
+    assert_non_null(strstr(only(&report, FSCK_CORRUPT_BLOB)->detail, "moved to "));
+    assert_true(only(&report, FSCK_DANGLING_LINK)->repaired);
+    fsck_report_clear(&report);
+    assert_false(support_exists(data));
+
+    char *kept = quarantined_file(fixture, &fixture->extra);
+    size_t length;
+    char *bytes = support_read(kept, &length);
+    assert_int_equal(length, fixture->extra_length);
+    assert_memory_equal(bytes, fixture->extra_bytes, length); /* bytes intact, flip included */
+    free(bytes);
+    free(kept);
+    assert_sound(fixture);
+}
+
+static void test_truncated_blob(void **state)
+{
+    struct fixture *fixture = *state;
+    char data[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->extra, data);
+    assert_int_equal(truncate(data, 100), 0);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    assert_non_null(strstr(only(&report, FSCK_CORRUPT_BLOB)->detail, "100 bytes"));
+    fsck_report_clear(&report);
+
+    run(fixture, 1, &report);
+    assert_true(only(&report, FSCK_CORRUPT_BLOB)->repaired);
+    assert_true(only(&report, FSCK_DANGLING_LINK)->repaired);
+    fsck_report_clear(&report);
+    char *kept = quarantined_file(fixture, &fixture->extra);
+    size_t length;
+    char *bytes = support_read(kept, &length);
+    assert_int_equal(length, 100);
+    assert_memory_equal(bytes, fixture->extra_bytes, 100);
+    free(bytes);
+    free(kept);
+    assert_sound(fixture);
+}
+
+/* A corrupt layer of a tagged image: the blob and its link go, the manifest
+ * that needs it is reported and never "repaired" (it can be pushed again). */
+static void test_corrupt_layer_of_an_image(void **state)
+{
+    struct fixture *fixture = *state;
+    char data[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->layer, data);
+    support_write(data, "LAYER bytes, layer bytes, layer bytes", 37);
+
+    struct fsck_report report;
+    run(fixture, 1, &report);
+    print_problems(&report);
+    assert_true(only(&report, FSCK_CORRUPT_BLOB)->repaired);
+    assert_true(only(&report, FSCK_DANGLING_LINK)->repaired);
+    const struct fsck_problem *missing = only(&report, FSCK_MANIFEST_REFERENCE_MISSING);
+    assert_false(missing->repaired);
+    assert_non_null(strstr(missing->detail, fixture->layer.string));
+    assert_non_null(strstr(missing->detail, "layer"));
+    fsck_report_clear(&report);
+
+    run(fixture, 1, &report);
+    assert_int_equal(report.problem_count, 1);
+    assert_false(only(&report, FSCK_MANIFEST_REFERENCE_MISSING)->repaired);
+    fsck_report_clear(&report);
+
+    /* Pushing the layer again makes the image whole. */
+    const char layer[] = "layer bytes, layer bytes, layer bytes";
+    put_blob(fixture, layer, sizeof layer - 1);
+    link_layer(fixture, NAME, &fixture->layer);
+    assert_sound(fixture);
+}
+
+static void test_missing_blob_data(void **state)
+{
+    struct fixture *fixture = *state;
+    char data[TREE_PATH_MAX], directory[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->orphan, data);
+    assert_int_equal(unlink(data), 0);
+    const enum fsck_problem_kind kinds[] = {FSCK_MISSING_BLOB_DATA};
+    check_repair_sound(fixture, kinds, 1);
+    assert_int_equal(tree_path_blob_directory(&fixture->tree, &fixture->orphan, directory), 0);
+    assert_false(support_exists(directory));
+}
+
+static void test_misplaced_blob(void **state)
+{
+    struct fixture *fixture = *state;
+    char directory[TREE_PATH_MAX], blobs[TREE_PATH_MAX], moved[TREE_PATH_MAX];
+    assert_int_equal(tree_path_blob_directory(&fixture->tree, &fixture->orphan, directory), 0);
+    assert_int_equal(tree_path_blobs(&fixture->tree, blobs), 0);
+    const char *hex = digest_hex(&fixture->orphan);
+    char parent[TREE_PATH_MAX];
+    support_path(parent, "%s/sha256/%s", blobs, hex[0] == '0' ? "11" : "00");
+    support_mkdir(parent);
+    support_path(moved, "%s/%s", parent, hex);
+    assert_int_equal(rename(directory, moved), 0);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    assert_non_null(strstr(only(&report, FSCK_CORRUPT_BLOB)->detail, "misplaced"));
+    fsck_report_clear(&report);
+    const enum fsck_problem_kind kinds[] = {FSCK_CORRUPT_BLOB};
+    check_repair_sound(fixture, kinds, 1);
+    assert_false(support_exists(moved));
+}
+
+/* --- links ---------------------------------------------------------------- */
+
+static void test_link_to_missing_blob(void **state)
+{
+    struct fixture *fixture = *state;
+    struct digest missing = support_digest("sha256:" HEX_A);
+    link_layer(fixture, NAME, &missing);
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_layer_link(&fixture->tree, NAME, &missing, path), 0);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    const struct fsck_problem *problem = only(&report, FSCK_DANGLING_LINK);
+    assert_string_equal(problem->path, path);
+    assert_non_null(strstr(problem->detail, missing.string));
+    fsck_report_clear(&report);
+    const enum fsck_problem_kind kinds[] = {FSCK_DANGLING_LINK};
+    check_repair_sound(fixture, kinds, 1);
+    assert_false(support_exists(path));
+}
+
+static void test_garbage_in_a_link(void **state)
+{
+    struct fixture *fixture = *state;
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_layer_link(&fixture->tree, NAME, &fixture->extra, path), 0);
+    support_write_string(path, "sha256:not a digest\n");
+    const enum fsck_problem_kind kinds[] = {FSCK_INVALID_LINK};
+    check_repair_sound(fixture, kinds, 1);
+    assert_false(support_exists(path));
+    /* The blob itself is untouched: now an orphan. */
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    assert_int_equal(report.orphaned_blobs.count, 2);
+    fsck_report_clear(&report);
+}
+
+static void test_link_content_differs_from_path(void **state)
+{
+    struct fixture *fixture = *state;
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_layer_link(&fixture->tree, NAME, &fixture->extra, path), 0);
+    assert_int_equal(link_file_write(path, &fixture->orphan), 0);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    assert_non_null(strstr(only(&report, FSCK_INVALID_LINK)->detail, "(its path)"));
+    fsck_report_clear(&report);
+    const enum fsck_problem_kind kinds[] = {FSCK_INVALID_LINK};
+    check_repair_sound(fixture, kinds, 1);
+}
+
+static void test_newline_in_a_tag_link(void **state)
+{
+    struct fixture *fixture = *state;
+    char path[TREE_PATH_MAX], directory[TREE_PATH_MAX], text[DIGEST_STRING_MAX + 2];
+    assert_int_equal(tree_path_tag_current_link(&fixture->tree, NAME, "v1", path), 0);
+    snprintf(text, sizeof text, "%s\n", fixture->manifest.string); /* Distribution-style damage */
+    support_write_string(path, text);
+    const enum fsck_problem_kind kinds[] = {FSCK_INVALID_LINK};
+    check_repair_sound(fixture, kinds, 1);
+    assert_int_equal(tree_path_tag_directory(&fixture->tree, NAME, "v1", directory), 0);
+    assert_false(support_exists(directory));
+    /* The revision stayed. */
+    assert_int_equal(tree_path_revision_link(&fixture->tree, NAME, &fixture->manifest, path), 0);
+    assert_true(support_exists(path));
+}
+
+static void test_tag_to_missing_revision(void **state)
+{
+    struct fixture *fixture = *state;
+    /* The blob exists (a layer), but it is no revision of the repository. */
+    link_tag(fixture, NAME, "broken", &fixture->extra);
+    char directory[TREE_PATH_MAX];
+    assert_int_equal(tree_path_tag_directory(&fixture->tree, NAME, "broken", directory), 0);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    const struct fsck_problem *problem = only(&report, FSCK_TAG_WITHOUT_REVISION);
+    assert_string_equal(problem->path, directory);
+    assert_non_null(strstr(problem->detail, "not a revision"));
+    fsck_report_clear(&report);
+    const enum fsck_problem_kind kinds[] = {FSCK_TAG_WITHOUT_REVISION};
+    check_repair_sound(fixture, kinds, 1);
+    assert_false(support_exists(directory));
+}
+
+static void test_tag_without_current_link(void **state)
+{
+    struct fixture *fixture = *state;
+    char path[TREE_PATH_MAX];
+    assert_int_equal(
+        tree_path_tag_index_link(&fixture->tree, NAME, "half", &fixture->manifest, path), 0);
+    assert_int_equal(link_file_write(path, &fixture->manifest), 0);
+    const enum fsck_problem_kind kinds[] = {FSCK_TAG_WITHOUT_REVISION};
+    check_repair_sound(fixture, kinds, 1);
+}
+
+/* A revision whose blob is gone: the revision link and the tag on it go. */
+static void test_revision_to_missing_blob(void **state)
+{
+    struct fixture *fixture = *state;
+    char data[TREE_PATH_MAX], directory[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->manifest, data);
+    assert_int_equal(tree_path_blob_directory(&fixture->tree, &fixture->manifest, directory), 0);
+    assert_int_equal(unlink(data), 0);
+    assert_int_equal(rmdir(directory), 0);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    print_problems(&report);
+    /* revision link and tag index entry dangle; the referrer's subject is gone
+     * but a subject need not exist */
+    assert_int_equal(fsck_report_count(&report, FSCK_DANGLING_LINK), 2);
+    assert_int_equal(report.problem_count, 2);
+    fsck_report_clear(&report);
+
+    /* Repair: the revision link goes first, so the tag names no revision and
+     * goes whole (its index entry with it). */
+    run(fixture, 1, &report);
+    print_problems(&report);
+    assert_true(only(&report, FSCK_DANGLING_LINK)->repaired);
+    assert_true(only(&report, FSCK_TAG_WITHOUT_REVISION)->repaired);
+    assert_int_equal(report.problem_count, 2);
+    assert_int_equal(fsck_report_repaired_count(&report), report.problem_count);
+    fsck_report_clear(&report);
+    assert_sound(fixture);
+}
+
+static void test_manifest_references_missing_layer(void **state)
+{
+    struct fixture *fixture = *state;
+    struct digest missing = support_digest("sha256:" HEX_B);
+    size_t size = 10;
+    struct digest manifest = put_manifest(fixture, &fixture->config, 38, &missing, &size, 1, NULL);
+    link_revision(fixture, NAME, &manifest);
+    struct fsck_report report;
+    run(fixture, 1, &report);
+    const struct fsck_problem *problem = only(&report, FSCK_MANIFEST_REFERENCE_MISSING);
+    assert_false(problem->repaired);
+    assert_non_null(strstr(problem->detail, missing.string));
+    assert_non_null(strstr(problem->detail, "not linked"));
+    assert_int_equal(report.problem_count, 1);
+    fsck_report_clear(&report);
+    /* Never repaired: the revision link and its blob stay. */
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_revision_link(&fixture->tree, NAME, &manifest, path), 0);
+    assert_true(support_exists(path));
+    run(fixture, 0, &report);
+    assert_int_equal(fsck_report_count(&report, FSCK_MANIFEST_REFERENCE_MISSING), 1);
+    fsck_report_clear(&report);
+}
+
+static void test_manifest_invalid(void **state)
+{
+    struct fixture *fixture = *state;
+    struct digest not_a_manifest = put_blob(fixture, "{\"schemaVersion\":1}", 19);
+    link_revision(fixture, NAME, &not_a_manifest);
+    struct fsck_report report;
+    run(fixture, 1, &report);
+    assert_false(only(&report, FSCK_MANIFEST_INVALID)->repaired);
+    assert_int_equal(report.problem_count, 1);
+    fsck_report_clear(&report);
+}
+
+static void test_dangling_referrer(void **state)
+{
+    struct fixture *fixture = *state;
+    struct digest gone = support_digest("sha256:" HEX_C);
+    char path[TREE_PATH_MAX];
+    write_link(tree_path_referrer_link(&fixture->tree, NAME, &fixture->manifest, &gone, path), path,
+               &gone);
+    const enum fsck_problem_kind kinds[] = {FSCK_DANGLING_LINK};
+    check_repair_sound(fixture, kinds, 1);
+    assert_false(support_exists(path));
+    /* The sound referrer entry stayed. */
+    assert_int_equal(
+        tree_path_referrer_link(&fixture->tree, NAME, &fixture->manifest, &fixture->artifact, path),
+        0);
+    assert_true(support_exists(path));
+}
+
+/* A link that cannot be read is reported, never removed. */
+static void test_unreadable_link_is_left_alone(void **state)
+{
+    struct fixture *fixture = *state;
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_layer_link(&fixture->tree, NAME, &fixture->extra, path), 0);
+    assert_int_equal(unlink(path), 0);
+    support_mkdir(path); /* "link" is a directory: read() fails with EISDIR */
+    struct fsck_report report;
+    run(fixture, 1, &report);
+    const struct fsck_problem *problem = only(&report, FSCK_INVALID_LINK);
+    assert_false(problem->repaired);
+    assert_non_null(strstr(problem->detail, "cannot be read"));
+    assert_int_equal(report.problem_count, 1);
+    fsck_report_clear(&report);
+    assert_true(support_exists(path));
+}
+
+/* A revision directory without link is how Distribution deletes: fine. */
+static void test_revision_directory_without_link_is_fine(void **state)
+{
+    struct fixture *fixture = *state;
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_revision_link(&fixture->tree, NAME, &fixture->artifact, path), 0);
+    assert_int_equal(unlink(path), 0);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    print_problems(&report);
+    /* ...but the referrer entry of that manifest now dangles */
+    assert_int_equal(report.problem_count, 1);
+    assert_int_equal(only(&report, FSCK_DANGLING_LINK)->repaired, 0);
+    fsck_report_clear(&report);
+}
+
+/* --- temporary files and uploads ------------------------------------------ */
+
+static void test_temporary_file(void **state)
+{
+    struct fixture *fixture = *state;
+    char directory[TREE_PATH_MAX], path[TREE_PATH_MAX], blob[TREE_PATH_MAX];
+    assert_int_equal(tree_path_layers_directory(&fixture->tree, NAME, directory), 0);
+    support_path(path, "%s/.cairn-tmp-Ab12Cd", directory);
+    support_write_string(path, "half a link");
+    assert_int_equal(tree_path_blob_directory(&fixture->tree, &fixture->extra, directory), 0);
+    support_path(blob, "%s/.cairn-tmp-zzzzzz", directory);
+    support_write_string(blob, "half a blob");
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    assert_int_equal(fsck_report_count(&report, FSCK_TEMPORARY_FILE), 2);
+    assert_int_equal(report.problem_count, 2);
+    fsck_report_clear(&report);
+    run(fixture, 1, &report);
+    assert_int_equal(fsck_report_count(&report, FSCK_TEMPORARY_FILE), 2);
+    assert_int_equal(fsck_report_repaired_count(&report), 2);
+    fsck_report_clear(&report);
+    assert_false(support_exists(path));
+    assert_false(support_exists(blob));
+    assert_sound(fixture);
+}
+
+static void make_upload(struct fixture *fixture, const char *id, const char *started_at)
+{
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_upload_data(&fixture->tree, NAME, id, path), 0);
+    support_write_string(path, "partial upload");
+    assert_int_equal(tree_path_upload_started_at(&fixture->tree, NAME, id, path), 0);
+    support_write_string(path, started_at);
+}
+
+static void test_stale_upload(void **state)
+{
+    struct fixture *fixture = *state;
+    char fresh[40], directory[TREE_PATH_MAX];
+    tree_format_started_at((long long)time(NULL) - 3600, 0, fresh);
+    make_upload(fixture, UPLOAD_ID, "2020-01-02T03:04:05Z");
+    make_upload(fixture, "00000000-0000-4000-8000-00000000000b", fresh);
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    const struct fsck_problem *problem = only(&report, FSCK_STALE_UPLOAD);
+    assert_int_equal(tree_path_upload_directory(&fixture->tree, NAME, UPLOAD_ID, directory), 0);
+    assert_string_equal(problem->path, directory);
+    assert_non_null(strstr(problem->detail, "14 bytes"));
+    fsck_report_clear(&report);
+    const enum fsck_problem_kind kinds[] = {FSCK_STALE_UPLOAD};
+    check_repair_sound(fixture, kinds, 1);
+    assert_false(support_exists(directory));
+    assert_int_equal(tree_path_upload_directory(&fixture->tree, NAME,
+                                                "00000000-0000-4000-8000-00000000000b", directory),
+                     0);
+    assert_true(support_exists(directory));
+}
+
+/* --- everything at once, and the JSON ------------------------------------- */
+
+static void test_every_damage_and_json(void **state)
+{
+    struct fixture *fixture = *state;
+    char path[TREE_PATH_MAX], directory[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->extra, path);
+    assert_int_equal(truncate(path, 1), 0);
+    struct digest missing = support_digest("sha256:" HEX_A);
+    link_layer(fixture, NAME, &missing);
+    link_tag(fixture, NAME, "broken", &fixture->extra);
+    assert_int_equal(tree_path_layers_directory(&fixture->tree, NAME, directory), 0);
+    support_path(path, "%s/.cairn-tmp-qwerty", directory);
+    support_write_string(path, "x");
+    make_upload(fixture, UPLOAD_ID, "2020-01-02T03:04:05Z");
+
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    char *text = NULL;
+    size_t length = 0;
+    FILE *stream = open_memstream(&text, &length);
+    assert_non_null(stream);
+    fsck_report_print_json(stream, &report);
+    fclose(stream);
+    fsck_report_clear(&report);
+
+    json_error_t error;
+    json_t *document = json_loads(text, 0, &error);
+    assert_non_null(document);
+    free(text);
+    assert_true(json_is_false(json_object_get(document, "sound")));
+    json_t *blobs = json_object_get(document, "blobs");
+    assert_int_equal(json_integer_value(json_object_get(blobs, "verified")), 6);
+    assert_true(json_integer_value(json_object_get(blobs, "bytes")) > 0);
+    assert_true(json_is_number(json_object_get(blobs, "seconds")));
+    assert_true(json_is_number(json_object_get(blobs, "bytes_per_second")));
+    assert_true(json_is_integer(json_object_get(json_object_get(document, "links"), "checked")));
+    json_t *problems = json_object_get(document, "problems");
+    const char *expected[] = {"corrupt_blob", "dangling_link", "tag_without_revision",
+                              "temporary_file", "stale_upload"};
+    assert_int_equal(json_array_size(problems), 5);
+    for (size_t i = 0; i < 5; i++) {
+        json_t *problem = json_array_get(problems, i);
+        assert_string_equal(json_string_value(json_object_get(problem, "kind")), expected[i]);
+        assert_true(json_is_string(json_object_get(problem, "path")));
+        assert_true(json_is_string(json_object_get(problem, "detail")));
+        assert_true(json_is_false(json_object_get(problem, "repaired")));
+    }
+    json_t *orphans = json_object_get(document, "orphaned_blobs");
+    assert_int_equal(json_array_size(orphans), 1);
+    assert_string_equal(json_string_value(json_array_get(orphans, 0)), fixture->orphan.string);
+    json_decref(document);
+
+    run(fixture, 1, &report);
+    print_problems(&report);
+    assert_int_equal(fsck_report_repaired_count(&report), report.problem_count);
+    fsck_report_clear(&report);
+    assert_sound(fixture);
+}
+
+static void test_human_report(void **state)
+{
+    struct fixture *fixture = *state;
+    struct digest missing = support_digest("sha256:" HEX_A);
+    link_layer(fixture, NAME, &missing);
+    struct fsck_report report;
+    run(fixture, 1, &report);
+    char *text = NULL;
+    size_t length = 0;
+    FILE *stream = open_memstream(&text, &length);
+    fsck_report_print_human(stream, &report);
+    fclose(stream);
+    fsck_report_clear(&report);
+    assert_non_null(strstr(text, "dangling_link "));
+    assert_non_null(strstr(text, "  repaired\n"));
+    assert_non_null(strstr(text, "blobs: 6 verified"));
+    assert_non_null(strstr(text, "problems: 1 found, 1 repaired"));
+    assert_non_null(strstr(text, "the tree has problems"));
+    free(text);
+}
+
+/* A tree whose directory is not there is an error, not "sound". */
+static void test_no_tree(void **state)
+{
+    (void)state;
+    struct tree tree;
+    struct blob_store *store;
+    assert_int_equal(tree_open(&tree, "/nonexistent/cairn-fsck-test", 0), 0);
+    assert_int_equal(blob_store_fs_create(&tree, &store), 0);
+    struct fsck_options options = {.jobs = 1, .stale_upload_seconds = 1};
+    struct fsck_report report;
+    fsck_report_init(&report);
+    assert_true(fsck_run(&tree, store, &options, &report) < 0);
+    fsck_report_clear(&report);
+    blob_store_destroy(store);
+}
+
+#define FIXTURE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        FIXTURE_TEST(test_sound_tree),
+        FIXTURE_TEST(test_read_only_without_repair),
+        FIXTURE_TEST(test_flipped_byte),
+        FIXTURE_TEST(test_truncated_blob),
+        FIXTURE_TEST(test_corrupt_layer_of_an_image),
+        FIXTURE_TEST(test_missing_blob_data),
+        FIXTURE_TEST(test_misplaced_blob),
+        FIXTURE_TEST(test_link_to_missing_blob),
+        FIXTURE_TEST(test_garbage_in_a_link),
+        FIXTURE_TEST(test_link_content_differs_from_path),
+        FIXTURE_TEST(test_newline_in_a_tag_link),
+        FIXTURE_TEST(test_tag_to_missing_revision),
+        FIXTURE_TEST(test_tag_without_current_link),
+        FIXTURE_TEST(test_revision_to_missing_blob),
+        FIXTURE_TEST(test_manifest_references_missing_layer),
+        FIXTURE_TEST(test_manifest_invalid),
+        FIXTURE_TEST(test_dangling_referrer),
+        FIXTURE_TEST(test_unreadable_link_is_left_alone),
+        FIXTURE_TEST(test_revision_directory_without_link_is_fine),
+        FIXTURE_TEST(test_temporary_file),
+        FIXTURE_TEST(test_stale_upload),
+        FIXTURE_TEST(test_every_damage_and_json),
+        FIXTURE_TEST(test_human_report),
+        cmocka_unit_test(test_no_tree),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

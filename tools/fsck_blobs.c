@@ -1,0 +1,551 @@
+/* tools/fsck_blobs.h */
+#include "tools/fsck_blobs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout/atomic_file.h"
+#include "layout/error.h"
+#include "tools/tool_common.h"
+
+enum blob_status {
+    BLOB_UNCHECKED,
+    BLOB_SOUND,
+    BLOB_CORRUPT,     /* hashes to `found` */
+    BLOB_NO_DATA,     /* data missing */
+    BLOB_NOT_REGULAR, /* data is a directory, symbolic link, ... */
+    BLOB_UNREADABLE,  /* open or read failed: `error` */
+};
+
+struct blob_task {
+    struct digest digest;
+    char *directory; /* where it was found (misplaced ones too); malloc'd */
+    int misplaced;
+    int64_t size; /* from the walk's stat, to schedule the biggest first */
+    enum blob_status status;
+    struct digest found;
+    int64_t hashed_bytes;
+    char error[128];
+};
+
+struct task_list {
+    struct blob_task *items;
+    size_t count;
+    size_t capacity;
+};
+
+struct verify_shared {
+    struct task_list *tasks;
+    size_t *order; /* indexes into tasks, biggest blob first */
+    atomic_size_t next;
+    atomic_size_t done;
+    atomic_uint_least64_t bytes;
+    atomic_uint running;
+};
+
+/* --- the walk ------------------------------------------------------------ */
+
+static int task_append(struct task_list *list, const struct digest *digest, const char *directory,
+                       int misplaced)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 256;
+        struct blob_task *items = realloc(list->items, capacity * sizeof *items);
+        if (items == NULL)
+            return error_set(-ENOMEM, "out of memory");
+        list->items = items;
+        list->capacity = capacity;
+    }
+    struct blob_task *task = &list->items[list->count++];
+    memset(task, 0, sizeof *task);
+    task->digest = *digest;
+    task->directory = strdup(directory);
+    if (task->directory == NULL) {
+        list->count--;
+        return error_set(-ENOMEM, "out of memory");
+    }
+    task->misplaced = misplaced;
+    struct stat status;
+    char data[TREE_PATH_MAX + 8];
+    snprintf(data, sizeof data, "%s/data", directory);
+    task->size = lstat(data, &status) == 0 ? (int64_t)status.st_size : 0;
+    return 0;
+}
+
+/* Names of the subdirectories of `path` (symbolic links not followed);
+ * a missing directory lists nothing. */
+static int list_directories(const char *path, struct string_list *out)
+{
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        return error_set(-errno, "cannot list %s: %s", path, strerror(errno));
+    }
+    int result = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(directory);
+        if (entry == NULL) {
+            if (errno != 0)
+                result = error_set(-errno, "cannot list %s: %s", path, strerror(errno));
+            break;
+        }
+        const char *name = entry->d_name;
+        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+            continue;
+        unsigned char type = entry->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat status;
+            if (fstatat(dirfd(directory), name, &status, AT_SYMLINK_NOFOLLOW) < 0)
+                continue;
+            type = S_ISDIR(status.st_mode) ? DT_DIR : DT_REG;
+        }
+        if (type == DT_DIR && (result = string_list_append(out, name)) < 0)
+            break;
+    }
+    closedir(directory);
+    if (result == 0)
+        string_list_sort(out);
+    return result;
+}
+
+static int join(char out[TREE_PATH_MAX], const char *path, const char *child)
+{
+    int length = snprintf(out, TREE_PATH_MAX, "%s/%s", path, child);
+    if (length < 0 || length >= TREE_PATH_MAX)
+        return error_set(-ENAMETOOLONG, "path too long under %.64s", path);
+    return 0;
+}
+
+/* T/blobs/<alg>/<xx>/<hex>: every directory named by a valid digest. */
+static int walk_blob_directories(const struct tree *tree, struct task_list *out)
+{
+    char blobs[TREE_PATH_MAX];
+    struct string_list algorithms = {0};
+    int result = tree_path_blobs(tree, blobs);
+    if (result == 0)
+        result = list_directories(blobs, &algorithms);
+    for (size_t a = 0; result == 0 && a < algorithms.count; a++) {
+        const char *algorithm = algorithms.items[a];
+        enum digest_algorithm parsed;
+        if (digest_algorithm_parse(algorithm, strlen(algorithm), &parsed) < 0)
+            continue;
+        char algorithm_path[TREE_PATH_MAX];
+        struct string_list prefixes = {0};
+        result = join(algorithm_path, blobs, algorithm);
+        if (result == 0)
+            result = list_directories(algorithm_path, &prefixes);
+        for (size_t p = 0; result == 0 && p < prefixes.count; p++) {
+            const char *prefix = prefixes.items[p];
+            char prefix_path[TREE_PATH_MAX];
+            struct string_list hexes = {0};
+            result = join(prefix_path, algorithm_path, prefix);
+            if (result == 0)
+                result = list_directories(prefix_path, &hexes);
+            for (size_t h = 0; result == 0 && h < hexes.count; h++) {
+                const char *hex = hexes.items[h];
+                char text[DIGEST_STRING_MAX + 16], directory[TREE_PATH_MAX];
+                struct digest digest;
+                int length = snprintf(text, sizeof text, "%s:%s", algorithm, hex);
+                if (length <= 0 || length >= (int)sizeof text ||
+                    digest_parse(text, (size_t)length, &digest) < 0)
+                    continue; /* outside the grammar: not a blob */
+                int misplaced = strlen(prefix) != 2 || memcmp(prefix, hex, 2) != 0;
+                result = join(directory, prefix_path, hex);
+                if (result == 0)
+                    result = task_append(out, &digest, directory, misplaced);
+            }
+            string_list_clear(&hexes);
+        }
+        string_list_clear(&prefixes);
+    }
+    string_list_clear(&algorithms);
+    return result;
+}
+
+/* --- hashing ------------------------------------------------------------- */
+
+/* Hashes the open file; counts bytes into `progress` as it goes. */
+static int hash_file(int fd, enum digest_algorithm algorithm, unsigned char *buffer,
+                     struct digest *out, int64_t *bytes_out, atomic_uint_least64_t *progress)
+{
+    struct digest_hasher hasher;
+    int result = digest_hasher_init(&hasher, algorithm);
+    if (result < 0)
+        return result;
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    int64_t total = 0;
+    for (;;) {
+        ssize_t n = read(fd, buffer, FSCK_BLOB_READ_SIZE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int error = errno;
+            digest_hasher_release(&hasher);
+            return error_set(-error, "read failed after %lld bytes: %s", (long long)total,
+                             strerror(error));
+        }
+        if (n == 0)
+            break;
+        if ((result = digest_hasher_update(&hasher, buffer, (size_t)n)) < 0) {
+            digest_hasher_release(&hasher);
+            return result;
+        }
+        total += n;
+        if (progress != NULL)
+            atomic_fetch_add_explicit(progress, (uint64_t)n, memory_order_relaxed);
+    }
+    *bytes_out = total;
+    return digest_hasher_finish(&hasher, out);
+}
+
+/* Examines one blob; fills task->status (and found/hashed_bytes/error). */
+static void verify_blob(struct blob_task *task, unsigned char *buffer,
+                        atomic_uint_least64_t *progress)
+{
+    char data[TREE_PATH_MAX];
+    task->hashed_bytes = 0;
+    if (join(data, task->directory, "data") < 0) {
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "%s", error_message());
+        return;
+    }
+    int fd = open(data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int error = errno;
+        if (error == ENOENT || error == ENOTDIR)
+            task->status = BLOB_NO_DATA;
+        else if (error == ELOOP)
+            task->status = BLOB_NOT_REGULAR;
+        else {
+            task->status = BLOB_UNREADABLE;
+            snprintf(task->error, sizeof task->error, "cannot open: %s", strerror(error));
+        }
+        return;
+    }
+    struct stat status;
+    if (fstat(fd, &status) < 0 || !S_ISREG(status.st_mode)) {
+        task->status = BLOB_NOT_REGULAR;
+        close(fd);
+        return;
+    }
+    int result =
+        hash_file(fd, task->digest.algorithm, buffer, &task->found, &task->hashed_bytes, progress);
+    close(fd);
+    if (result < 0) {
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "%s", error_message());
+        return;
+    }
+    task->status =
+        digest_equal(&task->found, &task->digest) && !task->misplaced ? BLOB_SOUND : BLOB_CORRUPT;
+}
+
+static void *verify_worker(void *argument)
+{
+    struct verify_shared *shared = argument;
+    unsigned char *buffer = malloc(FSCK_BLOB_READ_SIZE);
+    for (;;) {
+        size_t i = atomic_fetch_add(&shared->next, 1);
+        if (i >= shared->tasks->count)
+            break;
+        struct blob_task *task = &shared->tasks->items[shared->order[i]];
+        if (buffer == NULL) {
+            task->status = BLOB_UNREADABLE;
+            snprintf(task->error, sizeof task->error, "out of memory");
+        } else {
+            verify_blob(task, buffer, &shared->bytes);
+        }
+        atomic_fetch_add(&shared->done, 1);
+    }
+    free(buffer);
+    atomic_fetch_sub(&shared->running, 1);
+    return NULL;
+}
+
+static const struct task_list *sort_tasks_context;
+
+static int compare_by_size_descending(const void *a, const void *b)
+{
+    const struct blob_task *x = &sort_tasks_context->items[*(const size_t *)a];
+    const struct blob_task *y = &sort_tasks_context->items[*(const size_t *)b];
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return 0;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return tool_seconds_between(start, &now);
+}
+
+static void print_progress(const struct verify_shared *shared, const struct timespec *start,
+                           int final)
+{
+    double seconds = seconds_since(start);
+    double bytes = (double)atomic_load(&shared->bytes);
+    fprintf(stderr, "\rverified %zu/%zu blobs, %.1f GB, %.1f GB/s\033[K%s",
+            atomic_load(&shared->done), shared->tasks->count, bytes / 1e9,
+            seconds > 0 ? bytes / 1e9 / seconds : 0.0, final ? "\n" : "");
+    fflush(stderr);
+}
+
+/* Runs the threads over every task; fills report counters. */
+static int verify_all(struct fsck_context *context, struct task_list *tasks)
+{
+    unsigned jobs = context->options->jobs ? context->options->jobs : 1;
+    struct verify_shared shared = {.tasks = tasks};
+    shared.order = malloc((tasks->count ? tasks->count : 1) * sizeof *shared.order);
+    pthread_t *threads = calloc(jobs, sizeof *threads);
+    if (shared.order == NULL || threads == NULL) {
+        free(shared.order);
+        free(threads);
+        return error_set(-ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < tasks->count; i++)
+        shared.order[i] = i;
+    sort_tasks_context = tasks;
+    qsort(shared.order, tasks->count, sizeof *shared.order, compare_by_size_descending);
+    sort_tasks_context = NULL;
+    atomic_init(&shared.next, 0);
+    atomic_init(&shared.done, 0);
+    atomic_init(&shared.bytes, 0);
+    atomic_init(&shared.running, 0);
+
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    unsigned started = 0;
+    int result = 0;
+    for (; started < jobs; started++) {
+        atomic_fetch_add(&shared.running, 1);
+        int error = pthread_create(&threads[started], NULL, verify_worker, &shared);
+        if (error != 0) {
+            atomic_fetch_sub(&shared.running, 1);
+            if (started == 0)
+                result = error_set(-error, "cannot start a thread: %s", strerror(error));
+            break;
+        }
+    }
+    if (context->options->progress && started > 0) {
+        while (atomic_load(&shared.running) > 0) {
+            struct timespec pause = {0, 250 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+            print_progress(&shared, &start, 0);
+        }
+        print_progress(&shared, &start, 1);
+    }
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    context->report->blob_seconds = seconds_since(&start);
+    context->report->jobs = started;
+    context->report->blob_bytes = atomic_load(&shared.bytes);
+    free(threads);
+    free(shared.order);
+    return result;
+}
+
+/* --- quarantine and repairs ---------------------------------------------- */
+
+int fsck_blob_quarantine(const struct tree *tree, const char *data_path,
+                         const struct digest *digest, long long now, const char *reason,
+                         char out[TREE_PATH_MAX])
+{
+    char quarantine[TREE_PATH_MAX], directory[TREE_PATH_MAX];
+    int result = tree_path_quarantine_directory(tree, quarantine);
+    if (result < 0 ||
+        (result = join(directory, quarantine, digest_algorithm_name(digest->algorithm))) < 0 ||
+        (result = directory_create(directory)) < 0)
+        return result;
+    /* A free name: <hex>.<now>, else <hex>.<now>-1, -2, ... */
+    for (int attempt = 0;; attempt++) {
+        int length = attempt == 0 ? snprintf(out, TREE_PATH_MAX, "%s/%s.%lld", directory,
+                                             digest_hex(digest), now)
+                                  : snprintf(out, TREE_PATH_MAX, "%s/%s.%lld-%d", directory,
+                                             digest_hex(digest), now, attempt);
+        if (length < 0 || length >= TREE_PATH_MAX - 8)
+            return error_set(-ENAMETOOLONG, "quarantine path too long");
+        struct stat status;
+        if (lstat(out, &status) < 0 && errno == ENOENT)
+            break;
+        if (attempt > 1000)
+            return error_set(-EEXIST, "no free name in %s", directory);
+    }
+    if (rename(data_path, out) < 0) {
+        int error = errno;
+        if (error == EXDEV)
+            return error_set(-EXDEV,
+                             "cannot move %s into the quarantine %s: another file system "
+                             "(cairn-fsck never copies blob data)",
+                             data_path, quarantine);
+        return error_set(-error, "cannot move %s to %s: %s", data_path, out, strerror(error));
+    }
+    /* The blob is moved: what follows is best effort and never turns the
+     * move into a failure (the caller would report a moved blob as still
+     * in place). */
+    (void)directory_sync(directory);
+    (void)directory_sync_parent(data_path);
+    char reason_path[TREE_PATH_MAX];
+    if (snprintf(reason_path, sizeof reason_path, "%s.reason", out) >= (int)sizeof reason_path)
+        return 0;
+    char text[2 * TREE_PATH_MAX + 512];
+    int length =
+        snprintf(text, sizeof text, "blob: %s\nfrom: %s\nquarantined-at: %lld\nreason: %s\n",
+                 digest->string, data_path, now, reason);
+    if (length < 0)
+        length = 0;
+    if ((size_t)length >= sizeof text)
+        length = (int)sizeof text - 1;
+    (void)atomic_file_write(reason_path, text, (size_t)length);
+    /* The blob's directory, now empty (rmdir refuses otherwise). */
+    char blob_directory[TREE_PATH_MAX];
+    snprintf(blob_directory, sizeof blob_directory, "%s", data_path);
+    char *slash = strrchr(blob_directory, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        if (rmdir(blob_directory) == 0)
+            (void)directory_sync_parent(blob_directory);
+    }
+    return 0;
+}
+
+/* Under the lock: still corrupt? Then into the quarantine. */
+static int repair_corrupt(struct fsck_context *context, struct blob_task *task, const char *detail,
+                          unsigned char *buffer, char quarantined[TREE_PATH_MAX])
+{
+    int result = fsck_repair_lock(context);
+    if (result < 0)
+        return result;
+    struct blob_task again = *task; /* shares `directory`, freed once by the caller */
+    verify_blob(&again, buffer, NULL);
+    if (again.status != BLOB_CORRUPT) {
+        fsck_repair_unlock(context);
+        return error_set(-EAGAIN,
+                         "changed meanwhile (no longer corrupt under the lock), left alone");
+    }
+    char data[TREE_PATH_MAX];
+    result = join(data, task->directory, "data");
+    if (result == 0)
+        result = fsck_blob_quarantine(context->tree, data, &task->digest, context->options->now,
+                                      detail, quarantined);
+    fsck_repair_unlock(context);
+    return result;
+}
+
+/* A blob directory without data: confirmed under the GC lock (a commit or a
+ * put creates the directory just before it renames `data` in, holding the
+ * lock shared), then with --repair removed if it is empty. */
+static int conclude_no_data(struct fsck_context *context, struct blob_task *task, const char *data)
+{
+    struct fsck_report *report = context->report;
+    const char *detail = "blob directory without data";
+    int locked = fsck_confirm_lock(context);
+    if (locked < 0)
+        return fsck_report_add(report, FSCK_MISSING_BLOB_DATA, data, 0,
+                               "%s; not confirmed under the GC lock: %s", detail, error_message());
+    struct stat status;
+    if (lstat(data, &status) == 0) {
+        fsck_repair_unlock(context); /* a write in progress, now complete */
+        return 0;
+    }
+    int repaired = 0;
+    char outcome[ERROR_MESSAGE_MAX + 32] = "";
+    if (context->options->repair) {
+        if (rmdir(task->directory) < 0) {
+            snprintf(outcome, sizeof outcome, "; not repaired: cannot remove %s: %s",
+                     task->directory, strerror(errno));
+        } else {
+            (void)directory_sync_parent(task->directory);
+            repaired = 1;
+            snprintf(outcome, sizeof outcome, "; empty directory removed");
+        }
+    }
+    fsck_repair_unlock(context);
+    return fsck_report_add(report, FSCK_MISSING_BLOB_DATA, data, repaired, "%s%s", detail, outcome);
+}
+
+/* Reports one examined blob (and repairs it with --repair). */
+static int conclude(struct fsck_context *context, struct blob_task *task, unsigned char *buffer)
+{
+    struct fsck_report *report = context->report;
+    char data[TREE_PATH_MAX];
+    int result = join(data, task->directory, "data");
+    if (result < 0)
+        return result;
+    if (task->status == BLOB_SOUND || task->status == BLOB_CORRUPT)
+        report->blobs_verified++; /* hashed to the end */
+    switch (task->status) {
+    case BLOB_SOUND:
+        return digest_list_append(&report->sound_blobs, &task->digest);
+    case BLOB_CORRUPT: {
+        char detail[512];
+        if (task->misplaced)
+            snprintf(detail, sizeof detail,
+                     "misplaced: blob %s is not under its fan-out directory %.2s/ (content "
+                     "hashes to %s, %lld bytes)",
+                     task->digest.string, digest_hex(&task->digest), task->found.string,
+                     (long long)task->hashed_bytes);
+        else
+            snprintf(detail, sizeof detail, "content hashes to %s, %lld bytes", task->found.string,
+                     (long long)task->hashed_bytes);
+        if (!context->options->repair) {
+            if (!task->misplaced &&
+                (result = digest_list_append(&report->corrupt_blobs, &task->digest)) < 0)
+                return result;
+            return fsck_report_add(report, FSCK_CORRUPT_BLOB, data, 0, "%s", detail);
+        }
+        char quarantined[TREE_PATH_MAX];
+        if (repair_corrupt(context, task, detail, buffer, quarantined) == 0)
+            return fsck_report_add(report, FSCK_CORRUPT_BLOB, data, 1, "%s; moved to %s", detail,
+                                   quarantined);
+        if (!task->misplaced &&
+            (result = digest_list_append(&report->corrupt_blobs, &task->digest)) < 0)
+            return result;
+        return fsck_report_add(report, FSCK_CORRUPT_BLOB, data, 0, "%s; not repaired: %s", detail,
+                               error_message());
+    }
+    case BLOB_NO_DATA:
+        return conclude_no_data(context, task, data);
+    case BLOB_NOT_REGULAR:
+        return fsck_report_add(report, FSCK_MISSING_BLOB_DATA, data, 0,
+                               "data is not a regular file (left alone)");
+    case BLOB_UNREADABLE:
+        if ((result = digest_list_append(&report->corrupt_blobs, &task->digest)) < 0)
+            return result;
+        return fsck_report_add(report, FSCK_CORRUPT_BLOB, data, 0, "cannot verify: %s (left alone)",
+                               task->error);
+    case BLOB_UNCHECKED:
+        break;
+    }
+    return error_set(-EIO, "blob %s was not verified", task->digest.string);
+}
+
+int fsck_blobs_verify(struct fsck_context *context)
+{
+    struct task_list tasks = {0};
+    int result = walk_blob_directories(context->tree, &tasks);
+    if (result == 0)
+        result = verify_all(context, &tasks);
+    unsigned char *buffer = NULL;
+    if (result == 0 && context->options->repair && (buffer = malloc(FSCK_BLOB_READ_SIZE)) == NULL)
+        result = error_set(-ENOMEM, "out of memory");
+    for (size_t i = 0; result == 0 && i < tasks.count; i++)
+        result = conclude(context, &tasks.items[i], buffer);
+    free(buffer);
+    for (size_t i = 0; i < tasks.count; i++)
+        free(tasks.items[i].directory);
+    free(tasks.items);
+    fsck_digest_list_sort(&context->report->sound_blobs);
+    fsck_digest_list_sort(&context->report->corrupt_blobs);
+    return result;
+}

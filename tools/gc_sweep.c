@@ -1,0 +1,896 @@
+/* tools/gc_sweep.c — see gc_sweep.h. */
+#include "tools/gc_sweep.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layout/atomic_file.h"
+#include "layout/error.h"
+#include "layout/gc_lock.h"
+#include "layout/link_file.h"
+#include "layout/upload_purge.h"
+
+long long gc_sweep_cutoff(long long now, long long grace_seconds, const struct timespec *mark_start)
+{
+    long long by_grace = now - grace_seconds;
+    long long start = (long long)mark_start->tv_sec;
+    return (by_grace < start ? by_grace : start) - 1;
+}
+
+int gc_sweep_mark_start(const struct tree *tree, int dry_run, struct timespec *mark_start)
+{
+    clock_gettime(CLOCK_REALTIME, mark_start);
+    if (dry_run)
+        return 0;
+    int fd;
+    int result = gc_lock_open(tree, &fd);
+    if (result < 0)
+        return result;
+    result = gc_lock_acquire(fd, GC_LOCK_EXCLUSIVE);
+    if (result == 0)
+        gc_lock_release(fd);
+    close(fd);
+    return result;
+}
+
+/* ---- the state of one sweep ---- */
+
+struct sweep {
+    const struct tree *tree;
+    struct blob_store *store;
+    struct gc_mark *mark;
+    const struct gc_sweep_options *options;
+    struct gc_sweep_result *result;
+    long long now;
+    long long cutoff;
+    /* The lock, held in batches. */
+    int lock_fd;
+    int lock_held;
+    struct timespec lock_since;
+    size_t lock_count;
+    size_t batch_max;
+    long batch_milliseconds;
+    struct gc_digest_set deleted; /* blobs deleted (or that would be) */
+    struct gc_digest_set present; /* blob directories the blob walk saw */
+    struct string_list
+        blob_directories_without_data; /* where a crashed put may have left a temporary */
+};
+
+static int add_error(struct sweep *sweep, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int add_error(struct sweep *sweep, const char *format, ...)
+{
+    char text[ERROR_MESSAGE_MAX + 512];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(text, sizeof text, format, arguments);
+    va_end(arguments);
+    if (string_list_append(&sweep->result->errors, text) < 0)
+        return error_set(-ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Takes the lock for a new batch when not held. 1 when it was just taken
+ * (the caller re-checks what a writer may have changed), 0 when already
+ * held (or a dry run), <0 when it cannot be taken. */
+static int lock_enter(struct sweep *sweep)
+{
+    if (sweep->options->dry_run || sweep->lock_held)
+        return 0;
+    if (sweep->lock_fd < 0) {
+        int result = gc_lock_open(sweep->tree, &sweep->lock_fd);
+        if (result < 0)
+            return result;
+    }
+    int result = gc_lock_acquire(sweep->lock_fd, GC_LOCK_EXCLUSIVE);
+    if (result < 0)
+        return result;
+    sweep->lock_held = 1;
+    sweep->lock_count = 0;
+    clock_gettime(CLOCK_MONOTONIC, &sweep->lock_since);
+    return 1;
+}
+
+static void lock_leave(struct sweep *sweep)
+{
+    if (sweep->lock_held) {
+        gc_lock_release(sweep->lock_fd);
+        sweep->lock_held = 0;
+    }
+}
+
+/* One deletion (or check) done: ends the batch when it is full or old. */
+static void lock_tick(struct sweep *sweep)
+{
+    if (!sweep->lock_held)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed = (long)((now.tv_sec - sweep->lock_since.tv_sec) * 1000 +
+                          (now.tv_nsec - sweep->lock_since.tv_nsec) / 1000000);
+    if (++sweep->lock_count >= sweep->batch_max || elapsed >= sweep->batch_milliseconds)
+        lock_leave(sweep);
+}
+
+/* lstat's mtime in seconds; -ENOENT when absent. */
+static int modified_seconds(const char *path, long long *seconds)
+{
+    struct stat status;
+    if (lstat(path, &status) < 0) {
+        int code = errno == ENOTDIR ? ENOENT : errno;
+        return error_set(-code, "cannot stat %s: %s", path, strerror(code));
+    }
+    *seconds = (long long)status.st_mtim.tv_sec;
+    return 0;
+}
+
+/* ---- revisions (--delete-untagged) ---- */
+
+/* Under the lock: keeps what writers made reachable since the mark — every
+ * current tag's target and every revision whose link is younger than the
+ * cutoff (pushed or re-pushed since) — with everything they reach. 1 with
+ * an error recorded when the repository cannot be re-checked (nothing of it
+ * is deleted then), 0, or -ENOMEM. */
+static int remark_repository(struct sweep *sweep, struct gc_repository *repository)
+{
+    struct gc_mark *mark = sweep->mark;
+    struct string_list tags = {0};
+    struct digest_list revisions = {0};
+    int result = walk_tags(sweep->tree, repository->name, &tags), failed = 0;
+    if (result < 0) {
+        failed = 1;
+        result = add_error(sweep, "%s: cannot list tags: %s", repository->name, error_message());
+    }
+    for (size_t i = 0; i < tags.count && result == 0 && !failed; i++) {
+        char path[TREE_PATH_MAX];
+        struct digest target;
+        int read = tree_path_tag_current_link(sweep->tree, repository->name, tags.items[i], path);
+        if (read == 0)
+            read = link_file_read(path, &target);
+        if (read == 0)
+            result = gc_mark_keep(mark, sweep->tree, sweep->store, repository, &target);
+        else if (read == -EINVAL)
+            repository->all_revisions_kept = 1;
+        else if (read != -ENOENT) {
+            failed = 1;
+            result = add_error(sweep, "%s: tag %s: %s", repository->name, tags.items[i],
+                               error_message());
+        }
+    }
+    if (result == 0 && !failed && walk_revisions(sweep->tree, repository->name, &revisions) < 0) {
+        failed = 1;
+        result =
+            add_error(sweep, "%s: cannot list revisions: %s", repository->name, error_message());
+    }
+    for (size_t i = 0; i < revisions.count && result == 0 && !failed; i++) {
+        const struct digest *digest = &revisions.items[i];
+        char path[TREE_PATH_MAX];
+        long long modified = 0;
+        if (gc_digest_set_contains(&repository->kept, digest))
+            continue;
+        int status = tree_path_revision_link(sweep->tree, repository->name, digest, path);
+        if (status == 0)
+            status = modified_seconds(path, &modified);
+        if (status == -ENOENT)
+            continue;
+        if (status < 0) {
+            failed = 1;
+            result = add_error(sweep, "%s: %s", repository->name, error_message());
+        } else if (modified >= sweep->cutoff || repository->all_revisions_kept) {
+            result = gc_mark_keep(mark, sweep->tree, sweep->store, repository, digest);
+        }
+    }
+    string_list_clear(&tags);
+    digest_list_clear(&revisions);
+    if (result < 0)
+        return result;
+    if (!gc_mark_is_complete(mark))
+        failed = 1; /* a manifest reached now could not be read */
+    return failed ? 1 : 0;
+}
+
+static int record_revision(struct sweep *sweep, const char *name, const struct digest *digest)
+{
+    struct gc_sweep_result *result = sweep->result;
+    if (result->revision_count == result->revision_capacity) {
+        size_t capacity = result->revision_capacity == 0 ? 16 : result->revision_capacity * 2;
+        struct gc_deleted_revision *grown = realloc(result->revisions, capacity * sizeof *grown);
+        if (grown == NULL)
+            return error_set(-ENOMEM, "out of memory");
+        result->revisions = grown;
+        result->revision_capacity = capacity;
+    }
+    struct gc_deleted_revision *entry = &result->revisions[result->revision_count];
+    entry->name = strdup(name);
+    if (entry->name == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    entry->digest = *digest;
+    result->revision_count++;
+    return 0;
+}
+
+/* Removes a link (and its now-empty parents, short of `stop_at`) if it is
+ * there. 1 removed, 0 absent, <0 failed. */
+static int remove_link_if_present(const char *path, const char *stop_at)
+{
+    int exists = link_file_exists(path);
+    if (exists <= 0)
+        return exists;
+    int result = link_file_remove(path, stop_at);
+    return result < 0 ? result : 1;
+}
+
+/* Under the lock: the revision link, its tags' index entries, its referrer
+ * entry. Returns 1 when the revision was removed, 0 when it was already
+ * gone, <0 (error recorded or out of memory). */
+static int delete_revision(struct sweep *sweep, struct gc_repository *repository,
+                           struct gc_revision *revision)
+{
+    const char *name = repository->name;
+    const struct tree *tree = sweep->tree;
+    char link[TREE_PATH_MAX], stop[TREE_PATH_MAX];
+    int result = tree_path_revision_link(tree, name, &revision->digest, link);
+    if (result == 0)
+        result = tree_path_revisions_directory(tree, name, stop);
+    if (result == 0)
+        result = link_file_exists(link);
+    if (result <= 0)
+        return result < 0 ? add_error(sweep, "%s: %s", name, error_message()) : 0;
+    if (sweep->options->dry_run)
+        return 1;
+    if ((result = link_file_remove(link, stop)) < 0)
+        return add_error(sweep, "%s: cannot remove revision %s: %s", name, revision->digest.string,
+                         error_message());
+
+    /* Tags' index entries naming it. */
+    struct string_list tags = {0};
+    if (walk_tags(tree, name, &tags) < 0)
+        result = add_error(sweep, "%s: cannot list tags: %s", name, error_message());
+    for (size_t i = 0; i < tags.count && result == 0; i++) {
+        int removed = tree_path_tag_index_link(tree, name, tags.items[i], &revision->digest, link);
+        if (removed == 0)
+            removed = tree_path_tag_directory(tree, name, tags.items[i], stop);
+        if (removed == 0)
+            removed = remove_link_if_present(link, stop);
+        if (removed < 0)
+            result = add_error(sweep, "%s: tag %s: %s", name, tags.items[i], error_message());
+    }
+    string_list_clear(&tags);
+    if (result < 0)
+        return result;
+
+    /* Its referrer entry: under its subject when the manifest says which,
+     * else under any subject (the manifest could not be read). */
+    struct digest_list subjects = {0};
+    if (revision->subject_state == GC_SUBJECT_PRESENT) {
+        if (digest_list_append(&subjects, &revision->subject) < 0)
+            return error_set(-ENOMEM, "out of memory");
+    } else if (revision->subject_state != GC_SUBJECT_NONE &&
+               walk_referrer_subjects(tree, name, &subjects) < 0) {
+        result = add_error(sweep, "%s: cannot list referrers: %s", name, error_message());
+    }
+    if (result == 0)
+        result = tree_path_manifests_directory(tree, name, stop);
+    for (size_t i = 0; i < subjects.count && result == 0; i++) {
+        int removed =
+            tree_path_referrer_link(tree, name, &subjects.items[i], &revision->digest, link);
+        if (removed == 0)
+            removed = remove_link_if_present(link, stop);
+        if (removed < 0)
+            result = add_error(sweep, "%s: referrer %s: %s", name, revision->digest.string,
+                               error_message());
+    }
+    digest_list_clear(&subjects);
+    return result < 0 ? result : 1;
+}
+
+static int sweep_revisions(struct sweep *sweep)
+{
+    struct gc_mark *mark = sweep->mark;
+    int result = 0;
+    for (size_t r = 0; r < mark->repository_count && result >= 0; r++) {
+        struct gc_repository *repository = &mark->repositories[r];
+        int remarked = 0, skip = 0;
+        for (size_t i = 0; i < repository->revision_count && result >= 0 && !skip; i++) {
+            struct gc_revision *revision = &repository->revisions[i];
+            if (gc_digest_set_contains(&repository->kept, &revision->digest))
+                continue;
+            int entered = lock_enter(sweep);
+            if (entered < 0) {
+                result = add_error(sweep, "cannot take the GC lock: %s", error_message());
+                skip = 1;
+                break;
+            }
+            if (entered == 1 || !remarked) {
+                result = remark_repository(sweep, repository);
+                remarked = 1;
+                if (result == 1) {
+                    skip = 1; /* recorded: nothing of this repository is deleted */
+                    result = 0;
+                    break;
+                }
+                if (result < 0)
+                    break;
+            }
+            if (gc_digest_set_contains(&repository->kept, &revision->digest))
+                continue;
+            /* The subject, for its referrer entry (read before the link goes). */
+            if ((result = gc_mark_revision_subject(mark, sweep->store, repository, revision)) < 0)
+                break;
+            int removed = delete_revision(sweep, repository, revision);
+            if (removed < 0) {
+                result = removed == -ENOMEM ? removed : 0;
+            } else if (removed == 1) {
+                result = record_revision(sweep, repository->name, &revision->digest);
+            }
+            lock_tick(sweep);
+        }
+        lock_leave(sweep);
+    }
+    return result < 0 ? result : 0;
+}
+
+/* ---- blobs ---- */
+
+struct candidates {
+    struct sweep *sweep;
+    struct gc_deleted_blob *items;
+    size_t count;
+    size_t capacity;
+};
+
+static int visit_blob(const struct digest *digest, void *context)
+{
+    struct candidates *candidates = context;
+    struct sweep *sweep = candidates->sweep;
+    int result = gc_digest_set_add(&sweep->present, digest);
+    if (result < 0)
+        return result;
+    if (gc_digest_set_contains(&sweep->mark->blobs, digest))
+        return 0;
+    struct blob_info info;
+    result = blob_store_stat(sweep->store, digest, &info);
+    if (result == -ENOENT) {
+        /* A blob directory without data: nothing to reclaim, but a crashed
+         * put may have left its temporary there. */
+        char path[TREE_PATH_MAX];
+        if (tree_path_blob_directory(sweep->tree, digest, path) == 0 &&
+            string_list_append(&sweep->blob_directories_without_data, path) < 0)
+            return error_set(-ENOMEM, "out of memory");
+        return 0;
+    }
+    if (result < 0)
+        return add_error(sweep, "%s", error_message());
+    if (info.modified_seconds >= sweep->cutoff)
+        return 0;
+    if (candidates->count == candidates->capacity) {
+        size_t capacity = candidates->capacity == 0 ? 256 : candidates->capacity * 2;
+        struct gc_deleted_blob *grown = realloc(candidates->items, capacity * sizeof *grown);
+        if (grown == NULL)
+            return error_set(-ENOMEM, "out of memory");
+        candidates->items = grown;
+        candidates->capacity = capacity;
+    }
+    candidates->items[candidates->count].digest = *digest;
+    candidates->items[candidates->count].size = info.size;
+    candidates->count++;
+    return 0;
+}
+
+static int compare_deleted_blobs(const void *a, const void *b)
+{
+    return strcmp(((const struct gc_deleted_blob *)a)->digest.string,
+                  ((const struct gc_deleted_blob *)b)->digest.string);
+}
+
+static int sweep_blobs(struct sweep *sweep)
+{
+    struct candidates candidates = {.sweep = sweep};
+    struct gc_sweep_result *result = sweep->result;
+    int status = walk_blobs(sweep->tree, visit_blob, &candidates);
+    if (status == -ENOMEM) {
+        free(candidates.items);
+        return status;
+    }
+    if (status < 0) {
+        /* The listing stopped part way: what was found is still safe to
+         * sweep (each candidate is re-checked), the rest waits for next time. */
+        if ((status = add_error(sweep, "cannot list blobs: %s", error_message())) < 0) {
+            free(candidates.items);
+            return status;
+        }
+    }
+    if (candidates.count > 1)
+        qsort(candidates.items, candidates.count, sizeof *candidates.items, compare_deleted_blobs);
+    if (sweep->options->before_blob_deletion != NULL)
+        sweep->options->before_blob_deletion(sweep->options->hook_context);
+
+    result->blobs = candidates.items; /* deleted ones are compacted to the front */
+    result->blob_capacity = candidates.capacity;
+    result->blob_count = 0;
+    status = 0;
+    for (size_t i = 0; i < candidates.count && status == 0; i++) {
+        struct gc_deleted_blob candidate = candidates.items[i];
+        if (lock_enter(sweep) < 0) {
+            status = add_error(sweep, "cannot take the GC lock: %s", error_message());
+            break;
+        }
+        struct blob_info info;
+        int checked = gc_digest_set_contains(&sweep->mark->blobs, &candidate.digest)
+                          ? 1
+                          : blob_store_stat(sweep->store, &candidate.digest, &info);
+        if (checked == 0 && info.modified_seconds >= sweep->cutoff) {
+            result->kept_freshened++;
+        } else if (checked == 0) {
+            candidate.size = info.size;
+            int removed =
+                sweep->options->dry_run ? 0 : blob_store_remove(sweep->store, &candidate.digest);
+            if (removed == 0) {
+                result->blobs[result->blob_count++] = candidate;
+                result->bytes += (uint64_t)candidate.size;
+                status = gc_digest_set_add(&sweep->deleted, &candidate.digest);
+                status = status < 0 ? status : 0;
+            } else if (removed != -ENOENT) {
+                status = add_error(sweep, "%s", error_message());
+            }
+        } else if (checked < 0 && checked != -ENOENT) {
+            status = add_error(sweep, "%s", error_message());
+        }
+        lock_tick(sweep);
+    }
+    lock_leave(sweep);
+    return status;
+}
+
+/* ---- _layers links to absent blobs ---- */
+
+static int sweep_layer_links(struct sweep *sweep)
+{
+    int status = 0;
+    for (size_t r = 0; r < sweep->mark->repository_count && status == 0; r++) {
+        const char *name = sweep->mark->repositories[r].name;
+        struct digest_list layers = {0};
+        char layers_directory[TREE_PATH_MAX];
+        if (walk_layers(sweep->tree, name, &layers) < 0 ||
+            tree_path_layers_directory(sweep->tree, name, layers_directory) < 0) {
+            status = add_error(sweep, "%s: cannot list _layers: %s", name, error_message());
+            digest_list_clear(&layers);
+            continue;
+        }
+        for (size_t i = 0; i < layers.count && status == 0; i++) {
+            const struct digest *digest = &layers.items[i];
+            struct blob_info info;
+            int absent;
+            int seen = gc_digest_set_contains(&sweep->present, digest) &&
+                       !gc_digest_set_contains(&sweep->deleted, digest);
+            if (seen)
+                continue; /* the blob walk saw it, and it was not deleted */
+            if (sweep->options->dry_run) {
+                absent = gc_digest_set_contains(&sweep->deleted, digest) ||
+                         blob_store_stat(sweep->store, digest, &info) == -ENOENT;
+            } else {
+                /* Cheap check first, without the lock. */
+                int present = blob_store_stat(sweep->store, digest, &info);
+                if (present != -ENOENT)
+                    continue;
+                if (lock_enter(sweep) < 0) {
+                    status = add_error(sweep, "cannot take the GC lock: %s", error_message());
+                    break;
+                }
+                /* Under the lock: an upload may have re-created it. */
+                absent = blob_store_stat(sweep->store, digest, &info) == -ENOENT;
+            }
+            if (absent) {
+                char link[TREE_PATH_MAX];
+                int removed = tree_path_layer_link(sweep->tree, name, digest, link);
+                if (removed == 0)
+                    removed = sweep->options->dry_run
+                                  ? link_file_exists(link)
+                                  : remove_link_if_present(link, layers_directory);
+                if (removed == 1)
+                    sweep->result->layer_links++;
+                else if (removed < 0)
+                    status = add_error(sweep, "%s: %s", name, error_message());
+            }
+            lock_tick(sweep);
+        }
+        lock_leave(sweep);
+        digest_list_clear(&layers);
+    }
+    return status;
+}
+
+/* ---- uploads ---- */
+
+static int sweep_uploads(struct sweep *sweep)
+{
+    struct upload_purge_result purged = {0};
+    int result = upload_purge(sweep->tree, sweep->options->uploads_older_than_seconds, sweep->now,
+                              sweep->options->dry_run, NULL, NULL, &purged);
+    sweep->result->uploads = purged.removed;
+    if (result < 0)
+        return add_error(sweep, "uploads: %s", error_message());
+    if (purged.failures > 0)
+        return add_error(sweep, "uploads: %lu could not be removed", purged.failures);
+    return 0;
+}
+
+/* ---- leftover temporaries ---- */
+
+/* Whether `name` is an old atomic_file temporary in `path` (the directory,
+ * `length` long, with room to append the name); removes it unless dry run.
+ * 1 when it was one (counted), 0 when not, -ENOMEM. */
+static int clean_if_temporary(struct sweep *sweep, char *path, size_t length, const char *name)
+{
+    if (!atomic_file_is_temporary(name))
+        return 0;
+    size_t name_length = strlen(name);
+    if (length + 1 + name_length >= TREE_PATH_MAX)
+        return 0;
+    path[length] = '/';
+    memcpy(path + length + 1, name, name_length + 1);
+    struct stat status;
+    int result = 0;
+    if (lstat(path, &status) == 0 && S_ISREG(status.st_mode) &&
+        (long long)status.st_mtim.tv_sec < sweep->now - GC_TEMPORARY_FILE_SECONDS) {
+        if (sweep->options->dry_run || unlink(path) == 0 || errno == ENOENT) {
+            sweep->result->temporary_files++;
+            result = 1;
+        } else {
+            result = add_error(sweep, "cannot remove %s: %s", path, strerror(errno));
+        }
+    }
+    path[length] = '\0';
+    return result;
+}
+
+/* Removes old temporaries from the directory `path`, and from its
+ * subdirectories `levels` deep (only those named after a digest algorithm
+ * when `algorithms_only`). */
+static int clean_temporaries_in(struct sweep *sweep, const char *directory_path, int levels,
+                                int algorithms_only)
+{
+    char path[TREE_PATH_MAX];
+    size_t length = strlen(directory_path);
+    if (length >= TREE_PATH_MAX)
+        return 0;
+    memcpy(path, directory_path, length + 1);
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        return add_error(sweep, "cannot open %s: %s", path, strerror(errno));
+    }
+    struct string_list subdirectories = {0};
+    struct dirent *entry;
+    int status = 0;
+    while (status >= 0 && (entry = readdir(directory)) != NULL) {
+        const char *name = entry->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (entry->d_type == DT_DIR || entry->d_type == DT_UNKNOWN) {
+            enum digest_algorithm algorithm;
+            if (levels > 0 &&
+                (!algorithms_only || digest_algorithm_parse(name, strlen(name), &algorithm) == 0) &&
+                string_list_append(&subdirectories, name) < 0)
+                status = error_set(-ENOMEM, "out of memory");
+            if (entry->d_type == DT_DIR)
+                continue;
+        }
+        status = clean_if_temporary(sweep, path, length, name);
+    }
+    closedir(directory);
+    for (size_t i = 0; i < subdirectories.count && status >= 0; i++) {
+        char child[TREE_PATH_MAX];
+        if (snprintf(child, sizeof child, "%s/%s", path, subdirectories.items[i]) <
+            (int)sizeof child)
+            status = clean_temporaries_in(sweep, child, levels - 1, algorithms_only);
+    }
+    string_list_clear(&subdirectories);
+    return status < 0 ? status : 0;
+}
+
+/* Where a crash can leave a temporary and the GC lists anyway: the blob
+ * fan-out levels, blob directories without data, and each repository's own
+ * directories (down to the algorithm level). A temporary inside a link's or
+ * a tag's own directory is left to `cairn-fsck --repair`, which visits every
+ * directory (listing those ~100,000 directories here would double the run). */
+static int sweep_temporaries(struct sweep *sweep, const struct string_list *blob_directories)
+{
+    char path[TREE_PATH_MAX];
+    int status = 0;
+    if (tree_path_blobs(sweep->tree, path) == 0)
+        status = clean_temporaries_in(sweep, path, 2, 0);
+    for (size_t i = 0; i < blob_directories->count && status == 0; i++)
+        status = clean_temporaries_in(sweep, blob_directories->items[i], 0, 0);
+    for (size_t r = 0; r < sweep->mark->repository_count && status == 0; r++) {
+        const char *name = sweep->mark->repositories[r].name;
+        static const struct {
+            int (*path)(const struct tree *, const char *, char[TREE_PATH_MAX]);
+            int levels;
+        } places[] = {
+            {tree_path_repository, 0},          {tree_path_layers_directory, 1},
+            {tree_path_manifests_directory, 0}, {tree_path_revisions_directory, 1},
+            {tree_path_tags_directory, 0},      {tree_path_uploads_directory, 1},
+        };
+        for (size_t i = 0; i < sizeof places / sizeof places[0] && status == 0; i++)
+            if (places[i].path(sweep->tree, name, path) == 0)
+                status = clean_temporaries_in(sweep, path, places[i].levels,
+                                              places[i].path != tree_path_uploads_directory);
+    }
+    return status;
+}
+
+/* ---- directories left empty ---- */
+
+/* Whether the repository has a revision or a tag (then its `_manifests`
+ * stays as it is). Errors count as live. */
+static int repository_is_live(struct sweep *sweep, const char *name)
+{
+    struct digest_list revisions = {0};
+    struct string_list tags = {0};
+    int live = 0;
+    if (walk_revisions(sweep->tree, name, &revisions) < 0 ||
+        walk_tags(sweep->tree, name, &tags) < 0)
+        live = 1;
+    for (size_t i = 0; i < revisions.count && !live; i++) {
+        char path[TREE_PATH_MAX];
+        live = tree_path_revision_link(sweep->tree, name, &revisions.items[i], path) < 0 ||
+               link_file_exists(path) != 0;
+    }
+    for (size_t i = 0; i < tags.count && !live; i++) {
+        char path[TREE_PATH_MAX];
+        live = tree_path_tag_current_link(sweep->tree, name, tags.items[i], path) < 0 ||
+               link_file_exists(path) != 0;
+    }
+    digest_list_clear(&revisions);
+    string_list_clear(&tags);
+    return live;
+}
+
+/* Whether a directory has no entries (an unreadable one counts as not). */
+static int directory_is_empty(const char *path)
+{
+    DIR *directory = opendir(path);
+    if (directory == NULL)
+        return 0;
+    struct dirent *entry;
+    int empty = 1;
+    while (empty && (entry = readdir(directory)) != NULL)
+        empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0;
+    closedir(directory);
+    return empty;
+}
+
+/* Removes `path` under the lock if it is empty (rmdir refuses otherwise); a
+ * dry run counts it when `empty_now`. 1 removed, 0 not, -ENOMEM. */
+static int remove_if_empty(struct sweep *sweep, const char *path, int empty_now)
+{
+    if (sweep->options->dry_run) {
+        if (empty_now)
+            sweep->result->directories++;
+        return empty_now;
+    }
+    if (lock_enter(sweep) < 0)
+        return add_error(sweep, "cannot take the GC lock: %s", error_message());
+    int removed = 0, status = 0;
+    if (rmdir(path) == 0) {
+        removed = 1;
+        sweep->result->directories++;
+    } else if (errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT) {
+        status = add_error(sweep, "cannot remove %s: %s", path, strerror(errno));
+    }
+    lock_tick(sweep);
+    return status < 0 ? status : removed;
+}
+
+/* Lists the entries of `path` (no "." and ".."); files flagged. */
+static int list_entries(const char *path, struct string_list *names, struct string_list *files)
+{
+    DIR *directory = opendir(path);
+    if (directory == NULL)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+    struct dirent *entry;
+    int result = 0;
+    while (result == 0 && (entry = readdir(directory)) != NULL) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        int is_directory = entry->d_type == DT_DIR;
+        if (entry->d_type == DT_UNKNOWN) {
+            struct stat status;
+            char child[TREE_PATH_MAX];
+            is_directory =
+                snprintf(child, sizeof child, "%s/%s", path, entry->d_name) < (int)sizeof child &&
+                lstat(child, &status) == 0 && S_ISDIR(status.st_mode);
+        }
+        if (string_list_append(is_directory ? names : files, entry->d_name) < 0)
+            result = -ENOMEM;
+    }
+    closedir(directory);
+    return result;
+}
+
+enum prune_depth {
+    PRUNE_SELF,      /* only the directory itself, if empty */
+    PRUNE_ONE_LEVEL, /* its empty subdirectories, then itself */
+    PRUNE_ALL,       /* everything below, bottom-up (a dead repository's _manifests) */
+};
+
+/* Removes empty directories in and including `path`. 1 when `path` is gone
+ * (or would be), 0 when not, -ENOMEM. */
+static int prune(struct sweep *sweep, const char *path, enum prune_depth depth, int nesting)
+{
+    if (depth == PRUNE_SELF)
+        return remove_if_empty(sweep, path, sweep->options->dry_run && directory_is_empty(path));
+    struct string_list directories = {0}, files = {0};
+    int status = list_entries(path, &directories, &files);
+    if (status == -ENOMEM) {
+        string_list_clear(&directories);
+        string_list_clear(&files);
+        return error_set(-ENOMEM, "out of memory");
+    }
+    if (status < 0) {
+        string_list_clear(&directories);
+        string_list_clear(&files);
+        return add_error(sweep, "cannot open %s: %s", path, strerror(-status));
+    }
+    int everything_removed = files.count == 0;
+    for (size_t i = 0; i < directories.count && status >= 0; i++) {
+        char child[TREE_PATH_MAX];
+        if (snprintf(child, sizeof child, "%s/%s", path, directories.items[i]) >=
+                (int)sizeof child ||
+            nesting > 64) {
+            everything_removed = 0;
+            continue;
+        }
+        status = prune(sweep, child, depth == PRUNE_ALL ? PRUNE_ALL : PRUNE_SELF, nesting + 1);
+        everything_removed &= status == 1;
+    }
+    string_list_clear(&directories);
+    string_list_clear(&files);
+    if (status < 0)
+        return status;
+    return everything_removed ? remove_if_empty(sweep, path, 1) : 0;
+}
+
+/* A directory of the name hierarchy under repositories/ (`name` is its
+ * repository name, "" for repositories/ itself): a repository's own
+ * directories are pruned by their kind, nested names recursively, and the
+ * directory itself goes when that leaves it empty. 1 removed, 0 not,
+ * -ENOMEM. */
+static int prune_names(struct sweep *sweep, const char *path, const char *name, int nesting)
+{
+    struct string_list directories = {0}, files = {0};
+    int status = list_entries(path, &directories, &files);
+    if (status < 0) {
+        string_list_clear(&directories);
+        string_list_clear(&files);
+        return status == -ENOMEM ? error_set(-ENOMEM, "out of memory")
+                                 : add_error(sweep, "cannot open %s: %s", path, strerror(-status));
+    }
+    int everything_removed = files.count == 0, live = -1;
+    for (size_t i = 0; i < directories.count && status >= 0; i++) {
+        const char *entry = directories.items[i];
+        char child[TREE_PATH_MAX];
+        if (snprintf(child, sizeof child, "%s/%s", path, entry) >= (int)sizeof child ||
+            nesting > 128) {
+            everything_removed = 0;
+            continue;
+        }
+        if ((strcmp(entry, "_manifests") == 0 || strcmp(entry, "_uploads") == 0) && live < 0)
+            live = name[0] == '\0' || repository_is_live(sweep, name);
+        if (strcmp(entry, "_manifests") == 0) {
+            status = live ? 0 : prune(sweep, child, PRUNE_ALL, 0);
+        } else if (strcmp(entry, "_layers") == 0) {
+            status = prune(sweep, child, PRUNE_ONE_LEVEL, 0);
+        } else if (strcmp(entry, "_uploads") == 0) {
+            /* A live repository's only once idle for an hour: the server
+             * removes a finished upload's directory, then syncs _uploads,
+             * outside the lock (a dead repository's goes now, so that it
+             * leaves the tree in this run). */
+            long long modified = 0;
+            status = !live || (modified_seconds(child, &modified) == 0 &&
+                               modified < sweep->now - GC_TEMPORARY_FILE_SECONDS)
+                         ? prune(sweep, child, PRUNE_SELF, 0)
+                         : 0;
+        } else if (entry[0] == '_' || entry[0] == '.') {
+            status = 0; /* not ours */
+        } else {
+            char child_name[TREE_PATH_MAX];
+            snprintf(child_name, sizeof child_name, "%s%s%s", name, name[0] ? "/" : "", entry);
+            status = prune_names(sweep, child, child_name, nesting + 1);
+        }
+        everything_removed &= status == 1;
+    }
+    string_list_clear(&directories);
+    string_list_clear(&files);
+    if (status < 0)
+        return status;
+    if (name[0] == '\0' || !everything_removed)
+        return 0; /* repositories/ itself always stays */
+    return remove_if_empty(sweep, path, 1);
+}
+
+static int sweep_directories(struct sweep *sweep)
+{
+    char path[TREE_PATH_MAX];
+    if (tree_path_repositories(sweep->tree, path) < 0)
+        return add_error(sweep, "%s", error_message());
+    int result = prune_names(sweep, path, "", 0);
+    lock_leave(sweep);
+    return result < 0 ? result : 0;
+}
+
+/* ---- the run ---- */
+
+static int compare_deleted_revisions(const void *a, const void *b)
+{
+    const struct gc_deleted_revision *left = a, *right = b;
+    int order = strcmp(left->digest.string, right->digest.string);
+    return order != 0 ? order : strcmp(left->name, right->name);
+}
+
+int gc_sweep_run(const struct tree *tree, struct blob_store *store, struct gc_mark *mark,
+                 const struct gc_sweep_options *options, struct gc_sweep_result *result)
+{
+    memset(result, 0, sizeof *result);
+    struct sweep sweep = {
+        .tree = tree,
+        .store = store,
+        .mark = mark,
+        .options = options,
+        .result = result,
+        .now = options->now != 0 ? options->now : (long long)time(NULL),
+        .lock_fd = -1,
+        .batch_max = options->batch_max != 0 ? options->batch_max : GC_SWEEP_BATCH_MAX,
+        .batch_milliseconds = options->batch_milliseconds != 0 ? options->batch_milliseconds
+                                                               : GC_SWEEP_BATCH_MILLISECONDS,
+    };
+    sweep.cutoff = gc_sweep_cutoff(sweep.now, options->grace_seconds, &options->mark_start);
+    result->cutoff = sweep.cutoff;
+    int status = 0;
+    if (gc_mark_is_complete(mark)) {
+        if (mark->delete_untagged)
+            status = sweep_revisions(&sweep);
+        /* A revision re-check may have found the mark incomplete. */
+        if (status == 0 && gc_mark_is_complete(mark))
+            status = sweep_blobs(&sweep);
+        if (status == 0 && gc_mark_is_complete(mark))
+            status = sweep_layer_links(&sweep);
+    } else {
+        status = add_error(&sweep, "the mark is incomplete: no blob, link or revision deleted");
+    }
+    if (status == 0)
+        status = sweep_uploads(&sweep);
+    if (status == 0)
+        status = sweep_temporaries(&sweep, &sweep.blob_directories_without_data);
+    if (status == 0 && gc_mark_is_complete(mark))
+        status = sweep_directories(&sweep);
+    lock_leave(&sweep);
+    if (sweep.lock_fd >= 0)
+        close(sweep.lock_fd);
+    gc_digest_set_clear(&sweep.deleted);
+    gc_digest_set_clear(&sweep.present);
+    string_list_clear(&sweep.blob_directories_without_data);
+    if (result->revision_count > 1)
+        qsort(result->revisions, result->revision_count, sizeof *result->revisions,
+              compare_deleted_revisions);
+    return status;
+}
+
+void gc_sweep_result_release(struct gc_sweep_result *result)
+{
+    free(result->blobs);
+    for (size_t i = 0; i < result->revision_count; i++)
+        free(result->revisions[i].name);
+    free(result->revisions);
+    string_list_clear(&result->errors);
+    memset(result, 0, sizeof *result);
+}
