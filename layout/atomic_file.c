@@ -2,6 +2,7 @@
 #include "layout/atomic_file.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -39,8 +40,30 @@ static int parent_of(const char *path, char out[PATH_MAX])
     return 0;
 }
 
+static atomic_int sync_deferred;
+
+void directory_sync_defer(void)
+{
+    atomic_store(&sync_deferred, 1);
+}
+
+int directory_sync_deferred_flush(const char *path_on_file_system)
+{
+    int fd = open(path_on_file_system, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(-errno, "cannot open %s: %s", path_on_file_system, strerror(errno));
+    int result = 0;
+    if (syncfs(fd) < 0)
+        result = error_set(-errno, "cannot sync the file system of %s: %s", path_on_file_system,
+                           strerror(errno));
+    close(fd);
+    return result;
+}
+
 int directory_sync(const char *path)
 {
+    if (atomic_load(&sync_deferred))
+        return 0;
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return error_set(-errno, "cannot open directory %s: %s", path, strerror(errno));

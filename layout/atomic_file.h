@@ -28,6 +28,14 @@ int directory_create(const char *path);
 /* fsync a directory (after creating, renaming or unlinking in it). */
 int directory_sync(const char *path);
 
+/* For a process that only deletes garbage (cairn-gc's sweep): from now on
+ * directory_sync() does nothing, and directory_sync_deferred_flush() later
+ * makes everything durable at once with syncfs(2). A deletion lost in a
+ * crash only brings garbage back for the next run, so one flush at the end
+ * replaces thousands of fsyncs. Never used by the server. */
+void directory_sync_defer(void);
+int directory_sync_deferred_flush(const char *path_on_file_system);
+
 /* fsync the directory that contains `path`. */
 int directory_sync_parent(const char *path);
 
