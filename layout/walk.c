@@ -119,6 +119,14 @@ static int accept_any(const char *name, size_t length)
     return 0;
 }
 
+int walk_subdirectories(const char *path, struct string_list *out)
+{
+    int result = list_subdirectories(path, accept_any, out);
+    if (result == 0)
+        string_list_sort(out);
+    return result;
+}
+
 static int accept_algorithm(const char *name, size_t length)
 {
     enum digest_algorithm algorithm;

@@ -39,6 +39,11 @@ struct digest_list {
 int digest_list_append(struct digest_list *list, const struct digest *digest);
 void digest_list_clear(struct digest_list *list);
 
+/* The names of the subdirectories of any directory, whatever they are
+ * called (symbolic links not followed), sorted; for a checker that must also
+ * see what does not follow the grammar. A missing directory lists nothing. */
+int walk_subdirectories(const char *path, struct string_list *out);
+
 /* Every repository name (a directory under repositories/ that has a
  * _manifests child; nested names like "a/b/c" included), sorted. */
 int walk_repositories(const struct tree *tree, struct string_list *out);

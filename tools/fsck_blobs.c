@@ -80,44 +80,6 @@ static int task_append(struct task_list *list, const struct digest *digest, cons
     return 0;
 }
 
-/* Names of the subdirectories of `path` (symbolic links not followed);
- * a missing directory lists nothing. */
-static int list_directories(const char *path, struct string_list *out)
-{
-    DIR *directory = opendir(path);
-    if (directory == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return 0;
-        return error_set(-errno, "cannot list %s: %s", path, strerror(errno));
-    }
-    int result = 0;
-    for (;;) {
-        errno = 0;
-        struct dirent *entry = readdir(directory);
-        if (entry == NULL) {
-            if (errno != 0)
-                result = error_set(-errno, "cannot list %s: %s", path, strerror(errno));
-            break;
-        }
-        const char *name = entry->d_name;
-        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-            continue;
-        unsigned char type = entry->d_type;
-        if (type == DT_UNKNOWN) {
-            struct stat status;
-            if (fstatat(dirfd(directory), name, &status, AT_SYMLINK_NOFOLLOW) < 0)
-                continue;
-            type = S_ISDIR(status.st_mode) ? DT_DIR : DT_REG;
-        }
-        if (type == DT_DIR && (result = string_list_append(out, name)) < 0)
-            break;
-    }
-    closedir(directory);
-    if (result == 0)
-        string_list_sort(out);
-    return result;
-}
-
 static int join(char out[TREE_PATH_MAX], const char *path, const char *child)
 {
     int length = snprintf(out, TREE_PATH_MAX, "%s/%s", path, child);
@@ -133,7 +95,7 @@ static int walk_blob_directories(const struct tree *tree, struct task_list *out)
     struct string_list algorithms = {0};
     int result = tree_path_blobs(tree, blobs);
     if (result == 0)
-        result = list_directories(blobs, &algorithms);
+        result = walk_subdirectories(blobs, &algorithms);
     for (size_t a = 0; result == 0 && a < algorithms.count; a++) {
         const char *algorithm = algorithms.items[a];
         enum digest_algorithm parsed;
@@ -143,14 +105,14 @@ static int walk_blob_directories(const struct tree *tree, struct task_list *out)
         struct string_list prefixes = {0};
         result = join(algorithm_path, blobs, algorithm);
         if (result == 0)
-            result = list_directories(algorithm_path, &prefixes);
+            result = walk_subdirectories(algorithm_path, &prefixes);
         for (size_t p = 0; result == 0 && p < prefixes.count; p++) {
             const char *prefix = prefixes.items[p];
             char prefix_path[TREE_PATH_MAX];
             struct string_list hexes = {0};
             result = join(prefix_path, algorithm_path, prefix);
             if (result == 0)
-                result = list_directories(prefix_path, &hexes);
+                result = walk_subdirectories(prefix_path, &hexes);
             for (size_t h = 0; result == 0 && h < hexes.count; h++) {
                 const char *hex = hexes.items[h];
                 char text[DIGEST_STRING_MAX + 16], directory[TREE_PATH_MAX];
