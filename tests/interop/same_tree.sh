@@ -26,7 +26,9 @@ for h in "$CAIRN" "$DIST"; do
 done
 
 files_of() {
-    (cd "$1" && find . -path ./.cairn-tmp -prune -o -type f -print | LC_ALL=C sort)
+    # cairn's own files beside the tree (R/.cairn-tmp, R/.cairn-gc.lock,
+    # R/.cairn-quarantine) are outside Distribution's grammar: not compared.
+    (cd "$1" && find . -path './.cairn-*' -prune -o -type f -print | LC_ALL=C sort)
 }
 files_of "$WORK/cairn-root" >"$WORK/files-cairn"
 files_of "$WORK/dist-root" >"$WORK/files-dist"
