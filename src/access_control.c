@@ -7,6 +7,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,33 +103,80 @@ static void login_remember(const struct runtime *runtime, const char *user,
     memcpy(entry->mac, mac, 32);
 }
 
-static int identify_password(const struct runtime *runtime, h2o_iovec_t header,
-                             struct access_identity *identity)
-{
+struct password_check {
+    const struct runtime *runtime; /* held by the request while the check runs */
+    char user[HTPASSWD_USER_MAX + 1];
     char password[HTPASSWD_PASSWORD_MAX + 1];
+    unsigned char mac[32];
+    int has_mac;
+    int result;
+};
+
+static void check_free(struct password_check *check)
+{
+    OPENSSL_cleanse(check, sizeof *check);
+    free(check);
+}
+
+static int refuse_password(struct access_identity *identity)
+{
+    metrics_auth_failure(METRICS_AUTH_BAD_PASSWORD);
+    error_set(-EACCES, "login refused for user \"%s\"", identity->user);
+    identity->user[0] = '\0';
+    return -EACCES;
+}
+
+static int identify_password(const struct runtime *runtime, h2o_iovec_t header,
+                             struct access_identity *identity, struct password_check **check_out)
+{
+    struct password_check *check = calloc(1, sizeof *check);
+    if (check == NULL)
+        return error_set(-EACCES, "out of memory");
     if (basic_credentials_parse(header.base, header.len, identity->user, sizeof identity->user,
-                                password, sizeof password) < 0) {
+                                check->password, sizeof check->password) < 0) {
+        check_free(check);
         metrics_auth_failure(METRICS_AUTH_MALFORMED);
         identity->user[0] = '\0';
         return -EACCES;
     }
-    unsigned char mac[32];
-    int has_mac = login_mac(identity->user, password, mac) == 0;
-    int result = has_mac && login_cached(runtime, identity->user, mac)
-                     ? 0
-                     : htpasswd_check(runtime->htpasswd, identity->user, password);
-    OPENSSL_cleanse(password, sizeof password);
-    if (result == 0 && has_mac)
-        login_remember(runtime, identity->user, mac);
-    OPENSSL_cleanse(mac, sizeof mac);
-    if (result < 0) {
-        metrics_auth_failure(METRICS_AUTH_BAD_PASSWORD);
-        error_set(-EACCES, "login refused for user \"%s\"", identity->user);
-        identity->user[0] = '\0';
-        return -EACCES;
+    snprintf(check->user, sizeof check->user, "%s", identity->user);
+    check->runtime = runtime;
+    check->has_mac = login_mac(check->user, check->password, check->mac) == 0;
+    if (check->has_mac && login_cached(runtime, check->user, check->mac)) {
+        check_free(check);
+        identity->source = IDENTITY_PASSWORD;
+        return 0;
     }
+    if (check_out == NULL) { /* no worker to hand it to: check here */
+        access_control_check_password(check);
+        return access_control_password_checked(runtime, identity, check);
+    }
+    *check_out = check;
+    return 1;
+}
+
+void access_control_check_password(struct password_check *check)
+{
+    check->result = htpasswd_check(check->runtime->htpasswd, check->user, check->password);
+    OPENSSL_cleanse(check->password, sizeof check->password);
+}
+
+int access_control_password_checked(const struct runtime *runtime, struct access_identity *identity,
+                                    struct password_check *check)
+{
+    int result = check->result;
+    if (result == 0 && check->has_mac)
+        login_remember(runtime, check->user, check->mac);
+    check_free(check);
+    if (result < 0)
+        return refuse_password(identity);
     identity->source = IDENTITY_PASSWORD;
     return 0;
+}
+
+void access_control_password_abandon(struct password_check *check)
+{
+    check_free(check);
 }
 
 static int identify_token(const struct runtime *runtime, h2o_iovec_t header,
@@ -152,7 +201,7 @@ static int identify_token(const struct runtime *runtime, h2o_iovec_t header,
 }
 
 int access_control_identify(h2o_req_t *req, const struct runtime *runtime,
-                            struct access_identity *identity)
+                            struct access_identity *identity, struct password_check **check_out)
 {
     memset(identity, 0, sizeof *identity);
     identity->source = IDENTITY_ANONYMOUS;
@@ -161,7 +210,7 @@ int access_control_identify(h2o_req_t *req, const struct runtime *runtime,
     h2o_iovec_t header = request_header(req, "authorization");
     if (header.base != NULL) {
         if (runtime->htpasswd != NULL && starts_with_scheme(header, "Basic"))
-            return identify_password(runtime, header, identity);
+            return identify_password(runtime, header, identity, check_out);
         if (runtime->token_verifier != NULL && starts_with_scheme(header, "Bearer"))
             return identify_token(runtime, header, identity);
         metrics_auth_failure(METRICS_AUTH_MALFORMED);

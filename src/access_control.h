@@ -21,7 +21,7 @@
  * needs) for anonymous and token callers, 403 DENIED for a known user.
  *
  *     struct access_identity identity;
- *     if (access_control_identify(req, runtime, &identity) < 0) -> 401
+ *     if (access_control_identify(req, runtime, &identity, &check) < 0) -> 401
  *     if (!access_control_allows(runtime, &identity, name, ACCESS_PULL)) ->
  *         access_control_refuse(req, runtime, &identity, name, ACCESS_PULL);
  *     access_identity_release(&identity);
@@ -50,11 +50,29 @@ struct access_identity {
 /* Whether the snapshot configures any authentication at all. */
 int access_control_enabled(const struct runtime *runtime);
 
-/* Fills `identity`. 0, or -EACCES when credentials were given and are wrong
- * (the caller answers with access_control_refuse(); the reason is in
- * error_message() and has been counted in the metrics). */
+/* A password that still has to be checked against the htpasswd file:
+ * bcrypt is slow by design, so it runs on a worker thread, not the loop. */
+struct password_check;
+
+/* Fills `identity`. 0 when known; 1 when a password must still be checked:
+ * `*check_out` is then set (run access_control_check_password() on a worker
+ * thread, then access_control_password_checked() back on the loop); or
+ * -EACCES when credentials were given and are wrong (the caller answers with
+ * access_control_refuse(); the reason is in error_message() and has been
+ * counted in the metrics). */
 int access_control_identify(h2o_req_t *req, const struct runtime *runtime,
-                            struct access_identity *identity);
+                            struct access_identity *identity, struct password_check **check_out);
+
+/* The bcrypt comparison (worker thread). */
+void access_control_check_password(struct password_check *check);
+
+/* Back on the loop thread: completes `identity` (0) or refuses it (-EACCES,
+ * as above), remembers a good login, and frees `check` (wiped). */
+int access_control_password_checked(const struct runtime *runtime, struct access_identity *identity,
+                                    struct password_check *check);
+
+/* Frees a check that will not complete (the request went away). */
+void access_control_password_abandon(struct password_check *check);
 
 /* 1 when `identity` may do `actions` (ACCESS_* bits) on `repository` (NULL
  * with ACCESS_CATALOG: the catalog; NULL with no actions: just being

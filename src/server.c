@@ -125,31 +125,6 @@ static unsigned required_actions(const h2o_req_t *req, const struct route *route
     return ACCESS_PULL;
 }
 
-/* Identifies the caller and checks the route's actions: 0 to go on, or -1
- * when the answer (401/403) has been sent. */
-static int authorize(h2o_req_t *req, struct request_state *state, const struct route *route)
-{
-    const char *repository =
-        route->kind == ROUTE_BASE || route->kind == ROUTE_CATALOG ? NULL : route->name;
-    unsigned actions = required_actions(req, route);
-    if (access_control_identify(req, state->runtime, &state->identity) < 0) {
-        log_message(LOG_LEVEL_WARN, "authentication failed from a client: %s", error_message());
-        access_control_refuse(req, state->runtime, &state->identity, repository, actions);
-        return -1;
-    }
-    if (state->identity.user[0] != '\0') {
-        h2o_vector_reserve(&req->pool, &req->env, req->env.size + 2);
-        req->env.entries[req->env.size++] = h2o_iovec_init(H2O_STRLIT("cairn.user"));
-        req->env.entries[req->env.size++] =
-            h2o_strdup(&req->pool, state->identity.user, strlen(state->identity.user));
-    }
-    if (!access_control_allows(state->runtime, &state->identity, repository, actions)) {
-        access_control_refuse(req, state->runtime, &state->identity, repository, actions);
-        return -1;
-    }
-    return 0;
-}
-
 /* Switches the loop to the newest snapshot after a reload: one atomic read
  * on the common path. */
 static void refresh_runtime(struct server_thread *thread)
@@ -324,6 +299,94 @@ static void log_access(h2o_logger_t *logger, h2o_req_t *req)
     access_log_write(thread->runtime->config.log_format, &entry);
 }
 
+static const char *route_repository(const struct route *route)
+{
+    return route->kind == ROUTE_BASE || route->kind == ROUTE_CATALOG ? NULL : route->name;
+}
+
+/* After the caller is known: the access check, then the endpoint. */
+static void dispatch(struct server_thread *thread, h2o_req_t *req, struct request_state *state,
+                     const struct route *route)
+{
+    unsigned actions = required_actions(req, route);
+    if (state->identity.user[0] != '\0') {
+        h2o_vector_reserve(&req->pool, &req->env, req->env.size + 2);
+        req->env.entries[req->env.size++] = h2o_iovec_init(H2O_STRLIT("cairn.user"));
+        req->env.entries[req->env.size++] =
+            h2o_strdup(&req->pool, state->identity.user, strlen(state->identity.user));
+    }
+    if (!access_control_allows(state->runtime, &state->identity, route_repository(route),
+                               actions)) {
+        access_control_refuse(req, state->runtime, &state->identity, route_repository(route),
+                              actions);
+        return;
+    }
+    thread->endpoint.runtime = state->runtime;
+    thread->endpoint.identity = &state->identity;
+    if (state->runtime->config.read_only && method_writes(req)) {
+        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "the registry is in read-only mode");
+        return;
+    }
+    switch (route->kind) {
+    case ROUTE_BASE:
+        send_base(req);
+        break;
+    case ROUTE_CATALOG:
+    case ROUTE_TAGS_LIST:
+    case ROUTE_REFERRERS:
+        listing_handle(&thread->endpoint, req, route);
+        break;
+    case ROUTE_MANIFEST:
+        manifest_handle(&thread->endpoint, req, route);
+        break;
+    case ROUTE_BLOB:
+        blob_handle(&thread->endpoint, req, route);
+        break;
+    case ROUTE_UPLOAD_START:
+    case ROUTE_UPLOAD:
+        upload_handle(&thread->endpoint, req, route);
+        break;
+    }
+}
+
+static void refuse_login(h2o_req_t *req, struct request_state *state, const struct route *route)
+{
+    log_message(LOG_LEVEL_WARN, "authentication failed from a client: %s", error_message());
+    access_control_refuse(req, state->runtime, &state->identity, route_repository(route),
+                          required_actions(req, route));
+}
+
+/* A Basic login that missed the login cache: bcrypt on a worker thread, then
+ * the request goes on where it stopped. */
+struct login_work {
+    struct request_work work;
+    struct server_thread *thread;
+    struct request_state *state; /* in the request's pool: only while it lives */
+    struct password_check *check;
+    struct route route;
+};
+
+static void login_run(struct request_work *work)
+{
+    access_control_check_password(((struct login_work *)work)->check);
+}
+
+static void login_complete(struct request_work *work)
+{
+    struct login_work *login = (struct login_work *)work;
+    h2o_req_t *req = work->request;
+    if (req == NULL) {
+        access_control_password_abandon(login->check);
+    } else if (access_control_password_checked(login->state->runtime, &login->state->identity,
+                                               login->check) < 0) {
+        refuse_login(req, login->state, &login->route);
+    } else {
+        dispatch(login->thread, req, login->state, &login->route);
+    }
+    request_work_dispose(work);
+    free(login);
+}
+
 static int on_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct registry_handler *handler = (struct registry_handler *)self;
@@ -337,7 +400,6 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     state->runtime = thread->runtime;
     runtime_acquire(state->runtime);
     thread->in_flight++;
-    thread->endpoint.runtime = state->runtime;
 
     h2o_add_header_by_str(&req->pool, &req->res.headers,
                           H2O_STRLIT("docker-distribution-api-version"), 0,
@@ -365,33 +427,28 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         response_send_failure(req, result);
         return 0;
     }
-    if (authorize(req, state, &route) < 0)
-        return 0;
-    thread->endpoint.identity = &state->identity;
-    if (state->runtime->config.read_only && method_writes(req)) {
-        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "the registry is in read-only mode");
+    struct password_check *check = NULL;
+    result = access_control_identify(req, state->runtime, &state->identity, &check);
+    if (result < 0) {
+        refuse_login(req, state, &route);
         return 0;
     }
-    switch (route.kind) {
-    case ROUTE_BASE:
-        send_base(req);
-        break;
-    case ROUTE_CATALOG:
-    case ROUTE_TAGS_LIST:
-    case ROUTE_REFERRERS:
-        listing_handle(&thread->endpoint, req, &route);
-        break;
-    case ROUTE_MANIFEST:
-        manifest_handle(&thread->endpoint, req, &route);
-        break;
-    case ROUTE_BLOB:
-        blob_handle(&thread->endpoint, req, &route);
-        break;
-    case ROUTE_UPLOAD_START:
-    case ROUTE_UPLOAD:
-        upload_handle(&thread->endpoint, req, &route);
-        break;
+    if (result > 0) {
+        struct login_work *login = calloc(1, sizeof *login);
+        if (login == NULL) {
+            access_control_password_abandon(check);
+            response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
+            return 0;
+        }
+        login->thread = thread;
+        login->state = state;
+        login->check = check;
+        login->route = route;
+        request_work_init(&login->work, req, &thread->work_receiver, login_run, login_complete);
+        worker_pool_submit(thread->server->registry.workers, &login->work);
+        return 0;
     }
+    dispatch(thread, req, state, &route);
     return 0;
 }
 
