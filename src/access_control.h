@@ -63,7 +63,8 @@ struct password_check;
 int access_control_identify(h2o_req_t *req, const struct runtime *runtime,
                             struct access_identity *identity, struct password_check **check_out);
 
-/* The bcrypt comparison (worker thread). */
+/* The bcrypt comparison (worker thread). The caller keeps a reference to
+ * the snapshot given to access_control_identify() until this returns. */
 void access_control_check_password(struct password_check *check);
 
 /* Back on the loop thread: completes `identity` (0) or refuses it (-EACCES,

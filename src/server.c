@@ -362,6 +362,7 @@ struct login_work {
     struct request_work work;
     struct server_thread *thread;
     struct request_state *state; /* in the request's pool: only while it lives */
+    struct runtime *runtime;     /* its own reference: the check reads its htpasswd */
     struct password_check *check;
     struct route route;
 };
@@ -383,6 +384,7 @@ static void login_complete(struct request_work *work)
     } else {
         dispatch(login->thread, req, login->state, &login->route);
     }
+    runtime_release(login->runtime);
     request_work_dispose(work);
     free(login);
 }
@@ -442,6 +444,8 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         }
         login->thread = thread;
         login->state = state;
+        login->runtime = state->runtime;
+        runtime_acquire(login->runtime);
         login->check = check;
         login->route = route;
         request_work_init(&login->work, req, &thread->work_receiver, login_run, login_complete);
