@@ -91,6 +91,24 @@ int blob_store_remove(struct blob_store *store, const struct digest *digest)
     return store->operations->remove(store, digest);
 }
 
+int blob_store_redirect(struct blob_store *store, const struct digest *digest, char *url,
+                        size_t url_size)
+{
+    if (store->operations->redirect == NULL)
+        return error_set(-ENOTSUP, "the %s store serves blobs itself", store->operations->name);
+    return store->operations->redirect(store, digest, url, url_size);
+}
+
+int blob_store_list(struct blob_store *store, blob_store_visit visit, void *context)
+{
+    return store->operations->list(store, visit, context);
+}
+
+int blob_store_is_remote(const struct blob_store *store)
+{
+    return (store->operations->flags & BLOB_STORE_REMOTE) != 0;
+}
+
 void blob_store_destroy(struct blob_store *store)
 {
     if (store != NULL)

@@ -15,6 +15,12 @@
  *    what protects re-used blobs from a concurrent GC's grace period.
  *  - Readers are positional (pread-like), so one open reader can serve any
  *    Range request and several threads never share a file offset.
+ *  - A store whose operations carry BLOB_STORE_REMOTE (S3) may wait on the
+ *    network in any call: the server makes those calls on worker threads,
+ *    never on an event loop.
+ *  - blob_store_redirect() gives a URL from which a client may fetch the blob
+ *    itself (S3's presigned GET); -ENOTSUP where bytes must be served by the
+ *    caller (the filesystem, and blobs an S3 store keeps on local disk).
  *
  *     struct blob_reader *reader;
  *     struct blob_info info;
@@ -39,8 +45,19 @@ struct blob_info {
     long long modified_seconds; /* mtime, seconds since the epoch */
 };
 
+/* Flags of a backend. */
+enum {
+    BLOB_STORE_REMOTE = 1 << 0, /* calls may block on the network */
+};
+
+/* Called for each blob of a listing. `info` is NULL when the backend cannot
+ * tell size and time without another call (the filesystem: stat on demand). */
+typedef int (*blob_store_visit)(const struct digest *digest, const struct blob_info *info,
+                                void *context);
+
 struct blob_store_operations {
     const char *name;
+    unsigned flags;
     int (*stat)(struct blob_store *store, const struct digest *digest, struct blob_info *out);
     int (*open)(struct blob_store *store, const struct digest *digest,
                 struct blob_reader **reader_out, struct blob_info *info_out);
@@ -51,6 +68,9 @@ struct blob_store_operations {
                size_t length);
     int (*freshen)(struct blob_store *store, const struct digest *digest);
     int (*remove)(struct blob_store *store, const struct digest *digest);
+    int (*redirect)(struct blob_store *store, const struct digest *digest, char *url,
+                    size_t url_size);
+    int (*list)(struct blob_store *store, blob_store_visit visit, void *context);
     void (*destroy)(struct blob_store *store);
 };
 
@@ -88,6 +108,16 @@ int blob_store_put(struct blob_store *store, const struct digest *digest, const 
 /* Sets the blob's modification time to now (-ENOENT if absent). */
 int blob_store_freshen(struct blob_store *store, const struct digest *digest);
 int blob_store_remove(struct blob_store *store, const struct digest *digest);
+/* Writes a URL (at most url_size bytes) from which the blob can be fetched
+ * directly for a limited time. -ENOTSUP when the store cannot (the caller
+ * serves the bytes itself); it does not check that the blob exists. */
+int blob_store_redirect(struct blob_store *store, const struct digest *digest, char *url,
+                        size_t url_size);
+/* Visits every blob of the store (in no promised order); a non-zero return
+ * of `visit` stops the listing and is returned. */
+int blob_store_list(struct blob_store *store, blob_store_visit visit, void *context);
+/* 1 when calls may wait on the network (BLOB_STORE_REMOTE). */
+int blob_store_is_remote(const struct blob_store *store);
 void blob_store_destroy(struct blob_store *store);
 
 #endif

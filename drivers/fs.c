@@ -10,6 +10,7 @@
 
 #include "layout/atomic_file.h"
 #include "layout/error.h"
+#include "layout/walk.h"
 
 struct fs_store {
     struct blob_store base;
@@ -175,6 +176,23 @@ static int fs_remove(struct blob_store *store, const struct digest *digest)
     return directory_sync_parent(directory);
 }
 
+struct list_context {
+    blob_store_visit visit;
+    void *context;
+};
+
+static int list_visit(const struct digest *digest, void *context)
+{
+    struct list_context *list = context;
+    return list->visit(digest, NULL, list->context);
+}
+
+static int fs_list(struct blob_store *store, blob_store_visit visit, void *context)
+{
+    struct list_context list = {visit, context};
+    return walk_blobs(tree_of(store), list_visit, &list);
+}
+
 static void fs_destroy(struct blob_store *store)
 {
     free(store);
@@ -190,6 +208,7 @@ static const struct blob_store_operations fs_operations = {
     .put = fs_put,
     .freshen = fs_freshen,
     .remove = fs_remove,
+    .list = fs_list,
     .destroy = fs_destroy,
 };
 

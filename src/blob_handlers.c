@@ -73,41 +73,26 @@ static int etag_matches(h2o_iovec_t header, const struct digest *digest)
     return header.len == 1 && header.base[0] == '*';
 }
 
-static void send_blob(struct registry *registry, h2o_req_t *req, const struct route *route,
-                      const struct digest *digest)
+/* Sets the status and headers of a blob response and streams it; `reader`
+ * may be NULL for HEAD. Takes the reader. */
+static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req,
+                              const struct digest *digest, struct blob_reader *reader,
+                              const struct blob_info *info)
 {
-    struct blob_info info;
-    int result = repository_stat_blob(&registry->tree, registry->blobs, route->name, digest, &info);
-    if (result < 0) {
-        response_send_failure(req, result);
-        return;
-    }
-    /* A HEAD hit is how a client decides to re-use a blob without pushing
-     * it: freshen it, so a running GC's cutoff protects it (docs/gc.md). */
-    if (request_is_head(req))
-        blob_store_freshen(registry->blobs, digest);
     response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
                         digest->string_length);
     response_add_header_format(req, "etag", "ETag", "\"%s\"", digest->string);
     if (etag_matches(request_header(req, "if-none-match"), digest)) {
+        blob_reader_close(reader);
         response_send(req, 304, NULL, NULL, 0);
         return;
     }
-
-    struct blob_reader *reader;
-    result = blob_store_open(registry->blobs, digest, &reader, &info);
-    if (result == -ENOENT)
-        result = error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown", digest->string);
-    if (result < 0) {
-        response_send_failure(req, result);
-        return;
-    }
-    int64_t first = 0, last = info.size - 1;
-    int range = parse_range(request_header(req, "range"), info.size, &first, &last);
+    int64_t first = 0, last = info->size - 1;
+    int range = parse_range(request_header(req, "range"), info->size, &first, &last);
     if (range < 0) {
         blob_reader_close(reader);
         response_add_header_format(req, "content-range", "Content-Range", "bytes */%" PRId64,
-                                   info.size);
+                                   info->size);
         response_send_error(req, REGISTRY_ERROR_RANGE_UNSATISFIABLE, NULL);
         return;
     }
@@ -122,12 +107,126 @@ static void send_blob(struct registry *registry, h2o_req_t *req, const struct ro
         req->res.reason = "Partial Content";
         response_add_header_format(req, "content-range", "Content-Range",
                                    "bytes %" PRId64 "-%" PRId64 "/%" PRId64, first, last,
-                                   info.size);
+                                   info->size);
     } else {
         req->res.status = 200;
         req->res.reason = "OK";
     }
-    blob_sender_start(req, reader, first, last - first + 1);
+    struct registry *registry = endpoint->registry;
+    if (reader != NULL && blob_store_is_remote(registry->blobs))
+        blob_sender_start_remote(req, reader, first, last - first + 1, registry->workers,
+                                 endpoint->work_receiver);
+    else
+        blob_sender_start(req, reader, first, last - first + 1);
+}
+
+static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                      const struct digest *digest)
+{
+    struct registry *registry = endpoint->registry;
+    struct blob_info info;
+    int result = repository_stat_blob(&registry->tree, registry->blobs, route->name, digest, &info);
+    if (result < 0) {
+        response_send_failure(req, result);
+        return;
+    }
+    /* A HEAD hit is how a client decides to re-use a blob without pushing
+     * it: freshen it, so a running GC's cutoff protects it (docs/gc.md). */
+    if (request_is_head(req))
+        blob_store_freshen(registry->blobs, digest);
+    struct blob_reader *reader;
+    result = blob_store_open(registry->blobs, digest, &reader, &info);
+    if (result == -ENOENT)
+        result = error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown", digest->string);
+    if (result < 0) {
+        response_send_failure(req, result);
+        return;
+    }
+    respond_with_blob(endpoint, req, digest, reader, &info);
+}
+
+/* ---- blobs of a remote store (S3): looked up on a worker thread ---- */
+
+/* Presigned URLs are a few hundred bytes; S3 keys are at most 1 KiB. */
+#define REDIRECT_URL_MAX 4096
+
+struct fetch_work {
+    struct request_work work;
+    struct registry *registry;
+    struct endpoint_context *endpoint; /* the loop's: outlives the work */
+    struct route route;
+    struct digest digest;
+    int head;
+    int redirect_allowed;
+    struct blob_info info;
+    struct blob_reader *reader;
+    char location[REDIRECT_URL_MAX]; /* set when the client is sent elsewhere */
+};
+
+static void fetch_run(struct request_work *work)
+{
+    struct fetch_work *fetch = (struct fetch_work *)work;
+    struct registry *registry = fetch->registry;
+    int result = repository_stat_blob(&registry->tree, registry->blobs, fetch->route.name,
+                                      &fetch->digest, &fetch->info);
+    if (result == 0 && fetch->head) {
+        /* As on disk: a HEAD hit freshens (docs/gc.md). A failure to
+         * freshen is not the client's problem; the manifest PUT checks. */
+        blob_store_freshen(registry->blobs, &fetch->digest);
+    } else if (result == 0 && fetch->redirect_allowed) {
+        result = blob_store_redirect(registry->blobs, &fetch->digest, fetch->location,
+                                     sizeof fetch->location);
+        if (result == -ENOTSUP) {
+            fetch->location[0] = '\0';
+            result = 1; /* kept on local disk: served below */
+        }
+    } else if (result == 0)
+        result = 1;
+    if (result == 1) {
+        result = blob_store_open(registry->blobs, &fetch->digest, &fetch->reader, &fetch->info);
+        if (result == -ENOENT)
+            result =
+                error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown", fetch->digest.string);
+    }
+    request_work_set_result(work, result);
+}
+
+static void fetch_complete(struct request_work *work)
+{
+    struct fetch_work *fetch = (struct fetch_work *)work;
+    h2o_req_t *req = work->request;
+    struct blob_reader *reader = fetch->reader;
+    if (req == NULL)
+        blob_reader_close(reader);
+    else if (work->result < 0)
+        response_send_failure_message(req, work->result, work->error_text);
+    else if (fetch->location[0] != '\0') {
+        response_add_header(req, "docker-content-digest", "Docker-Content-Digest",
+                            fetch->digest.string, fetch->digest.string_length);
+        response_add_header(req, "location", "Location", fetch->location, strlen(fetch->location));
+        response_send(req, 307, NULL, NULL, 0);
+    } else
+        respond_with_blob(fetch->endpoint, req, &fetch->digest, reader, &fetch->info);
+    request_work_dispose(work);
+    free(fetch);
+}
+
+static void fetch_remote_blob(struct endpoint_context *endpoint, h2o_req_t *req,
+                              const struct route *route, const struct digest *digest)
+{
+    struct fetch_work *fetch = calloc(1, sizeof *fetch);
+    if (fetch == NULL) {
+        response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    fetch->registry = endpoint->registry;
+    fetch->endpoint = endpoint;
+    fetch->route = *route;
+    fetch->digest = *digest;
+    fetch->head = request_is_head(req);
+    fetch->redirect_allowed = !endpoint->runtime->config.redirect_disabled;
+    request_work_init(&fetch->work, req, endpoint->work_receiver, fetch_run, fetch_complete);
+    worker_pool_submit(endpoint->registry->workers, &fetch->work);
 }
 
 struct delete_work {
@@ -166,7 +265,10 @@ void blob_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct
         return;
     }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || request_is_head(req)) {
-        send_blob(registry, req, route, &digest);
+        if (blob_store_is_remote(registry->blobs))
+            fetch_remote_blob(endpoint, req, route, &digest);
+        else
+            send_blob(endpoint, req, route, &digest);
         return;
     }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"))) {

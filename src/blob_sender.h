@@ -10,6 +10,12 @@
  *
  *     req->res.status = 206; ...headers...
  *     blob_sender_start(req, reader, first_byte, byte_count);  // takes the reader
+ *
+ * A reader of a remote store (S3) must not be read on the event loop: with
+ * blob_sender_start_remote() each piece (4 MiB, one ranged GET) is read on a
+ * worker thread and sent from the loop when it arrives, one piece in flight
+ * per response, so memory stays bounded whatever the blob's size. The sender
+ * outlives the request only as long as a read it started is running.
  */
 #ifndef CAIRN_SRC_BLOB_SENDER_H
 #define CAIRN_SRC_BLOB_SENDER_H
@@ -21,5 +27,12 @@
 /* Starts the response and streams `count` bytes from `offset`. Takes
  * ownership of `reader` (closed when done, also on HEAD). */
 void blob_sender_start(h2o_req_t *req, struct blob_reader *reader, int64_t offset, int64_t count);
+
+struct worker_pool;
+/* The same, reading each piece on `pool` (results come back through
+ * `receiver`, the loop's). */
+void blob_sender_start_remote(h2o_req_t *req, struct blob_reader *reader, int64_t offset,
+                              int64_t count, struct worker_pool *pool,
+                              h2o_multithread_receiver_t *receiver);
 
 #endif

@@ -1,6 +1,8 @@
 /* src/config.h */
 #include "src/config.h"
 
+#include "drivers/s3_config.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@ struct loader {
     size_t values;
     const yaml_node_t *dry_run_node; /* uploadpurging.dryrun: true */
     const yaml_node_t *htpasswd_node, *token_node, *filesystem_node, *tls_node, *access_node;
+    const yaml_node_t *s3_node;
 };
 
 struct entry {
@@ -575,9 +578,46 @@ static int load_maintenance(struct loader *loader, yaml_node_t *node, const char
     return result;
 }
 
+static void warn_s3(void *context, const yaml_node_t *node, const char *message)
+{
+    warn(context, node, "%s", message);
+}
+
+static int load_s3(struct loader *loader, yaml_node_t *node)
+{
+    const yaml_node_t *bad = node;
+    int result =
+        s3_config_read(&loader->document, node, &loader->config->s3, &bad, warn_s3, loader);
+    if (result == -EINVAL) {
+        char reason[ERROR_MESSAGE_MAX];
+        snprintf(reason, sizeof reason, "%s", error_message());
+        return error_set(-EINVAL, "%s:%lu: %s", loader->path, line_of(bad), reason);
+    }
+    if (result == 0)
+        loader->config->s3_enabled = 1;
+    return result;
+}
+
+static int load_redirect(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "disable") == 0)
+            result = get_bool(loader, entry.value, key, &loader->config->redirect_disabled);
+        else
+            result = ignore(loader, &entry, key, 0);
+    }
+    return result;
+}
+
 static int load_storage(struct loader *loader, yaml_node_t *node)
 {
-    static const char *const known[] = {"cache", "redirect", "tag", NULL};
+    static const char *const known[] = {"cache", "tag", NULL};
     struct config *config = loader->config;
     size_t count;
     int result = mapping_open(loader, node, "storage", &count);
@@ -623,6 +663,11 @@ static int load_storage(struct loader *loader, yaml_node_t *node)
             }
         } else if (strcmp(entry.name, "maintenance") == 0) {
             result = load_maintenance(loader, entry.value, key);
+        } else if (strcmp(entry.name, "redirect") == 0) {
+            result = load_redirect(loader, entry.value, key);
+        } else if (strcmp(entry.name, "s3") == 0) {
+            loader->s3_node = entry.key;
+            result = load_s3(loader, entry.value);
         } else if (in_list(entry.name, known)) {
             result = ignore(loader, &entry, key, 1);
         }
@@ -630,22 +675,27 @@ static int load_storage(struct loader *loader, yaml_node_t *node)
     }
     for (size_t i = 0; i < count && result == 0; i++) {
         static const char *const special[] = {"filesystem", "delete", "maintenance", "cache",
-                                              "redirect",   "tag",    NULL};
+                                              "redirect",   "tag",    "s3",          NULL};
         struct entry entry;
         mapping_entry(loader, node, i, &entry);
         if (in_list(entry.name, special))
             continue;
-        if (loader->filesystem_node != NULL)
+        if (loader->filesystem_node != NULL || loader->s3_node != NULL)
             result = warn(loader, entry.key,
-                          "storage.%s: cairn has only the filesystem driver; this second "
-                          "storage driver is ignored",
+                          "storage.%s: cairn has the filesystem and s3 drivers; this one is "
+                          "ignored",
                           entry.name);
         else
             result = warn(loader, entry.key,
-                          "storage.%s: cairn has only the filesystem driver; this one is "
+                          "storage.%s: cairn has the filesystem and s3 drivers; this one is "
                           "ignored and the registry is kept in %s",
                           entry.name, config->root_directory);
     }
+    if (result == 0 && loader->s3_node != NULL && loader->filesystem_node == NULL)
+        result = warn(loader, loader->s3_node,
+                      "storage.s3: blobs go to the bucket; the tree (tags, links, manifests, "
+                      "uploads) is kept in %s (storage.filesystem.rootdirectory)",
+                      config->root_directory);
     return result;
 }
 

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/s3_client.h"
 #include "layout/tree.h"
 
 #define CONFIG_DEFAULT_ROOT_DIRECTORY "./data"
@@ -71,6 +72,9 @@ struct config {
     uint64_t upload_purging_age_seconds;      /* .age (168h) */
     uint64_t upload_purging_interval_seconds; /* .interval (24h) */
     int read_only;                            /* storage.maintenance.readonly.enabled (false) */
+    int s3_enabled;                           /* storage.s3 present: blobs in a bucket */
+    struct s3_settings s3;                    /* storage.s3 (drivers/s3_config.h) */
+    int redirect_disabled;                    /* storage.redirect.disable (false) */
 
     /* http */
     char listen_address[300]; /* http.addr ("127.0.0.1:5000") */

@@ -35,7 +35,7 @@ int repository_stat_blob(const struct tree *tree, struct blob_store *blobs, cons
     if (result == -ENOENT || (result == 0 && !digest_equal(&target, digest)))
         return error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown to repository %s",
                          digest->string, name);
-    if (result < 0)
+    if (result < 0 || blobs == NULL)
         return result;
     result = blob_store_stat(blobs, digest, info);
     if (result == -ENOENT)

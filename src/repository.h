@@ -26,7 +26,9 @@
 int repository_exists(const struct tree *tree, const char *name);
 
 /* 0 when <name> links `digest` and the blob exists (its info in `info`),
- * -REGISTRY_ERROR_BLOB_UNKNOWN otherwise. */
+ * -REGISTRY_ERROR_BLOB_UNKNOWN otherwise. With `blobs` NULL only the link is
+ * checked (`info` is left alone): what an event loop may do when the store is
+ * remote. */
 int repository_stat_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
                          const struct digest *digest, struct blob_info *info);
 /* Links an existing blob into <name> (a mount); freshens the blob. Takes

@@ -68,6 +68,8 @@ static struct error_description describe(int error)
                                           "upload is being written by another request"};
     case REGISTRY_ERROR_NOT_FOUND:
         return (struct error_description){"NOT_FOUND", 404, "no such endpoint"};
+    case REGISTRY_ERROR_UNAVAILABLE:
+        return (struct error_description){"UNAVAILABLE", 503, "blob storage is unavailable"};
     default:
         return (struct error_description){"INTERNAL", 500, "internal server error"};
     }
@@ -192,7 +194,8 @@ void response_send_failure_message(h2o_req_t *req, int result, const char *messa
     if (error < REGISTRY_ERROR_BLOB_UNKNOWN) {
         log_message(LOG_LEVEL_ERROR, "%.*s %.*s: %s", (int)req->method.len, req->method.base,
                     (int)req->path.len, req->path.base, message);
-        error = REGISTRY_ERROR_INTERNAL;
+        /* EREMOTEIO: the remote blob store failed (drivers/s3.h). */
+        error = error == EREMOTEIO ? REGISTRY_ERROR_UNAVAILABLE : REGISTRY_ERROR_INTERNAL;
         message = NULL; /* system details stay in the log */
     }
     response_send_error(req, error, message);

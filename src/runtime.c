@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drivers/s3_config.h"
 #include "layout/error.h"
 #include "src/access_rules.h"
 #include "src/htpasswd.h"
@@ -16,6 +17,8 @@
 static pthread_mutex_t current_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct runtime *current;
 static atomic_ulong current_generation;
+static void (*publish_hook)(const struct runtime *runtime, void *context);
+static void *publish_hook_context;
 
 void runtime_acquire(struct runtime *runtime)
 {
@@ -60,6 +63,27 @@ static void keep_restart_settings(struct config *config, const struct config *pr
     if (strcmp(config->root_directory, previous->root_directory) != 0) {
         note(changes, size, first, "storage.filesystem.rootdirectory (needs restart, kept)");
         strcpy(config->root_directory, previous->root_directory);
+    }
+    if (config->s3_enabled != previous->s3_enabled ||
+        (config->s3_enabled && s3_settings_differ_in_place(&config->s3, &previous->s3))) {
+        note(changes, size, first,
+             "storage.s3 driver, bucket, endpoint, region, rootdirectory or addressing "
+             "(needs restart, kept)");
+        struct s3_settings live = config->s3;
+        config->s3_enabled = previous->s3_enabled;
+        config->s3 = previous->s3;
+        /* What may change while running still does. */
+        if (config->s3_enabled && live.bucket[0] != '\0') {
+            memcpy(config->s3.access_key, live.access_key, sizeof live.access_key);
+            memcpy(config->s3.secret_key, live.secret_key, sizeof live.secret_key);
+            config->s3.connect_timeout_ms = live.connect_timeout_ms;
+            config->s3.request_timeout_ms = live.request_timeout_ms;
+            config->s3.attempts = live.attempts;
+            config->s3.part_size = live.part_size;
+            config->s3.upload_concurrency = live.upload_concurrency;
+            config->s3.presign_expiry_seconds = live.presign_expiry_seconds;
+            config->s3.skip_verify = live.skip_verify;
+        }
     }
     if (strcmp(config->listen_address, previous->listen_address) != 0) {
         note(changes, size, first, "http.addr (needs restart, kept)");
@@ -133,6 +157,20 @@ static void list_live_changes(const struct config *config, const struct config *
         note(changes, size, first, "cairn.access");
     if (config->shutdown_grace_seconds != previous->shutdown_grace_seconds)
         note(changes, size, first, "cairn.shutdown_grace");
+    if (config->redirect_disabled != previous->redirect_disabled)
+        note(changes, size, first, "storage.redirect.disable");
+    if (config->s3_enabled && (strcmp(config->s3.access_key, previous->s3.access_key) != 0 ||
+                               strcmp(config->s3.secret_key, previous->s3.secret_key) != 0))
+        note(changes, size, first, "storage.s3 credentials");
+    if (config->s3_enabled &&
+        (config->s3.connect_timeout_ms != previous->s3.connect_timeout_ms ||
+         config->s3.request_timeout_ms != previous->s3.request_timeout_ms ||
+         config->s3.attempts != previous->s3.attempts ||
+         config->s3.part_size != previous->s3.part_size ||
+         config->s3.upload_concurrency != previous->s3.upload_concurrency ||
+         config->s3.presign_expiry_seconds != previous->s3.presign_expiry_seconds ||
+         config->s3.skip_verify != previous->s3.skip_verify))
+        note(changes, size, first, "storage.s3 timeouts, attempts, parts or presignexpiry");
 }
 
 int runtime_build(struct config *config, const struct runtime *previous, struct runtime **out,
@@ -176,11 +214,22 @@ void runtime_publish(struct runtime *runtime)
 {
     pthread_mutex_lock(&current_mutex);
     struct runtime *old = current;
+    if (publish_hook != NULL)
+        publish_hook(runtime, publish_hook_context);
     runtime->generation = atomic_load(&current_generation) + 1;
     current = runtime;
     atomic_store(&current_generation, runtime->generation);
     pthread_mutex_unlock(&current_mutex);
     runtime_release(old);
+}
+
+void runtime_set_publish_hook(void (*hook)(const struct runtime *runtime, void *context),
+                              void *context)
+{
+    pthread_mutex_lock(&current_mutex);
+    publish_hook = hook;
+    publish_hook_context = context;
+    pthread_mutex_unlock(&current_mutex);
 }
 
 struct runtime *runtime_current(void)

@@ -59,6 +59,13 @@ void runtime_release(struct runtime *runtime);
 
 /* Makes `runtime` the current snapshot (taking over the caller's reference). */
 void runtime_publish(struct runtime *runtime);
+
+/* Calls hook(runtime, context) with each snapshot published from now on
+ * (under the publishing lock, before the snapshot becomes current): how
+ * long-lived objects outside the snapshot, like the S3 store's credentials,
+ * follow a reload. NULL removes it. */
+void runtime_set_publish_hook(void (*hook)(const struct runtime *runtime, void *context),
+                              void *context);
 /* A new reference to the current snapshot (NULL before the first publish). */
 struct runtime *runtime_current(void);
 /* The generation of the current snapshot: cheap, for "has it changed?". */

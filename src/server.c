@@ -20,6 +20,7 @@
 #include <h2o.h>
 
 #include "drivers/fs.h"
+#include "drivers/s3.h"
 #include "layout/error.h"
 #include "layout/walk.h"
 #include "src/access_control.h"
@@ -638,11 +639,22 @@ static int64_t count_uploads(const struct tree *tree)
     return count;
 }
 
+/* After a reload: the S3 store takes the credentials, timeouts and
+ * lifetimes of the new snapshot (where the bucket is needs a restart). */
+static void apply_store_settings(const struct runtime *runtime, void *context)
+{
+    if (runtime->config.s3_enabled && blob_store_s3_update(context, &runtime->config.s3) < 0)
+        log_message(LOG_LEVEL_ERROR, "storage.s3: %s", error_message());
+}
+
 static int open_registry(struct server *server)
 {
     struct registry *registry = &server->registry;
-    if (tree_open(&registry->tree, server->settings->root_directory, 1) < 0 ||
-        blob_store_fs_create(&registry->tree, &registry->blobs) < 0 ||
+    const struct config *settings = server->settings;
+    if (tree_open(&registry->tree, settings->root_directory, 1) < 0 ||
+        (settings->s3_enabled
+             ? blob_store_s3_create(&registry->tree, &settings->s3, &registry->blobs)
+             : blob_store_fs_create(&registry->tree, &registry->blobs)) < 0 ||
         upload_sessions_create(&registry->uploads) < 0 ||
         worker_pool_start(server->settings->workers, &registry->workers) < 0) {
         fprintf(stderr, "cairn: cannot open %s: %s\n", server->settings->root_directory,
@@ -650,11 +662,24 @@ static int open_registry(struct server *server)
         return -EINVAL;
     }
     metrics_uploads_set(count_uploads(&registry->tree));
+    if (settings->s3_enabled) {
+        char endpoint[sizeof settings->s3.endpoint];
+        snprintf(endpoint, sizeof endpoint, "%s", settings->s3.endpoint);
+        log_message(LOG_LEVEL_INFO,
+                    "blobs in S3: bucket %s at %s (%s addressing, region %s, prefix \"%s\"); "
+                    "blob GETs %s",
+                    settings->s3.bucket, endpoint,
+                    settings->s3.path_style ? "path-style" : "virtual-hosted", settings->s3.region,
+                    settings->s3.root_directory,
+                    settings->redirect_disabled ? "streamed by cairn" : "redirected (307)");
+        runtime_set_publish_hook(apply_store_settings, registry->blobs);
+    }
     return 0;
 }
 
 static void close_registry(struct registry *registry)
 {
+    runtime_set_publish_hook(NULL, NULL);
     worker_pool_stop(registry->workers);
     upload_sessions_destroy(registry->uploads);
     if (registry->blobs != NULL)

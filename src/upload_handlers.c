@@ -145,6 +145,12 @@ static void upload_run(struct request_work *work)
     case OPERATION_MOUNT:
         result =
             repository_link_blob(&registry->tree, registry->blobs, upload->name, &upload->digest);
+        if (result == -REGISTRY_ERROR_BLOB_UNKNOWN && blob_store_is_remote(registry->blobs)) {
+            /* The link was there but the bucket lacks the blob (the loop
+             * only checked the link): a plain upload, as on disk. */
+            upload->operation = OPERATION_START;
+            result = upload_start(&registry->tree, upload->name, upload->id);
+        }
         break;
     case OPERATION_START:
         result = upload_start(&registry->tree, upload->name, upload->id);
@@ -300,8 +306,9 @@ static int plan(struct endpoint_context *endpoint, h2o_req_t *req, const struct 
             struct blob_info info;
             if (read_from_parameter(req, from) &&
                 access_control_allows(endpoint->runtime, endpoint->identity, from, ACCESS_PULL) &&
-                repository_stat_blob(&registry->tree, registry->blobs, from, &upload->digest,
-                                     &info) == 0) {
+                repository_stat_blob(&registry->tree,
+                                     blob_store_is_remote(registry->blobs) ? NULL : registry->blobs,
+                                     from, &upload->digest, &info) == 0) {
                 upload->operation = OPERATION_MOUNT;
                 return 0;
             }

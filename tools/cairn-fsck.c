@@ -1,7 +1,7 @@
 /*
  * tools/cairn-fsck.c — the command line of cairn-fsck: is the tree sound?
  *
- *     cairn-fsck (--root DIR | --config FILE) [--repair] [--jobs N] [--json]
+ *     cairn-fsck (--root DIR | --config FILE) [--repair] [--deep] [--jobs N] [--json]
  *
  * Exit status: 0 the tree is sound, 1 problems were found (even if all were
  * repaired: each says "repaired"), 2 usage error or the tree cannot be
@@ -28,15 +28,21 @@
 
 static void usage(FILE *stream)
 {
-    fputs("usage: cairn-fsck (--root DIR | --config FILE) [--repair] [--jobs N] [--json]\n"
+    fputs("usage: cairn-fsck (--root DIR | --config FILE) [--repair] [--deep] [--jobs N] "
+          "[--json]\n"
           "\n"
           "Verifies a cairn (or Distribution) registry tree: re-hashes every blob, checks\n"
           "every link, tag and manifest, lists temporary files and stale uploads.\n"
           "\n"
           "  --root DIR      the registry's root directory (the tree is DIR/docker/registry/v2)\n"
-          "  --config FILE   take the root from FILE's storage.filesystem.rootdirectory\n"
+          "  --config FILE   take the root from FILE's storage.filesystem.rootdirectory; with\n"
+          "                  storage.s3, check the blobs in the bucket too\n"
           "  --repair        remove dangling and garbage links, broken tags, temporary files\n"
           "                  and stale uploads; move corrupt blobs to DIR/.cairn-quarantine\n"
+          "                  (blobs in a bucket are reported, never moved)\n"
+          "  --deep          S3: re-hash every blob in the bucket too (reads all of it); by\n"
+          "                  default their existence and sizes are checked. Blobs on disk are\n"
+          "                  always re-hashed\n"
           "  --jobs N        blob verification threads (default: the number of cores)\n"
           "  --json          one JSON document on stdout instead of the text report\n"
           "\n"
@@ -58,16 +64,13 @@ static int parse_jobs(const char *text, unsigned *out)
 int main(int argc, char **argv)
 {
     static const struct option long_options[] = {
-        {"root", required_argument, NULL, 'r'},
-        {"config", required_argument, NULL, 'c'},
-        {"repair", no_argument, NULL, 'R'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"root", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'},
+        {"repair", no_argument, NULL, 'R'},     {"deep", no_argument, NULL, 'D'},
+        {"jobs", required_argument, NULL, 'j'}, {"json", no_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     const char *root_option = NULL, *config_option = NULL;
-    int repair = 0, json = 0;
+    int repair = 0, deep = 0, json = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned jobs = cores > 0 ? (unsigned)cores : 1;
     int option;
@@ -82,6 +85,9 @@ int main(int argc, char **argv)
             break;
         case 'R':
             repair = 1;
+            break;
+        case 'D':
+            deep = 1;
             break;
         case 'j':
             if (parse_jobs(optarg, &jobs) < 0) {
@@ -116,7 +122,7 @@ int main(int argc, char **argv)
     struct tree tree;
     struct blob_store *store = NULL;
     if (tool_root_from_arguments(root_option, config_option, root) < 0 ||
-        tree_open(&tree, root, 0) < 0 || blob_store_fs_create(&tree, &store) < 0) {
+        tree_open(&tree, root, 0) < 0 || tool_blob_store_open(config_option, &tree, &store) < 0) {
         fprintf(stderr, "cairn-fsck: %s\n", error_message());
         return EXIT_USAGE;
     }
@@ -124,6 +130,7 @@ int main(int argc, char **argv)
     struct fsck_options options = {
         .repair = repair,
         .jobs = jobs,
+        .deep = deep,
         .progress = tool_is_terminal(STDERR_FILENO),
         .now = (long long)time(NULL),
         .stale_upload_seconds = FSCK_STALE_UPLOAD_SECONDS,

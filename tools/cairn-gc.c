@@ -246,7 +246,7 @@ int main(int argc, char **argv)
         return EXIT_FAILED;
     }
     struct blob_store *store;
-    if (blob_store_fs_create(&tree, &store) < 0) {
+    if (tool_blob_store_open(arguments.config, &tree, &store) < 0) {
         fprintf(stderr, "cairn-gc: %s\n", error_message());
         return EXIT_FAILED;
     }

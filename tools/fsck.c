@@ -36,6 +36,8 @@ const char *fsck_problem_kind_name(enum fsck_problem_kind kind)
         return "manifest_invalid";
     case FSCK_MANIFEST_REFERENCE_MISSING:
         return "manifest_reference_missing";
+    case FSCK_BLOB_SIZE_MISMATCH:
+        return "blob_size_mismatch";
     case FSCK_TEMPORARY_FILE:
         return "temporary_file";
     case FSCK_STALE_UPLOAD:
@@ -63,6 +65,7 @@ void fsck_report_clear(struct fsck_report *report)
     digest_list_clear(&report->sound_blobs);
     digest_list_clear(&report->corrupt_blobs);
     digest_list_clear(&report->referenced);
+    free(report->remote.blobs);
     pthread_mutex_destroy(&report->mutex);
     memset(report, 0, sizeof *report);
 }
@@ -135,6 +138,23 @@ int fsck_digest_list_contains(const struct digest_list *list, const struct diges
 {
     return list->count > 0 &&
            bsearch(digest, list->items, list->count, sizeof *list->items, compare_digests) != NULL;
+}
+
+static int compare_remote_blobs(const void *a, const void *b)
+{
+    return strcmp(((const struct fsck_remote_blob *)a)->digest.string,
+                  ((const struct fsck_remote_blob *)b)->digest.string);
+}
+
+struct fsck_remote_blob *fsck_remote_blob_find(const struct fsck_report *report,
+                                               const struct digest *digest)
+{
+    if (report->remote.count == 0)
+        return NULL;
+    struct fsck_remote_blob key;
+    key.digest = *digest;
+    return bsearch(&key, report->remote.blobs, report->remote.count, sizeof key,
+                   compare_remote_blobs);
 }
 
 /* --- the repair lock ----------------------------------------------------- */
@@ -357,6 +377,22 @@ static int find_orphans(struct fsck_report *report)
         if (result < 0)
             return result;
     }
+    if (!report->remote.examined)
+        return 0;
+    /* A remote store's blobs too: those still there and not found corrupt
+     * (without --deep they are sound as far as the listing can tell), once
+     * each (a digest the tree also holds was counted above). */
+    for (size_t i = 0; i < report->remote.count; i++) {
+        const struct fsck_remote_blob *blob = &report->remote.blobs[i];
+        if (blob->gone || fsck_digest_list_contains(&report->sound_blobs, &blob->digest) ||
+            fsck_digest_list_contains(&report->corrupt_blobs, &blob->digest) ||
+            fsck_digest_list_contains(&report->referenced, &blob->digest))
+            continue;
+        int result = digest_list_append(&report->orphaned_blobs, &blob->digest);
+        if (result < 0)
+            return result;
+    }
+    fsck_digest_list_sort(&report->orphaned_blobs);
     return 0;
 }
 
@@ -373,6 +409,8 @@ int fsck_run(const struct tree *tree, struct blob_store *store, const struct fsc
         .tree = tree, .store = store, .options = options, .report = report, .lock_fd = -1};
     clock_gettime(CLOCK_REALTIME, &context.started);
     int result = fsck_blobs_verify(&context);
+    if (result == 0 && blob_store_is_remote(store))
+        result = fsck_blobs_verify_remote(&context);
     if (result == 0)
         result = fsck_links_check(&context);
     if (result == 0)
@@ -391,6 +429,27 @@ int fsck_run(const struct tree *tree, struct blob_store *store, const struct fsc
 /* --- output -------------------------------------------------------------- */
 
 #define ORPHANS_PRINTED 20
+
+/* "remote blobs (s3): 1200 listed, 38.2 GiB; 1198 re-hashed, ..." */
+static void print_remote_human(FILE *stream, const struct fsck_remote *remote)
+{
+    char size[32];
+    tool_format_size(remote->listed_bytes, size);
+    fprintf(stream, "remote blobs (%s): %llu listed, %s", remote->store,
+            (unsigned long long)remote->listed, size);
+    if (!remote->deep) {
+        fputs(" (existence and sizes checked; --deep re-hashes them)\n", stream);
+        return;
+    }
+    tool_format_size(remote->verified_bytes, size);
+    double rate = remote->seconds > 0 ? (double)remote->verified_bytes / remote->seconds : 0;
+    fprintf(stream, "; %llu re-hashed, %s in %.2f s (%.2f GB/s, %u jobs)",
+            (unsigned long long)remote->verified, size, remote->seconds, rate / 1e9, remote->jobs);
+    if (remote->served_locally > 0)
+        fprintf(stream, "; %llu served from the tree's copy (verified with the local blobs)",
+                (unsigned long long)remote->served_locally);
+    fputc('\n', stream);
+}
 
 void fsck_report_print_human(FILE *stream, const struct fsck_report *report)
 {
@@ -412,6 +471,8 @@ void fsck_report_print_human(FILE *stream, const struct fsck_report *report)
     fprintf(stream, "blobs: %llu verified, %s in %.2f s (%.2f GB/s, %u jobs)\n",
             (unsigned long long)report->blobs_verified, size, report->blob_seconds, rate / 1e9,
             report->jobs);
+    if (report->remote.examined)
+        print_remote_human(stream, &report->remote);
     fprintf(stream, "links: %llu checked\n", (unsigned long long)report->links_checked);
     fprintf(stream, "orphaned blobs: %zu\n", report->orphaned_blobs.count);
     fprintf(stream, "problems: %zu found, %zu repaired\n", report->problem_count,
@@ -421,15 +482,35 @@ void fsck_report_print_human(FILE *stream, const struct fsck_report *report)
             report->seconds);
 }
 
+/* "remote":{...}, (only with a remote store; see docs/fsck.md) */
+static void print_remote_json(FILE *stream, const struct fsck_remote *remote)
+{
+    double rate = remote->seconds > 0 ? (double)remote->verified_bytes / remote->seconds : 0;
+    fputs("\"remote\":{\"store\":", stream);
+    tool_json_print_string(stream, remote->store);
+    fprintf(stream,
+            ",\"listed\":%llu,\"listed_bytes\":%llu,\"deep\":%s,\"verified\":%llu,"
+            "\"verified_bytes\":%llu,\"served_locally\":%llu,\"seconds\":%.3f,"
+            "\"bytes_per_second\":%.0f,\"jobs\":%u},",
+            (unsigned long long)remote->listed, (unsigned long long)remote->listed_bytes,
+            remote->deep ? "true" : "false", (unsigned long long)remote->verified,
+            (unsigned long long)remote->verified_bytes, (unsigned long long)remote->served_locally,
+            remote->seconds, rate, remote->jobs);
+}
+
 void fsck_report_print_json(FILE *stream, const struct fsck_report *report)
 {
     double rate = report->blob_seconds > 0 ? (double)report->blob_bytes / report->blob_seconds : 0;
     fprintf(stream,
             "{\"sound\":%s,\"blobs\":{\"verified\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-            "\"bytes_per_second\":%.0f,\"jobs\":%u},\"links\":{\"checked\":%llu},\"problems\":[",
+            "\"bytes_per_second\":%.0f,\"jobs\":%u},",
             report->problem_count == 0 ? "true" : "false",
             (unsigned long long)report->blobs_verified, (unsigned long long)report->blob_bytes,
-            report->blob_seconds, rate, report->jobs, (unsigned long long)report->links_checked);
+            report->blob_seconds, rate, report->jobs);
+    if (report->remote.examined)
+        print_remote_json(stream, &report->remote);
+    fprintf(stream, "\"links\":{\"checked\":%llu},\"problems\":[",
+            (unsigned long long)report->links_checked);
     for (size_t i = 0; i < report->problem_count; i++) {
         const struct fsck_problem *problem = &report->problems[i];
         fprintf(stream, "%s{\"kind\":\"%s\",\"path\":", i ? "," : "",

@@ -6,14 +6,22 @@
  * previous ones, so that a corrupt blob moved to the quarantine in step 1
  * makes its links dangling in step 2, where they are removed):
  *
- *   1. blobs (fsck_blobs.h): every blob re-hashed, in parallel;
+ *   1. blobs (fsck_blobs.h): every blob of T/blobs re-hashed, in parallel;
+ *      with a remote store (blob_store_is_remote: S3) also the store's own
+ *      blobs, listed through the store (never by path) and, with
+ *      options->deep, re-hashed through blob readers;
  *   2. links (fsck_links.h): every link file of every repository, and every
- *      manifest a revision names;
+ *      manifest a revision names (with a remote store also the size every
+ *      config and layer descriptor gives);
  *   3. temporary files (atomic_file.h names) anywhere under T;
  *   4. stale uploads (older than FSCK_STALE_UPLOAD_SECONDS).
  *
- * Then the orphaned blobs: sound blobs that no link refers to (information
- * for the operator and cairn-gc, not a problem).
+ * Then the orphaned blobs: sound blobs (local, or listed by the remote store
+ * and not found corrupt) that no link refers to (information for the
+ * operator and cairn-gc, not a problem).
+ *
+ * With the filesystem store the run is exactly the same with or without
+ * options->deep: its blobs are always re-hashed.
  *
  * Repair policy (docs/fsck.md): only what is proven wrong is touched, and
  * blob bytes are never deleted: a corrupt blob is renamed into the quarantine
@@ -22,6 +30,8 @@
  * under the lock first, so a server writing to the tree never sees a repair
  * half-done, and a problem a writer fixed meanwhile is left alone. Without
  * --repair the run is read-only (it does not even create the lock file).
+ * Blobs of a remote store are never moved or deleted, even with --repair
+ * (there is no quarantine in a bucket): corrupt ones are reported only.
  *
  *     struct fsck_options options = {.jobs = 4, .repair = 0, .now = time(NULL),
  *                                    .stale_upload_seconds = FSCK_STALE_UPLOAD_SECONDS};
@@ -57,6 +67,7 @@ enum fsck_problem_kind {
     FSCK_TAG_WITHOUT_REVISION,       /* tag without current link, or pointing at no revision */
     FSCK_MANIFEST_INVALID,           /* a revision's blob is not a manifest cairn can parse */
     FSCK_MANIFEST_REFERENCE_MISSING, /* a manifest's blob or child not in the repository */
+    FSCK_BLOB_SIZE_MISMATCH,         /* remote store: a blob's size differs from its descriptor's */
     FSCK_TEMPORARY_FILE,             /* a .cairn-tmp-XXXXXX left by an interrupted write */
     FSCK_STALE_UPLOAD,               /* an upload started more than 168 h ago */
 };
@@ -65,7 +76,8 @@ const char *fsck_problem_kind_name(enum fsck_problem_kind kind);
 
 struct fsck_problem {
     enum fsck_problem_kind kind;
-    char *path;   /* absolute (or as given by --root) path of the damaged file or directory */
+    char *path;   /* absolute (or as given by --root) path of the damaged file or directory;
+                     for a blob of a remote store "<store>:<digest>" ("s3:sha256:...") */
     char *detail; /* one line, for people */
     int repaired;
 };
@@ -74,8 +86,34 @@ struct fsck_options {
     int repair;
     unsigned jobs; /* blob verification threads (>= 1) */
     int progress;  /* print a progress line on stderr (a terminal) */
+    int deep;      /* remote store: re-hash its blobs too (the filesystem's always are) */
     long long now; /* seconds since the epoch, for upload ages */
     long long stale_upload_seconds;
+};
+
+/* A blob of a remote store, as its listing gave it. */
+struct fsck_remote_blob {
+    struct digest digest;
+    int64_t size;               /* listed size */
+    long long modified_seconds; /* listed modification time */
+    int gone;                   /* absent when --deep came to read it (removed meanwhile) */
+};
+
+/* What a run saw of a remote store (all zero with the filesystem store). */
+struct fsck_remote {
+    int examined;    /* the store is remote: the fields below are filled */
+    char store[32];  /* the backend's name: "s3" */
+    int deep;        /* its blobs were re-hashed (--deep) */
+    uint64_t listed; /* blobs the store listed (not those it keeps in the tree) */
+    uint64_t listed_bytes;
+    uint64_t verified; /* --deep: blobs re-hashed to the end (sound or not) */
+    uint64_t verified_bytes;
+    uint64_t served_locally; /* --deep: listed, but the store serves the tree's copy (step 1) */
+    double seconds;          /* listing and re-hashing */
+    unsigned jobs;           /* --deep: threads that re-hashed */
+    struct fsck_remote_blob *blobs; /* the listing, sorted by digest string, one per digest */
+    size_t count;
+    size_t capacity;
 };
 
 struct fsck_report {
@@ -97,6 +135,8 @@ struct fsck_report {
     struct digest_list sound_blobs;   /* verified and intact */
     struct digest_list corrupt_blobs; /* found corrupt and still in place */
     struct digest_list referenced;    /* every link target seen */
+
+    struct fsck_remote remote; /* a remote store's blobs (blob_store_is_remote) */
 };
 
 void fsck_report_init(struct fsck_report *report);
@@ -113,6 +153,10 @@ size_t fsck_report_repaired_count(const struct fsck_report *report);
 /* Whether `digest` is in a list sorted by digest string. */
 int fsck_digest_list_contains(const struct digest_list *list, const struct digest *digest);
 void fsck_digest_list_sort(struct digest_list *list);
+
+/* The remote store's listed blob `digest` (report->remote.blobs), or NULL. */
+struct fsck_remote_blob *fsck_remote_blob_find(const struct fsck_report *report,
+                                               const struct digest *digest);
 
 /* What the steps share during a run. */
 struct fsck_context {

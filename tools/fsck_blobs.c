@@ -42,13 +42,23 @@ struct task_list {
     size_t capacity;
 };
 
-struct verify_shared {
-    struct task_list *tasks;
-    size_t *order; /* indexes into tasks, biggest blob first */
+/* Items (blobs) worked on by `jobs` threads, in a given order; each thread
+ * has its own read buffer (NULL when it could not be allocated: `work` then
+ * records the failure). */
+struct parallel_run {
+    size_t count;
+    const size_t *order; /* indexes of the items, in the order to take them */
+    size_t buffer_size;
+    void (*work)(struct parallel_run *run, size_t item, unsigned char *buffer);
+    void *context;
+    const char *progress_label; /* "blobs": "verified 12/40 blobs, 2.1 GB, 1.8 GB/s" */
     atomic_size_t next;
     atomic_size_t done;
-    atomic_uint_least64_t bytes;
+    atomic_uint_least64_t bytes; /* hashed so far, for the progress line */
     atomic_uint running;
+    /* Filled by run_parallel(). */
+    double seconds;
+    unsigned jobs;
 };
 
 /* --- the walk ------------------------------------------------------------ */
@@ -212,26 +222,92 @@ static void verify_blob(struct blob_task *task, unsigned char *buffer,
         digest_equal(&task->found, &task->digest) && !task->misplaced ? BLOB_SOUND : BLOB_CORRUPT;
 }
 
-static void *verify_worker(void *argument)
+static void *parallel_worker(void *argument)
 {
-    struct verify_shared *shared = argument;
-    unsigned char *buffer = malloc(FSCK_BLOB_READ_SIZE);
+    struct parallel_run *run = argument;
+    unsigned char *buffer = malloc(run->buffer_size);
     for (;;) {
-        size_t i = atomic_fetch_add(&shared->next, 1);
-        if (i >= shared->tasks->count)
+        size_t i = atomic_fetch_add(&run->next, 1);
+        if (i >= run->count)
             break;
-        struct blob_task *task = &shared->tasks->items[shared->order[i]];
-        if (buffer == NULL) {
-            task->status = BLOB_UNREADABLE;
-            snprintf(task->error, sizeof task->error, "out of memory");
-        } else {
-            verify_blob(task, buffer, &shared->bytes);
-        }
-        atomic_fetch_add(&shared->done, 1);
+        run->work(run, run->order[i], buffer);
+        atomic_fetch_add(&run->done, 1);
     }
     free(buffer);
-    atomic_fetch_sub(&shared->running, 1);
+    atomic_fetch_sub(&run->running, 1);
     return NULL;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return tool_seconds_between(start, &now);
+}
+
+static void print_progress(const struct parallel_run *run, const struct timespec *start, int final)
+{
+    double seconds = seconds_since(start);
+    double bytes = (double)atomic_load(&run->bytes);
+    fprintf(stderr, "\rverified %zu/%zu %s, %.1f GB, %.1f GB/s\033[K%s", atomic_load(&run->done),
+            run->count, run->progress_label, bytes / 1e9, seconds > 0 ? bytes / 1e9 / seconds : 0.0,
+            final ? "\n" : "");
+    fflush(stderr);
+}
+
+/* Runs `jobs` threads over every item of `run` (a progress line on stderr
+ * with `progress`); fills run->seconds and run->jobs (threads started). */
+static int run_parallel(struct parallel_run *run, unsigned jobs, int progress)
+{
+    if (jobs == 0)
+        jobs = 1;
+    pthread_t *threads = calloc(jobs, sizeof *threads);
+    if (threads == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    atomic_init(&run->next, 0);
+    atomic_init(&run->done, 0);
+    atomic_init(&run->bytes, 0);
+    atomic_init(&run->running, 0);
+
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    unsigned started = 0;
+    int result = 0;
+    for (; started < jobs; started++) {
+        atomic_fetch_add(&run->running, 1);
+        int error = pthread_create(&threads[started], NULL, parallel_worker, run);
+        if (error != 0) {
+            atomic_fetch_sub(&run->running, 1);
+            if (started == 0)
+                result = error_set(-error, "cannot start a thread: %s", strerror(error));
+            break;
+        }
+    }
+    if (progress && started > 0) {
+        while (atomic_load(&run->running) > 0) {
+            struct timespec pause = {0, 250 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+            print_progress(run, &start, 0);
+        }
+        print_progress(run, &start, 1);
+    }
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    run->seconds = seconds_since(&start);
+    run->jobs = started;
+    free(threads);
+    return result;
+}
+
+static void verify_task(struct parallel_run *run, size_t item, unsigned char *buffer)
+{
+    struct blob_task *task = &((struct task_list *)run->context)->items[item];
+    if (buffer == NULL) {
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "out of memory");
+    } else {
+        verify_blob(task, buffer, &run->bytes);
+    }
 }
 
 static const struct task_list *sort_tasks_context;
@@ -245,75 +321,28 @@ static int compare_by_size_descending(const void *a, const void *b)
     return 0;
 }
 
-static double seconds_since(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return tool_seconds_between(start, &now);
-}
-
-static void print_progress(const struct verify_shared *shared, const struct timespec *start,
-                           int final)
-{
-    double seconds = seconds_since(start);
-    double bytes = (double)atomic_load(&shared->bytes);
-    fprintf(stderr, "\rverified %zu/%zu blobs, %.1f GB, %.1f GB/s\033[K%s",
-            atomic_load(&shared->done), shared->tasks->count, bytes / 1e9,
-            seconds > 0 ? bytes / 1e9 / seconds : 0.0, final ? "\n" : "");
-    fflush(stderr);
-}
-
 /* Runs the threads over every task; fills report counters. */
 static int verify_all(struct fsck_context *context, struct task_list *tasks)
 {
-    unsigned jobs = context->options->jobs ? context->options->jobs : 1;
-    struct verify_shared shared = {.tasks = tasks};
-    shared.order = malloc((tasks->count ? tasks->count : 1) * sizeof *shared.order);
-    pthread_t *threads = calloc(jobs, sizeof *threads);
-    if (shared.order == NULL || threads == NULL) {
-        free(shared.order);
-        free(threads);
+    size_t *order = malloc((tasks->count ? tasks->count : 1) * sizeof *order);
+    if (order == NULL)
         return error_set(-ENOMEM, "out of memory");
-    }
     for (size_t i = 0; i < tasks->count; i++)
-        shared.order[i] = i;
+        order[i] = i;
     sort_tasks_context = tasks;
-    qsort(shared.order, tasks->count, sizeof *shared.order, compare_by_size_descending);
+    qsort(order, tasks->count, sizeof *order, compare_by_size_descending);
     sort_tasks_context = NULL;
-    atomic_init(&shared.next, 0);
-    atomic_init(&shared.done, 0);
-    atomic_init(&shared.bytes, 0);
-    atomic_init(&shared.running, 0);
-
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    unsigned started = 0;
-    int result = 0;
-    for (; started < jobs; started++) {
-        atomic_fetch_add(&shared.running, 1);
-        int error = pthread_create(&threads[started], NULL, verify_worker, &shared);
-        if (error != 0) {
-            atomic_fetch_sub(&shared.running, 1);
-            if (started == 0)
-                result = error_set(-error, "cannot start a thread: %s", strerror(error));
-            break;
-        }
-    }
-    if (context->options->progress && started > 0) {
-        while (atomic_load(&shared.running) > 0) {
-            struct timespec pause = {0, 250 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-            print_progress(&shared, &start, 0);
-        }
-        print_progress(&shared, &start, 1);
-    }
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    context->report->blob_seconds = seconds_since(&start);
-    context->report->jobs = started;
-    context->report->blob_bytes = atomic_load(&shared.bytes);
-    free(threads);
-    free(shared.order);
+    struct parallel_run run = {.count = tasks->count,
+                               .order = order,
+                               .buffer_size = FSCK_BLOB_READ_SIZE,
+                               .work = verify_task,
+                               .context = tasks,
+                               .progress_label = "blobs"};
+    int result = run_parallel(&run, context->options->jobs, context->options->progress);
+    context->report->blob_seconds = run.seconds;
+    context->report->jobs = run.jobs;
+    context->report->blob_bytes = atomic_load(&run.bytes);
+    free(order);
     return result;
 }
 
@@ -509,5 +538,279 @@ int fsck_blobs_verify(struct fsck_context *context)
     free(tasks.items);
     fsck_digest_list_sort(&context->report->sound_blobs);
     fsck_digest_list_sort(&context->report->corrupt_blobs);
+    return result;
+}
+
+/* --- a remote store's blobs ------------------------------------------------ */
+
+struct remote_task {
+    size_t index;            /* into report->remote.blobs */
+    enum blob_status status; /* SOUND, CORRUPT, UNREADABLE, or NO_DATA: gone meanwhile */
+    struct digest found;
+    int64_t hashed_bytes;
+    char error[ERROR_MESSAGE_MAX + 64];
+};
+
+struct remote_work {
+    struct blob_store *store;
+    const struct fsck_remote *remote;
+    struct remote_task *tasks;
+};
+
+/* The listing's visitor: keeps what the store lists with a size (its own
+ * blobs); those it keeps in the tree (info NULL) were walked in step 1. */
+static int collect_listed(const struct digest *digest, const struct blob_info *info, void *context)
+{
+    struct fsck_remote *remote = context;
+    if (info == NULL)
+        return 0;
+    if (remote->count == remote->capacity) {
+        size_t capacity = remote->capacity ? remote->capacity * 2 : 256;
+        struct fsck_remote_blob *blobs = realloc(remote->blobs, capacity * sizeof *blobs);
+        if (blobs == NULL)
+            return error_set(-ENOMEM, "out of memory");
+        remote->blobs = blobs;
+        remote->capacity = capacity;
+    }
+    remote->blobs[remote->count++] = (struct fsck_remote_blob){
+        .digest = *digest, .size = info->size, .modified_seconds = info->modified_seconds};
+    return 0;
+}
+
+static int compare_listed(const void *a, const void *b)
+{
+    return strcmp(((const struct fsck_remote_blob *)a)->digest.string,
+                  ((const struct fsck_remote_blob *)b)->digest.string);
+}
+
+/* Lists the store into report->remote: sorted, one entry per digest. */
+static int list_remote(struct fsck_context *context)
+{
+    struct fsck_remote *remote = &context->report->remote;
+    int result = blob_store_list(context->store, collect_listed, remote);
+    if (result != 0) {
+        char message[ERROR_MESSAGE_MAX];
+        snprintf(message, sizeof message, "%s", error_message());
+        return error_set(result < 0 ? result : -EIO, "cannot list the blobs of the %s store: %s",
+                         remote->store, message);
+    }
+    if (remote->count > 1)
+        qsort(remote->blobs, remote->count, sizeof *remote->blobs, compare_listed);
+    size_t kept = 0;
+    for (size_t i = 0; i < remote->count; i++) {
+        if (kept > 0 && digest_equal(&remote->blobs[kept - 1].digest, &remote->blobs[i].digest))
+            continue;
+        remote->blobs[kept++] = remote->blobs[i];
+    }
+    remote->count = kept;
+    for (size_t i = 0; i < remote->count; i++) {
+        remote->listed++;
+        if (remote->blobs[i].size > 0)
+            remote->listed_bytes += (uint64_t)remote->blobs[i].size;
+    }
+    return 0;
+}
+
+/* Re-hashes one blob through the store's reader, FSCK_REMOTE_READ_SIZE at a
+ * time. */
+static void verify_remote_blob(struct blob_store *store, const struct fsck_remote_blob *blob,
+                               struct remote_task *task, unsigned char *buffer,
+                               atomic_uint_least64_t *progress)
+{
+    struct blob_reader *reader = NULL;
+    struct blob_info info;
+    task->hashed_bytes = 0;
+    int result = blob_store_open(store, &blob->digest, &reader, &info);
+    if (result == -ENOENT) {
+        task->status = BLOB_NO_DATA; /* removed since the listing (cairn-gc) */
+        return;
+    }
+    if (result < 0) {
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "cannot open: %s", error_message());
+        return;
+    }
+    struct digest_hasher hasher;
+    if ((result = digest_hasher_init(&hasher, blob->digest.algorithm)) < 0) {
+        blob_reader_close(reader);
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "%s", error_message());
+        return;
+    }
+    int64_t offset = 0;
+    for (;;) {
+        ssize_t count = blob_reader_read(reader, buffer, FSCK_REMOTE_READ_SIZE, offset);
+        if (count < 0) {
+            result = (int)count;
+            snprintf(task->error, sizeof task->error, "read failed after %lld bytes: %s",
+                     (long long)offset, error_message());
+            break;
+        }
+        if (count == 0)
+            break;
+        if ((result = digest_hasher_update(&hasher, buffer, (size_t)count)) < 0) {
+            snprintf(task->error, sizeof task->error, "%s", error_message());
+            break;
+        }
+        offset += count;
+        atomic_fetch_add_explicit(progress, (uint64_t)count, memory_order_relaxed);
+    }
+    blob_reader_close(reader);
+    if (result < 0) {
+        digest_hasher_release(&hasher);
+        task->status = BLOB_UNREADABLE;
+        return;
+    }
+    if ((result = digest_hasher_finish(&hasher, &task->found)) < 0) {
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "%s", error_message());
+        return;
+    }
+    task->hashed_bytes = offset;
+    task->status = digest_equal(&task->found, &blob->digest) && offset == blob->size ? BLOB_SOUND
+                                                                                     : BLOB_CORRUPT;
+}
+
+static void verify_remote_task(struct parallel_run *run, size_t item, unsigned char *buffer)
+{
+    struct remote_work *work = run->context;
+    struct remote_task *task = &work->tasks[item];
+    if (buffer == NULL) {
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "out of memory");
+        return;
+    }
+    verify_remote_blob(work->store, &work->remote->blobs[task->index], task, buffer, &run->bytes);
+}
+
+static const struct remote_work *sort_remote_context;
+
+static int compare_remote_by_size_descending(const void *a, const void *b)
+{
+    const struct remote_work *work = sort_remote_context;
+    int64_t x = work->remote->blobs[work->tasks[*(const size_t *)a].index].size;
+    int64_t y = work->remote->blobs[work->tasks[*(const size_t *)b].index].size;
+    if (x != y)
+        return x > y ? -1 : 1;
+    return 0;
+}
+
+/* "s3:sha256:..." — where a blob of the store is, without a path. */
+static void remote_blob_name(const struct fsck_remote *remote, const struct digest *digest,
+                             char out[TREE_PATH_MAX])
+{
+    snprintf(out, TREE_PATH_MAX, "%s:%s", remote->store, digest->string);
+}
+
+/* Reports one re-hashed blob. Nothing is repaired: a remote store's blobs
+ * are never moved or deleted. */
+static int conclude_remote(struct fsck_context *context, struct remote_task *task)
+{
+    struct fsck_report *report = context->report;
+    struct fsck_remote *remote = &report->remote;
+    struct fsck_remote_blob *blob = &remote->blobs[task->index];
+    char name[TREE_PATH_MAX];
+    remote_blob_name(remote, &blob->digest, name);
+    const char *left = context->options->repair
+                           ? "; not repaired: cairn-fsck never moves or deletes a blob of a "
+                             "remote store (no quarantine there)"
+                           : "";
+    if (task->status == BLOB_SOUND || task->status == BLOB_CORRUPT) {
+        remote->verified++;
+        remote->verified_bytes += (uint64_t)task->hashed_bytes;
+    }
+    int result;
+    switch (task->status) {
+    case BLOB_SOUND:
+        return 0;
+    case BLOB_NO_DATA:
+        blob->gone = 1; /* removed since the listing: nothing to verify */
+        return 0;
+    case BLOB_CORRUPT:
+        if ((result = digest_list_append(&report->corrupt_blobs, &blob->digest)) < 0)
+            return result;
+        if (digest_equal(&task->found, &blob->digest))
+            return fsck_report_add(report, FSCK_CORRUPT_BLOB, name, 0,
+                                   "%lld bytes read, but the store lists %lld bytes%s",
+                                   (long long)task->hashed_bytes, (long long)blob->size, left);
+        if (task->hashed_bytes != blob->size)
+            return fsck_report_add(report, FSCK_CORRUPT_BLOB, name, 0,
+                                   "content hashes to %s, %lld bytes (listed with %lld)%s",
+                                   task->found.string, (long long)task->hashed_bytes,
+                                   (long long)blob->size, left);
+        return fsck_report_add(report, FSCK_CORRUPT_BLOB, name, 0,
+                               "content hashes to %s, %lld bytes%s", task->found.string,
+                               (long long)task->hashed_bytes, left);
+    case BLOB_UNREADABLE:
+        if ((result = digest_list_append(&report->corrupt_blobs, &blob->digest)) < 0)
+            return result;
+        return fsck_report_add(report, FSCK_CORRUPT_BLOB, name, 0, "cannot verify: %s (left alone)",
+                               task->error);
+    case BLOB_UNCHECKED:
+    case BLOB_NOT_REGULAR:
+        break;
+    }
+    return error_set(-EIO, "blob %s was not verified", blob->digest.string);
+}
+
+/* --deep: every listed blob the store serves from itself, re-hashed by
+ * `jobs` threads, biggest first; then reported in digest order. */
+static int verify_remote(struct fsck_context *context)
+{
+    struct fsck_report *report = context->report;
+    struct fsck_remote *remote = &report->remote;
+    struct remote_work work = {.store = context->store, .remote = remote};
+    work.tasks = calloc(remote->count ? remote->count : 1, sizeof *work.tasks);
+    size_t *order = malloc((remote->count ? remote->count : 1) * sizeof *order);
+    if (work.tasks == NULL || order == NULL) {
+        free(work.tasks);
+        free(order);
+        return error_set(-ENOMEM, "out of memory");
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < remote->count; i++) {
+        const struct digest *digest = &remote->blobs[i].digest;
+        /* A digest the tree holds too is read from the tree (the store looks
+         * there first): step 1 verified those bytes. */
+        if (fsck_digest_list_contains(&report->sound_blobs, digest) ||
+            fsck_digest_list_contains(&report->corrupt_blobs, digest)) {
+            remote->served_locally++;
+            continue;
+        }
+        work.tasks[count].index = i;
+        order[count] = count;
+        count++;
+    }
+    sort_remote_context = &work;
+    qsort(order, count, sizeof *order, compare_remote_by_size_descending);
+    sort_remote_context = NULL;
+    struct parallel_run run = {.count = count,
+                               .order = order,
+                               .buffer_size = FSCK_REMOTE_READ_SIZE,
+                               .work = verify_remote_task,
+                               .context = &work,
+                               .progress_label = "remote blobs"};
+    int result = run_parallel(&run, context->options->jobs, context->options->progress);
+    remote->jobs = run.jobs;
+    for (size_t i = 0; result == 0 && i < count; i++)
+        result = conclude_remote(context, &work.tasks[i]);
+    free(order);
+    free(work.tasks);
+    fsck_digest_list_sort(&report->corrupt_blobs);
+    return result;
+}
+
+int fsck_blobs_verify_remote(struct fsck_context *context)
+{
+    struct fsck_remote *remote = &context->report->remote;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    remote->examined = 1;
+    remote->deep = context->options->deep != 0;
+    snprintf(remote->store, sizeof remote->store, "%s", context->store->operations->name);
+    int result = list_remote(context);
+    if (result == 0 && remote->deep)
+        result = verify_remote(context);
+    remote->seconds = seconds_since(&start);
     return result;
 }

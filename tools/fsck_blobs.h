@@ -1,6 +1,7 @@
 /*
  * tools/fsck_blobs.h — step 1 of cairn-fsck: every blob of T/blobs re-hashed,
- * in parallel, and the corrupt ones moved to the quarantine.
+ * in parallel, and the corrupt ones moved to the quarantine; with a remote
+ * store (S3), that store's blobs listed and, with --deep, re-hashed too.
  *
  * The walk lists T/blobs/<alg>/<xx>/<hex>: a directory whose name is a valid
  * digest of <alg> is a blob; when <xx> is not <hex[0:2]> the blob is
@@ -24,6 +25,30 @@
  *
  * With options->progress, a line on stderr every 250 ms:
  *   "verified 1234/40000 blobs, 2.1 GB, 1.8 GB/s"
+ *
+ * A remote store (blob_store_is_remote) keeps some blobs in the tree
+ * (manifests: fsck_blobs_verify walks and re-hashes them as above) and the
+ * others itself. fsck_blobs_verify_remote() sees those only through the
+ * store, never by path:
+ *
+ *   - blob_store_list(): every blob it lists with a blob_info (its own; the
+ *     tree's come with NULL and were walked already) goes, with the listed
+ *     size, to report->remote.blobs, sorted, one per digest. The link step
+ *     checks existence and descriptor sizes against that set instead of
+ *     asking the store once per link (a network round trip each).
+ *   - with options->deep, `jobs` threads re-hash each of them, biggest first,
+ *     through blob_store_open() and blob_reader_read() in
+ *     FSCK_REMOTE_READ_SIZE pieces. Content that hashes to another digest,
+ *     or fewer or more bytes than listed -> corrupt_blob; a failed read ->
+ *     corrupt_blob "cannot verify"; a blob gone since the listing is marked
+ *     `gone` (removed meanwhile, not a problem). A digest the tree holds too
+ *     is not read again: the store serves the tree's copy, verified above.
+ *     Corrupt ones go to report->corrupt_blobs, so their links are not
+ *     reported again.
+ *
+ * Problems of a remote blob name it "<store>:<digest>" ("s3:sha256:…"), and
+ * are never repaired, --repair or not: there is no quarantine in a bucket
+ * and cairn-fsck never deletes blob bytes.
  */
 #ifndef CAIRN_TOOLS_FSCK_BLOBS_H
 #define CAIRN_TOOLS_FSCK_BLOBS_H
@@ -32,10 +57,16 @@
 #include "layout/tree.h"
 #include "tools/fsck.h"
 
-/* Size of each read while hashing. */
+/* Size of each read while hashing: a file of the tree, a blob of a remote
+ * store (one ranged GET each). */
 #define FSCK_BLOB_READ_SIZE (1024 * 1024)
+#define FSCK_REMOTE_READ_SIZE (8 * 1024 * 1024)
 
 int fsck_blobs_verify(struct fsck_context *context);
+
+/* The remote store's part of step 1 (above); after fsck_blobs_verify(). A
+ * listing that fails fails the run. */
+int fsck_blobs_verify_remote(struct fsck_context *context);
 
 /* Renames the blob file `data_path` (holding bytes that should hash to
  * `digest`) to R/.cairn-quarantine/<alg>/<hex>.<now> (a "-N" suffix if that

@@ -55,12 +55,46 @@ static const char *role_label(enum link_role role)
     return "link";
 }
 
+/* Whether step 1 saw the blob in the tree (verified sound, or corrupt and
+ * left in place). */
+static int in_tree(const struct fsck_report *report, const struct digest *digest)
+{
+    return fsck_digest_list_contains(&report->sound_blobs, digest) ||
+           fsck_digest_list_contains(&report->corrupt_blobs, digest);
+}
+
 /* 1 when the blob exists, 0 when it does not. A blob that cannot be checked
- * (EACCES, EIO) counts as present: nothing is removed on a doubt. */
+ * (EACCES, EIO) counts as present: nothing is removed on a doubt. With a
+ * remote store, what step 1 found in the tree or in the store's listing is
+ * present without asking the store (a network round trip per link); only a
+ * blob in neither is asked about, so that one pushed since the listing is not
+ * taken for missing (and a missing one is asked about again under the lock). */
 static int blob_present(struct fsck_context *context, const struct digest *digest)
 {
+    if (blob_store_is_remote(context->store)) {
+        const struct fsck_remote_blob *listed = fsck_remote_blob_find(context->report, digest);
+        if ((listed != NULL && !listed->gone) || in_tree(context->report, digest))
+            return 1;
+    }
     struct blob_info info;
     return blob_store_stat(context->store, digest, &info) == -ENOENT ? 0 : 1;
+}
+
+/* The size of the blob the store serves for `digest` (remote store): the
+ * listed size of one only the store holds, else a stat (the tree's copy comes
+ * first, and costs no round trip). -ENOENT when it is gone. */
+static int served_size(struct fsck_context *context, const struct digest *digest, int64_t *size_out)
+{
+    const struct fsck_remote_blob *listed = fsck_remote_blob_find(context->report, digest);
+    if (listed != NULL && !listed->gone && !in_tree(context->report, digest)) {
+        *size_out = listed->size;
+        return 0;
+    }
+    struct blob_info info;
+    int result = blob_store_stat(context->store, digest, &info);
+    if (result == 0)
+        *size_out = info.size;
+    return result;
 }
 
 /* 1 when `name` has a valid revision link for `digest`. */
@@ -254,6 +288,44 @@ static const char *reference_label(enum reference_role role)
     return "blob";
 }
 
+/* Remote store: the blob a config or layer descriptor names has the size the
+ * descriptor gives (the server checked that when the manifest was pushed, so
+ * a difference means the store's copy changed since; --deep tells whether
+ * its bytes are still right). A blob found corrupt is reported already. */
+static int check_size(struct fsck_context *context, const char *name,
+                      const struct digest *manifest_digest,
+                      const struct manifest_reference *reference, const char *link_path)
+{
+    const struct descriptor *descriptor = &reference->descriptor;
+    if (fsck_digest_list_contains(&context->report->corrupt_blobs, &descriptor->digest))
+        return 0;
+    int64_t size = 0;
+    int result = served_size(context, &descriptor->digest, &size);
+    if (result == -ENOENT)
+        return 0; /* removed meanwhile: the next run sees a missing blob */
+    if (result < 0)
+        return fsck_report_add(context->report, FSCK_BLOB_SIZE_MISMATCH, link_path, 0,
+                               "manifest %s of %s: the size of %s %s cannot be read: %s",
+                               manifest_digest->string, name, reference_label(reference->role),
+                               descriptor->digest.string, error_message());
+    if (size == descriptor->size)
+        return 0;
+    /* Bytes re-hashed in this run (step 1, or --deep) are right: then the
+     * descriptor is what is wrong. */
+    const struct fsck_remote_blob *listed =
+        fsck_remote_blob_find(context->report, &descriptor->digest);
+    int verified = in_tree(context->report, &descriptor->digest) ||
+                   (context->options->deep && listed != NULL && !listed->gone);
+    return fsck_report_add(context->report, FSCK_BLOB_SIZE_MISMATCH, link_path, 0,
+                           "manifest %s of %s gives %s %s a size of %lld bytes, but the %s store "
+                           "has %lld bytes%s",
+                           manifest_digest->string, name, reference_label(reference->role),
+                           descriptor->digest.string, (long long)descriptor->size,
+                           context->store->operations->name, (long long)size,
+                           verified ? "; its bytes hash to its digest: the descriptor is wrong"
+                                    : " (--deep re-hashes it)");
+}
+
 /* The manifest of a sound revision link: it parses, and what it references
  * is in the repository. Reported, never repaired. */
 static int check_manifest(struct fsck_context *context, const char *name,
@@ -294,8 +366,11 @@ static int check_manifest(struct fsck_context *context, const char *name,
         struct digest target;
         int linked = tree_path_layer_link(context->tree, name, referenced, path) == 0 &&
                      link_file_read(path, &target) == 0 && digest_equal(&target, referenced);
-        if (linked && blob_present(context, referenced))
+        if (linked && blob_present(context, referenced)) {
+            if (blob_store_is_remote(context->store))
+                result = check_size(context, name, digest, reference, link_path);
             continue;
+        }
         if (!linked && reference->descriptor.has_urls)
             continue; /* a foreign layer lives elsewhere */
         result = fsck_report_add(report, FSCK_MANIFEST_REFERENCE_MISSING, link_path, 0,

@@ -32,6 +32,15 @@
  * whole directory. manifest_invalid and manifest_reference_missing are never
  * repaired: the manifest is intact, what it needs can still be pushed again.
  *
+ * With a remote store (blob_store_is_remote), "blob exists" is answered from
+ * what step 1 saw (the tree's blobs and the store's listing) without asking
+ * the store; only a target in neither is asked about (blob_store_stat: a
+ * blob pushed since the listing), again under the lock before it is called
+ * dangling. And every config and layer a manifest names must have the size
+ * its descriptor gives (the listed size, or the tree's copy's):
+ * blob_size_mismatch, never repaired (the server checked that size at push,
+ * so the store's copy changed since, or a Distribution tree was wrong).
+ *
  * Every link target read goes to report->referenced (for the orphans), and
  * every link file read counts in report->links_checked.
  */

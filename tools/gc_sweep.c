@@ -346,7 +346,7 @@ struct candidates {
     size_t capacity;
 };
 
-static int visit_blob(const struct digest *digest, void *context)
+static int visit_blob(const struct digest *digest, const struct blob_info *listed, void *context)
 {
     struct candidates *candidates = context;
     struct sweep *sweep = candidates->sweep;
@@ -355,8 +355,14 @@ static int visit_blob(const struct digest *digest, void *context)
         return result;
     if (gc_digest_set_contains(&sweep->mark->blobs, digest))
         return 0;
+    /* An object store's listing carries size and LastModified; the
+     * filesystem's is stat'ed here. */
     struct blob_info info;
-    result = blob_store_stat(sweep->store, digest, &info);
+    if (listed != NULL) {
+        info = *listed;
+        result = 0;
+    } else
+        result = blob_store_stat(sweep->store, digest, &info);
     if (result == -ENOENT) {
         /* A blob directory without data: nothing to reclaim, but a crashed
          * put may have left its temporary there. */
@@ -394,7 +400,7 @@ static int sweep_blobs(struct sweep *sweep)
 {
     struct candidates candidates = {.sweep = sweep};
     struct gc_sweep_result *result = sweep->result;
-    int status = walk_blobs(sweep->tree, visit_blob, &candidates);
+    int status = blob_store_list(sweep->store, visit_blob, &candidates);
     if (status == -ENOMEM) {
         free(candidates.items);
         return status;

@@ -7,6 +7,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "drivers/fs.h"
+#include "drivers/s3.h"
+#include "drivers/s3_config.h"
 #include "layout/duration.h"
 #include "layout/error.h"
 
@@ -53,7 +56,8 @@ static int is_null_scalar(const yaml_node_t *node)
                             memcmp(text, "NULL", 4) == 0));
 }
 
-static int root_from_config(const char *config_path, char out[TREE_PATH_MAX])
+/* Parses the YAML file at `path` into `document` (delete it afterwards). */
+static int load_document(const char *config_path, yaml_document_t *document)
 {
     FILE *file = fopen(config_path, "rb");
     if (file == NULL) {
@@ -61,21 +65,27 @@ static int root_from_config(const char *config_path, char out[TREE_PATH_MAX])
         return error_set(-code, "cannot open %s: %s", config_path, strerror(code));
     }
     yaml_parser_t parser;
-    yaml_document_t document;
     if (!yaml_parser_initialize(&parser)) {
         fclose(file);
         return error_set(-ENOMEM, "cannot initialize the YAML parser");
     }
     yaml_parser_set_input_file(&parser, file);
     int result = 0;
-    if (!yaml_parser_load(&parser, &document)) {
+    if (!yaml_parser_load(&parser, document))
         result = error_set(-EINVAL, "%s:%lu: %s", config_path,
                            (unsigned long)parser.problem_mark.line + 1,
                            parser.problem != NULL ? parser.problem : "not YAML");
-        yaml_parser_delete(&parser);
-        fclose(file);
+    yaml_parser_delete(&parser);
+    fclose(file);
+    return result;
+}
+
+static int root_from_config(const char *config_path, char out[TREE_PATH_MAX])
+{
+    yaml_document_t document;
+    int result = load_document(config_path, &document);
+    if (result < 0)
         return result;
-    }
     yaml_node_t *top = yaml_document_get_root_node(&document);
     yaml_node_t *storage = mapping_value(&document, top, "storage");
     yaml_node_t *filesystem = mapping_value(&document, storage, "filesystem");
@@ -92,8 +102,36 @@ static int root_from_config(const char *config_path, char out[TREE_PATH_MAX])
                       (unsigned long)root->start_mark.line + 1, error_message());
     }
     yaml_document_delete(&document);
-    yaml_parser_delete(&parser);
-    fclose(file);
+    return result;
+}
+
+int tool_blob_store_open(const char *config_path, const struct tree *tree,
+                         struct blob_store **store_out)
+{
+    *store_out = NULL;
+    if (config_path == NULL)
+        return blob_store_fs_create(tree, store_out);
+    yaml_document_t document;
+    int result = load_document(config_path, &document);
+    if (result < 0)
+        return result;
+    yaml_node_t *top = yaml_document_get_root_node(&document);
+    yaml_node_t *storage = mapping_value(&document, top, "storage");
+    yaml_node_t *s3 = mapping_value(&document, storage, "s3");
+    if (s3 == NULL) {
+        yaml_document_delete(&document);
+        return blob_store_fs_create(tree, store_out);
+    }
+    struct s3_settings settings;
+    const yaml_node_t *bad = s3;
+    result = s3_config_read(&document, s3, &settings, &bad, NULL, NULL);
+    if (result < 0)
+        error_set(result, "%s:%lu: %s", config_path, (unsigned long)bad->start_mark.line + 1,
+                  error_message());
+    yaml_document_delete(&document);
+    if (result == 0)
+        result = blob_store_s3_create(tree, &settings, store_out);
+    memset(settings.secret_key, 0, sizeof settings.secret_key);
     return result;
 }
 

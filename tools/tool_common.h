@@ -4,9 +4,10 @@
  * helpers.
  *
  * The tools use layout/ and drivers/ only (never src/): the configuration
- * file is read here for the one key the tools need,
- * storage.filesystem.rootdirectory, with libyaml's document API; every other
- * key is ignored (the server validates the file, not the tools).
+ * file is read here for the keys the tools need,
+ * storage.filesystem.rootdirectory and storage.s3 (read by
+ * drivers/s3_config.h, as the server reads it), with libyaml's document API;
+ * every other key is ignored (the server validates the file, not the tools).
  *
  * Every function returns 0 or a negative errno and sets error_message()
  * (layout/error.h) on failure.
@@ -24,6 +25,7 @@
 
 #include <stdio.h>
 #include <time.h>
+#include "drivers/blob_store.h"
 #include "layout/tree.h"
 
 /* The root directory used when the configuration file has no
@@ -39,6 +41,13 @@
  * cannot be read, -EINVAL when it is not YAML or the key is not a string,
  * -ENAMETOOLONG when the path does not fit. */
 int tool_root_from_arguments(const char *root, const char *config_path, char out[TREE_PATH_MAX]);
+
+/* The blob store the tools work on: with `config_path` naming a file that has
+ * storage.s3, the S3 store (drivers/s3.h: layers in the bucket, manifests in
+ * the tree); otherwise the tree's filesystem store. Errors name the file and
+ * line. */
+int tool_blob_store_open(const char *config_path, const struct tree *tree,
+                         struct blob_store **store_out);
 
 /* Parses a duration as written in Distribution's configuration (Go's
  * time.ParseDuration): "0", "0s", "90s", "15m", "1h", "168h", "1h30m",

@@ -513,19 +513,22 @@ static void test_storage_drivers(void **state)
 {
     struct fixture *fixture = *state;
     struct config config;
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
     expect_warnings(fixture,
                     "storage:\n"
                     "  filesystem:\n"
                     "    rootdirectory: /srv/r\n"
-                    "  s3:\n"
+                    "  gcs:\n"
                     "    bucket: b\n",
-                    &config, 1, "config.yml:4: storage.s3: cairn has only the filesystem driver");
-    assert_non_null(strstr(config.warnings[0], "second storage driver"));
+                    &config, 1, "config.yml:4: storage.gcs: cairn has the filesystem and s3");
+    assert_non_null(strstr(config.warnings[0], "this one is ignored"));
     assert_string_equal(config.root_directory, "/srv/r");
+    assert_int_equal(config.s3_enabled, 0);
     config_release(&config);
 
-    expect_warnings(fixture, "storage:\n  s3:\n    bucket: b\n  delete:\n    enabled: false\n",
-                    &config, 1, "config.yml:2: storage.s3: cairn has only the filesystem driver");
+    expect_warnings(fixture, "storage:\n  azure:\n    bucket: b\n  delete:\n    enabled: false\n",
+                    &config, 1, "config.yml:2: storage.azure: cairn has the filesystem and s3");
     assert_non_null(strstr(config.warnings[0], "kept in ./data"));
     assert_int_equal(config.delete_enabled, 0);
     config_release(&config);
@@ -535,6 +538,95 @@ static void test_storage_drivers(void **state)
     assert_non_null(strstr(config.warnings[1], "config.yml:2: storage.filesystem has no "
                                                "rootdirectory: cairn uses ./data"));
     config_release(&config);
+}
+
+static void test_s3(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config config;
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    expect_warnings(fixture,
+                    "storage:\n"
+                    "  filesystem:\n"
+                    "    rootdirectory: /srv/r\n"
+                    "  redirect:\n"
+                    "    disable: true\n"
+                    "  s3:\n"
+                    "    accesskey: AK\n"
+                    "    secretkey: SK\n"
+                    "    region: eu-west-1\n"
+                    "    regionendpoint: 127.0.0.1:9000/\n"
+                    "    secure: false\n"
+                    "    bucket: blobs\n"
+                    "    rootdirectory: /registry/\n"
+                    "    forcepathstyle: true\n"
+                    "    chunksize: 10485760\n"
+                    "    uploadconcurrency: 8\n"
+                    "    connecttimeout: 3s\n"
+                    "    requesttimeout: 1m\n"
+                    "    attempts: 2\n"
+                    "    presignexpiry: 5m\n"
+                    "    storageclass: STANDARD\n",
+                    &config, 1, "config.yml:21: storage.s3.storageclass is not used by cairn");
+    assert_int_equal(config.s3_enabled, 1);
+    assert_int_equal(config.redirect_disabled, 1);
+    assert_string_equal(config.s3.endpoint, "http://127.0.0.1:9000");
+    assert_string_equal(config.s3.region, "eu-west-1");
+    assert_string_equal(config.s3.bucket, "blobs");
+    assert_string_equal(config.s3.access_key, "AK");
+    assert_string_equal(config.s3.secret_key, "SK");
+    assert_string_equal(config.s3.root_directory, "/registry/");
+    assert_int_equal(config.s3.path_style, 1);
+    assert_int_equal(config.s3.part_size, 10485760);
+    assert_int_equal(config.s3.upload_concurrency, 8);
+    assert_int_equal(config.s3.connect_timeout_ms, 3000);
+    assert_int_equal(config.s3.request_timeout_ms, 60000);
+    assert_int_equal(config.s3.attempts, 2);
+    assert_int_equal(config.s3.presign_expiry_seconds, 300);
+    config_release(&config);
+
+    /* s3 alone: the tree stays in ./data; AWS's endpoint; the environment's
+     * credentials; Distribution's 20 minutes. */
+    setenv("AWS_ACCESS_KEY_ID", "ENVAK", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "ENVSK", 1);
+    expect_warnings(fixture, "storage:\n  s3:\n    region: us-west-2\n    bucket: b\n", &config, 1,
+                    "config.yml:2: storage.s3: blobs go to the bucket");
+    assert_non_null(strstr(config.warnings[0], "./data"));
+    assert_string_equal(config.s3.endpoint, "https://s3.us-west-2.amazonaws.com");
+    assert_string_equal(config.s3.access_key, "ENVAK");
+    assert_string_equal(config.s3.secret_key, "ENVSK");
+    assert_int_equal(config.s3.path_style, 0);
+    assert_int_equal(config.s3.presign_expiry_seconds, 1200);
+    assert_int_equal(config.redirect_disabled, 0);
+    config_release(&config);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+
+    expect_error(fixture, "storage:\n  s3:\n    bucket: b\n",
+                 "config.yml:3: storage.s3.accesskey: no credentials");
+    expect_error(fixture, "storage:\n  s3:\n    accesskey: a\n    secretkey: s\n",
+                 "storage.s3.bucket: is required");
+    expect_error(fixture,
+                 "storage:\n  s3:\n    accesskey: a\n    secretkey: s\n    bucket: b\n"
+                 "    chunksize: 1024\n",
+                 "config.yml:6: storage.s3.chunksize: must be a whole number from 5242880");
+    expect_error(fixture,
+                 "storage:\n  s3:\n    accesskey: a\n    secretkey: s\n    bucket: b\n"
+                 "    regionendpoint: ftp://x\n",
+                 "config.yml:6: storage.s3.regionendpoint: only http:// and https://");
+    expect_error(fixture,
+                 "storage:\n  s3:\n    accesskey: a\n    secretkey: s\n    bucket: b\n"
+                 "    rootdirectory: a/../b\n",
+                 "config.yml:6: storage.s3.rootdirectory: rootdirectory a/../b has");
+    expect_error(fixture,
+                 "storage:\n  s3:\n    accesskey: a\n    secretkey: s\n    bucket: b\n"
+                 "    forcepathstyle: maybe\n",
+                 "storage.s3.forcepathstyle: must be true or false");
+    expect_error(fixture,
+                 "storage:\n  s3:\n    accesskey: a\n    secretkey: s\n    bucket: b\n"
+                 "    presignexpiry: 30d\n",
+                 "storage.s3.presignexpiry");
 }
 
 static void test_dry_run_disables_purging(void **state)
@@ -839,8 +931,8 @@ static void test_options_over_config(void **state)
     write_text(fixture->path, "storage:\n"
                               "  filesystem:\n"
                               "    rootdirectory: /from/file\n"
-                              "  redirect:\n"
-                              "    disable: true\n"
+                              "  cache:\n"
+                              "    blobdescriptor: inmemory\n"
                               "http:\n"
                               "  addr: 127.0.0.1:6000\n"
                               "cairn:\n"
@@ -878,7 +970,7 @@ static void test_options_over_config(void **state)
     int warnings = 0;
     while (fgets(line, sizeof line, errors) != NULL)
         warnings += strstr(line, "cairn: warning: ") != NULL &&
-                    strstr(line, "config.yml:4: storage.redirect is not used by cairn") != NULL;
+                    strstr(line, "config.yml:4: storage.cache is not used by cairn") != NULL;
     assert_int_equal(warnings, 2);
     fclose(errors);
 }
@@ -945,6 +1037,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unused_distribution_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_drivers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_s3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_disables_purging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_without_auth_warns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_booleans, setup, teardown),

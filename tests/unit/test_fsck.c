@@ -1,26 +1,34 @@
 /* Unit tests for tools/fsck.h (with fsck_blobs.h and fsck_links.h): a sound
  * tree is sound; each planted damage is found with its kind; --repair fixes
  * what it claims and a second run agrees; corrupt blobs keep their bytes in
- * the quarantine. */
+ * the quarantine. Then the same tree over a fake remote store (an S3 store's
+ * behaviour over an in-memory bucket): missing and resized blobs, --deep,
+ * and --repair leaving the bucket alone. */
 #include "test_support.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <time.h>
 
 #include "drivers/fs.h"
+#include "layout/error.h"
 #include "layout/link_file.h"
 #include "layout/manifest.h"
 #include "layout/tree.h"
 #include "tools/fsck.h"
+#include "tools/fsck_blobs.h"
 
 #define NAME "team/app"
 #define UPLOAD_ID "00000000-0000-4000-8000-00000000000a"
+
+struct fake_remote;
 
 struct fixture {
     char *root;
     struct tree tree;
     struct blob_store *store;
+    struct fake_remote *remote; /* the store, when it is the fake remote one */
     struct digest config, layer, extra, orphan, manifest, artifact;
     char extra_bytes[4096];
     size_t extra_length;
@@ -31,6 +39,229 @@ static struct digest put_blob(struct fixture *fixture, const void *data, size_t 
     struct digest digest;
     assert_int_equal(digest_of_buffer(DIGEST_SHA256, data, length, &digest), 0);
     assert_int_equal(blob_store_put(fixture->store, &digest, data, length), 0);
+    return digest;
+}
+
+/* --- a fake remote store ----------------------------------------------------
+ *
+ * What drivers/s3.c looks like to cairn-fsck, without S3: blobs stored with
+ * blob_store_put (manifests) stay in the tree through the filesystem store,
+ * every other blob is an object of an in-memory bucket. The listing gives the
+ * tree's blobs first (info NULL), then the bucket's (size, time); stat, open
+ * and read look in the tree first. Counts the calls that would cross the
+ * network, and can fail reads or hide an object from the listing. */
+
+#define BUCKET_CAPACITY 16
+#define FAKE_REMOTE_NAME "fake-s3"
+
+struct bucket_object {
+    struct digest digest;
+    unsigned char *bytes;
+    size_t length;
+    long long modified_seconds;
+};
+
+struct fake_remote {
+    struct blob_store base;
+    struct blob_store *local;
+    struct bucket_object objects[BUCKET_CAPACITY];
+    size_t count;
+    int heads;                     /* stat and open that reached the bucket */
+    int gets;                      /* reads from the bucket */
+    int deletes;                   /* removals in the bucket */
+    int fail_reads;                /* reads fail with -EREMOTEIO */
+    int read_size_max;             /* the largest read asked for */
+    const struct digest *unlisted; /* left out of the listing (pushed after it) */
+    const struct digest *vanished; /* listed, but gone when opened */
+};
+
+struct fake_reader {
+    struct blob_reader base;
+    struct fake_remote *store;
+    const struct bucket_object *object;
+};
+
+static const struct blob_store_operations fake_remote_operations;
+
+static struct fake_remote *fake_of(struct blob_store *store)
+{
+    return (struct fake_remote *)store;
+}
+
+static struct bucket_object *bucket_find(struct fake_remote *fake, const struct digest *digest)
+{
+    for (size_t i = 0; i < fake->count; i++)
+        if (digest_equal(&fake->objects[i].digest, digest))
+            return &fake->objects[i];
+    return NULL;
+}
+
+static int fake_stat(struct blob_store *store, const struct digest *digest, struct blob_info *out)
+{
+    struct fake_remote *fake = fake_of(store);
+    int result = blob_store_stat(fake->local, digest, out);
+    if (result != -ENOENT)
+        return result;
+    fake->heads++;
+    const struct bucket_object *object = bucket_find(fake, digest);
+    if (object == NULL || (fake->vanished != NULL && digest_equal(fake->vanished, digest)))
+        return error_set(-ENOENT, "no object for %s", digest->string);
+    out->size = (int64_t)object->length;
+    out->modified_seconds = object->modified_seconds;
+    return 0;
+}
+
+static int fake_open(struct blob_store *store, const struct digest *digest,
+                     struct blob_reader **reader_out, struct blob_info *info_out)
+{
+    struct fake_remote *fake = fake_of(store);
+    int result = blob_store_open(fake->local, digest, reader_out, info_out);
+    if (result != -ENOENT)
+        return result;
+    struct blob_info info;
+    if ((result = fake_stat(store, digest, &info)) < 0)
+        return result;
+    struct fake_reader *reader = calloc(1, sizeof *reader);
+    if (reader == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    reader->base.operations = &fake_remote_operations;
+    reader->store = fake;
+    reader->object = bucket_find(fake, digest);
+    if (info_out != NULL)
+        *info_out = info;
+    *reader_out = &reader->base;
+    return 0;
+}
+
+static ssize_t fake_read(struct blob_reader *base, void *buffer, size_t length, int64_t offset)
+{
+    struct fake_reader *reader = (struct fake_reader *)base;
+    struct fake_remote *fake = reader->store;
+    fake->gets++;
+    if ((int)length > fake->read_size_max)
+        fake->read_size_max = (int)length;
+    if (fake->fail_reads)
+        return error_set(-EREMOTEIO, "the bucket does not answer");
+    const struct bucket_object *object = reader->object;
+    if (offset < 0)
+        return error_set(-EINVAL, "negative offset");
+    if ((size_t)offset >= object->length)
+        return 0;
+    if (length > object->length - (size_t)offset)
+        length = object->length - (size_t)offset;
+    memcpy(buffer, object->bytes + offset, length);
+    return (ssize_t)length;
+}
+
+static void fake_close(struct blob_reader *reader)
+{
+    free(reader);
+}
+
+static int fake_commit(struct blob_store *store, const char *file_path, const struct digest *digest)
+{
+    (void)store;
+    (void)file_path;
+    (void)digest;
+    return error_set(-ENOTSUP, "the fake remote store takes no uploads");
+}
+
+static int fake_put(struct blob_store *store, const struct digest *digest, const void *data,
+                    size_t length)
+{
+    return blob_store_put(fake_of(store)->local, digest, data, length);
+}
+
+static int fake_freshen(struct blob_store *store, const struct digest *digest)
+{
+    struct fake_remote *fake = fake_of(store);
+    int result = blob_store_freshen(fake->local, digest);
+    if (result != -ENOENT)
+        return result;
+    struct bucket_object *object = bucket_find(fake, digest);
+    if (object == NULL)
+        return error_set(-ENOENT, "no object for %s", digest->string);
+    object->modified_seconds = (long long)time(NULL);
+    return 0;
+}
+
+static int fake_remove(struct blob_store *store, const struct digest *digest)
+{
+    struct fake_remote *fake = fake_of(store);
+    int result = blob_store_remove(fake->local, digest);
+    if (result != -ENOENT)
+        return result;
+    fake->deletes++;
+    struct bucket_object *object = bucket_find(fake, digest);
+    if (object != NULL) {
+        free(object->bytes);
+        *object = fake->objects[--fake->count];
+    }
+    return 0;
+}
+
+static int fake_list(struct blob_store *store, blob_store_visit visit, void *context)
+{
+    struct fake_remote *fake = fake_of(store);
+    int result = blob_store_list(fake->local, visit, context);
+    for (size_t i = 0; result == 0 && i < fake->count; i++) {
+        const struct bucket_object *object = &fake->objects[i];
+        if (fake->unlisted != NULL && digest_equal(fake->unlisted, &object->digest))
+            continue;
+        struct blob_info info = {.size = (int64_t)object->length,
+                                 .modified_seconds = object->modified_seconds};
+        result = visit(&object->digest, &info, context);
+    }
+    return result;
+}
+
+static void fake_destroy(struct blob_store *store)
+{
+    struct fake_remote *fake = fake_of(store);
+    for (size_t i = 0; i < fake->count; i++)
+        free(fake->objects[i].bytes);
+    blob_store_destroy(fake->local);
+    free(fake);
+}
+
+static const struct blob_store_operations fake_remote_operations = {
+    .name = FAKE_REMOTE_NAME,
+    .flags = BLOB_STORE_REMOTE,
+    .stat = fake_stat,
+    .open = fake_open,
+    .read = fake_read,
+    .close = fake_close,
+    .commit = fake_commit,
+    .put = fake_put,
+    .freshen = fake_freshen,
+    .remove = fake_remove,
+    .list = fake_list,
+    .destroy = fake_destroy,
+};
+
+static struct fake_remote *fake_remote_create(const struct tree *tree)
+{
+    struct fake_remote *fake = calloc(1, sizeof *fake);
+    assert_non_null(fake);
+    fake->base.operations = &fake_remote_operations;
+    assert_int_equal(blob_store_fs_create(tree, &fake->local), 0);
+    return fake;
+}
+
+/* Puts `data` into the bucket as it would arrive from an upload. */
+static struct digest bucket_put(struct fake_remote *fake, const void *data, size_t length)
+{
+    struct digest digest;
+    assert_int_equal(digest_of_buffer(DIGEST_SHA256, data, length, &digest), 0);
+    assert_null(bucket_find(fake, &digest));
+    assert_true(fake->count < BUCKET_CAPACITY);
+    struct bucket_object *object = &fake->objects[fake->count++];
+    object->digest = digest;
+    object->bytes = malloc(length ? length : 1);
+    assert_non_null(object->bytes);
+    memcpy(object->bytes, data, length);
+    object->length = length;
+    object->modified_seconds = (long long)time(NULL);
     return digest;
 }
 
@@ -88,26 +319,40 @@ static struct digest put_manifest(struct fixture *fixture, const struct digest *
     return put_blob(fixture, body, (size_t)length);
 }
 
+/* A blob pushed by upload: into the tree, or the fake remote's bucket. */
+static struct digest put_uploaded(struct fixture *fixture, const void *data, size_t length)
+{
+    if (fixture->remote != NULL)
+        return bucket_put(fixture->remote, data, length);
+    return put_blob(fixture, data, length);
+}
+
 /* The sound tree: team/app with an image tagged v1 (config + layer), an
  * artifact referring to it (untagged), one more linked layer ("extra") no
- * manifest uses, and one orphaned blob. */
-static int setup(void **state)
+ * manifest uses, and one orphaned blob. With `remote`, the store is the fake
+ * remote one: manifests in the tree, the four other blobs in its bucket. */
+static int setup_with(void **state, int remote)
 {
     struct fixture *fixture = calloc(1, sizeof *fixture);
     assert_non_null(fixture);
     fixture->root = support_root_create();
     assert_int_equal(tree_open(&fixture->tree, fixture->root, 1), 0);
-    assert_int_equal(blob_store_fs_create(&fixture->tree, &fixture->store), 0);
+    if (remote) {
+        fixture->remote = fake_remote_create(&fixture->tree);
+        fixture->store = &fixture->remote->base;
+    } else {
+        assert_int_equal(blob_store_fs_create(&fixture->tree, &fixture->store), 0);
+    }
 
     const char config[] = "{\"architecture\":\"amd64\",\"os\":\"linux\"}";
     const char layer[] = "layer bytes, layer bytes, layer bytes";
-    fixture->config = put_blob(fixture, config, sizeof config - 1);
-    fixture->layer = put_blob(fixture, layer, sizeof layer - 1);
+    fixture->config = put_uploaded(fixture, config, sizeof config - 1);
+    fixture->layer = put_uploaded(fixture, layer, sizeof layer - 1);
     for (size_t i = 0; i < sizeof fixture->extra_bytes; i++)
         fixture->extra_bytes[i] = (char)('a' + i % 26);
     fixture->extra_length = sizeof fixture->extra_bytes;
-    fixture->extra = put_blob(fixture, fixture->extra_bytes, fixture->extra_length);
-    fixture->orphan = put_blob(fixture, "nobody links me", 15);
+    fixture->extra = put_uploaded(fixture, fixture->extra_bytes, fixture->extra_length);
+    fixture->orphan = put_uploaded(fixture, "nobody links me", 15);
     link_layer(fixture, NAME, &fixture->config);
     link_layer(fixture, NAME, &fixture->layer);
     link_layer(fixture, NAME, &fixture->extra);
@@ -129,6 +374,16 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup(void **state)
+{
+    return setup_with(state, 0);
+}
+
+static int setup_remote(void **state)
+{
+    return setup_with(state, 1);
+}
+
 static int teardown(void **state)
 {
     struct fixture *fixture = *state;
@@ -139,14 +394,20 @@ static int teardown(void **state)
 }
 
 /* One run; the caller clears the report. */
-static void run(struct fixture *fixture, int repair, struct fsck_report *report)
+static void run_deep(struct fixture *fixture, int repair, int deep, struct fsck_report *report)
 {
     struct fsck_options options = {.repair = repair,
+                                   .deep = deep,
                                    .jobs = 3,
                                    .now = (long long)time(NULL),
                                    .stale_upload_seconds = FSCK_STALE_UPLOAD_SECONDS};
     fsck_report_init(report);
     assert_int_equal(fsck_run(&fixture->tree, fixture->store, &options, report), 0);
+}
+
+static void run(struct fixture *fixture, int repair, struct fsck_report *report)
+{
+    run_deep(fixture, repair, 0, report);
 }
 
 static void print_problems(const struct fsck_report *report)
@@ -778,7 +1039,345 @@ static void test_no_tree(void **state)
     blob_store_destroy(store);
 }
 
+/* --- a remote store (the fake one above) --------------------------------- */
+
+/* The report as text (`json`: the JSON document); free() it. */
+static char *render(const struct fsck_report *report, int json)
+{
+    char *text = NULL;
+    size_t length = 0;
+    FILE *stream = open_memstream(&text, &length);
+    assert_non_null(stream);
+    if (json)
+        fsck_report_print_json(stream, report);
+    else
+        fsck_report_print_human(stream, report);
+    fclose(stream);
+    return text;
+}
+
+/* How problems name a blob of the remote store: "fake-s3:sha256:...". */
+static void remote_name(const struct digest *digest, char out[TREE_PATH_MAX])
+{
+    snprintf(out, TREE_PATH_MAX, "%s:%s", FAKE_REMOTE_NAME, digest->string);
+}
+
+static void reset_counters(struct fake_remote *fake)
+{
+    fake->heads = fake->gets = fake->deletes = fake->read_size_max = 0;
+}
+
+static void test_remote_sound_tree(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fake_remote *fake = fixture->remote;
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 0);
+    assert_int_equal(report.blobs_verified, 2); /* the manifests, in the tree */
+    assert_true(report.remote.examined);
+    assert_string_equal(report.remote.store, FAKE_REMOTE_NAME);
+    assert_false(report.remote.deep);
+    assert_int_equal(report.remote.listed, 4);
+    assert_int_equal(report.remote.listed_bytes, 37 + 37 + 4096 + 15);
+    assert_int_equal(report.remote.verified, 0);
+    assert_int_equal(report.links_checked, 8);
+    /* The orphan in the bucket is one too. */
+    assert_int_equal(report.orphaned_blobs.count, 1);
+    assert_string_equal(report.orphaned_blobs.items[0].string, fixture->orphan.string);
+    /* Existence and sizes came from the listing: not one round trip per link. */
+    assert_int_equal(fake->heads, 0);
+    assert_int_equal(fake->gets, 0);
+
+    char *text = render(&report, 0);
+    assert_non_null(strstr(text, "remote blobs (" FAKE_REMOTE_NAME "): 4 listed"));
+    assert_non_null(strstr(text, "--deep re-hashes them"));
+    assert_non_null(strstr(text, "the tree is sound"));
+    free(text);
+    text = render(&report, 1);
+    json_error_t error;
+    json_t *document = json_loads(text, 0, &error);
+    assert_non_null(document);
+    free(text);
+    json_t *remote = json_object_get(document, "remote");
+    assert_string_equal(json_string_value(json_object_get(remote, "store")), FAKE_REMOTE_NAME);
+    assert_int_equal(json_integer_value(json_object_get(remote, "listed")), 4);
+    assert_true(json_is_false(json_object_get(remote, "deep")));
+    assert_true(json_is_true(json_object_get(document, "sound")));
+    json_decref(document);
+    fsck_report_clear(&report);
+
+    /* --deep reads every bucket blob, in large pieces, and finds them sound. */
+    reset_counters(fake);
+    run_deep(fixture, 0, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 0);
+    assert_true(report.remote.deep);
+    assert_int_equal(report.remote.verified, 4);
+    assert_int_equal(report.remote.verified_bytes, 37 + 37 + 4096 + 15);
+    assert_int_equal(report.remote.served_locally, 0);
+    assert_true(fake->gets >= 4);
+    assert_int_equal(fake->read_size_max, FSCK_REMOTE_READ_SIZE);
+    text = render(&report, 0);
+    assert_non_null(strstr(text, "4 re-hashed"));
+    free(text);
+    fsck_report_clear(&report);
+
+    run_deep(fixture, 1, 1, &report);
+    assert_int_equal(report.problem_count, 0);
+    fsck_report_clear(&report);
+    assert_int_equal(fake->deletes, 0);
+}
+
+/* A referenced blob missing from the bucket: its layer link dangles (and
+ * goes with --repair); the manifest that needs it is reported, never
+ * repaired. */
+static void test_remote_missing_blob(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fake_remote *fake = fixture->remote;
+    assert_int_equal(blob_store_remove(fixture->store, &fixture->layer), 0);
+    reset_counters(fake);
+    char link[TREE_PATH_MAX];
+    assert_int_equal(tree_path_layer_link(&fixture->tree, NAME, &fixture->layer, link), 0);
+
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 2);
+    const struct fsck_problem *dangling = only(&report, FSCK_DANGLING_LINK);
+    assert_string_equal(dangling->path, link);
+    assert_non_null(strstr(dangling->detail, fixture->layer.string));
+    assert_false(dangling->repaired);
+    const struct fsck_problem *missing = only(&report, FSCK_MANIFEST_REFERENCE_MISSING);
+    assert_non_null(strstr(missing->detail, "is linked but its blob does not exist"));
+    assert_int_equal(report.remote.listed, 3);
+    /* Only what the listing lacks is asked about (a push since the listing?). */
+    assert_true(fake->heads > 0);
+    fsck_report_clear(&report);
+
+    run(fixture, 1, &report);
+    print_problems(&report);
+    assert_true(only(&report, FSCK_DANGLING_LINK)->repaired);
+    assert_false(only(&report, FSCK_MANIFEST_REFERENCE_MISSING)->repaired);
+    fsck_report_clear(&report);
+    assert_false(support_exists(link));
+    assert_int_equal(fake->deletes, 0);
+
+    run(fixture, 0, &report);
+    assert_int_equal(report.problem_count, 1);
+    assert_non_null(
+        strstr(only(&report, FSCK_MANIFEST_REFERENCE_MISSING)->detail, "is not linked"));
+    fsck_report_clear(&report);
+}
+
+/* A layer whose object in the bucket is shorter than its descriptor says:
+ * blob_size_mismatch without --deep, corrupt_blob with it (once). */
+static void test_remote_size_mismatch(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fake_remote *fake = fixture->remote;
+    bucket_find(fake, &fixture->layer)->length = 10;
+    char revision[TREE_PATH_MAX], name[TREE_PATH_MAX];
+    assert_int_equal(tree_path_revision_link(&fixture->tree, NAME, &fixture->manifest, revision),
+                     0);
+    remote_name(&fixture->layer, name);
+
+    struct fsck_report report;
+    run(fixture, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 1);
+    const struct fsck_problem *problem = only(&report, FSCK_BLOB_SIZE_MISMATCH);
+    assert_string_equal(problem->path, revision);
+    assert_non_null(strstr(problem->detail, fixture->layer.string));
+    assert_non_null(strstr(problem->detail, "37 bytes"));
+    assert_non_null(strstr(problem->detail, "has 10 bytes"));
+    assert_non_null(strstr(problem->detail, "--deep"));
+    assert_false(problem->repaired);
+    char *text = render(&report, 1);
+    assert_non_null(strstr(text, "\"kind\":\"blob_size_mismatch\""));
+    free(text);
+    fsck_report_clear(&report);
+
+    run_deep(fixture, 0, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 1);
+    problem = only(&report, FSCK_CORRUPT_BLOB);
+    assert_string_equal(problem->path, name);
+    assert_non_null(strstr(problem->detail, "content hashes to sha256:"));
+    assert_non_null(strstr(problem->detail, "10 bytes"));
+    fsck_report_clear(&report);
+}
+
+/* Same size, one bit flipped: only --deep can tell. */
+static void test_remote_deep_finds_flipped_byte(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fake_remote *fake = fixture->remote;
+    bucket_find(fake, &fixture->extra)->bytes[1000] ^= 0x01;
+    char name[TREE_PATH_MAX];
+    remote_name(&fixture->extra, name);
+
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    assert_int_equal(report.problem_count, 0);
+    fsck_report_clear(&report);
+
+    run_deep(fixture, 0, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 1); /* its link is not "dangling" */
+    const struct fsck_problem *problem = only(&report, FSCK_CORRUPT_BLOB);
+    assert_string_equal(problem->path, name);
+    assert_non_null(strstr(problem->detail, "content hashes to sha256:"));
+    assert_non_null(strstr(problem->detail, "4096 bytes"));
+    assert_false(problem->repaired);
+    assert_int_equal(report.remote.verified, 4);
+    /* A corrupt blob is no orphan; the orphan still is. */
+    assert_int_equal(report.orphaned_blobs.count, 1);
+    assert_string_equal(report.orphaned_blobs.items[0].string, fixture->orphan.string);
+    fsck_report_clear(&report);
+}
+
+/* --repair reports corrupt bucket blobs and leaves them, and their links,
+ * where they are: no quarantine in a bucket, no deletion. */
+static void test_remote_repair_leaves_bucket_alone(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fake_remote *fake = fixture->remote;
+    struct bucket_object *object = bucket_find(fake, &fixture->layer);
+    object->bytes[0] ^= 0x20;
+    unsigned char damaged[64];
+    size_t length = object->length;
+    memcpy(damaged, object->bytes, length);
+    char link[TREE_PATH_MAX], quarantine[TREE_PATH_MAX];
+    assert_int_equal(tree_path_layer_link(&fixture->tree, NAME, &fixture->layer, link), 0);
+    assert_int_equal(tree_path_quarantine_directory(&fixture->tree, quarantine), 0);
+
+    for (int round = 0; round < 2; round++) {
+        struct fsck_report report;
+        run_deep(fixture, 1, 1, &report);
+        print_problems(&report);
+        assert_int_equal(report.problem_count, 1);
+        const struct fsck_problem *problem = only(&report, FSCK_CORRUPT_BLOB);
+        assert_false(problem->repaired);
+        assert_non_null(strstr(problem->detail, "not repaired"));
+        assert_non_null(strstr(problem->detail, "no quarantine"));
+        assert_int_equal(fsck_report_repaired_count(&report), 0);
+        fsck_report_clear(&report);
+    }
+    assert_int_equal(fake->deletes, 0);
+    object = bucket_find(fake, &fixture->layer);
+    assert_non_null(object);
+    assert_int_equal(object->length, length);
+    assert_memory_equal(object->bytes, damaged, length);
+    assert_true(support_exists(link));
+    assert_false(support_exists(quarantine));
+}
+
+/* A bucket that cannot be read: every blob "cannot verify", none touched;
+ * without --deep nothing is read at all. */
+static void test_remote_unreadable_blobs(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fake_remote *fake = fixture->remote;
+    fake->fail_reads = 1;
+    struct fsck_report report;
+    run(fixture, 1, &report);
+    assert_int_equal(report.problem_count, 0);
+    assert_int_equal(fake->gets, 0);
+    fsck_report_clear(&report);
+
+    run_deep(fixture, 1, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 4);
+    assert_int_equal(fsck_report_count(&report, FSCK_CORRUPT_BLOB), 4);
+    for (size_t i = 0; i < report.problem_count; i++) {
+        assert_non_null(strstr(report.problems[i].detail, "cannot verify"));
+        assert_false(report.problems[i].repaired);
+    }
+    assert_int_equal(report.orphaned_blobs.count, 0);
+    fsck_report_clear(&report);
+    assert_int_equal(fake->deletes, 0);
+}
+
+/* A blob the listing missed (pushed after it) is asked about, and found. */
+static void test_remote_blob_pushed_after_listing(void **state)
+{
+    struct fixture *fixture = *state;
+    struct fake_remote *fake = fixture->remote;
+    fake->unlisted = &fixture->layer;
+    struct fsck_report report;
+    run(fixture, 0, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 0);
+    assert_int_equal(report.remote.listed, 3);
+    assert_true(fake->heads > 0);
+    fsck_report_clear(&report);
+}
+
+/* A blob listed, then removed before --deep reads it (cairn-gc): no problem,
+ * and no orphan any more. */
+static void test_remote_blob_removed_during_run(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture->remote->vanished = &fixture->orphan;
+    struct fsck_report report;
+    run_deep(fixture, 0, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 0);
+    assert_int_equal(report.remote.verified, 3);
+    assert_int_equal(report.orphaned_blobs.count, 0);
+    fsck_report_clear(&report);
+}
+
+/* A digest held by the tree and by the bucket is served from the tree: its
+ * tree copy is what is verified, and it is counted once. */
+static void test_remote_copy_in_the_tree(void **state)
+{
+    struct fixture *fixture = *state;
+    const char layer[] = "layer bytes, layer bytes, layer bytes";
+    assert_int_equal(blob_store_put(fixture->remote->local, &fixture->layer, layer, 37), 0);
+    bucket_find(fixture->remote, &fixture->layer)->bytes[0] ^= 0x20; /* never served */
+    struct fsck_report report;
+    run_deep(fixture, 0, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 0);
+    assert_int_equal(report.blobs_verified, 3);
+    assert_int_equal(report.remote.listed, 4);
+    assert_int_equal(report.remote.served_locally, 1);
+    assert_int_equal(report.remote.verified, 3);
+    assert_int_equal(report.orphaned_blobs.count, 1);
+    fsck_report_clear(&report);
+}
+
+/* On the filesystem --deep changes nothing: everything is re-hashed anyway,
+ * and the report has no remote part. */
+static void test_deep_on_the_filesystem(void **state)
+{
+    struct fixture *fixture = *state;
+    char data[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->extra, data);
+    assert_int_equal(truncate(data, 100), 0);
+    for (int deep = 0; deep < 2; deep++) {
+        struct fsck_report report;
+        run_deep(fixture, 0, deep, &report);
+        assert_int_equal(report.problem_count, 1);
+        assert_non_null(strstr(only(&report, FSCK_CORRUPT_BLOB)->detail, "100 bytes"));
+        assert_int_equal(report.blobs_verified, 6);
+        assert_false(report.remote.examined);
+        char *text = render(&report, 1);
+        assert_null(strstr(text, "remote"));
+        free(text);
+        text = render(&report, 0);
+        assert_null(strstr(text, "remote"));
+        free(text);
+        fsck_report_clear(&report);
+    }
+}
+
 #define FIXTURE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define REMOTE_TEST(name) cmocka_unit_test_setup_teardown(name, setup_remote, teardown)
 
 int main(void)
 {
@@ -807,6 +1406,16 @@ int main(void)
         FIXTURE_TEST(test_every_damage_and_json),
         FIXTURE_TEST(test_human_report),
         cmocka_unit_test(test_no_tree),
+        FIXTURE_TEST(test_deep_on_the_filesystem),
+        REMOTE_TEST(test_remote_sound_tree),
+        REMOTE_TEST(test_remote_missing_blob),
+        REMOTE_TEST(test_remote_size_mismatch),
+        REMOTE_TEST(test_remote_deep_finds_flipped_byte),
+        REMOTE_TEST(test_remote_repair_leaves_bucket_alone),
+        REMOTE_TEST(test_remote_unreadable_blobs),
+        REMOTE_TEST(test_remote_blob_pushed_after_listing),
+        REMOTE_TEST(test_remote_blob_removed_during_run),
+        REMOTE_TEST(test_remote_copy_in_the_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,47 @@
+/*
+ * drivers/s3.h — the S3 blob store: layers in a bucket, manifests on disk.
+ *
+ * Every blob committed from an upload (layers, configs) is put into the
+ * bucket under the key layout/object_key.h gives it
+ * (<rootdirectory>/docker/registry/v2/blobs/<alg>/<xx>/<hex>/data); blobs
+ * stored with blob_store_put (manifests, which are small and read on every
+ * pull) stay in the local tree through the filesystem store, as do the links,
+ * tags and uploads in progress. Reads, freshening and removal look on local
+ * disk first, then in the bucket.
+ *
+ * Invariants:
+ *  - Commit returns 0 only after S3 confirmed the object (one PUT, or a
+ *    completed multipart upload); the upload file is removed afterwards. A
+ *    blob already in the bucket is not sent again: it is freshened
+ *    (CopyObject onto itself, so LastModified becomes now — the grace-period
+ *    clock cairn-gc reads).
+ *  - blob_store_redirect() gives a SigV4 presigned GET URL valid for the
+ *    configured lifetime; blobs kept on disk answer -ENOTSUP.
+ *  - Every call may wait on the network (BLOB_STORE_REMOTE); the client
+ *    retries idempotent calls with backoff and times out as configured.
+ *
+ *     struct blob_store *store;
+ *     if (blob_store_s3_create(&tree, &settings, &store) < 0) ...
+ *     blob_store_s3_update(store, &reloaded_settings);   // credentials etc.
+ *     blob_store_destroy(store);
+ */
+#ifndef CAIRN_DRIVERS_S3_H
+#define CAIRN_DRIVERS_S3_H
+
+#include "drivers/blob_store.h"
+#include "drivers/s3_client.h"
+#include "layout/tree.h"
+
+/* The tree must outlive the store. -EINVAL when the settings are incomplete
+ * (no bucket, no credentials, a bad rootdirectory). */
+int blob_store_s3_create(const struct tree *tree, const struct s3_settings *settings,
+                         struct blob_store **store_out);
+
+/* Applies what may change while running: credentials, timeouts, attempts,
+ * part size and concurrency, presigned URL lifetime. */
+int blob_store_s3_update(struct blob_store *store, const struct s3_settings *settings);
+
+/* 1 when `store` is an S3 store. */
+int blob_store_is_s3(const struct blob_store *store);
+
+#endif
