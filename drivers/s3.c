@@ -160,6 +160,26 @@ static void s3_close(struct blob_reader *base)
     free(base);
 }
 
+/* CopyObject (what s3_touch_object does) is limited to 5 GiB by AWS. */
+#define COPY_SIZE_MAX (5LL * 1024 * 1024 * 1024)
+
+/* Freshens the object at `key`: LastModified becomes now. An object too
+ * large to copy onto itself cannot be freshened; it is left as it is (0):
+ * the caller's blob exists, only the grace protection of its re-use is lost
+ * (docs/s3.md, Limits). */
+static int touch(struct s3_store *store, const char *key)
+{
+    int result = s3_touch_object(store->client, key);
+    if (result >= 0 || result == -ENOENT)
+        return result;
+    char message[ERROR_MESSAGE_MAX];
+    snprintf(message, sizeof message, "%s", error_message());
+    struct s3_object_info object;
+    if (s3_head_object(store->client, key, &object) == 0 && object.size > COPY_SIZE_MAX)
+        return 0;
+    return remote(error_set(result, "%s", message));
+}
+
 /* The hex digest as S3's x-amz-content-sha256 wants it, or NULL. */
 static const char *payload_hash(const struct digest *digest)
 {
@@ -177,7 +197,7 @@ static int s3_commit(struct blob_store *base, const char *file_path, const struc
         if ((result = key_of(store, digest, key)) < 0)
             return result;
         /* Already in the bucket: not sent again, only made fresh. */
-        result = remote(s3_touch_object(store->client, key));
+        result = touch(store, key);
         if (result == -ENOENT)
             result = remote(s3_put_file(store->client, key, file_path, payload_hash(digest)));
     }
@@ -204,7 +224,7 @@ static int s3_freshen(struct blob_store *base, const struct digest *digest)
     char key[OBJECT_KEY_MAX];
     if ((result = key_of(store, digest, key)) < 0)
         return result;
-    return remote(s3_touch_object(store->client, key));
+    return touch(store, key);
 }
 
 static int s3_remove(struct blob_store *base, const struct digest *digest)

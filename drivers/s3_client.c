@@ -27,8 +27,10 @@
 #define KEY_MAX 1024
 /* A key percent-encoded: at most three characters per byte. */
 #define ENCODED_KEY_MAX (3 * KEY_MAX + 1)
-#define URL_MAX (2 * ENCODED_KEY_MAX + 2048)
-#define QUERY_MAX (2 * ENCODED_KEY_MAX + 512)
+/* ListObjectsV2 continuation tokens (AWS's are about 100 characters). */
+#define LIST_TOKEN_MAX 2048
+#define QUERY_MAX (ENCODED_KEY_MAX + 3 * LIST_TOKEN_MAX + 512)
+#define URL_MAX (ENCODED_KEY_MAX + QUERY_MAX + 1024)
 #define UPLOAD_ID_MAX 1024
 #define ETAG_MAX 256
 /* Idle handles (each with its live connections) kept for the next call. */
@@ -37,7 +39,6 @@
 #define ERROR_BODY_MAX (64 * 1024)
 /* A ListObjectsV2 page of 1000 keys is about 300 KiB. */
 #define LIST_BODY_MAX (32 * MEBIBYTE)
-#define SMALL_BODY_MAX (1 * MEBIBYTE)
 
 /* What one call works with: a copy of the settings taken when it starts, so
  * that s3_client_update() never changes anything under a call in flight. */
@@ -584,7 +585,7 @@ static size_t on_header(char *data, size_t size, size_t count, void *pointer)
                              ? exchange->range_offset + exchange->delivered
                              : 0;
     } else if (length > 14 && strncasecmp(data, "Content-Range:", 14) == 0 &&
-               exchange->consume != NULL) {
+               exchange->consume != NULL && exchange->status == 206) {
         /* "bytes 0-0/0": some servers (s3rver) answer a range of an empty
          * object with a 206 that promises a byte it never sends. An object
          * of total size 0 has no bytes to wait for. */
@@ -612,13 +613,14 @@ static size_t on_header(char *data, size_t size, size_t count, void *pointer)
  * range (a server that ignored it), stops once `want` bytes went out. */
 static size_t deliver(struct exchange *exchange, const char *data, size_t length)
 {
-    size_t received = length;
+    size_t received = length, dropped = 0;
     if (exchange->skip > 0) {
-        size_t dropped = (int64_t)length < exchange->skip ? length : (size_t)exchange->skip;
+        dropped = (int64_t)length < exchange->skip ? length : (size_t)exchange->skip;
         data += dropped;
         length -= dropped;
         exchange->skip -= (int64_t)dropped;
     }
+    size_t available = length;
     int enough = 0;
     if (exchange->want >= 0) {
         int64_t left = exchange->want - exchange->delivered;
@@ -635,7 +637,7 @@ static size_t deliver(struct exchange *exchange, const char *data, size_t length
         }
         exchange->delivered += (int64_t)length;
     }
-    if (enough && (exchange->delivered < exchange->want || received > length)) {
+    if (enough && available > length) {
         /* More came than asked for: stop here (the connection is dropped). */
         exchange->reached_end = 1;
         return 0;
@@ -1043,11 +1045,9 @@ int s3_get_stream(struct s3_client *client, const char *key, int64_t offset, int
 }
 
 /* One PUT of `source`, hashed as `payload_hash`. */
-static int put_source(struct s3_client *client, const char *key, struct upload_source *source,
-                      const char *payload_hash)
+static int put_source(struct s3_client *client, const struct configuration *configuration,
+                      const char *key, struct upload_source *source, const char *payload_hash)
 {
-    struct configuration configuration;
-    configuration_snapshot(client, &configuration);
     struct exchange exchange = {
         .operation = "PUT",
         .method = "PUT",
@@ -1057,8 +1057,7 @@ static int put_source(struct s3_client *client, const char *key, struct upload_s
         .retry = 1,
         .transfer = 1,
     };
-    int result = perform(client, &configuration, &exchange);
-    configuration_release(&configuration);
+    int result = perform(client, configuration, &exchange);
     buffer_release(&exchange.body);
     return result;
 }
@@ -1072,7 +1071,11 @@ int s3_put_memory(struct s3_client *client, const char *key, const void *data, s
     if ((result = digest_of_buffer(DIGEST_SHA256, data, length, &digest)) < 0)
         return result;
     struct upload_source source = {.memory = data, .fd = -1, .length = (int64_t)length};
-    return put_source(client, key, &source, digest_hex(&digest));
+    struct configuration configuration;
+    configuration_snapshot(client, &configuration);
+    result = put_source(client, &configuration, key, &source, digest_hex(&digest));
+    configuration_release(&configuration);
+    return result;
 }
 
 static int hex_sha256_valid(const char *text)
@@ -1337,26 +1340,21 @@ int s3_put_file(struct s3_client *client, const char *key, const char *file_path
     if (fd < 0)
         return error_set(-errno, "S3 PUT %s: cannot open %s: %s", key, file_path, strerror(errno));
     struct stat status;
-    if (fstat(fd, &status) < 0 || !S_ISREG(status.st_mode)) {
-        int error = S_ISREG(status.st_mode) ? errno : EINVAL;
+    if (fstat(fd, &status) < 0) {
+        int error = errno;
         close(fd);
-        return error_set(-error, "S3 PUT %s: %s is not a readable regular file", key, file_path);
+        return error_set(-error, "S3 PUT %s: cannot stat %s: %s", key, file_path, strerror(error));
+    }
+    if (!S_ISREG(status.st_mode)) {
+        close(fd);
+        return error_set(-EINVAL, "S3 PUT %s: %s is not a regular file", key, file_path);
     }
     struct configuration configuration;
     configuration_snapshot(client, &configuration);
     if ((int64_t)status.st_size <= configuration.settings.part_size) {
         struct upload_source source = {.fd = fd, .length = (int64_t)status.st_size};
-        struct exchange exchange = {
-            .operation = "PUT",
-            .method = "PUT",
-            .key = key,
-            .payload_hash = sha256_hex ? sha256_hex : UNSIGNED_PAYLOAD,
-            .source = &source,
-            .retry = 1,
-            .transfer = 1,
-        };
-        result = perform(client, &configuration, &exchange);
-        buffer_release(&exchange.body);
+        result = put_source(client, &configuration, key, &source,
+                            sha256_hex ? sha256_hex : UNSIGNED_PAYLOAD);
     } else {
         result = put_multipart(client, &configuration, key, fd, (int64_t)status.st_size);
     }
@@ -1471,8 +1469,8 @@ int s3_list_objects(struct s3_client *client, const char *prefix,
     configuration_snapshot(client, &configuration);
     char max_keys[16];
     snprintf(max_keys, sizeof max_keys, "%d", configuration.settings.list_max_keys);
-    char token[4096] = "";
-    char *query = malloc(QUERY_MAX + 3 * sizeof token);
+    char token[LIST_TOKEN_MAX] = "", previous_token[sizeof token];
+    char *query = malloc(QUERY_MAX);
     int result = query ? 0 : error_set(-ENOMEM, "out of memory");
     while (result == 0) {
         struct s3_query_parameter parameters[4];
@@ -1483,8 +1481,7 @@ int s3_list_objects(struct s3_client *client, const char *prefix,
         if (configuration.settings.list_max_keys > 0)
             parameters[count++] = (struct s3_query_parameter){"max-keys", max_keys};
         parameters[count++] = (struct s3_query_parameter){"prefix", prefix};
-        if ((result = s3_canonical_query(parameters, count, query, QUERY_MAX + 3 * sizeof token)) <
-            0)
+        if ((result = s3_canonical_query(parameters, count, query, QUERY_MAX)) < 0)
             break;
         struct exchange exchange = {
             .operation = "list",
@@ -1497,12 +1494,16 @@ int s3_list_objects(struct s3_client *client, const char *prefix,
         result = perform(client, &configuration, &exchange);
         if (result == 0) {
             const char *body = exchange.body.data ? exchange.body.data : "";
+            memcpy(previous_token, token, sizeof token);
             result = list_page_visit(body, exchange.body.length, prefix, visit, context, token,
                                      sizeof token);
         }
         buffer_release(&exchange.body);
         if (result == 0 && token[0] == '\0')
             break;
+        if (result == 0 && strcmp(token, previous_token) == 0)
+            result =
+                error_set(-EIO, "S3 list %s: the server repeats its continuation token", prefix);
     }
     free(query);
     configuration_release(&configuration);

@@ -301,6 +301,27 @@ class Outage(S3Case):
         self.assertEqual(self.push_blob(name, layer), digest)
         self.assertEqual(self.s3.get_object(blob_key(digest)), layer)
 
+    def test_s3_stopping_mid_upload_then_retrying_the_put(self):
+        name = self.repo()
+        layer = os.urandom(3 * MEBIBYTE)
+        digest = sha256(layer)
+        location = self.start_upload(name)
+        response = self.patch(location, layer)
+        self.assert_status(response, 202)
+        location = response.header("Location")
+        self.s3.stop()
+        try:
+            response = self.put_upload(location, digest)
+            self.assert_error(response, 503, "UNAVAILABLE")
+            self.assertFalse(self.tree.layer_link(name, digest).exists())
+        finally:
+            self.s3.start()
+        # The verified upload is still there: the same PUT now succeeds.
+        response = self.put_upload(location, digest)
+        self.assert_status(response, 201)
+        self.assert_link(self.tree.layer_link(name, digest), digest)
+        self.assertEqual(self.s3.get_object(blob_key(digest)), layer)
+
     def s3_layers_of(self, name):
         layers = self.tree.repo(name) / "_layers" / "sha256"
         return [f"sha256:{p.name}" for p in sorted(layers.iterdir())] if layers.exists() else []
@@ -319,6 +340,35 @@ class Outage(S3Case):
         finally:
             server.stop()
             server.cleanup()
+
+
+class Reload(S3Case):
+
+    def reload_with(self, text):
+        mark = self.server.log_mark()
+        self.server.write_config(text, how="rename")
+        return self.server.wait_for_log(r"reloaded \(", mark, timeout=10)
+
+    def test_credentials_and_redirect_change_live(self):
+        name = self.repo()
+        root = self.root_directory
+        line = self.reload_with(s3_config(self.s3, root, secret="rotated-away"))
+        self.assertIn("storage.s3 credentials", line)
+        self.assertNotIn("rotated-away", self.server.log_tail(100000))
+        layer = os.urandom(2000)
+        response = self.req("POST", f"/v2/{name}/blobs/uploads/?digest={sha256(layer)}", layer)
+        self.assert_error(response, 503, "UNAVAILABLE")
+        line = self.reload_with(s3_config(self.s3, root, redirect_disable=True))
+        self.assertIn("storage.redirect.disable", line)
+        digest = self.push_blob(name, layer)
+        response = self.req("GET", f"/v2/{name}/blobs/{digest}")
+        self.assertEqual((response.status, response.body), (200, layer))
+        # Where the bucket is needs a restart: kept, and said so.
+        moved = s3_config(self.s3, root).replace(f"bucket: {S3_BUCKET}", "bucket: elsewhere")
+        line = self.reload_with(moved)
+        self.assertIn("needs restart, kept", line)
+        response = self.req("GET", f"/v2/{name}/blobs/{digest}")
+        self.assert_status(response, 307)
 
 
 class CollectAndCheck(S3Case):
