@@ -2,6 +2,7 @@
 #include "drivers/s3.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,13 @@
 
 #include "drivers/fs.h"
 #include "layout/error.h"
+#include "layout/gc_lock.h"
 #include "layout/object_key.h"
 
 struct s3_store {
     struct blob_store base;
     struct blob_store *local; /* the tree's own blobs/: manifests */
+    const struct tree *tree;  /* for the GC run announcement (layout/gc_lock.h) */
     struct s3_client *client;
     char prefix[OBJECT_KEY_MAX];
     pthread_mutex_t clock_mutex;
@@ -160,6 +163,30 @@ static void s3_close(struct blob_reader *base)
     free(base);
 }
 
+/* How much later than a running sweep's mark start an object's
+ * LastModified (on our clock) must be for a writer to skip the copy: covers
+ * the rounding and latency of two clock probes (the writer's and the GC's). */
+#define MARK_MARGIN_SECONDS 60
+
+/*
+ * Whether a re-used object must be freshened before a writer links it. Only
+ * if a cairn-gc run is announced (layout/gc_lock.h) and the object is not
+ * clearly younger than its mark start: otherwise any sweep's barrier comes
+ * after this writer's links, or the object is already too young to be
+ * swept. Any doubt answers yes.
+ */
+static int needs_freshening(struct s3_store *store, const struct s3_object_info *object)
+{
+    long long mark_start;
+    int result = gc_run_mark_start(store->tree, &mark_start);
+    if (result == -ENOENT)
+        return 0;
+    struct blob_info info;
+    if (result < 0 || mark_start == LLONG_MAX || info_from_object(store, object, &info) < 0)
+        return 1;
+    return info.modified_seconds < mark_start + MARK_MARGIN_SECONDS;
+}
+
 /* CopyObject (what s3_touch_object does) is limited to 5 GiB by AWS. */
 #define COPY_SIZE_MAX (5LL * 1024 * 1024 * 1024)
 
@@ -169,15 +196,13 @@ static void s3_close(struct blob_reader *base)
  * (docs/s3.md, Limits). */
 static int touch(struct s3_store *store, const char *key)
 {
-    int result = s3_touch_object(store->client, key);
-    if (result >= 0 || result == -ENOENT)
-        return result;
-    char message[ERROR_MESSAGE_MAX];
-    snprintf(message, sizeof message, "%s", error_message());
     struct s3_object_info object;
-    if (s3_head_object(store->client, key, &object) == 0 && object.size > COPY_SIZE_MAX)
+    int result = remote(s3_head_object(store->client, key, &object));
+    if (result < 0 || !needs_freshening(store, &object))
+        return result;
+    if (object.size > COPY_SIZE_MAX)
         return 0;
-    return remote(error_set(result, "%s", message));
+    return remote(s3_touch_object(store->client, key));
 }
 
 /* The hex digest as S3's x-amz-content-sha256 wants it, or NULL. */
@@ -328,6 +353,7 @@ int blob_store_s3_create(const struct tree *tree, const struct s3_settings *sett
     if (store == NULL)
         return error_set(-ENOMEM, "out of memory");
     store->base.operations = &s3_operations;
+    store->tree = tree;
     pthread_mutex_init(&store->clock_mutex, NULL);
     int result = object_key_prefix_normalize(settings->root_directory, store->prefix);
     if (result == 0)

@@ -16,13 +16,22 @@
  * Invariants:
  *  - Idle connections are kept alive in a pool of curl handles and reused by
  *    the next call from any thread; calls never share a handle.
- *  - Idempotent calls are retried `attempts` times with doubling backoff
- *    (100 ms, 200 ms, 400 ms...), but only after a network failure, a 5xx, or
- *    429/SlowDown; a 4xx is an answer, never retried.
+ *  - Calls are tried up to `attempts` times with doubling backoff (100 ms,
+ *    200 ms, 400 ms...), but only after a network failure, a 5xx, 429/SlowDown
+ *    or S3's 400 RequestTimeout; any other 4xx is an answer, never retried.
+ *    Every call is idempotent or made safe to repeat: a retried GET resumes
+ *    after the bytes already delivered; a CompleteMultipartUpload whose
+ *    first answer was lost is recognised by the object it created (a
+ *    retried CreateMultipartUpload can leave an unused upload behind: a
+ *    bucket lifecycle rule for incomplete uploads removes those).
+ *  - S3 can fail CopyObject and CompleteMultipartUpload after their 200: the
+ *    body is checked for <Error>.
  *  - s3_put_file and s3_put_memory are durable in S3 when they return 0; a
  *    failed multipart upload is aborted before the error is returned.
  *  - Error messages (layout/error.h, thread-local) name the operation, the
  *    key, the HTTP status and the S3 error code, never the secret key.
+ *  - libcurl runs with CURLOPT_NOSIGNAL (it never touches signal handlers
+ *    from worker threads): a program using this module ignores SIGPIPE.
  *
  * Errors: -ENOENT (404, NoSuchKey), -EACCES (403: "S3 refused: <Code>:
  * <Message>"), -ETIMEDOUT, -ECONNREFUSED (nothing listens), -EHOSTUNREACH

@@ -22,6 +22,24 @@
  *         ... write ...
  *         gc_lock_release(fd);
  *     }
+ *
+ * A second file, R/.cairn-gc-run, tells writers whether a sweep may be
+ * running and since when it marks: cairn-gc holds it locked (exclusive, for
+ * its whole run: one run at a time) with its mark start inside, written
+ * before its barrier. A writer holding the GC lock shared that finds no run
+ * (no file, or a file nobody holds: a crashed run) knows any later sweep's
+ * barrier waits for it, so its links will be marked; only when a run is
+ * announced does a re-used blob older than the mark start need freshening.
+ * Freshening is cheap on disk (always done there) but a copy in S3, which is
+ * why drivers/s3.c asks.
+ *
+ *     int run;
+ *     gc_run_announce(&tree, mark_start_seconds, &run);   // cairn-gc
+ *     ... barrier, mark, sweep ...
+ *     gc_run_withdraw(&tree, run);
+ *
+ *     long long mark_start;
+ *     if (gc_run_mark_start(&tree, &mark_start) == -ENOENT) ...  // writer: no run
  */
 #ifndef CAIRN_LAYOUT_GC_LOCK_H
 #define CAIRN_LAYOUT_GC_LOCK_H
@@ -43,5 +61,16 @@ void gc_lock_release(int fd);
  * use and kept for the thread's life (for the server's worker threads).
  * -1 with error_message() if it cannot be opened. */
 int gc_lock_thread_descriptor(const struct tree *tree);
+
+/* cairn-gc: waits until no other run holds R/.cairn-gc-run, then holds it
+ * with `mark_start` (seconds) written in; `*run_out` is the descriptor to
+ * give back to gc_run_withdraw(). */
+int gc_run_announce(const struct tree *tree, long long mark_start, int *run_out);
+/* Removes the announcement (the file is unlinked before the lock goes). */
+void gc_run_withdraw(const struct tree *tree, int run);
+/* Writers: 0 and the running sweep's mark start, or -ENOENT when no run is
+ * announced. When a run holds the file but its content cannot be read,
+ * `*mark_start` is LLONG_MAX (treat every blob as older). */
+int gc_run_mark_start(const struct tree *tree, long long *mark_start);
 
 #endif

@@ -264,6 +264,11 @@ int tree_path_gc_lock(const struct tree *tree, char out[TREE_PATH_MAX])
     return path_beside_tree(tree, ".cairn-gc.lock", out);
 }
 
+int tree_path_gc_run(const struct tree *tree, char out[TREE_PATH_MAX])
+{
+    return path_beside_tree(tree, ".cairn-gc-run", out);
+}
+
 int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX])
 {
     return path_beside_tree(tree, ".cairn-quarantine", out);

@@ -15,7 +15,8 @@
  *
  * cairn's own files live beside T, outside the grammar, so that Distribution
  * never sees them: R/.cairn-tmp (h2o's request body files), R/.cairn-gc.lock
- * (gc_lock.h) and R/.cairn-quarantine (blobs cairn-fsck found corrupt).
+ * and R/.cairn-gc-run (gc_lock.h) and R/.cairn-quarantine (blobs cairn-fsck
+ * found corrupt).
  *
  * Invariants: every path builder validates the name, tag or upload id it is
  * given (names.h) and refuses with -EINVAL, so no path is ever built from an
@@ -97,6 +98,10 @@ int tree_path_scratch_directory(const struct tree *tree, char out[TREE_PATH_MAX]
 
 /* R/.cairn-gc.lock: the lock between writers and cairn-gc (gc_lock.h). */
 int tree_path_gc_lock(const struct tree *tree, char out[TREE_PATH_MAX]);
+
+/* R/.cairn-gc-run: held locked by a running cairn-gc, its mark start inside
+ * (gc_lock.h). */
+int tree_path_gc_run(const struct tree *tree, char out[TREE_PATH_MAX]);
 
 /* R/.cairn-quarantine: where cairn-fsck --repair moves corrupt blobs. */
 int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX]);

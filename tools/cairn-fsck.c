@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,9 @@ static int parse_jobs(const char *text, unsigned *out)
 
 int main(int argc, char **argv)
 {
+    /* A bucket that drops a connection must be an error, not a signal
+     * (libcurl runs with CURLOPT_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
     static const struct option long_options[] = {
         {"root", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'},
         {"repair", no_argument, NULL, 'R'},     {"deep", no_argument, NULL, 'D'},

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "drivers/fs.h"
 #include "layout/error.h"
+#include "layout/gc_lock.h"
 #include "tools/gc_mark.h"
 #include "tools/gc_sweep.h"
 #include "tools/tool_common.h"
@@ -227,6 +229,9 @@ static void print_human(const struct arguments *arguments, const char *root,
 
 int main(int argc, char **argv)
 {
+    /* A bucket that drops a connection must be an error, not a signal
+     * (libcurl runs with CURLOPT_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
     struct arguments arguments;
     int parsed = parse_arguments(argc, argv, &arguments);
     if (parsed != 0)
@@ -265,7 +270,8 @@ int main(int argc, char **argv)
         .grace_seconds = arguments.grace_seconds,
         .uploads_older_than_seconds = arguments.uploads_seconds,
     };
-    int status_code = gc_sweep_mark_start(&tree, arguments.dry_run, &options.mark_start);
+    int run = -1;
+    int status_code = gc_sweep_mark_start(&tree, arguments.dry_run, &options.mark_start, &run);
     if (status_code < 0) {
         gc_mark_add_error(&mark, "cannot take the GC lock: %s", error_message());
     } else {
@@ -279,6 +285,7 @@ int main(int argc, char **argv)
         if (status_code < 0)
             string_list_append(&result.errors, error_message());
     }
+    gc_run_withdraw(&tree, run);
     clock_gettime(CLOCK_MONOTONIC, &ended);
     struct timings timings = {
         .mark = tool_seconds_between(&started, &marked),

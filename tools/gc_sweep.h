@@ -40,12 +40,14 @@
  * result->errors and the sweep goes on; only -ENOMEM is returned.
  *
  *     struct timespec mark_start;
- *     gc_sweep_mark_start(&tree, dry_run, &mark_start);
+ *     int run;
+ *     gc_sweep_mark_start(&tree, dry_run, &mark_start, &run);
  *     gc_mark_tree(&mark, &tree, store);
  *     struct gc_sweep_options options = {.grace_seconds = 3600,
  *         .uploads_older_than_seconds = 168 * 3600, .mark_start = mark_start};
  *     struct gc_sweep_result result;
  *     gc_sweep_run(&tree, store, &mark, &options, &result);
+ *     gc_run_withdraw(&tree, run);
  *     ... result.blobs, result.errors ...
  *     gc_sweep_result_release(&result);
  */
@@ -111,9 +113,13 @@ struct gc_sweep_result {
 long long gc_sweep_cutoff(long long now, long long grace_seconds,
                           const struct timespec *mark_start);
 
-/* Records mark_start, then (unless `dry_run`) takes the GC lock EXCLUSIVE and
- * releases it: the barrier of step 1. Call it right before gc_mark_tree(). */
-int gc_sweep_mark_start(const struct tree *tree, int dry_run, struct timespec *mark_start);
+/* Records mark_start, then (unless `dry_run`) announces the run with it
+ * (gc_run_announce, when `run_out` is not NULL: give *run_out to
+ * gc_run_withdraw() when the sweep is over; -1 when nothing was announced) and
+ * takes the GC lock EXCLUSIVE and releases it: the barrier of step 1. Call it
+ * right before gc_mark_tree(). */
+int gc_sweep_mark_start(const struct tree *tree, int dry_run, struct timespec *mark_start,
+                        int *run_out);
 
 /* Initialises `result` and sweeps. 0, or -ENOMEM. */
 int gc_sweep_run(const struct tree *tree, struct blob_store *store, struct gc_mark *mark,

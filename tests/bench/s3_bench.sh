@@ -245,15 +245,25 @@ push_cairn() {
     echo "$(elapsed "$t0" "$t1") $(awk -v a="$t_post" -v b="$t_put" 'BEGIN {printf "%.3f", a + b}')"
 }
 
-# push_aws -> wall seconds of aws s3 cp
+# push_aws -> "wall_seconds cpu_seconds" of aws s3 cp (CPU: user + system of
+# the CLI's processes, from the shell's `times`)
 push_aws() {
-    local t0 t1
+    local t0 t1 cpu
     t0=$(now)
-    awscli s3 cp --no-progress --only-show-errors "$BLOB" "s3://$S3_BUCKET/$AWS_KEY" >&2 ||
-        die "aws s3 cp failed"
+    cpu=$( (awscli s3 cp --no-progress --only-show-errors "$BLOB" "s3://$S3_BUCKET/$AWS_KEY" >&2 || exit 1
+            times) |
+        awk 'function sec(x,  m) { m = x; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", x); sub(/s$/, "", x); return m * 60 + x }
+             NR == 2 {printf "%.2f", sec($1) + sec($2)}') || die "aws s3 cp failed"
     t1=$(now)
-    elapsed "$t0" "$t1"
+    echo "$(elapsed "$t0" "$t1") $cpu"
 }
+
+# cpu_seconds PID: user + system CPU time the process has used so far
+CLOCK_TICKS=$(getconf CLK_TCK)
+cpu_seconds() {
+    awk -v hz="$CLOCK_TICKS" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat"
+}
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
 
 # ---- main ------------------------------------------------------------------------
 
@@ -285,26 +295,35 @@ log "aws s3api head-bucket (CLI start-up plus one request): ${times[*]} s"
 start_cairn false
 log "cairn at $BASE (storage.s3, redirects on, --threads $CAIRN_THREADS)"
 
-# (1) push, alternating cairn and aws
+# (1) push, alternating cairn and aws; the CPU time the S3 server, cairn and
+# the aws CLI use is noted too (2 cores: who waits for whom)
 cairn_wall=() cairn_curl=() aws_wall=()
 for run in $(seq "$BENCH_REPEAT"); do
     delete_object "$CAIRN_KEY"
     sync
     log "(1) push run $run: cairn (POST + PUT -T, $SIZE_MIB MiB)"
+    s0=$(cpu_seconds "$S3_PID"); c0=$(cpu_seconds "$CAIRN_PID")
     out=$(push_cairn) || exit 1
+    s1=$(cpu_seconds "$S3_PID"); c1=$(cpu_seconds "$CAIRN_PID")
     read -r w c <<<"$out"
     [[ $(object_size "$CAIRN_KEY") = "$BLOB_SIZE" ]] || die "after the 201 the bucket has no object of $BLOB_SIZE bytes at $CAIRN_KEY"
     stages=$(grep " $BLOB_SIZE bytes: receive" "$WORK/cairn.log" | tail -n 1 | sed 's/^.* bytes: //')
+    R[cairn_cpu_$run]="cairn $(cpu_delta "$c0" "$c1") s, S3 server $(cpu_delta "$s0" "$s1") s"
     log "    cairn: $w s wall ($(mbps "$BLOB_SIZE" "$w") MB/s), $c s by curl's clocks; stages: $stages"
+    log "    CPU: ${R[cairn_cpu_$run]}"
     cairn_wall+=("$w"); cairn_curl+=("$c")
     R[cairn_stages_$run]=$stages
 
     delete_object "$AWS_KEY"
     sync
     log "(1) push run $run: aws s3 cp"
-    w=$(push_aws) || exit 1
+    s0=$(cpu_seconds "$S3_PID")
+    out=$(push_aws) || exit 1
+    s1=$(cpu_seconds "$S3_PID")
+    read -r w c <<<"$out"
     [[ $(object_size "$AWS_KEY") = "$BLOB_SIZE" ]] || die "aws s3 cp left no object of $BLOB_SIZE bytes"
-    log "    aws: $w s wall ($(mbps "$BLOB_SIZE" "$w") MB/s)"
+    R[aws_cpu_$run]="aws CLI $c s, S3 server $(cpu_delta "$s0" "$s1") s"
+    log "    aws: $w s wall ($(mbps "$BLOB_SIZE" "$w") MB/s); CPU: ${R[aws_cpu_$run]}"
     aws_wall+=("$w")
 done
 R[push_cairn]=$(min "${cairn_wall[@]}")
@@ -395,7 +414,8 @@ echo "blob:  $SIZE_MIB MiB ($S bytes), best of $BENCH_REPEAT runs"
 echo
 echo "(1) push: cairn wall ${cairn_wall[*]} s (curl's clocks ${cairn_curl[*]} s); aws ${aws_wall[*]} s"
 for run in $(seq "$BENCH_REPEAT"); do
-    echo "    cairn's CAIRN_UPLOAD_TIMING, run $run: ${R[cairn_stages_$run]}"
+    echo "    run $run: cairn's CAIRN_UPLOAD_TIMING: ${R[cairn_stages_$run]}"
+    echo "           CPU used during cairn's push: ${R[cairn_cpu_$run]}; during aws's: ${R[aws_cpu_$run]}"
 done
 echo "    (cairn's 'commit' is the verify, the send to S3 and the links)"
 echo "aws start-up: aws s3api head-bucket takes ${R[aws_startup]} s (best of 3); it is in every aws time"

@@ -5,6 +5,7 @@ boto3 as the independent client that checks what landed in the bucket.
 Run: CAIRN_BINARY=... CAIRN_GC_BINARY=... CAIRN_FSCK_BINARY=... python3 -m unittest test_s3
 """
 
+import fcntl
 import gzip
 import http.client
 import io
@@ -193,12 +194,32 @@ class RedirectedBlobs(S3Case):
         self.assertEqual(head["size"], len(layer))
         self.assertEqual(self.s3.get_object(blob_key(digest)), layer)
 
-    def test_existing_blob_is_not_sent_again_but_freshened(self):
+    def test_existing_blob_is_not_sent_again(self):
         layer = os.urandom(200 * 1024)
         first = self.push_blob(self.repo("a"), layer)
         before = self.s3.head(blob_key(first))
         time.sleep(1.2)
         second = self.push_blob(self.repo("b"), layer)
+        self.assertEqual(first, second)
+        after = self.s3.head(blob_key(first))
+        # No cairn-gc run: nothing to protect it from, so not even copied.
+        self.assertEqual(after, before)
+
+    def test_reuse_while_gc_runs_freshens(self):
+        layer = os.urandom(100 * 1024)
+        first = self.push_blob(self.repo("a"), layer)
+        before = self.s3.head(blob_key(first))
+        time.sleep(1.2)
+        # Announce a cairn-gc run that started now (layout/gc_lock.h): held
+        # locked, mark start inside. The blob is older than mark start + 60 s.
+        run = self.root_directory / ".cairn-gc-run"
+        with open(run, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.write(f"{int(time.time())}\n")
+            handle.flush()
+            second = self.push_blob(self.repo("b"), layer)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        run.unlink()
         self.assertEqual(first, second)
         after = self.s3.head(blob_key(first))
         self.assertGreater(after["last_modified"], before["last_modified"])

@@ -23,7 +23,8 @@ static void run_mark(struct gc_fixture *fixture, struct run *run, int delete_unt
     run->options.dry_run = dry_run;
     run->options.grace_seconds = grace_seconds;
     run->options.uploads_older_than_seconds = 168 * 3600;
-    assert_int_equal(gc_sweep_mark_start(&fixture->tree, dry_run, &run->options.mark_start), 0);
+    assert_int_equal(gc_sweep_mark_start(&fixture->tree, dry_run, &run->options.mark_start, NULL),
+                     0);
     gc_mark_init(&run->mark, delete_untagged);
     assert_int_equal(gc_mark_tree(&run->mark, &fixture->tree, fixture->store), 0);
 }
