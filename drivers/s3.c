@@ -377,6 +377,17 @@ int blob_store_s3_update(struct blob_store *base, const struct s3_settings *sett
     return s3_client_update(store_of(base)->client, settings);
 }
 
+int blob_store_s3_check(struct blob_store *base)
+{
+    if (!blob_store_is_s3(base))
+        return error_set(-EINVAL, "not an S3 store");
+    struct s3_store *store = store_of(base);
+    pthread_mutex_lock(&store->clock_mutex);
+    int result = clock_measure(store);
+    pthread_mutex_unlock(&store->clock_mutex);
+    return result;
+}
+
 int blob_store_is_s3(const struct blob_store *store)
 {
     return store != NULL && store->operations == &s3_operations;

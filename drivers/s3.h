@@ -41,6 +41,10 @@ int blob_store_s3_create(const struct tree *tree, const struct s3_settings *sett
  * part size and concurrency, presigned URL lifetime. */
 int blob_store_s3_update(struct blob_store *store, const struct s3_settings *settings);
 
+/* Writes, reads and deletes a scratch object (the clock probe): 0 when the
+ * bucket answers and the credentials may write, else why not. */
+int blob_store_s3_check(struct blob_store *store);
+
 /* 1 when `store` is an S3 store. */
 int blob_store_is_s3(const struct blob_store *store);
 

@@ -673,6 +673,12 @@ static int open_registry(struct server *server)
                     settings->s3.root_directory,
                     settings->redirect_disabled ? "streamed by cairn" : "redirected (307)");
         runtime_set_publish_hook(apply_store_settings, registry->blobs);
+        /* Serve anyway (manifests, tags, listings are local): say it loudly. */
+        if (blob_store_s3_check(registry->blobs) < 0)
+            log_message(LOG_LEVEL_ERROR,
+                        "S3 bucket %s does not answer as it should: %s; pushes and layer pulls "
+                        "fail with 503 until it does",
+                        settings->s3.bucket, error_message());
     }
     return 0;
 }

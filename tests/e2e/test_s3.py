@@ -347,6 +347,19 @@ class Outage(S3Case):
         layers = self.tree.repo(name) / "_layers" / "sha256"
         return [f"sha256:{p.name}" for p in sorted(layers.iterdir())] if layers.exists() else []
 
+    def test_starting_while_s3_is_down(self):
+        root = Path(tempfile.mkdtemp(prefix="cairn-e2e-s3-down-"))
+        server = CairnServer(root=root, config=s3_config(self.s3, root))
+        self.s3.stop()
+        try:
+            server.start()
+            self.assertIn("does not answer as it should", server.log_tail(100000))
+            self.assert_status(server.request("GET", "/v2/"), 200)
+        finally:
+            self.s3.start()
+            server.stop()
+            server.cleanup()
+
     def test_wrong_secret_is_a_clear_error(self):
         root = Path(tempfile.mkdtemp(prefix="cairn-e2e-s3-wrong-"))
         server = CairnServer(root=root, config=s3_config(self.s3, root, secret="not-the-secret"))
