@@ -547,6 +547,26 @@ static int load_upload_purging(struct loader *loader, yaml_node_t *node, const c
     return result;
 }
 
+/* A mapping with one boolean key `name` (storage.delete.enabled,
+ * storage.redirect.disable, ...); other keys are ignored with a warning. */
+static int load_one_bool(struct loader *loader, yaml_node_t *node, const char *parent,
+                         const char *name, int *out)
+{
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, name) == 0)
+            result = get_bool(loader, entry.value, key, out);
+        else
+            result = ignore(loader, &entry, key, 0);
+    }
+    return result;
+}
+
 static int load_maintenance(struct loader *loader, yaml_node_t *node, const char *parent)
 {
     size_t count;
@@ -558,21 +578,9 @@ static int load_maintenance(struct loader *loader, yaml_node_t *node, const char
         join_key(key, parent, entry.name);
         if (strcmp(entry.name, "uploadpurging") == 0)
             result = load_upload_purging(loader, entry.value, key);
-        else if (strcmp(entry.name, "readonly") == 0) {
-            size_t readonly_count;
-            result = mapping_open(loader, entry.value, key, &readonly_count);
-            for (size_t j = 0; j < readonly_count && result == 0; j++) {
-                struct entry readonly;
-                char readonly_key[KEY_MAX];
-                mapping_entry(loader, entry.value, j, &readonly);
-                join_key(readonly_key, key, readonly.name);
-                if (strcmp(readonly.name, "enabled") == 0)
-                    result =
-                        get_bool(loader, readonly.value, readonly_key, &loader->config->read_only);
-                else
-                    result = ignore(loader, &readonly, readonly_key, 0);
-            }
-        } else
+        else if (strcmp(entry.name, "readonly") == 0)
+            result = load_one_bool(loader, entry.value, key, "enabled", &loader->config->read_only);
+        else
             result = ignore(loader, &entry, key, 0);
     }
     return result;
@@ -595,23 +603,6 @@ static int load_s3(struct loader *loader, yaml_node_t *node)
     }
     if (result == 0)
         loader->config->s3_enabled = 1;
-    return result;
-}
-
-static int load_redirect(struct loader *loader, yaml_node_t *node, const char *parent)
-{
-    size_t count;
-    int result = mapping_open(loader, node, parent, &count);
-    for (size_t i = 0; i < count && result == 0; i++) {
-        struct entry entry;
-        char key[KEY_MAX];
-        mapping_entry(loader, node, i, &entry);
-        join_key(key, parent, entry.name);
-        if (strcmp(entry.name, "disable") == 0)
-            result = get_bool(loader, entry.value, key, &loader->config->redirect_disabled);
-        else
-            result = ignore(loader, &entry, key, 0);
-    }
     return result;
 }
 
@@ -649,22 +640,11 @@ static int load_storage(struct loader *loader, yaml_node_t *node)
                               "/var/lib/registry)",
                               key, config->root_directory);
         } else if (strcmp(entry.name, "delete") == 0) {
-            size_t delete_count;
-            result = mapping_open(loader, entry.value, key, &delete_count);
-            for (size_t j = 0; j < delete_count && result == 0; j++) {
-                struct entry setting;
-                char setting_key[KEY_MAX];
-                mapping_entry(loader, entry.value, j, &setting);
-                join_key(setting_key, key, setting.name);
-                if (strcmp(setting.name, "enabled") == 0)
-                    result = get_bool(loader, setting.value, setting_key, &config->delete_enabled);
-                else
-                    result = ignore(loader, &setting, setting_key, 0);
-            }
+            result = load_one_bool(loader, entry.value, key, "enabled", &config->delete_enabled);
         } else if (strcmp(entry.name, "maintenance") == 0) {
             result = load_maintenance(loader, entry.value, key);
         } else if (strcmp(entry.name, "redirect") == 0) {
-            result = load_redirect(loader, entry.value, key);
+            result = load_one_bool(loader, entry.value, key, "disable", &config->redirect_disabled);
         } else if (strcmp(entry.name, "s3") == 0) {
             loader->s3_node = entry.key;
             result = load_s3(loader, entry.value);
