@@ -75,6 +75,13 @@ int blob_store_commit(struct blob_store *store, const char *file_path, const str
     return store->operations->commit(store, file_path, digest);
 }
 
+int blob_store_prepare(struct blob_store *store, const char *file_path, const struct digest *digest)
+{
+    if (store->operations->prepare == NULL)
+        return 0;
+    return store->operations->prepare(store, file_path, digest);
+}
+
 int blob_store_put(struct blob_store *store, const struct digest *digest, const void *data,
                    size_t length)
 {

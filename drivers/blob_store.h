@@ -64,6 +64,7 @@ struct blob_store_operations {
     ssize_t (*read)(struct blob_reader *reader, void *buffer, size_t length, int64_t offset);
     void (*close)(struct blob_reader *reader);
     int (*commit)(struct blob_store *store, const char *file_path, const struct digest *digest);
+    int (*prepare)(struct blob_store *store, const char *file_path, const struct digest *digest);
     int (*put)(struct blob_store *store, const struct digest *digest, const void *data,
                size_t length);
     int (*freshen)(struct blob_store *store, const struct digest *digest);
@@ -101,6 +102,12 @@ int blob_store_read_all(struct blob_store *store, const struct digest *digest, s
 /* Moves the file at `file_path` (already verified to hash to `digest`, on the
  * same file system as the tree) into the store; see the invariants above. */
 int blob_store_commit(struct blob_store *store, const char *file_path, const struct digest *digest);
+/* Optional first half of a commit, made before the caller takes the GC lock:
+ * a remote store sends the bytes now (the long part), so that the commit
+ * under the lock only has to check them. The file stays; blob_store_commit()
+ * must still follow. A no-op where there is nothing to gain (fs). */
+int blob_store_prepare(struct blob_store *store, const char *file_path,
+                       const struct digest *digest);
 /* Stores `length` bytes under `digest` (which the caller computed). An
  * existing blob is freshened instead. */
 int blob_store_put(struct blob_store *store, const struct digest *digest, const void *data,

@@ -233,6 +233,26 @@ static int s3_commit(struct blob_store *base, const char *file_path, const struc
     return 0;
 }
 
+/* Before the GC lock: a blob not in the bucket yet is sent now, so that the
+ * commit under the lock is a HEAD. Should a sweep delete it in between (it
+ * is unreferenced until linked), the commit sends it again. */
+static int s3_prepare(struct blob_store *base, const char *file_path, const struct digest *digest)
+{
+    struct s3_store *store = store_of(base);
+    struct blob_info info;
+    int result = blob_store_stat(store->local, digest, &info);
+    if (result != -ENOENT)
+        return result;
+    char key[OBJECT_KEY_MAX];
+    struct s3_object_info object;
+    if ((result = key_of(store, digest, key)) < 0)
+        return result;
+    result = remote(s3_head_object(store->client, key, &object));
+    if (result == -ENOENT)
+        result = remote(s3_put_file(store->client, key, file_path, payload_hash(digest)));
+    return result;
+}
+
 static int s3_put(struct blob_store *base, const struct digest *digest, const void *data,
                   size_t length)
 {
@@ -332,6 +352,7 @@ static const struct blob_store_operations s3_operations = {
     .read = s3_read,
     .close = s3_close,
     .commit = s3_commit,
+    .prepare = s3_prepare,
     .put = s3_put,
     .freshen = s3_freshen,
     .remove = s3_remove,

@@ -425,6 +425,10 @@ int upload_commit(struct upload_session *session, const struct tree *tree, struc
         return result;
     if (fdatasync(session->fd) != 0)
         return error_set(-errno, "cannot sync upload %s: %s", session->id, strerror(errno));
+    /* A remote store sends the bytes before the lock (a sweep never waits
+     * for a transfer), and only checks them under it. */
+    if ((result = blob_store_prepare(blobs, data, expected)) < 0)
+        return result;
     /* Under the GC lock: the blob is freshened (or renamed in, new) and
      * linked before a concurrent sweep can look at it again. */
     int lock = repository_writer_lock(tree);
