@@ -122,14 +122,15 @@ def check_gc_document(tc, doc, *, dry_run, delete_untagged, grace_seconds):
 
 
 def fsck_sound(tc, root, *, jobs=None):
-    """cairn-fsck --json says sound (exit 0). Skipped (with a note on stderr)
-    when CAIRN_FSCK_BINARY is not there."""
+    """cairn-fsck --json says sound (exit 0). `root` is the tree's root, or
+    the list of location arguments (["--config", F]). Skipped (with a note on
+    stderr) when CAIRN_FSCK_BINARY is not there."""
     b = fsck_binary()
     if b is None:
         import sys
         print("note: CAIRN_FSCK_BINARY not set: fsck check skipped", file=sys.stderr)
         return None
-    args = ["--root", root, "--json"]
+    args = (list(root) if isinstance(root, (list, tuple)) else ["--root", root]) + ["--json"]
     if jobs is not None:
         args += ["--jobs", str(jobs)]
     res = run_fsck(b, *args)

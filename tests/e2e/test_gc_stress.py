@@ -198,16 +198,16 @@ class Pusher(threading.Thread):
 
 
 class GcLoop(threading.Thread):
-    def __init__(self, gc, root, stop, stats, errors):
+    def __init__(self, gc, location, stop, stats, errors):
         super().__init__(name="gc-loop", daemon=True)
         self.gc = gc
-        self.root = root
+        self.location = list(location)  # ["--root", R] or ["--config", F]
         self.stop_event = stop
         self.stats = stats
         self.errors = errors
 
     def once(self, n):
-        args = ["--root", self.root, "--grace", "0s", "--json"]
+        args = self.location + ["--grace", "0s", "--json"]
         if n % 3 == 2:
             args.append("--delete-untagged")
         res = run_gc(self.gc, *args, timeout=300)
@@ -236,78 +236,87 @@ class GcLoop(threading.Thread):
                 self.errors.append(f"gc loop crashed: {e!r}")
 
 
+def run_gc_stress(tc, server, location, seconds=None):
+    """Pushes for `seconds` (default SECONDS) from THREADS clients to the running
+    `server` while cairn-gc --grace 0s loops on `location` (its --root or
+    --config arguments); then every acknowledged tagged image must pull
+    byte-identical and cairn-fsck must find the tree sound. Shared with the
+    S3 variant (test_s3.py)."""
+    seconds = SECONDS if seconds is None else seconds
+    gc = gc_binary_or_skip()
+    stats, errors = Stats(), []
+    print(f"\ngc stress: {THREADS} clients for {seconds:g} s, seed {SEED}", file=sys.stderr)
+
+    deadline = time.monotonic() + seconds
+    pushers = [Pusher(i, server.port, deadline, stats, errors) for i in range(THREADS)]
+    stop = threading.Event()
+    loop = GcLoop(gc, location, stop, stats, errors)
+    loop.start()
+    for p in pushers:
+        p.start()
+    for p in pushers:
+        p.join(seconds + 240)
+        tc.assertFalse(p.is_alive(), f"{p.name} did not finish")
+    stop.set()
+    loop.join(300)
+    tc.assertFalse(loop.is_alive(), "the gc loop did not finish")
+    # once more, quiet, with --delete-untagged: tagged images survive it
+    loop.once(2)
+
+    if server.proc.poll() is not None:
+        tc.fail(f"cairn exited with {server.proc.returncode} during the run "
+                  f"(seed {SEED}); first errors:\n" + "\n".join(errors[:5])
+                  + "\n" + server.log_tail())
+
+    survivors = {}
+    for p in pushers:
+        survivors.update(p.live)
+    failures = []
+    blobs_checked = set()
+    for (repo, tag), (digest, body, blobs) in sorted(survivors.items()):
+        r = do_request(server.port, "GET", f"/v2/{repo}/manifests/{tag}",
+                       headers={"Accept": ACCEPT})
+        if r.status != 200 or r.header("Docker-Content-Digest") != digest \
+                or sha256(r.body) != digest:
+            failures.append(f"{repo}:{tag} ({digest}): {r!r}")
+            continue
+        for d in blobs:
+            b = do_request(server.port, "GET", f"/v2/{repo}/blobs/{d}")
+            if b.status != 200 or "sha256:" + hashlib.sha256(b.body).hexdigest() != d:
+                failures.append(f"{repo}:{tag} ({digest}) blob {d}: {b!r}")
+            blobs_checked.add((repo, d))
+
+    with stats.lock:
+        counts = dict(stats.c)
+    counts["tagged manifests that must survive"] = len(survivors)
+    counts["(repo, blob) pairs checked"] = len(blobs_checked)
+    width = max(len(k) for k in counts)
+    print("gc stress counts:", file=sys.stderr)
+    for k in sorted(counts):
+        print(f"  {k:<{width}}  {counts[k]}", file=sys.stderr)
+
+    if errors or failures:
+        rx = re.compile(r'level=(error|warn)|" 5\d\d ', re.IGNORECASE)
+        lines = [ln for ln in server.log_since(0).splitlines() if rx.search(ln)]
+        print(f"server log, errors and 5xx ({len(lines)} lines, first 30):\n  "
+              + "\n  ".join(lines[:30]), file=sys.stderr)
+    tc.assertEqual(errors, [], f"{len(errors)} errors during the run "
+                                 f"(seed {SEED}):\n" + "\n".join(errors[:20]))
+    tc.assertEqual(failures, [], f"{len(failures)} acknowledged images broken "
+                                   f"(seed {SEED}):\n" + "\n".join(failures[:20]))
+    tc.assertGreater(counts.get("gc runs", 0), 1, "the collector hardly ran")
+    tc.assertGreater(len(survivors), 0, "nothing was pushed")
+    server.stop()
+    fsck_sound(tc, location)
+
+
 class GcStressTest(unittest.TestCase):
 
     def test_gc_beside_pushes(self):
-        gc = gc_binary_or_skip()
         server = CairnServer(threads=2)
         self.addCleanup(server.cleanup)
         server.start()
-        root = str(server.root)
-        stats, errors = Stats(), []
-        print(f"\ngc stress: {THREADS} clients for {SECONDS:g} s, seed {SEED}", file=sys.stderr)
-
-        deadline = time.monotonic() + SECONDS
-        pushers = [Pusher(i, server.port, deadline, stats, errors) for i in range(THREADS)]
-        stop = threading.Event()
-        loop = GcLoop(gc, root, stop, stats, errors)
-        loop.start()
-        for p in pushers:
-            p.start()
-        for p in pushers:
-            p.join(SECONDS + 240)
-            self.assertFalse(p.is_alive(), f"{p.name} did not finish")
-        stop.set()
-        loop.join(300)
-        self.assertFalse(loop.is_alive(), "the gc loop did not finish")
-        # once more, quiet, with --delete-untagged: tagged images survive it
-        loop.once(2)
-
-        if server.proc.poll() is not None:
-            self.fail(f"cairn exited with {server.proc.returncode} during the run "
-                      f"(seed {SEED}); first errors:\n" + "\n".join(errors[:5])
-                      + "\n" + server.log_tail())
-
-        survivors = {}
-        for p in pushers:
-            survivors.update(p.live)
-        failures = []
-        blobs_checked = set()
-        for (repo, tag), (digest, body, blobs) in sorted(survivors.items()):
-            r = do_request(server.port, "GET", f"/v2/{repo}/manifests/{tag}",
-                           headers={"Accept": ACCEPT})
-            if r.status != 200 or r.header("Docker-Content-Digest") != digest \
-                    or sha256(r.body) != digest:
-                failures.append(f"{repo}:{tag} ({digest}): {r!r}")
-                continue
-            for d in blobs:
-                b = do_request(server.port, "GET", f"/v2/{repo}/blobs/{d}")
-                if b.status != 200 or "sha256:" + hashlib.sha256(b.body).hexdigest() != d:
-                    failures.append(f"{repo}:{tag} ({digest}) blob {d}: {b!r}")
-                blobs_checked.add((repo, d))
-
-        with stats.lock:
-            counts = dict(stats.c)
-        counts["tagged manifests that must survive"] = len(survivors)
-        counts["(repo, blob) pairs checked"] = len(blobs_checked)
-        width = max(len(k) for k in counts)
-        print("gc stress counts:", file=sys.stderr)
-        for k in sorted(counts):
-            print(f"  {k:<{width}}  {counts[k]}", file=sys.stderr)
-
-        if errors or failures:
-            rx = re.compile(r'level=(error|warn)|" 5\d\d ', re.IGNORECASE)
-            lines = [ln for ln in server.log_since(0).splitlines() if rx.search(ln)]
-            print(f"server log, errors and 5xx ({len(lines)} lines, first 30):\n  "
-                  + "\n  ".join(lines[:30]), file=sys.stderr)
-        self.assertEqual(errors, [], f"{len(errors)} errors during the run "
-                                     f"(seed {SEED}):\n" + "\n".join(errors[:20]))
-        self.assertEqual(failures, [], f"{len(failures)} acknowledged images broken "
-                                       f"(seed {SEED}):\n" + "\n".join(failures[:20]))
-        self.assertGreater(counts.get("gc runs", 0), 1, "the collector hardly ran")
-        self.assertGreater(len(survivors), 0, "nothing was pushed")
-        server.stop()
-        fsck_sound(self, root)
+        run_gc_stress(self, server, ["--root", str(server.root)])
 
 
 if __name__ == "__main__":

@@ -461,6 +461,17 @@ class CollectAndCheck(S3Case):
         self.assertEqual(self.fsck("--deep").returncode, 0)
 
 
+class OnlineGcStress(S3Case):
+    """test_gc_stress's pushes beside a cairn-gc --grace 0s loop, on the
+    bucket (blob bytes checked through cairn: redirects off)."""
+    redirect_disable = True
+
+    def test_gc_beside_pushes_on_s3(self):
+        from test_gc_stress import run_gc_stress
+        seconds = float(os.environ.get("CAIRN_GC_STRESS_SECONDS", "12"))
+        run_gc_stress(self, self.server, ["--config", str(self.server.config_path)], seconds)
+
+
 def make_multi_arch_layout(directory, tag):
     """An OCI layout with an index of two images (amd64, arm64), each with a
     config and a gzip layer; the arm64 layer is 7 MiB (multipart in S3).

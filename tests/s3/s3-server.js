@@ -17,6 +17,7 @@
 'use strict';
 
 const fs = require('fs');
+const path = require('path');
 const { parseArgs } = require('util');
 
 function fail(message) {
@@ -196,6 +197,29 @@ function applyFixes() {
       destinationKey,
       replacementMetadata,
     );
+  };
+
+  // 2b. DeleteObject removed the emptied parent directories with an
+  // asynchronous recursive rm, which races a PUT into the same parent (a
+  // concurrent PUT answered 200 could vanish): S3 has no directories, so
+  // only a non-recursive rmdir of directories that are empty now.
+  FilesystemStore.prototype.deleteObject = async function (bucket, key) {
+    for (const kind of ['object', 'object.md5', 'metadata.json']) {
+      await fs.promises.unlink(this.getResourcePath(bucket, key, kind)).catch((error) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    }
+    const bucketPath = this.getBucketPath(bucket);
+    const parts = key.split('/');
+    parts.pop();
+    while (parts.length) {
+      try {
+        await fs.promises.rmdir(path.join(bucketPath, ...parts));
+      } catch (error) {
+        break; // not empty (or already gone): S3 would not care
+      }
+      parts.pop();
+    }
   };
 
   // 3. Listings walked the directory tree, so keys came in directory order
