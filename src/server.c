@@ -663,12 +663,10 @@ static int open_registry(struct server *server)
     }
     metrics_uploads_set(count_uploads(&registry->tree));
     if (settings->s3_enabled) {
-        char endpoint[sizeof settings->s3.endpoint];
-        snprintf(endpoint, sizeof endpoint, "%s", settings->s3.endpoint);
         log_message(LOG_LEVEL_INFO,
                     "blobs in S3: bucket %s at %s (%s addressing, region %s, prefix \"%s\"); "
                     "blob GETs %s",
-                    settings->s3.bucket, endpoint,
+                    settings->s3.bucket, settings->s3.endpoint,
                     settings->s3.path_style ? "path-style" : "virtual-hosted", settings->s3.region,
                     settings->s3.root_directory,
                     settings->redirect_disabled ? "streamed by cairn" : "redirected (307)");
