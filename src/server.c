@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +51,8 @@ struct server_thread {
     pthread_t thread;
     struct server *server;
     int listen_fd;
+    int debug_fd; /* -1: none on this loop */
+    sem_t set_up; /* posted by the loop once its h2o objects exist */
     h2o_evloop_t *loop;
     h2o_context_t context;
     h2o_accept_ctx_t accept_context;
@@ -484,11 +487,16 @@ static double now_seconds(void)
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
+static void set_up_loop(struct server_thread *thread);
+
 static void *thread_main(void *argument)
 {
     struct server_thread *thread = argument;
     struct server *server = thread->server;
     double deadline = 0;
+
+    set_up_loop(thread);
+    sem_post(&thread->set_up);
 
     for (;;) {
         h2o_evloop_run(thread->loop, 100);
@@ -586,11 +594,17 @@ static int configure_h2o(struct server *server)
     return 0;
 }
 
-static int start_thread(struct server *server, struct server_thread *thread, int listen_fd,
-                        int debug_fd)
+/*
+ * Everything h2o of a loop is created on the loop's own thread. h2o keeps
+ * per-thread (TLS) allocators and records in each socket buffer the one it
+ * came from; a socket made on another thread (the message queue's pipe, a
+ * listener) would make two loops share the creating thread's free lists
+ * without a lock — heap corruption, found with ThreadSanitizer under the GC
+ * stress test.
+ */
+static void set_up_loop(struct server_thread *thread)
 {
-    thread->server = server;
-    thread->listen_fd = listen_fd;
+    struct server *server = thread->server;
     thread->loop = h2o_evloop_create();
     h2o_linklist_init_anchor(&thread->connections);
     h2o_context_init(&thread->context, thread->loop, &server->config);
@@ -603,22 +617,37 @@ static int start_thread(struct server *server, struct server_thread *thread, int
     thread->endpoint.work_receiver = &thread->work_receiver;
     thread->accept_context.ctx = &thread->context;
     thread->accept_context.hosts = server->config.hosts;
-    thread->listener = h2o_evloop_socket_create(thread->loop, listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    thread->listener =
+        h2o_evloop_socket_create(thread->loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     thread->listener->data = thread;
     h2o_socket_read_start(thread->listener, on_accept);
-    if (debug_fd >= 0) {
+    if (thread->debug_fd >= 0) {
         thread->debug_accept_context = thread->accept_context;
         thread->debug_accept_context.ssl_ctx = NULL;
         thread->debug_listener =
-            h2o_evloop_socket_create(thread->loop, debug_fd, H2O_SOCKET_FLAG_DONT_READ);
+            h2o_evloop_socket_create(thread->loop, thread->debug_fd, H2O_SOCKET_FLAG_DONT_READ);
         thread->debug_listener->data = thread;
         h2o_socket_read_start(thread->debug_listener, on_accept_debug);
     }
+}
+
+static int start_thread(struct server *server, struct server_thread *thread, int listen_fd,
+                        int debug_fd)
+{
+    thread->server = server;
+    thread->listen_fd = listen_fd;
+    thread->debug_fd = debug_fd;
+    sem_init(&thread->set_up, 0, 0);
     int result = pthread_create(&thread->thread, NULL, thread_main, thread);
     if (result != 0) {
+        sem_destroy(&thread->set_up);
         fprintf(stderr, "cairn: cannot start thread: %s\n", strerror(result));
         return -result;
     }
+    /* The loop is ready (its listener accepting) before start-up goes on. */
+    while (sem_wait(&thread->set_up) != 0 && errno == EINTR)
+        ;
+    sem_destroy(&thread->set_up);
     thread->started = 1;
     return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,10 +187,10 @@ static void add_blob_headers(h2o_req_t *req, const char *name, const struct dige
  * where its time went (see docs/benchmarks.md). */
 static void report_timing(const struct upload_work *upload, h2o_req_t *req)
 {
-    static int enabled = -1;
-    if (enabled < 0)
-        enabled = getenv("CAIRN_UPLOAD_TIMING") != NULL;
-    if (!enabled)
+    static atomic_int enabled = -1; /* loops of several threads ask */
+    if (atomic_load(&enabled) < 0)
+        atomic_store(&enabled, getenv("CAIRN_UPLOAD_TIMING") != NULL);
+    if (!atomic_load(&enabled))
         return;
     struct timeval now;
     gettimeofday(&now, NULL);

@@ -2,6 +2,7 @@
 #include "src/uploads.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ struct upload_session {
     char name[REPOSITORY_NAME_MAX + 1];
     char id[UPLOAD_ID_LENGTH + 1];
     int busy;
-    int removed;
+    atomic_int removed; /* set by its owner, read by any release: atomic */
     int fd;
     int direct_fd; /* the same file opened O_DIRECT, or -1 */
     const struct tree *tree;
