@@ -31,7 +31,9 @@ class UploadPurgeTest(CairnTestCase):
         self.assertTrue(self.tree.upload_dir(name, fresh).exists())
         r = self.req("GET", f"/v2/{name}/blobs/uploads/{stale}")
         self.assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
-        self.assertIn("purged upload", self.server.log_since(0))
+        # The purger logs after it removed the directory: wait for the line.
+        self.assertIsNotNone(self.server.wait_for_log("purged upload", 0, timeout=5.0),
+                             self.server.log_since(0))
 
 
 class DebugAddressTest(CairnTestCase):
