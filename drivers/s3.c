@@ -190,10 +190,11 @@ static int needs_freshening(struct s3_store *store, const struct s3_object_info 
 /* CopyObject (what s3_touch_object does) is limited to 5 GiB by AWS. */
 #define COPY_SIZE_MAX (5LL * 1024 * 1024 * 1024)
 
-/* Freshens the object at `key`: LastModified becomes now. An object too
- * large to copy onto itself cannot be freshened; it is left as it is (0):
- * the caller's blob exists, only the grace protection of its re-use is lost
- * (docs/s3.md, Limits). */
+/* Checks that the object at `key` exists (-ENOENT if not) and freshens it
+ * (LastModified becomes now) when a running sweep could take it
+ * (needs_freshening). An object too large to copy onto itself is left as it
+ * is (0): only the grace protection of its re-use is lost (docs/s3.md,
+ * Limits). */
 static int touch(struct s3_store *store, const char *key)
 {
     struct s3_object_info object;
@@ -221,7 +222,8 @@ static int s3_commit(struct blob_store *base, const char *file_path, const struc
     if (result == -ENOENT) {
         if ((result = key_of(store, digest, key)) < 0)
             return result;
-        /* Already in the bucket: not sent again, only made fresh. */
+        /* Already in the bucket (s3_prepare sent it, or an earlier push):
+         * not sent again, made fresh if a sweep could take it. */
         result = touch(store, key);
         if (result == -ENOENT)
             result = remote(s3_put_file(store->client, key, file_path, payload_hash(digest)));

@@ -11,10 +11,16 @@
  *
  * Invariants:
  *  - Commit returns 0 only after S3 confirmed the object (one PUT, or a
- *    completed multipart upload); the upload file is removed afterwards. A
- *    blob already in the bucket is not sent again: it is freshened
- *    (CopyObject onto itself, so LastModified becomes now — the grace-period
- *    clock cairn-gc reads).
+ *    completed multipart upload); the upload file is removed afterwards.
+ *    blob_store_prepare() sends it before the caller takes the GC lock; the
+ *    commit under the lock then only checks it. A blob already in the bucket
+ *    is not sent again; while a cairn-gc run is announced (layout/gc_lock.h)
+ *    and the object is not clearly younger than its mark start, freshening
+ *    copies it onto itself so LastModified — the clock the sweep reads —
+ *    becomes now.
+ *  - LastModified is reported on our clock: S3's minus a lower bound of the
+ *    difference, measured once with a scratch object, so a blob can only
+ *    look younger than it is.
  *  - blob_store_redirect() gives a SigV4 presigned GET URL valid for the
  *    configured lifetime; blobs kept on disk answer -ENOTSUP.
  *  - Every call may wait on the network (BLOB_STORE_REMOTE); the client
