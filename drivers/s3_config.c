@@ -255,3 +255,12 @@ int s3_settings_differ_in_place(const struct s3_settings *a, const struct s3_set
            strcmp(a->bucket, b->bucket) != 0 || strcmp(a->root_directory, b->root_directory) != 0 ||
            a->path_style != b->path_style;
 }
+
+void s3_settings_keep_place(struct s3_settings *settings, const struct s3_settings *running)
+{
+    memcpy(settings->endpoint, running->endpoint, sizeof settings->endpoint);
+    memcpy(settings->region, running->region, sizeof settings->region);
+    memcpy(settings->bucket, running->bucket, sizeof settings->bucket);
+    memcpy(settings->root_directory, running->root_directory, sizeof settings->root_directory);
+    settings->path_style = running->path_style;
+}

@@ -38,5 +38,8 @@ int s3_config_read(yaml_document_t *document, const yaml_node_t *node, struct s3
 /* 1 when the two settings reach different buckets or keys (endpoint,
  * region, bucket, rootdirectory, addressing): those need a restart. */
 int s3_settings_differ_in_place(const struct s3_settings *a, const struct s3_settings *b);
+/* Copies those restart-only fields from `running` into `settings`, keeping
+ * everything else (credentials, timeouts, parts, expiry) as reloaded. */
+void s3_settings_keep_place(struct s3_settings *settings, const struct s3_settings *running);
 
 #endif

@@ -57,7 +57,16 @@ int gc_lock_thread_descriptor(const struct tree *tree)
     return thread_descriptor;
 }
 
-int gc_run_announce(const struct tree *tree, long long mark_start, int *run_out)
+int gc_run_record(int run, long long mark_start)
+{
+    char text[32];
+    int length = snprintf(text, sizeof text, "%lld\n", mark_start);
+    if (ftruncate(run, 0) < 0 || pwrite(run, text, (size_t)length, 0) != length)
+        return error_set(-errno, "cannot record the mark start: %s", strerror(errno));
+    return 0;
+}
+
+int gc_run_announce(const struct tree *tree, int *run_out)
 {
     char path[TREE_PATH_MAX];
     int result = tree_path_gc_run(tree, path);
@@ -76,9 +85,8 @@ int gc_run_announce(const struct tree *tree, long long mark_start, int *run_out)
         struct stat held, current;
         if (fstat(fd, &held) == 0 && stat(path, &current) == 0 && held.st_ino == current.st_ino &&
             held.st_dev == current.st_dev) {
-            char text[32];
-            int length = snprintf(text, sizeof text, "%lld\n", mark_start);
-            if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)length, 0) != length) {
+            /* Empty: no mark start yet, which writers read as "unknown". */
+            if (ftruncate(fd, 0) < 0) {
                 result = error_set(-errno, "cannot write %s: %s", path, strerror(errno));
                 close(fd);
                 return result;

@@ -34,7 +34,8 @@
  * why drivers/s3.c asks.
  *
  *     int run;
- *     gc_run_announce(&tree, mark_start_seconds, &run);   // cairn-gc
+ *     gc_run_announce(&tree, &run);             // cairn-gc: held, time unknown
+ *     gc_run_record(run, mark_start_seconds);   // then the mark start
  *     ... barrier, mark, sweep ...
  *     gc_run_withdraw(&tree, run);
  *
@@ -62,10 +63,12 @@ void gc_lock_release(int fd);
  * -1 with error_message() if it cannot be opened. */
 int gc_lock_thread_descriptor(const struct tree *tree);
 
-/* cairn-gc: waits until no other run holds R/.cairn-gc-run, then holds it
- * with `mark_start` (seconds) written in; `*run_out` is the descriptor to
- * give back to gc_run_withdraw(). */
-int gc_run_announce(const struct tree *tree, long long mark_start, int *run_out);
+/* cairn-gc: waits until no other run holds R/.cairn-gc-run, then holds it,
+ * empty (writers read an unknown mark start: they freshen everything);
+ * `*run_out` is the descriptor for gc_run_record() and gc_run_withdraw(). */
+int gc_run_announce(const struct tree *tree, int *run_out);
+/* Writes the run's mark start (seconds) into the announcement. */
+int gc_run_record(int run, long long mark_start);
 /* Removes the announcement (the file is unlinked before the lock goes). */
 void gc_run_withdraw(const struct tree *tree, int run);
 /* Writers: 0 and the running sweep's mark start, or -ENOENT when no run is

@@ -120,6 +120,16 @@ static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req,
         blob_sender_start(req, reader, first, last - first + 1);
 }
 
+/* Opens a blob to send; a blob gone since its stat is BLOB_UNKNOWN. */
+static int open_blob(struct registry *registry, const struct digest *digest,
+                     struct blob_reader **reader, struct blob_info *info)
+{
+    int result = blob_store_open(registry->blobs, digest, reader, info);
+    if (result == -ENOENT)
+        result = error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown", digest->string);
+    return result;
+}
+
 static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
                       const struct digest *digest)
 {
@@ -135,9 +145,7 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
     if (request_is_head(req))
         blob_store_freshen(registry->blobs, digest);
     struct blob_reader *reader;
-    result = blob_store_open(registry->blobs, digest, &reader, &info);
-    if (result == -ENOENT)
-        result = error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown", digest->string);
+    result = open_blob(registry, digest, &reader, &info);
     if (result < 0) {
         response_send_failure(req, result);
         return;
@@ -152,7 +160,6 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
 
 struct fetch_work {
     struct request_work work;
-    struct registry *registry;
     struct endpoint_context *endpoint; /* the loop's: outlives the work */
     struct route route;
     struct digest digest;
@@ -166,7 +173,7 @@ struct fetch_work {
 static void fetch_run(struct request_work *work)
 {
     struct fetch_work *fetch = (struct fetch_work *)work;
-    struct registry *registry = fetch->registry;
+    struct registry *registry = fetch->endpoint->registry;
     int result = repository_stat_blob(&registry->tree, registry->blobs, fetch->route.name,
                                       &fetch->digest, &fetch->info);
     if (result == 0 && fetch->head) {
@@ -182,12 +189,8 @@ static void fetch_run(struct request_work *work)
         }
     } else if (result == 0)
         result = 1;
-    if (result == 1) {
-        result = blob_store_open(registry->blobs, &fetch->digest, &fetch->reader, &fetch->info);
-        if (result == -ENOENT)
-            result =
-                error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown", fetch->digest.string);
-    }
+    if (result == 1)
+        result = open_blob(registry, &fetch->digest, &fetch->reader, &fetch->info);
     request_work_set_result(work, result);
 }
 
@@ -219,7 +222,6 @@ static void fetch_remote_blob(struct endpoint_context *endpoint, h2o_req_t *req,
         response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
         return;
     }
-    fetch->registry = endpoint->registry;
     fetch->endpoint = endpoint;
     fetch->route = *route;
     fetch->digest = *digest;

@@ -69,21 +69,13 @@ static void keep_restart_settings(struct config *config, const struct config *pr
         note(changes, size, first,
              "storage.s3 driver, bucket, endpoint, region, rootdirectory or addressing "
              "(needs restart, kept)");
-        struct s3_settings live = config->s3;
-        config->s3_enabled = previous->s3_enabled;
-        config->s3 = previous->s3;
-        /* What may change while running still does. */
-        if (config->s3_enabled && live.bucket[0] != '\0') {
-            memcpy(config->s3.access_key, live.access_key, sizeof live.access_key);
-            memcpy(config->s3.secret_key, live.secret_key, sizeof live.secret_key);
-            config->s3.connect_timeout_ms = live.connect_timeout_ms;
-            config->s3.request_timeout_ms = live.request_timeout_ms;
-            config->s3.attempts = live.attempts;
-            config->s3.part_size = live.part_size;
-            config->s3.upload_concurrency = live.upload_concurrency;
-            config->s3.presign_expiry_seconds = live.presign_expiry_seconds;
-            config->s3.skip_verify = live.skip_verify;
-        }
+        /* Turning S3 on or off keeps all of it; a move keeps only where the
+         * bucket is: what may change while running still does. */
+        if (config->s3_enabled != previous->s3_enabled) {
+            config->s3_enabled = previous->s3_enabled;
+            config->s3 = previous->s3;
+        } else
+            s3_settings_keep_place(&config->s3, &previous->s3);
     }
     if (strcmp(config->listen_address, previous->listen_address) != 0) {
         note(changes, size, first, "http.addr (needs restart, kept)");

@@ -2,7 +2,6 @@
 #include "tools/gc_sweep.h"
 
 #include <dirent.h>
-#include <limits.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,18 +35,12 @@ int gc_sweep_mark_start(const struct tree *tree, int dry_run, struct timespec *m
     int result = 0;
     /* Announced before the barrier: a writer that finds no run holds the
      * lock the barrier will wait for (layout/gc_lock.h). */
-    if (run_out != NULL && (result = gc_run_announce(tree, LLONG_MAX, run_out)) < 0)
+    if (run_out != NULL && (result = gc_run_announce(tree, run_out)) < 0)
         return result;
-    /* Until the real mark start is written, writers read "no time": they
-     * freshen everything. Waiting for another run may have taken long: the
-     * mark starts now. */
+    /* Waiting for another run may have taken long: the mark starts now. */
     clock_gettime(CLOCK_REALTIME, mark_start);
-    if (run_out != NULL && *run_out >= 0) {
-        char text[32];
-        int length = snprintf(text, sizeof text, "%lld\n", (long long)mark_start->tv_sec);
-        if (ftruncate(*run_out, 0) < 0 || pwrite(*run_out, text, (size_t)length, 0) != length)
-            return error_set(-errno, "cannot record the mark start: %s", strerror(errno));
-    }
+    if (run_out != NULL && (result = gc_run_record(*run_out, (long long)mark_start->tv_sec)) < 0)
+        return result;
     result = gc_lock_open(tree, &fd);
     if (result < 0)
         return result;
