@@ -151,7 +151,30 @@ function applyFixes() {
   const crypto = require('crypto');
   const FilesystemStore = require('@20minutes/s3rver/lib/stores/filesystem');
   const S3Object = require('@20minutes/s3rver/lib/models/object');
-  const { walk } = require('@20minutes/s3rver/lib/utils');
+  // s3rver's walk throws when a DeleteObject removes a file or an emptied
+  // directory while a listing reads it (500 InternalError); S3 lists what
+  // is there.
+  const walk = function* (directory, recurseFilter) {
+    let names;
+    try {
+      names = fs.readdirSync(directory);
+    } catch (error) {
+      if (error.code === 'ENOENT') return;
+      throw error;
+    }
+    for (const name of names) {
+      const filePath = path.posix.join(directory, name);
+      let stats;
+      try {
+        stats = fs.statSync(filePath);
+      } catch (error) {
+        if (error.code === 'ENOENT') continue;
+        throw error;
+      }
+      if (!stats.isDirectory()) yield filePath;
+      else if (!recurseFilter || recurseFilter(filePath)) yield* walk(filePath, recurseFilter);
+    }
+  };
 
   // 1. ListObjectsV2 continuation tokens are encrypted with single DES,
   // which OpenSSL 3 only has in its legacy provider: every truncated listing
