@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "drivers/fs.h"
+#include "drivers/s3_config.h"
 #include "layout/error.h"
 #include "layout/gc_lock.h"
 #include "layout/object_key.h"
@@ -367,18 +368,16 @@ int blob_store_s3_create(const struct tree *tree, const struct s3_settings *sett
                          struct blob_store **store_out)
 {
     *store_out = NULL;
-    if (settings->bucket[0] == '\0')
-        return error_set(-EINVAL, "storage.s3.bucket is not set");
-    if (settings->access_key[0] == '\0' || settings->secret_key[0] == '\0')
-        return error_set(-EINVAL, "no S3 credentials: set storage.s3.accesskey and secretkey, or "
-                                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    int result = s3_settings_check(settings);
+    if (result < 0)
+        return result;
     struct s3_store *store = calloc(1, sizeof *store);
     if (store == NULL)
         return error_set(-ENOMEM, "out of memory");
     store->base.operations = &s3_operations;
     store->tree = tree;
     pthread_mutex_init(&store->clock_mutex, NULL);
-    int result = object_key_prefix_normalize(settings->root_directory, store->prefix);
+    result = object_key_prefix_normalize(settings->root_directory, store->prefix);
     if (result == 0)
         result = blob_store_fs_create(tree, &store->local);
     if (result == 0)

@@ -249,6 +249,19 @@ int s3_config_read(yaml_document_t *document, const yaml_node_t *node, struct s3
                          settings->endpoint);
 }
 
+int s3_settings_check(const struct s3_settings *settings)
+{
+    if (settings->bucket[0] == '\0')
+        return error_set(-EINVAL, "storage.s3.bucket is not set");
+    if (settings->access_key[0] == '\0' || settings->secret_key[0] == '\0')
+        return error_set(-EINVAL, "no S3 credentials: set storage.s3.accesskey and secretkey, or "
+                                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    char prefix[OBJECT_KEY_MAX];
+    if (object_key_prefix_normalize(settings->root_directory, prefix) < 0)
+        return error_set(-EINVAL, "storage.s3.rootdirectory: %s", error_message());
+    return 0;
+}
+
 int s3_settings_differ_in_place(const struct s3_settings *a, const struct s3_settings *b)
 {
     return strcmp(a->endpoint, b->endpoint) != 0 || strcmp(a->region, b->region) != 0 ||

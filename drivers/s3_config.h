@@ -35,6 +35,12 @@ typedef void (*s3_config_warn)(void *context, const yaml_node_t *node, const cha
 int s3_config_read(yaml_document_t *document, const yaml_node_t *node, struct s3_settings *settings,
                    const yaml_node_t **bad_node, s3_config_warn warn, void *context);
 
+/* What the S3 store needs before it can start, checked the same way by the
+ * server at start and reload, `cairn --check-config` and the tools: a bucket,
+ * both credentials (from the file or the environment), a valid
+ * rootdirectory. 0, or -EINVAL with the reason in error_message(). */
+int s3_settings_check(const struct s3_settings *settings);
+
 /* 1 when the two settings reach different buckets or keys (endpoint,
  * region, bucket, rootdirectory, addressing): those need a restart. */
 int s3_settings_differ_in_place(const struct s3_settings *a, const struct s3_settings *b);

@@ -46,7 +46,7 @@ int digest_parse(const char *text, size_t length, struct digest *out)
     const char *colon = memchr(text, ':', length);
     if (colon == NULL)
         return error_set(-EINVAL, "invalid digest: no \"<algorithm>:\" prefix");
-    enum digest_algorithm algorithm;
+    enum digest_algorithm algorithm = DIGEST_SHA256; /* always set by the parse */
     size_t name_length = (size_t)(colon - text);
     if (digest_algorithm_parse(text, name_length, &algorithm) < 0)
         return -EINVAL;

@@ -330,7 +330,7 @@ static int expect(const char *text, size_t length, size_t *at, char c)
 int tree_parse_started_at(const char *text, size_t length, long long *seconds_out)
 {
     static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int year, month, day, hour, minute, second;
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
     size_t at = 0;
     if (text == NULL || read_digits(text, length, &at, 4, &year) < 0 ||
         expect(text, length, &at, '-') < 0 || read_digits(text, length, &at, 2, &month) < 0 ||

@@ -253,7 +253,7 @@ static int get_address(struct loader *loader, const yaml_node_t *node, const cha
                        size_t size)
 {
     char host[256], port[16];
-    const char *text;
+    const char *text = NULL;
     if (is_null(node))
         return 0;
     int result = scalar_text(loader, node, key, "an address HOST:PORT", &text);

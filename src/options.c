@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "layout/error.h"
+#include "src/runtime.h"
 #include "version.h"
 
 static void usage(FILE *out)
@@ -107,16 +108,17 @@ static int set_threads(struct config *config, const char *value, FILE *errors)
     return 0;
 }
 
-/* --check-config: the file alone, no flags, no defaults printed. */
+/* --check-config: the file alone, no flags, no defaults printed; loaded as
+ * the server loads it at start (runtime_check_file), with the server's messages. */
 static int check_config(struct options *options, const char *path, FILE *errors)
 {
     options->check_only = 1;
-    if (config_load(path, &options->config) < 0) {
-        fprintf(errors, "%s\n", error_message());
+    if (runtime_check_file(path, &options->config) < 0) {
+        fprintf(errors, "cairn: %s\n", error_message());
         return -EINVAL;
     }
     for (size_t i = 0; i < options->config.warning_count; i++)
-        fprintf(errors, "%s\n", options->config.warnings[i]);
+        fprintf(errors, "cairn: warning: %s\n", options->config.warnings[i]);
     printf("%s: ok\n", path);
     return 1;
 }

@@ -11,7 +11,7 @@
 #include "layout/error.h"
 #include "src/access_rules.h"
 #include "src/htpasswd.h"
-#include "src/tls.h"
+#include "src/tls_context.h"
 #include "src/token.h"
 
 static pthread_mutex_t current_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -19,6 +19,57 @@ static struct runtime *current;
 static atomic_ulong current_generation;
 static void (*publish_hook)(const struct runtime *runtime, void *context);
 static void *publish_hook_context;
+
+/* Everything the configuration names, loaded into `runtime`'s objects as
+ * the server uses them: the one place that decides what a configuration must
+ * be able to load (runtime_build and runtime_check). */
+static int load_named(const struct config *config, struct runtime *runtime)
+{
+    int result = 0;
+    if (config->s3_enabled)
+        result = s3_settings_check(&config->s3);
+    if (result == 0 && config->tls_certificate != NULL)
+        result = tls_context_create(config, &runtime->tls_context);
+    if (result == 0 && config->htpasswd_path != NULL)
+        result = htpasswd_load(config->htpasswd_path, &runtime->htpasswd);
+    if (result == 0 && config->token_realm != NULL)
+        result = token_verifier_create(config, &runtime->token_verifier);
+    if (result == 0 && config->access_rule_count > 0)
+        result = access_rules_create(config->access_rules, config->access_rule_count,
+                                     config->groups, config->group_count, &runtime->access_rules);
+    return result;
+}
+
+static void release_loaded(struct runtime *runtime)
+{
+    if (runtime->tls_context != NULL)
+        SSL_CTX_free(runtime->tls_context);
+    htpasswd_free(runtime->htpasswd);
+    token_verifier_free(runtime->token_verifier);
+    access_rules_free(runtime->access_rules);
+}
+
+int runtime_check(const struct config *config)
+{
+    struct runtime scratch = {0};
+    int result = load_named(config, &scratch);
+    release_loaded(&scratch);
+    return result;
+}
+
+int runtime_check_file(const char *path, struct config *config)
+{
+    struct config loaded;
+    int result = config_load(path, &loaded);
+    if (result < 0)
+        return result;
+    if ((result = runtime_check(&loaded)) < 0) {
+        config_release(&loaded);
+        return result;
+    }
+    *config = loaded;
+    return 0;
+}
 
 void runtime_acquire(struct runtime *runtime)
 {
@@ -31,11 +82,7 @@ void runtime_release(struct runtime *runtime)
         return;
     if (atomic_fetch_sub_explicit(&runtime->references, 1, memory_order_acq_rel) != 1)
         return;
-    if (runtime->tls_context != NULL)
-        SSL_CTX_free(runtime->tls_context);
-    htpasswd_free(runtime->htpasswd);
-    token_verifier_free(runtime->token_verifier);
-    access_rules_free(runtime->access_rules);
+    release_loaded(runtime);
     config_release(&runtime->config);
     free(runtime);
 }
@@ -183,17 +230,7 @@ int runtime_build(struct config *config, const struct runtime *previous, struct 
         keep_restart_settings(&runtime->config, &previous->config, changes, changes_size, &first);
         list_live_changes(&runtime->config, &previous->config, changes, changes_size, &first);
     }
-    const struct config *built = &runtime->config;
-    int result = 0;
-    if (built->tls_certificate != NULL)
-        result = tls_context_create(built, &runtime->tls_context);
-    if (result == 0 && built->htpasswd_path != NULL)
-        result = htpasswd_load(built->htpasswd_path, &runtime->htpasswd);
-    if (result == 0 && built->token_realm != NULL)
-        result = token_verifier_create(built, &runtime->token_verifier);
-    if (result == 0 && built->access_rule_count > 0)
-        result = access_rules_create(built->access_rules, built->access_rule_count, built->groups,
-                                     built->group_count, &runtime->access_rules);
+    int result = load_named(&runtime->config, runtime);
     if (result < 0) {
         runtime_release(runtime);
         return result;

@@ -54,6 +54,18 @@ struct runtime {
 int runtime_build(struct config *config, const struct runtime *previous, struct runtime **out,
                   char *changes, size_t changes_size);
 
+/* Loads everything `config` names (TLS certificate and key, client CAs,
+ * htpasswd file, token keys and certificate bundles, access rules, S3
+ * settings) exactly as runtime_build does, then frees it: 0 when the server
+ * would start with `config`, else its error and message. */
+int runtime_check(const struct config *config);
+
+/* config_load(path) followed by runtime_check(): what `cairn --check-config`,
+ * `cairn-gc --config` and `cairn-fsck --config` validate a file with. On
+ * success `*config` holds the loaded configuration (config_release() it);
+ * on failure it is not touched and needs no release. */
+int runtime_check_file(const char *path, struct config *config);
+
 void runtime_acquire(struct runtime *runtime);
 void runtime_release(struct runtime *runtime);
 

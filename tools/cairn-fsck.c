@@ -125,8 +125,16 @@ int main(int argc, char **argv)
     char root[TREE_PATH_MAX];
     struct tree tree;
     struct blob_store *store = NULL;
-    if (tool_root_from_arguments(root_option, config_option, root) < 0 ||
-        tree_open(&tree, root, 0) < 0 || tool_blob_store_open(config_option, &tree, &store) < 0) {
+    struct config config;
+    if (tool_settings_from_arguments(root_option, config_option, &config, root) < 0) {
+        fprintf(stderr, "cairn-fsck: %s\n", error_message());
+        return EXIT_USAGE;
+    }
+    int opened = tree_open(&tree, root, 0);
+    if (opened == 0)
+        opened = tool_blob_store_open(&config, &tree, &store);
+    config_release(&config);
+    if (opened < 0) {
         fprintf(stderr, "cairn-fsck: %s\n", error_message());
         return EXIT_USAGE;
     }

@@ -227,6 +227,12 @@ static void print_human(const struct arguments *arguments, const char *root,
            timings->total);
 }
 
+static int report_usage_error(void)
+{
+    fprintf(stderr, "cairn-gc: %s\n", error_message());
+    return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     /* A bucket that drops a connection must be an error, not a signal
@@ -239,19 +245,24 @@ int main(int argc, char **argv)
 
     char root[TREE_PATH_MAX];
     struct tree tree;
-    if (tool_root_from_arguments(arguments.root, arguments.config, root) < 0 ||
-        tree_open(&tree, root, 0) < 0) {
-        fprintf(stderr, "cairn-gc: %s\n", error_message());
-        return EXIT_USAGE;
+    struct config config;
+    if (tool_settings_from_arguments(arguments.root, arguments.config, &config, root) < 0)
+        return report_usage_error();
+    if (tree_open(&tree, root, 0) < 0) {
+        config_release(&config);
+        return report_usage_error();
     }
     struct stat status;
     if (stat(tree.root_directory, &status) < 0 || !S_ISDIR(status.st_mode)) {
         fprintf(stderr, "cairn-gc: cannot read the root directory %s: %s\n", tree.root_directory,
                 errno != 0 ? strerror(errno) : "not a directory");
+        config_release(&config);
         return EXIT_FAILED;
     }
     struct blob_store *store;
-    if (tool_blob_store_open(arguments.config, &tree, &store) < 0) {
+    int opened = tool_blob_store_open(&config, &tree, &store);
+    config_release(&config);
+    if (opened < 0) {
         fprintf(stderr, "cairn-gc: %s\n", error_message());
         return EXIT_FAILED;
     }

@@ -3,20 +3,22 @@
  * root from the command line, Distribution-style durations, small output
  * helpers.
  *
- * The tools use layout/ and drivers/ only (never src/): the configuration
- * file is read here for the keys the tools need,
- * storage.filesystem.rootdirectory and storage.s3 (read by
- * drivers/s3_config.h, as the server reads it), with libyaml's document API;
- * every other key is ignored (the server validates the file, not the tools).
+ * The tools use layout/, drivers/ and the configuration (src/config.h,
+ * src/runtime.h: no h2o). A --config file is read by the server's own
+ * reader and validated as the server validates it, so the tools and the
+ * server never disagree about a file.
  *
  * Every function returns 0 or a negative errno and sets error_message()
  * (layout/error.h) on failure.
  *
+ *     struct config config;
  *     char root[TREE_PATH_MAX];
- *     if (tool_root_from_arguments(root_option, config_option, root) < 0) {
+ *     if (tool_settings_from_arguments(root_option, config_option, &config, root) < 0) {
  *         fprintf(stderr, "cairn-gc: %s\n", error_message());
  *         return 2;
  *     }
+ *     ... tool_blob_store_open(&config, &tree, &store) ...
+ *     config_release(&config);
  *     long long grace;
  *     if (tool_parse_duration("1h30m", &grace) < 0) ...   // grace == 5400
  */
@@ -27,26 +29,25 @@
 #include <time.h>
 #include "drivers/blob_store.h"
 #include "layout/tree.h"
+#include "src/config.h"
 
-/* The root directory used when the configuration file has no
- * storage.filesystem.rootdirectory (the server's default too). */
-#define TOOL_DEFAULT_ROOT "./data"
+/* The tools' --root DIR or --config FILE (exactly one of `root` and
+ * `config_path` must be non-NULL: -EINVAL otherwise). With `root`, `*config`
+ * gets the built-in defaults and `root_out` the directory (trailing slashes
+ * removed). With `config_path`, the file is loaded and validated exactly as
+ * the server loads it at start (src/runtime.h runtime_check_file: every file
+ * it names, TLS, htpasswd, token keys, S3 settings), so a configuration the
+ * server would refuse is refused here with the server's message, and
+ * `root_out` gets storage.filesystem.rootdirectory (or the server's
+ * default). On success config_release(config) afterwards; on failure
+ * nothing needs releasing. */
+int tool_settings_from_arguments(const char *root, const char *config_path,
+                                 struct config *config, char root_out[TREE_PATH_MAX]);
 
-/* The tree's root directory R (tree.h) from the tools' --root DIR or
- * --config FILE: exactly one of `root` and `config_path` must be non-NULL
- * (-EINVAL otherwise). With `root`, copies it (trailing slashes removed). With
- * `config_path`, reads the YAML file and takes
- * storage.filesystem.rootdirectory, or TOOL_DEFAULT_ROOT when the file has no
- * such key (or it is null/empty). Errors: -ENOENT/-EACCES/... when the file
- * cannot be read, -EINVAL when it is not YAML or the key is not a string,
- * -ENAMETOOLONG when the path does not fit. */
-int tool_root_from_arguments(const char *root, const char *config_path, char out[TREE_PATH_MAX]);
-
-/* The blob store the tools work on: with `config_path` naming a file that has
- * storage.s3, the S3 store (drivers/s3.h: layers in the bucket, manifests in
- * the tree); otherwise the tree's filesystem store. Errors name the file and
- * line. */
-int tool_blob_store_open(const char *config_path, const struct tree *tree,
+/* The blob store the tools work on: with storage.s3 in `config`, the S3
+ * store (drivers/s3.h: layers in the bucket, manifests in the tree);
+ * otherwise the tree's filesystem store. */
+int tool_blob_store_open(const struct config *config, const struct tree *tree,
                          struct blob_store **store_out);
 
 /* Parses a duration as written in Distribution's configuration (Go's

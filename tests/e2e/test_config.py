@@ -1,6 +1,7 @@
 """The configuration file: `cairn --check-config`, flags over the file,
 starting from a real Distribution config.yml, SIGTERM with a config."""
 
+import os
 import re
 import shutil
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from cairn_server import (HOST, CairnServer, basic_auth, bcrypt_hash, find_binary, free_port,
                           helpers_for, make_oci_layout, parse_challenge, password_of, sha256,
                           skopeo, yaml_doc)
+from gc_tools import fsck_binary, gc_binary
 
 
 def binary_or_skip():
@@ -206,6 +208,141 @@ class CheckConfigTest(unittest.TestCase):
             """)
         self.assertNotEqual(rc, 0, out)
         self.assertRegex(out, re.escape(f"{path}:") + r"\d+: auth", out)
+
+
+class CheckConfigLoadsLikeStartTest(unittest.TestCase):
+    """`cairn --check-config`, `cairn-gc --config` and `cairn-fsck --config`
+    load a file exactly as the server does at start: whatever makes the
+    server refuse to start (a missing or MD5 htpasswd file, a missing TLS
+    certificate, a key that does not match, a missing token bundle, S3
+    without a bucket) makes each of them fail with the server's message."""
+
+    def setUp(self):
+        self.binary = binary_or_skip()
+        self.dir = Path(tempfile.mkdtemp(prefix="cairn-e2e-load-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.root = self.dir / "root"
+        (self.root / "docker/registry/v2").mkdir(parents=True)
+
+    def run_command(self, *args, env=None):
+        try:
+            p = subprocess.run([str(a) for a in args], stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=20, env=env)
+        except subprocess.TimeoutExpired:
+            self.fail(f"{args} did not exit within 20 s")
+        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+    def write(self, body, http="", storage=""):
+        """A configuration over the test's root; `http` and `storage` are
+        lines added under those sections."""
+        path = self.dir / "config.yml"
+        path.write_text(f"version: 0.1\nstorage:\n  filesystem:\n"
+                        f"    rootdirectory: {self.root}\n"
+                        + textwrap.indent(textwrap.dedent(storage), "  ")
+                        + f"http:\n  addr: 127.0.0.1:{free_port()}\n"
+                        + textwrap.indent(textwrap.dedent(http), "  ")
+                        + textwrap.dedent(body))
+        return path
+
+    def assert_refused_everywhere(self, body, expect, http="", storage="", env=None):
+        path = self.write(body, http, storage)
+        rc, out, err = self.run_command(self.binary, "--config", path, env=env)
+        self.assertNotEqual(rc, 0, f"the server started with:\n{path.read_text()}\n{out}{err}")
+        server_lines = [line for line in err.splitlines()
+                        if line.startswith("cairn: ") and not line.startswith("cairn: warning")]
+        self.assertTrue(server_lines, err)
+        server_message = server_lines[-1]
+        self.assertIn(expect, server_message)
+
+        rc, out, err = self.run_command(self.binary, "--check-config", path, env=env)
+        self.assertNotEqual(rc, 0, f"--check-config accepted what the server refuses:\n{out}")
+        self.assertNotIn(": ok", out)
+        self.assertIn(server_message, err.splitlines(),
+                      f"--check-config must say what the server says: {server_message!r}")
+        message = server_message[len("cairn: "):]
+        for tool, extra in ((gc_binary(), ["--dry-run"]), (fsck_binary(), [])):
+            if tool is None:
+                continue
+            rc, out, err = self.run_command(tool, "--config", path, *extra, env=env)
+            self.assertNotEqual(rc, 0, f"{tool} accepted what the server refuses:\n{out}{err}")
+            self.assertIn(message, err, f"{tool} must say what the server says")
+            self.assertEqual(out, "", f"{tool} worked on the tree anyway")
+
+    def test_missing_htpasswd_file(self):
+        missing = self.dir / "no-such-htpasswd"
+        self.assert_refused_everywhere(f"""\
+            auth:
+              htpasswd:
+                realm: r
+                path: {missing}
+            """, str(missing))
+
+    def test_md5_htpasswd_file(self):
+        htpasswd = self.dir / "htpasswd"
+        htpasswd.write_text("alice:$apr1$8i6A9ZjJ$yWOxZJ/w9wG0Uf/cE0Dju1\n")
+        self.assert_refused_everywhere(f"""\
+            auth:
+              htpasswd:
+                realm: r
+                path: {htpasswd}
+            """, str(htpasswd))
+
+    def test_missing_tls_certificate(self):
+        self.assert_refused_everywhere("", "missing.crt", http=f"""\
+            tls:
+              certificate: {self.dir}/missing.crt
+              key: {self.dir}/missing.key
+            """)
+
+    def test_tls_key_of_another_certificate(self):
+        if shutil.which("openssl") is None:
+            self.skipTest("openssl not installed")
+        for name in ("a", "b"):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                            f"/CN={name}", "-keyout", self.dir / f"{name}.key", "-out",
+                            self.dir / f"{name}.crt"], check=True, capture_output=True)
+        self.assert_refused_everywhere("", "b.key", http=f"""\
+            tls:
+              certificate: {self.dir}/a.crt
+              key: {self.dir}/b.key
+            """)
+
+    def test_missing_token_bundle(self):
+        self.assert_refused_everywhere(f"""\
+            auth:
+              token:
+                realm: https://auth.example/token
+                service: registry
+                issuer: auth
+                rootcertbundle: {self.dir}/missing-bundle.pem
+            """, "missing-bundle.pem")
+
+    def test_s3_without_credentials(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.assert_refused_everywhere("", "credentials", env=env, storage="""\
+            s3:
+              bucket: b
+              region: us-east-1
+              regionendpoint: http://127.0.0.1:1
+            """)
+
+    def test_good_file_passes_everywhere(self):
+        htpasswd = self.dir / "htpasswd"
+        htpasswd.write_text("alice:" + bcrypt_hash(password_of("alice")) + "\n")
+        path = self.write(f"""\
+            auth:
+              htpasswd:
+                realm: r
+                path: {htpasswd}
+            """)
+        rc, out, err = self.run_command(self.binary, "--check-config", path)
+        self.assertEqual(rc, 0, err)
+        self.assertIn(f"{path}: ok", out)
+        for tool, extra in ((gc_binary(), ["--dry-run"]), (fsck_binary(), [])):
+            if tool is not None:
+                rc, out, err = self.run_command(tool, "--config", path, *extra)
+                self.assertEqual(rc, 0, f"{tool}: {out}{err}")
 
 
 class FlagsOverFileTest(unittest.TestCase):

@@ -2,7 +2,9 @@
 #include "test_support.h"
 
 #include <errno.h>
+#include <string.h>
 
+#include "layout/error.h"
 #include "layout/tree.h"
 #include "tools/tool_common.h"
 
@@ -38,12 +40,15 @@ static void test_durations(void **state)
 static void test_root_from_arguments(void **state)
 {
     (void)state;
-    char out[TREE_PATH_MAX], path[PATH_MAX];
+    char out[TREE_PATH_MAX], path[PATH_MAX], htpasswd[PATH_MAX + 16], text[2 * PATH_MAX];
+    struct config config;
     char *root = support_root_create();
-    assert_int_equal(tool_root_from_arguments("/srv/registry//", NULL, out), 0);
+    assert_int_equal(tool_settings_from_arguments("/srv/registry//", NULL, &config, out), 0);
     assert_string_equal(out, "/srv/registry");
-    assert_int_equal(tool_root_from_arguments(NULL, NULL, out), -EINVAL);
-    assert_int_equal(tool_root_from_arguments("/a", "/b", out), -EINVAL);
+    assert_int_equal(config.s3_enabled, 0);
+    config_release(&config);
+    assert_int_equal(tool_settings_from_arguments(NULL, NULL, &config, out), -EINVAL);
+    assert_int_equal(tool_settings_from_arguments("/a", "/b", &config, out), -EINVAL);
 
     support_path(path, "%s/config.yml", root);
     support_write_string(path, "version: 0.1\n"
@@ -53,30 +58,47 @@ static void test_root_from_arguments(void **state)
                                "  filesystem:\n    rootdirectory: /var/lib/registry\n"
                                "    maxthreads: 100\n"
                                "http:\n  addr: :5000\n");
-    assert_int_equal(tool_root_from_arguments(NULL, path, out), 0);
+    assert_int_equal(tool_settings_from_arguments(NULL, path, &config, out), 0);
     assert_string_equal(out, "/var/lib/registry");
+    config_release(&config);
 
     support_write_string(path, "storage:\n  filesystem:\n    rootdirectory: \"/data dir/\"\n");
-    assert_int_equal(tool_root_from_arguments(NULL, path, out), 0);
+    assert_int_equal(tool_settings_from_arguments(NULL, path, &config, out), 0);
     assert_string_equal(out, "/data dir");
+    config_release(&config);
 
     /* No key (or null): the server's default. */
-    support_write_string(path, "http:\n  addr: :5000\n");
-    assert_int_equal(tool_root_from_arguments(NULL, path, out), 0);
-    assert_string_equal(out, TOOL_DEFAULT_ROOT);
-    support_write_string(path, "storage:\n  filesystem:\n    rootdirectory: ~\n");
-    assert_int_equal(tool_root_from_arguments(NULL, path, out), 0);
-    assert_string_equal(out, TOOL_DEFAULT_ROOT);
-    support_write_string(path, "");
-    assert_int_equal(tool_root_from_arguments(NULL, path, out), 0);
-    assert_string_equal(out, TOOL_DEFAULT_ROOT);
+    const char *no_root[] = {"http:\n  addr: :5000\n",
+                             "storage:\n  filesystem:\n    rootdirectory: ~\n", ""};
+    for (size_t i = 0; i < sizeof no_root / sizeof no_root[0]; i++) {
+        support_write_string(path, no_root[i]);
+        assert_int_equal(tool_settings_from_arguments(NULL, path, &config, out), 0);
+        assert_string_equal(out, CONFIG_DEFAULT_ROOT_DIRECTORY);
+        config_release(&config);
+    }
 
     support_write_string(path, "storage:\n  filesystem:\n    rootdirectory: [a, b]\n");
-    assert_int_equal(tool_root_from_arguments(NULL, path, out), -EINVAL);
+    assert_int_equal(tool_settings_from_arguments(NULL, path, &config, out), -EINVAL);
     support_write_string(path, "storage: [unclosed\n");
-    assert_int_equal(tool_root_from_arguments(NULL, path, out), -EINVAL);
+    assert_int_equal(tool_settings_from_arguments(NULL, path, &config, out), -EINVAL);
+
+    /* What the server would refuse at start is refused here: a missing
+     * htpasswd file, a missing TLS certificate, unknown cairn keys. */
+    support_path(htpasswd, "%s/missing-htpasswd", root);
+    snprintf(text, sizeof text, "auth:\n  htpasswd:\n    realm: r\n    path: %s\n", htpasswd);
+    support_write_string(path, text);
+    assert_true(tool_settings_from_arguments(NULL, path, &config, out) < 0);
+    assert_non_null(strstr(error_message(), "missing-htpasswd"));
+    snprintf(text, sizeof text, "http:\n  tls:\n    certificate: %s/no.crt\n    key: %s/no.key\n",
+             root, root);
+    support_write_string(path, text);
+    assert_true(tool_settings_from_arguments(NULL, path, &config, out) < 0);
+    assert_non_null(strstr(error_message(), "no.crt"));
+    support_write_string(path, "cairn:\n  no_such_key: 1\n");
+    assert_int_equal(tool_settings_from_arguments(NULL, path, &config, out), -EINVAL);
+
     support_path(path, "%s/missing.yml", root);
-    assert_int_equal(tool_root_from_arguments(NULL, path, out), -ENOENT);
+    assert_int_equal(tool_settings_from_arguments(NULL, path, &config, out), -ENOENT);
     support_root_remove(root);
 }
 
