@@ -21,6 +21,22 @@
   images.py check-diffids LAYOUT_OR_DIR DIGEST
       for an image manifest: gunzip every layer and check its sha256 against
       the config's rootfs.diff_ids.  Exit 1 on mismatch.
+
+  images.py docker-archive LAYOUT DIGEST OUT.tar NAME:TAG
+      write the image manifest DIGEST of an OCI layout as a `docker save`
+      archive (manifest.json, config, uncompressed layer tars) that `docker
+      load` takes as NAME:TAG: what skopeo's docker-archive: would make.
+
+  images.py oci-archive LAYOUT DIGEST OUT.tar NAME
+      write manifest or index DIGEST and every blob it reaches as an OCI
+      image layout in a tar (skopeo's oci-archive:), its index.json naming
+      it NAME (io.containerd.image.name, for `ctr images import`) and
+      NAME's tag (org.opencontainers.image.ref.name).
+
+  images.py archive-file ARCHIVE PATH
+      print the content of file PATH (e.g. etc/greeting) in the image of a
+      `docker save` archive, as its last layer holding PATH has it.  Exit 1
+      when no layer has it.
 """
 import gzip
 import hashlib
@@ -227,6 +243,87 @@ def check_diffids(where, dg):
         sys.exit(1)
 
 
+def member_path(name):
+    while name.startswith("./"):
+        name = name[2:]
+    return name.lstrip("/")
+
+
+def archive_file(archive, path):
+    want = member_path(path)
+    with tarfile.open(archive) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        found = None
+        for layer in manifest[0]["Layers"]:
+            with tarfile.open(fileobj=outer.extractfile(layer)) as inner:
+                for m in inner.getmembers():
+                    if member_path(m.name) == want and m.isfile():
+                        found = inner.extractfile(m).read()
+    if found is None:
+        print("%s: no layer holds %s" % (archive, path), file=sys.stderr)
+        sys.exit(1)
+    sys.stdout.buffer.write(found)
+
+
+def _add_bytes(tf, name, data):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    info.mtime = 1700000000
+    tf.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tf, name):
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    info.mtime = 1700000000
+    tf.addfile(info)
+
+
+def docker_archive(layout, dg, out, name):
+    m = json.loads(read_blob(layout, dg))
+    config = read_blob(layout, m["config"]["digest"])
+    layers = []
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+        _add_bytes(tf, m["config"]["digest"][7:] + ".json", config)
+        for l in m["layers"]:
+            data = read_blob(layout, l["digest"])
+            if "gzip" in l["mediaType"]:
+                data = gzip.decompress(data)
+            hexd = sha256(data)[7:]
+            _add_dir(tf, hexd)
+            _add_bytes(tf, hexd + "/layer.tar", data)
+            layers.append(hexd + "/layer.tar")
+        _add_bytes(tf, "manifest.json", json.dumps(
+            [{"Config": m["config"]["digest"][7:] + ".json", "RepoTags": [name],
+              "Layers": layers}]).encode())
+
+
+def oci_archive(layout, dg, out, name):
+    top = None
+    with open(os.path.join(layout, "index.json"), "rb") as f:
+        for d in json.load(f)["manifests"]:
+            if d["digest"] == dg:
+                top = dict(d)
+    if top is None:
+        raise SystemExit("%s is not in %s/index.json" % (dg, layout))
+    top["annotations"] = {"io.containerd.image.name": name,
+                          "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1]}
+    seen = []
+    for d in reachable(layout, dg, []):
+        if d not in seen:
+            seen.append(d)
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+        _add_bytes(tf, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        _add_bytes(tf, "index.json", canon(
+            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [top]}))
+        _add_dir(tf, "blobs")
+        _add_dir(tf, "blobs/sha256")
+        for d in seen:
+            _add_bytes(tf, "blobs/sha256/" + d[7:], read_blob(layout, d))
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "build":
         build(sys.argv[2])
@@ -238,6 +335,12 @@ def main():
         print("\n".join(seen))
     elif len(sys.argv) == 4 and sys.argv[1] == "check-diffids":
         check_diffids(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 6 and sys.argv[1] == "docker-archive":
+        docker_archive(*sys.argv[2:6])
+    elif len(sys.argv) == 6 and sys.argv[1] == "oci-archive":
+        oci_archive(*sys.argv[2:6])
+    elif len(sys.argv) == 4 and sys.argv[1] == "archive-file":
+        archive_file(sys.argv[2], sys.argv[3])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
