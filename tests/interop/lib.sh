@@ -623,6 +623,10 @@ EOF
     die "containerd did not answer within 30 s"
 }
 
+# ct ARGS...: ctr on the containerd of start_containerd (namespace
+# cairn-interop), with a bounded run time
+ct() { timeout "$INTEROP_TIMEOUT" ctr --address "$CTD_ADDRESS" --namespace cairn-interop "$@"; }
+
 # start_dockerd DIR [dockerd args...]: dockerd (on its own containerd, in
 # DIR/ctd) with data root, exec root, pid file, key and socket in DIR, vfs
 # storage, no iptables, no bridge. Exports DOCKER_HOST and DOCKER_CONFIG
