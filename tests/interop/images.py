@@ -16,7 +16,8 @@
   images.py reachable LAYOUT_OR_DIR DIGEST
       print every blob digest reachable from manifest DIGEST (itself, config,
       layers, child manifests), one per line.  LAYOUT_OR_DIR is an OCI layout
-      (blobs/sha256/<hex>) or a skopeo dir: (<hex>, manifest.json).
+      (blobs/sha256/<hex>), a skopeo dir: (<hex>, manifest.json) or a
+      registry tree (<root>/docker/registry/v2, docs/layout.md).
 
   images.py check-diffids LAYOUT_OR_DIR DIGEST
       for an image manifest: gunzip every layer and check its sha256 against
@@ -29,9 +30,9 @@
 
   images.py oci-archive LAYOUT DIGEST OUT.tar NAME
       write manifest or index DIGEST and every blob it reaches as an OCI
-      image layout in a tar (skopeo's oci-archive:), its index.json naming
-      it NAME (io.containerd.image.name, for `ctr images import`) and
-      NAME's tag (org.opencontainers.image.ref.name).
+      image layout in a tar (skopeo's oci-archive:FILE:NAME), its index.json
+      naming it NAME (org.opencontainers.image.ref.name, as skopeo does, and
+      io.containerd.image.name, for `ctr images import`).
 
   images.py archive-file ARCHIVE PATH
       print the content of file PATH (e.g. etc/greeting) in the image of a
@@ -197,6 +198,10 @@ def blob_path(where, dg):
     p = os.path.join(where, hexd)
     if os.path.exists(p):
         return p
+    # a registry tree (docker/registry/v2: blobs/sha256/<hex[0:2]>/<hex>/data)
+    p = os.path.join(where, "blobs", "sha256", hexd[:2], hexd, "data")
+    if os.path.exists(p):
+        return p
     # dir: transport keeps the top-level manifest only as manifest.json
     p = os.path.join(where, "manifest.json")
     if os.path.exists(p):
@@ -309,7 +314,7 @@ def oci_archive(layout, dg, out, name):
     if top is None:
         raise SystemExit("%s is not in %s/index.json" % (dg, layout))
     top["annotations"] = {"io.containerd.image.name": name,
-                          "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1]}
+                          "org.opencontainers.image.ref.name": name}
     seen = []
     for d in reachable(layout, dg, []):
         if d not in seen:

@@ -675,3 +675,46 @@ stop_dockerd() {
 
 # dk ARGS...: the docker client, with a bounded run time
 dk() { timeout "$INTEROP_TIMEOUT" "$DOCKER_CLI" "$@"; }
+
+# ---------------------------------------------------------------------------
+# buildah with storage of the test's own
+
+# init_buildah DIR: `bh` runs buildah with vfs storage, root and run root in
+# DIR, its own containers.conf (temporary files in DIR/tmp) and
+# registries.conf. containers/image keeps root's blob-info cache in
+# /var/lib/containers/cache whatever --root says, and buildah 1.28 unpacks
+# oci-archive: files in /var/tmp whatever TMPDIR says, so each command runs in
+# a private mount namespace where /var/lib/containers is DIR/varlib and
+# /var/tmp is DIR/tmp (an empty /var/lib/containers is made for the mount
+# when there is none, and removed at exit). Without unshare -m, buildah runs
+# as is and says so.
+init_buildah() {
+    BH_DIR=$1
+    mkdir -p "$BH_DIR/tmp" "$BH_DIR/varlib"
+    printf '[engine]\nimage_copy_tmp_dir = "%s"\n' "$BH_DIR/tmp" >"$BH_DIR/containers.conf"
+    printf 'unqualified-search-registries = []\n' >"$BH_DIR/registries.conf"
+    export CONTAINERS_CONF="$BH_DIR/containers.conf" CONTAINERS_REGISTRIES_CONF="$BH_DIR/registries.conf"
+    BH_NAMESPACE=0
+    if unshare --mount --propagation private true 2>/dev/null; then
+        if [[ ! -d /var/lib/containers ]]; then
+            mkdir /var/lib/containers && on_cleanup "rmdir /var/lib/containers 2>/dev/null"
+        fi
+        BH_NAMESPACE=1
+    else
+        log "note: no private mount namespace (unshare -m): buildah writes its blob-info cache to /var/lib/containers/cache and temporary files to /var/tmp"
+    fi
+}
+
+# bh ARGS...: buildah as set up by init_buildah, with a bounded run time
+bh() {
+    local common=(--storage-driver vfs --root "$BH_DIR/root" --runroot "$BH_DIR/run")
+    if [[ $BH_NAMESPACE = 1 ]]; then
+        # shellcheck disable=SC2016
+        timeout "$INTEROP_TIMEOUT" unshare --mount --propagation private -- \
+            bash -c 'mount --bind "$1" /var/lib/containers && mount --bind "$2" /var/tmp &&
+                     shift 2 && exec buildah "$@"' \
+            bh "$BH_DIR/varlib" "$BH_DIR/tmp" "${common[@]}" "$@"
+    else
+        timeout "$INTEROP_TIMEOUT" buildah "${common[@]}" "$@"
+    fi
+}
