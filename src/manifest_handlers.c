@@ -15,8 +15,10 @@
 static void send_manifest(struct registry *registry, h2o_req_t *req, const struct route *route)
 {
     struct digest digest;
-    int result =
-        repository_resolve_manifest(&registry->tree, route->name, route->reference, &digest, NULL);
+    int result = route->reference_too_long
+                     ? repository_manifest_unknown(&registry->tree, route->name, NULL)
+                     : repository_resolve_manifest(&registry->tree, route->name, route->reference,
+                                                   &digest, NULL);
     if (result < 0) {
         response_send_failure(req, result);
         return;
@@ -116,9 +118,16 @@ static void manifest_complete(struct request_work *work)
 static int plan(struct endpoint_context *endpoint, h2o_req_t *req, struct manifest_work *manifest)
 {
     struct registry *registry = endpoint->registry;
-    const char *reference = manifest->route.reference;
-    int is_digest = strchr(reference, ':') != NULL;
+    const struct route *route = &manifest->route;
+    int is_digest = route->reference_has_colon;
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT"))) {
+        /* Too long for any grammar: refused as the tag or digest it meant to
+         * be, as repository_put_manifest() refuses a shorter invalid one. */
+        if (route->reference_too_long)
+            return is_digest ? error_set(-REGISTRY_ERROR_DIGEST_INVALID,
+                                         "invalid digest: longer than any algorithm's")
+                             : error_set(-REGISTRY_ERROR_TAG_INVALID,
+                                         "tag is longer than %d characters", TAG_MAX);
         if (req->entity.len > MANIFEST_SIZE_MAX)
             return error_set(-REGISTRY_ERROR_TOO_LARGE, "manifest larger than %d bytes",
                              MANIFEST_SIZE_MAX);
@@ -139,9 +148,11 @@ static int plan(struct endpoint_context *endpoint, h2o_req_t *req, struct manife
         return -REGISTRY_ERROR_UNSUPPORTED;
     if (!endpoint->runtime->config.delete_enabled)
         return error_set(-REGISTRY_ERROR_UNSUPPORTED, "deletes are disabled");
-    int is_tag;
-    int result = repository_resolve_manifest(&registry->tree, manifest->route.name, reference,
-                                             &manifest->digest, &is_tag);
+    /* An invalid reference names nothing to delete: 404, as for GET. */
+    if (route->reference_too_long)
+        return repository_manifest_unknown(&registry->tree, route->name, NULL);
+    int result = repository_resolve_manifest(&registry->tree, route->name, route->reference,
+                                             &manifest->digest, NULL);
     if (result < 0)
         return result;
     manifest->operation = is_digest ? OPERATION_DELETE_DIGEST : OPERATION_DELETE_TAG;
@@ -151,10 +162,6 @@ static int plan(struct endpoint_context *endpoint, h2o_req_t *req, struct manife
 void manifest_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
 {
     struct registry *registry = endpoint->registry;
-    if (route->reference_too_long) {
-        response_send_error(req, REGISTRY_ERROR_MANIFEST_INVALID, "reference too long");
-        return;
-    }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || request_is_head(req)) {
         send_manifest(registry, req, route);
         return;

@@ -7,6 +7,11 @@
  * thread) and answers 201 with Location, Docker-Content-Digest and, for a
  * manifest with a subject, OCI-Subject. DELETE by digest removes the revision
  * and every tag on it; DELETE by tag removes the tag; both 202.
+ *
+ * A reference that is neither a valid tag nor a valid digest (whatever its
+ * length) names no manifest: GET, HEAD and DELETE answer 404 as for any
+ * manifest that is not there; PUT refuses it, 400 TAG_INVALID (or
+ * DIGEST_INVALID when it holds a ':').
  */
 #ifndef CAIRN_SRC_MANIFEST_HANDLERS_H
 #define CAIRN_SRC_MANIFEST_HANDLERS_H

@@ -113,10 +113,14 @@ int repository_unlink_blob(const struct tree *tree, const char *name, const stru
 
 /* Why a manifest lookup failed: the repository is not there at all, or it
  * does not have this manifest. Only asked on the failure path. */
-static int unknown_manifest(const struct tree *tree, const char *name, const char *reference)
+int repository_manifest_unknown(const struct tree *tree, const char *name, const char *reference)
 {
     if (!repository_exists(tree, name))
         return error_set(-REGISTRY_ERROR_NAME_UNKNOWN, "repository %s not known to registry", name);
+    if (reference == NULL) /* not validated: never quoted */
+        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN,
+                         "manifest unknown in %s: the reference is neither a tag nor a digest",
+                         name);
     return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s", reference,
                      name);
 }
@@ -130,19 +134,19 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
     int result;
     if (is_tag_out != NULL)
         *is_tag_out = is_tag;
-    if (is_tag) {
-        if (tag_validate(reference, length) < 0)
-            return -REGISTRY_ERROR_TAG_INVALID;
-    } else if (digest_parse(reference, length, digest_out) < 0) {
-        return -REGISTRY_ERROR_DIGEST_INVALID;
-    }
+    /* A reference no grammar accepts names no manifest: 404 as for any other
+     * manifest that is not there (what clients and the OCI conformance suite
+     * expect); only a PUT refuses it as malformed. */
+    if (is_tag ? tag_validate(reference, length) < 0
+               : digest_parse(reference, length, digest_out) < 0)
+        return repository_manifest_unknown(tree, name, NULL);
     if (is_tag) {
         result = tree_path_tag_current_link(tree, name, reference, path);
         if (result < 0)
             return result;
         result = link_file_read(path, digest_out);
         if (result == -ENOENT)
-            return unknown_manifest(tree, name, reference);
+            return repository_manifest_unknown(tree, name, reference);
         if (result < 0)
             return result;
     }
@@ -153,7 +157,7 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
     if (result < 0)
         return result;
     if (result == 0)
-        return unknown_manifest(tree, name, digest_out->string);
+        return repository_manifest_unknown(tree, name, digest_out->string);
     return 0;
 }
 

@@ -48,12 +48,17 @@ void repository_writer_unlock(int fd);
 int repository_unlink_blob(const struct tree *tree, const char *name, const struct digest *digest);
 
 /* Resolves a manifest reference (a tag or a digest string) to a digest that
- * has a revision link: -REGISTRY_ERROR_MANIFEST_UNKNOWN otherwise,
- * -REGISTRY_ERROR_NAME_UNKNOWN when the repository does not exist,
- * -REGISTRY_ERROR_TAG_INVALID / _DIGEST_INVALID for a malformed reference.
- * `tag_out` (may be NULL) receives 1 when the reference was a tag. */
+ * has a revision link: -REGISTRY_ERROR_MANIFEST_UNKNOWN otherwise, also for a
+ * reference that is neither a valid tag nor a valid digest (it cannot name
+ * a manifest), -REGISTRY_ERROR_NAME_UNKNOWN when the repository does not
+ * exist. `is_tag_out` (may be NULL) receives 1 when the reference has no ':'.
+ * repository_manifest_unknown() gives these answers (NAME_UNKNOWN or
+ * MANIFEST_UNKNOWN) for `reference`, a valid tag or digest, or NULL for one
+ * that is not valid (never quoted in the message): also for a reference the
+ * caller could not even hold (longer than any grammar allows). */
 int repository_resolve_manifest(const struct tree *tree, const char *name, const char *reference,
                                 struct digest *digest_out, int *is_tag_out);
+int repository_manifest_unknown(const struct tree *tree, const char *name, const char *reference);
 
 /* Reads a manifest's bytes (malloc'd) and its media type. */
 int repository_read_manifest(struct blob_store *blobs, const struct digest *digest, char **body_out,

@@ -17,7 +17,9 @@
  *
  * On success the name has passed repository_name_validate(); the reference
  * (tag, digest or upload id) is only split out: the handler validates it with
- * the grammar its route expects. Returns 0, -REGISTRY_ERROR_NOT_FOUND or
+ * the grammar its route expects. A reference of ROUTE_REFERENCE_MAX bytes or
+ * more is not copied (reference_too_long): no grammar allows one that long.
+ * Returns 0, -REGISTRY_ERROR_NOT_FOUND or
  * -REGISTRY_ERROR_NAME_INVALID.
  */
 #ifndef CAIRN_SRC_ROUTER_H
@@ -45,6 +47,9 @@ struct route {
     char reference[ROUTE_REFERENCE_MAX]; /* NUL-terminated; "" when the route has none */
     size_t reference_length;
     int reference_too_long; /* the reference did not fit: invalid for every route */
+    /* It holds a ':', which no tag does: a digest, or meant as one. Set
+     * also when it is too long, so that a handler can still tell. */
+    int reference_has_colon;
 };
 
 int route_parse(const char *path, size_t length, struct route *out);

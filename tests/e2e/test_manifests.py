@@ -5,7 +5,7 @@ import unittest
 
 from cairn_server import (DOCKER_LIST, DOCKER_MANIFEST, EMPTY_JSON, EMPTY_JSON_DIGEST,
                           OCI_CONFIG, OCI_EMPTY, OCI_INDEX, OCI_LAYER, OCI_MANIFEST,
-                          CairnTestCase, canonical_json, media_type_of, sha256)
+                          CairnServer, CairnTestCase, canonical_json, media_type_of, sha256)
 
 FOUR_MIB = 4 * 1024 * 1024
 
@@ -197,19 +197,38 @@ class ManifestGetErrorsTest(CairnTestCase):
         self.assert_error(self.get_manifest(self.repo("b"), img.digest), 404,
                           "MANIFEST_UNKNOWN")
 
+    # References no grammar accepts: the conformance suite's own, tags of each
+    # invalid length (the router keeps at most 255 bytes of one), a lone ':'.
+    INVALID_REFERENCES = ("-leading-dash", ".leading-dot", ".INVALID_MANIFEST_NAME",
+                          "x" * 129, "x" * 255, "x" * 256, "x" * 300, "x" * 5000, "x" * 10000)
+
     def test_invalid_reference_in_url_on_get(self):
+        """A reference that is neither a tag nor a digest names no manifest:
+        404 MANIFEST_UNKNOWN, as the OCI conformance suite expects."""
         name = self.repo()
         self.make_image(name, "exists")
-        for ref in ("-leading-dash", ".leading-dot", "x" * 129):
-            with self.subTest(ref=ref):
-                self.assert_error(self.get_manifest(name, ref), 400,
-                                  "TAG_INVALID", "MANIFEST_INVALID", "NAME_INVALID")
+        for ref in self.INVALID_REFERENCES:
+            with self.subTest(ref=ref[:40], length=len(ref)):
+                self.assert_error(self.get_manifest(name, ref), 404, "MANIFEST_UNKNOWN")
+                r = self.get_manifest(name, ref, method="HEAD")
+                self.assertEqual(r.status, 404, r)
+                self.assertEqual(r.body, b"")
 
     def test_invalid_digest_reference_on_get(self):
         name = self.repo()
         self.make_image(name, "exists")
-        self.assert_error(self.get_manifest(name, "sha256:nothex"), 400, "DIGEST_INVALID",
-                          "TAG_INVALID", "MANIFEST_INVALID", "NAME_INVALID")
+        for ref in ("sha256:nothex", "sha256:" + "a" * 63, "md5:" + "0" * 32,
+                    "sha256:" + "a" * 300):
+            with self.subTest(ref=ref[:40], length=len(ref)):
+                self.assert_error(self.get_manifest(name, ref), 404, "MANIFEST_UNKNOWN")
+                r = self.get_manifest(name, ref, method="HEAD")
+                self.assertEqual(r.status, 404, r)
+
+    def test_invalid_reference_in_unknown_repository(self):
+        """As for a valid reference there: the repository is what is unknown."""
+        for ref in (".INVALID_MANIFEST_NAME", "x" * 300):
+            with self.subTest(length=len(ref)):
+                self.assert_error(self.get_manifest(self.repo(), ref), 404, "NAME_UNKNOWN")
 
 
 class ManifestRejectTest(CairnTestCase):
@@ -354,10 +373,20 @@ class ManifestRejectTest(CairnTestCase):
     def test_invalid_reference_in_url_on_put(self):
         name = self.repo()
         img = self.make_image(name, push=False)
-        for ref in ("-leading-dash", ".leading-dot", "x" * 129):
-            with self.subTest(ref=ref):
+        for ref in ("-leading-dash", ".leading-dot", ".INVALID_MANIFEST_NAME", "x" * 129,
+                    "x" * 255, "x" * 256, "x" * 300, "x" * 5000, "x" * 10000):
+            with self.subTest(ref=ref[:40], length=len(ref)):
                 r = self.put_manifest(name, ref, img.body, OCI_MANIFEST)
-                self.assert_error(r, 400, "TAG_INVALID", "MANIFEST_INVALID", "NAME_INVALID")
+                self.assert_error(r, 400, "TAG_INVALID")
+                self.assert_no_path(self.tree.revision_link(name, img.digest))
+
+    def test_invalid_digest_reference_on_put(self):
+        name = self.repo()
+        img = self.make_image(name, push=False)
+        for ref in ("sha256:nothex", "sha256:" + "a" * 300):
+            with self.subTest(length=len(ref)):
+                r = self.put_manifest(name, ref, img.body, OCI_MANIFEST)
+                self.assert_error(r, 400, "DIGEST_INVALID")
                 self.assert_no_path(self.tree.revision_link(name, img.digest))
 
     def test_config_descriptor_with_invalid_digest(self):
@@ -448,6 +477,18 @@ class ManifestDeleteTest(CairnTestCase):
         r = self.req("DELETE", f"/v2/{name}/manifests/nosuchtag")
         self.assert_error(r, 404, "MANIFEST_UNKNOWN")
 
+    def test_delete_invalid_reference(self):
+        """Nothing can be named by it: 404 as for GET, and nothing is removed."""
+        name = self.repo()
+        img = self.make_image(name, "x")
+        for ref in (".INVALID_MANIFEST_NAME", "x" * 129, "x" * 300, "sha256:nothex",
+                    "sha256:" + "a" * 300):
+            with self.subTest(ref=ref[:40], length=len(ref)):
+                r = self.req("DELETE", f"/v2/{name}/manifests/{ref}")
+                self.assert_error(r, 404, "MANIFEST_UNKNOWN")
+        self.assert_link(self.tree.tag_current_link(name, "x"), img.digest)
+        self.assert_link(self.tree.revision_link(name, img.digest), img.digest)
+
     def test_delete_twice(self):
         name = self.repo()
         img = self.make_image(name, "x")
@@ -469,6 +510,25 @@ class ManifestDeleteTest(CairnTestCase):
         r = self.req("DELETE", f"/v2/{name}/blobs/{sha256(img.layers[0])}")
         self.assertEqual(r.status, 202, r)
         self.assertEqual(self.get_manifest(name, "keep").body, img.body)
+
+
+
+class ManifestDeleteDisabledTest(CairnTestCase):
+    """storage.delete.enabled: false refuses every DELETE first, invalid
+    references too (405 UNSUPPORTED, as the spec allows for disabled deletes)."""
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(config="storage:\n  delete:\n    enabled: false\n")
+
+    def test_delete_refused_whatever_the_reference(self):
+        name = self.repo()
+        img = self.make_image(name, "x")
+        for ref in ("x", img.digest, ".INVALID_MANIFEST_NAME", "x" * 300):
+            with self.subTest(length=len(ref)):
+                r = self.req("DELETE", f"/v2/{name}/manifests/{ref}")
+                self.assert_error(r, 405, "UNSUPPORTED")
+        self.assert_link(self.tree.tag_current_link(name, "x"), img.digest)
 
 
 if __name__ == "__main__":

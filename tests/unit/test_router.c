@@ -97,6 +97,21 @@ static void test_overlong_reference(void **state)
     struct route route = parse_ok(path);
     assert_int_equal(route.kind, ROUTE_MANIFEST);
     assert_true(route.reference_too_long);
+    assert_false(route.reference_has_colon);
+    assert_string_equal(route.reference, "");
+
+    /* 255 bytes still fit; a ':' is seen even in one that does not. */
+    char fits[300] = "/v2/a/manifests/";
+    memset(fits + strlen(fits), 'y', ROUTE_REFERENCE_MAX - 1);
+    route = parse_ok(fits);
+    assert_false(route.reference_too_long);
+    assert_int_equal(route.reference_length, ROUTE_REFERENCE_MAX - 1);
+    path[20] = ':';
+    route = parse_ok(path);
+    assert_true(route.reference_too_long);
+    assert_true(route.reference_has_colon);
+    assert_false(parse_ok("/v2/a/manifests/latest").reference_has_colon);
+    assert_true(parse_ok("/v2/a/manifests/sha256:x").reference_has_colon);
 }
 
 int main(void)
