@@ -17,7 +17,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
 require_tools buildah unshare cairn
-[[ $(id -u) = 0 ]] || skip "buildah.sh runs buildah as root (vfs storage in a temp dir)"
+require_root "buildah.sh runs buildah as root (vfs storage, a private mount namespace)"
 init_workdir --short
 export TMPDIR=$WORK/tmp; mkdir -p "$TMPDIR"
 make_test_images "$WORK/img"

@@ -16,7 +16,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
 require_tools containerd ctr openssl cairn
-[[ $(id -u) = 0 ]] || skip "ctr.sh runs its own containerd, which needs root"
+require_root "ctr.sh runs its own containerd"
 init_workdir --short
 export TMPDIR=$WORK/tmp; mkdir -p "$TMPDIR"
 make_test_images "$WORK/img"

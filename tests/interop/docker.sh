@@ -17,7 +17,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
 require_tools docker dockerd containerd ctr openssl cairn
-[[ $(id -u) = 0 ]] || skip "docker.sh runs its own dockerd, which needs root"
+require_root "docker.sh runs its own dockerd"
 init_workdir --short
 export TMPDIR=$WORK/tmp; mkdir -p "$TMPDIR"
 make_test_images "$WORK/img"

@@ -50,7 +50,7 @@ skip() { log "SKIP: $*"; exit "$SKIP"; }
 # (CI=true), where every tool is installed and a missing one is a failure.
 missing() {
     if [[ ${CI:-} = true ]]; then
-        die "$* (CI=true: a missing tool fails the test)"
+        die "$* (CI=true: a test that cannot run fails instead of skipping)"
     fi
     skip "$*"
 }
@@ -73,6 +73,12 @@ require_tools() {
     done
     command -v python3 >/dev/null 2>&1 || missing "python3 not installed"
     command -v curl >/dev/null 2>&1 || missing "curl not installed"
+}
+
+# require_root WHY: the test starts daemons that need root. Skip when not
+# root, except in CI (CI=true), where it fails as a missing tool does.
+require_root() {
+    [[ $(id -u) = 0 ]] || missing "not root: $*"
 }
 
 _HOOKS=()       # cleanup commands (on_cleanup), run last-registered first
