@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "layout/error.h"
+#include "layout/link_file.h"
 #include "layout/names.h"
 
 int string_list_append(struct string_list *list, const char *item)
@@ -150,12 +151,20 @@ static int has_directory(const char *path, const char *child)
     return join(full, path, child) == 0 && lstat(full, &status) == 0 && S_ISDIR(status.st_mode);
 }
 
+/* What a walk over repository names does with each one it finds. */
+struct repository_visitor {
+    const char *marker;
+    int (*visit)(const char *name, void *context);
+    void *context;
+};
+
 /* Recursion over repository names: `name` (length `name_length`, possibly
  * empty) is a valid name whose directory is `path`. The depth is bounded by
- * REPOSITORY_NAME_MAX, since every level adds at least two characters. */
+ * REPOSITORY_NAME_MAX, since every level adds at least two characters.
+ * Stops at the first non-zero value of the visitor (or failure). */
 static int walk_repository_level(char path[TREE_PATH_MAX], size_t path_length,
                                  char name[REPOSITORY_NAME_MAX + 1], size_t name_length,
-                                 const char *marker, struct string_list *out)
+                                 const struct repository_visitor *visitor)
 {
     struct string_list children = {0};
     int result = list_subdirectories(path, accept_any, &children);
@@ -176,11 +185,11 @@ static int walk_repository_level(char path[TREE_PATH_MAX], size_t path_length,
             continue;
         path[path_length] = '/';
         memcpy(path + path_length + 1, child, child_length + 1);
-        if (has_directory(path, marker))
-            result = string_list_append(out, name);
+        if (has_directory(path, visitor->marker))
+            result = visitor->visit(name, visitor->context);
         if (result == 0)
             result = walk_repository_level(path, path_length + 1 + child_length, name,
-                                           new_name_length, marker, out);
+                                           new_name_length, visitor);
         path[path_length] = '\0';
         name[name_length] = '\0';
     }
@@ -188,15 +197,69 @@ static int walk_repository_level(char path[TREE_PATH_MAX], size_t path_length,
     return result;
 }
 
-int walk_repositories_with(const struct tree *tree, const char *marker, struct string_list *out)
+int walk_repositories_visit(const struct tree *tree, const char *marker,
+                            int (*visit)(const char *name, void *context), void *context)
 {
     char path[TREE_PATH_MAX], name[REPOSITORY_NAME_MAX + 1] = "";
+    struct repository_visitor visitor = {marker, visit, context};
     int result = tree_path_repositories(tree, path);
-    if (result < 0 ||
-        (result = walk_repository_level(path, strlen(path), name, 0, marker, out)) < 0)
+    return result < 0 ? result : walk_repository_level(path, strlen(path), name, 0, &visitor);
+}
+
+static int append_name(const char *name, void *context)
+{
+    return string_list_append(context, name);
+}
+
+int walk_repositories_with(const struct tree *tree, const char *marker, struct string_list *out)
+{
+    int result = walk_repositories_visit(tree, marker, append_name, out);
+    if (result < 0)
         return result;
     string_list_sort(out);
     return 0;
+}
+
+struct layer_search {
+    const struct tree *tree;
+    const struct digest *digest;
+    int (*may_read)(const char *name, void *context);
+    void *context;
+    char *name_out;
+};
+
+int walk_layer_link_matches(const struct tree *tree, const char *name, const struct digest *digest)
+{
+    char path[TREE_PATH_MAX];
+    struct digest target;
+    int result = tree_path_layer_link(tree, name, digest, path);
+    if (result == 0)
+        result = link_file_read(path, &target);
+    if (result == -ENOENT || result == -ENOTDIR || result == -EINVAL)
+        return 0; /* no link, or not one naming a digest: not linked here */
+    if (result < 0)
+        return result;
+    return digest_equal(&target, digest);
+}
+
+static int search_layer_link(const char *name, void *context)
+{
+    struct layer_search *search = context;
+    if (search->may_read != NULL && !search->may_read(name, search->context))
+        return 0; /* never looked into */
+    int result = walk_layer_link_matches(search->tree, name, search->digest);
+    if (result == 1)
+        snprintf(search->name_out, REPOSITORY_NAME_MAX + 1, "%s", name);
+    return result;
+}
+
+int walk_find_layer_link(const struct tree *tree, const struct digest *digest,
+                         int (*may_read)(const char *name, void *context), void *context,
+                         char name_out[REPOSITORY_NAME_MAX + 1])
+{
+    struct layer_search search = {tree, digest, may_read, context, name_out};
+    name_out[0] = '\0';
+    return walk_repositories_visit(tree, "_layers", search_layer_link, &search);
 }
 
 int walk_repositories(const struct tree *tree, struct string_list *out)

@@ -1,6 +1,7 @@
 /*
  * layout/walk.h — listings of what the tree holds: repositories, tags,
- * revisions, layer links, referrers, uploads and blobs.
+ * revisions, layer links, referrers, uploads and blobs; and the search for
+ * a repository that links a blob.
  *
  * Listings are read from the directories each time (the tree is the truth and
  * another process may change it); they are sorted with strcmp so that
@@ -18,6 +19,7 @@
 
 #include <stddef.h>
 #include "layout/digest.h"
+#include "layout/names.h"
 #include "layout/tree.h"
 
 struct string_list {
@@ -52,6 +54,28 @@ int walk_repositories(const struct tree *tree, struct string_list *out);
  * "_uploads" (uploads to purge even where no manifest was ever pushed),
  * "_layers" (repositories that hold blob links). */
 int walk_repositories_with(const struct tree *tree, const char *marker, struct string_list *out);
+
+/* The same walk without a list: calls visit(name, context) for each such
+ * repository in directory order (unsorted, for a search that may stop
+ * early) and stops at the first non-zero value, which it returns. */
+int walk_repositories_visit(const struct tree *tree, const char *marker,
+                            int (*visit)(const char *name, void *context), void *context);
+
+/* Whether <name>'s _layers links `digest` (its link file names exactly that
+ * digest): 1, 0 (no link, or one holding something else), or a negative
+ * errno when it cannot be read. */
+int walk_layer_link_matches(const struct tree *tree, const char *name, const struct digest *digest);
+
+/* A search for a repository that links `digest` (automatic cross-repository
+ * mount): visits the repositories with a _layers directory, asks
+ * may_read(name, context) (NULL: every one) and reads the link only in those
+ * it accepts; stops at the first that links the digest. 1 with its name in
+ * `name_out`, 0 when none does (name_out ""), or a negative errno. What a
+ * refused repository holds is never read, so neither the answer nor the
+ * time it takes depends on it (only on how many repositories there are). */
+int walk_find_layer_link(const struct tree *tree, const struct digest *digest,
+                         int (*may_read)(const char *name, void *context), void *context,
+                         char name_out[REPOSITORY_NAME_MAX + 1]);
 
 /* Every tag of a repository (directories under _manifests/tags), sorted. */
 int walk_tags(const struct tree *tree, const char *name, struct string_list *out);

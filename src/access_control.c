@@ -274,3 +274,71 @@ void access_identity_release(struct access_identity *identity)
         token_grant_release(&identity->grant);
     memset(identity, 0, sizeof *identity);
 }
+
+int access_pull_scope_init(struct access_pull_scope *scope, struct runtime *runtime,
+                           const struct access_identity *identity)
+{
+    memset(scope, 0, sizeof *scope);
+    runtime_acquire(runtime);
+    scope->runtime = runtime;
+    scope->identity.source = identity->source;
+    memcpy(scope->identity.user, identity->user, sizeof scope->identity.user);
+    if (!access_control_enabled(runtime)) {
+        scope->everything = 1;
+        return 0;
+    }
+    switch (identity->source) {
+    case IDENTITY_ANONYMOUS:
+        scope->everything = runtime->config.anonymous_pull;
+        return 0;
+    case IDENTITY_PASSWORD:
+    case IDENTITY_CERTIFICATE:
+        scope->everything = runtime->access_rules == NULL;
+        return 0;
+    case IDENTITY_TOKEN:
+        break;
+    }
+    /* A token names its repositories exactly: the list is all it allows. */
+    scope->listed = 1;
+    const struct token_grant *grant = &identity->grant;
+    for (size_t i = 0; i < grant->access_count; i++) {
+        const char *name = grant->access[i].name;
+        if (strcmp(grant->access[i].type, "repository") != 0 ||
+            !token_grant_allows(grant, name, ACCESS_PULL))
+            continue;
+        int listed = 0;
+        for (size_t j = 0; j < scope->repositories.count && !listed; j++)
+            listed = strcmp(scope->repositories.items[j], name) == 0;
+        int result = listed ? 0 : string_list_append(&scope->repositories, name);
+        if (result < 0) {
+            access_pull_scope_release(scope);
+            return result;
+        }
+    }
+    string_list_sort(&scope->repositories);
+    return 0;
+}
+
+static int compare_names(const void *key, const void *item)
+{
+    return strcmp(key, *(char *const *)item);
+}
+
+int access_pull_scope_allows(const struct access_pull_scope *scope, const char *repository)
+{
+    if (scope->everything)
+        return 1;
+    if (scope->listed)
+        return scope->repositories.count > 0 &&
+               bsearch(repository, scope->repositories.items, scope->repositories.count,
+                       sizeof *scope->repositories.items, compare_names) != NULL;
+    return access_control_allows(scope->runtime, &scope->identity, repository, ACCESS_PULL);
+}
+
+void access_pull_scope_release(struct access_pull_scope *scope)
+{
+    if (scope->runtime != NULL)
+        runtime_release(scope->runtime);
+    string_list_clear(&scope->repositories);
+    memset(scope, 0, sizeof *scope);
+}

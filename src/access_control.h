@@ -31,6 +31,7 @@
 
 #include <h2o.h>
 
+#include "layout/walk.h"
 #include "src/runtime.h"
 #include "src/token.h"
 
@@ -87,5 +88,33 @@ void access_control_refuse(h2o_req_t *req, const struct runtime *runtime,
                            unsigned actions);
 
 void access_identity_release(struct access_identity *identity);
+
+/* Which repositories a caller may pull, for work that outlives the request's
+ * handler (a worker thread searching the tree, while the request and its
+ * identity may be freed): the snapshot, with a reference held, and the
+ * identity, a token's grant reduced to the exact names it lets pull.
+ *
+ *     struct access_pull_scope scope = {0};
+ *     if (access_pull_scope_init(&scope, endpoint->runtime, endpoint->identity) < 0) ...
+ *     // on any thread:
+ *     if (scope.everything) ...                  // nothing to hide from this caller
+ *     if (access_pull_scope_allows(&scope, "team-a/app")) ...
+ *     access_pull_scope_release(&scope);         // a zeroed scope too
+ */
+struct access_pull_scope {
+    struct runtime *runtime;
+    struct access_identity identity; /* never holds a token's grant */
+    int everything;                  /* may pull every repository there is */
+    int listed;                      /* a token: only the names in `repositories` */
+    struct string_list repositories; /* sorted */
+};
+
+/* On the loop thread, while `identity` is valid. 0 or -ENOMEM. */
+int access_pull_scope_init(struct access_pull_scope *scope, struct runtime *runtime,
+                           const struct access_identity *identity);
+/* Whether the caller may pull `repository`: what access_control_allows()
+ * says for ACCESS_PULL. Any thread. */
+int access_pull_scope_allows(const struct access_pull_scope *scope, const char *repository);
+void access_pull_scope_release(struct access_pull_scope *scope);
 
 #endif

@@ -1039,13 +1039,15 @@ static int load_cairn(struct loader *loader, yaml_node_t *node)
             result = get_duration(loader, entry.value, key, 1, 0, &config->shutdown_grace_seconds);
         else if (strcmp(entry.name, "anonymous_pull") == 0)
             result = get_bool(loader, entry.value, key, &config->anonymous_pull);
+        else if (strcmp(entry.name, "automatic_mount") == 0)
+            result = get_bool(loader, entry.value, key, &config->automatic_mount);
         else if (strcmp(entry.name, "groups") == 0)
             result = load_groups(loader, entry.value, key);
         else if (strcmp(entry.name, "access") != 0)
             result = fail(loader, entry.key, key,
                           "unknown key (cairn's keys are threads, workers, max_body_size, "
                           "body_temporary_directory, request_timeout, shutdown_grace, "
-                          "anonymous_pull, groups and access)");
+                          "anonymous_pull, automatic_mount, groups and access)");
     }
     for (size_t i = 0; i < count && result == 0; i++) {
         struct entry entry;
@@ -1158,6 +1160,7 @@ void config_defaults(struct config *config)
     config->max_body_size = 16ULL << 30;
     config->request_timeout_seconds = 15 * 60;
     config->shutdown_grace_seconds = 30;
+    config->automatic_mount = 1;
 }
 
 void config_release(struct config *config)

@@ -102,6 +102,7 @@ struct config {
     uint64_t request_timeout_seconds; /* cairn.request_timeout (15m) */
     uint64_t shutdown_grace_seconds;  /* cairn.shutdown_grace (30s) */
     int anonymous_pull;               /* cairn.anonymous_pull (false) */
+    int automatic_mount;              /* cairn.automatic_mount (true): ?mount= without from */
     struct group_config *groups;      /* cairn.groups: {name: [users]} */
     size_t group_count;
     struct access_rule_config *access_rules; /* cairn.access: ordered */

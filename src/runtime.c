@@ -191,6 +191,8 @@ static void list_live_changes(const struct config *config, const struct config *
         note(changes, size, first, "auth.token");
     if (config->anonymous_pull != previous->anonymous_pull)
         note(changes, size, first, "cairn.anonymous_pull");
+    if (config->automatic_mount != previous->automatic_mount)
+        note(changes, size, first, "cairn.automatic_mount");
     if (config->access_rule_count != previous->access_rule_count ||
         config->group_count != previous->group_count)
         note(changes, size, first, "cairn.access");

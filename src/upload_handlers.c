@@ -12,7 +12,9 @@
 
 #include "layout/error.h"
 #include "layout/names.h"
+#include "layout/walk.h"
 #include "src/access_control.h"
+#include "src/access_log.h"
 #include "src/query.h"
 #include "src/repository.h"
 #include "src/response.h"
@@ -23,6 +25,7 @@ enum upload_operation {
     OPERATION_START,      /* POST: a new empty upload */
     OPERATION_MONOLITHIC, /* POST ?digest=: a new upload, its body, commit */
     OPERATION_MOUNT,      /* POST ?mount=&from=: link the blob from another repository */
+    OPERATION_DISCOVER,   /* POST ?mount= without from: find a readable repository linking it */
     OPERATION_APPEND,     /* PATCH */
     OPERATION_COMMIT,     /* PUT ?digest= */
     OPERATION_CANCEL,     /* DELETE */
@@ -39,6 +42,7 @@ struct upload_work {
     size_t body_length;  /* of the request, read on the loop thread */
     int64_t size;        /* upload size after the operation */
     struct upload_timing timing;
+    struct access_pull_scope scope; /* OPERATION_DISCOVER: where the caller may look */
 };
 
 /* Bodies from this size up are written and hashed by two threads at once. */
@@ -137,6 +141,76 @@ static int run_on_session(struct upload_work *upload)
     return result;
 }
 
+/* The walk's filter: repositories the caller may pull, but the target,
+ * which was looked at first. */
+static int search_filter(const char *name, void *context)
+{
+    const struct upload_work *upload = context;
+    return strcmp(name, upload->name) != 0 && access_pull_scope_allows(&upload->scope, name);
+}
+
+/* Whether some repository the caller may pull links the blob (automatic
+ * content discovery for a mount without `from`): 1, 0, or a negative errno.
+ * Only repositories the caller may pull are looked into, so what the others
+ * hold changes neither the answer nor its time. The target comes first (it
+ * often has the blob already: a retried push); a token's few repositories
+ * are asked directly; otherwise every repository with a _layers directory is
+ * visited, stopping at the first that links it. */
+static int discover_blob(struct upload_work *upload)
+{
+    struct registry *registry = upload->registry;
+    const struct access_pull_scope *scope = &upload->scope;
+    char found[REPOSITORY_NAME_MAX + 1];
+    int result;
+    if (scope->everything) {
+        /* Nothing is hidden from this caller: a blob that is in no store is
+         * in no repository, and the walk is saved. */
+        struct blob_info info;
+        result = blob_store_stat(registry->blobs, &upload->digest, &info);
+        if (result == -ENOENT)
+            return 0;
+        if (result < 0)
+            return result;
+    }
+    if (access_pull_scope_allows(scope, upload->name) &&
+        (result = walk_layer_link_matches(&registry->tree, upload->name, &upload->digest)) != 0)
+        return result;
+    if (scope->listed) {
+        for (size_t i = 0; i < scope->repositories.count; i++) {
+            const char *name = scope->repositories.items[i];
+            if (strcmp(name, upload->name) != 0 &&
+                repository_name_validate(name, strlen(name)) == 0 &&
+                (result = walk_layer_link_matches(&registry->tree, name, &upload->digest)) != 0)
+                return result;
+        }
+        return 0;
+    }
+    return walk_find_layer_link(&registry->tree, &upload->digest, search_filter, upload, found);
+}
+
+/* A mount without `from`: as a mount with it when the blob was found,
+ * otherwise a new upload, answered exactly like one for a blob that exists
+ * nowhere. */
+static int discover_and_mount(struct upload_work *upload)
+{
+    struct registry *registry = upload->registry;
+    int result = discover_blob(upload);
+    if (result < 0)
+        log_message(LOG_LEVEL_WARN, "looking for %s for a mount into %s: %s", upload->digest.string,
+                    upload->name, error_message());
+    if (result == 1) {
+        result =
+            repository_link_blob(&registry->tree, registry->blobs, upload->name, &upload->digest);
+        if (result != -REGISTRY_ERROR_BLOB_UNKNOWN) {
+            upload->operation = OPERATION_MOUNT;
+            return result;
+        }
+        /* The link was there but the blob is gone: a plain upload. */
+    }
+    upload->operation = OPERATION_START;
+    return upload_start(&registry->tree, upload->name, upload->id);
+}
+
 static void upload_run(struct request_work *work)
 {
     struct upload_work *upload = (struct upload_work *)work;
@@ -152,6 +226,9 @@ static void upload_run(struct request_work *work)
             upload->operation = OPERATION_START;
             result = upload_start(&registry->tree, upload->name, upload->id);
         }
+        break;
+    case OPERATION_DISCOVER:
+        result = discover_and_mount(upload);
         break;
     case OPERATION_START:
         result = upload_start(&registry->tree, upload->name, upload->id);
@@ -228,6 +305,7 @@ static void upload_complete(struct request_work *work)
         }
     }
     request_work_dispose(work);
+    access_pull_scope_release(&upload->scope);
     free(upload);
 }
 
@@ -272,16 +350,18 @@ static int read_digest_parameter(h2o_req_t *req, const char *key, struct digest 
     return 1;
 }
 
-/* The repository of ?from=, when given and valid (0 otherwise). */
+/* The repository of ?from=: 1 when given and valid, 0 when absent, -1 when
+ * given but no repository name. */
 static int read_from_parameter(h2o_req_t *req, char from[REPOSITORY_NAME_MAX + 1])
 {
     if (req->query_at == SIZE_MAX)
         return 0;
     const char *query = req->path.base + req->query_at + 1;
     size_t query_length = req->path.len - req->query_at - 1;
-    if (query_get(query, query_length, "from", from, REPOSITORY_NAME_MAX + 1) != 1)
+    int found = query_get(query, query_length, "from", from, REPOSITORY_NAME_MAX + 1);
+    if (found == 0)
         return 0;
-    return repository_name_validate(from, strlen(from)) == 0;
+    return found == 1 && repository_name_validate(from, strlen(from)) == 0 ? 1 : -1;
 }
 
 static int method_is(h2o_req_t *req, const char *method)
@@ -305,7 +385,14 @@ static int plan(struct endpoint_context *endpoint, h2o_req_t *req, const struct 
         if (result == 1) {
             char from[REPOSITORY_NAME_MAX + 1];
             struct blob_info info;
-            if (read_from_parameter(req, from) &&
+            int has_from = read_from_parameter(req, from);
+            if (has_from == 0 && endpoint->runtime->config.automatic_mount) {
+                /* Automatic content discovery: the search runs on a worker. */
+                upload->operation = OPERATION_DISCOVER;
+                return access_pull_scope_init(&upload->scope, endpoint->runtime,
+                                              endpoint->identity);
+            }
+            if (has_from == 1 &&
                 access_control_allows(endpoint->runtime, endpoint->identity, from, ACCESS_PULL) &&
                 repository_stat_blob(&registry->tree,
                                      blob_store_is_remote(registry->blobs) ? NULL : registry->blobs,
@@ -392,6 +479,7 @@ void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const stru
             add_upload_headers(req, route->name, upload->id, size);
         }
         response_send_failure(req, result);
+        access_pull_scope_release(&upload->scope);
         free(upload);
         return;
     }

@@ -97,6 +97,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def answer_shape(resp, upload_name=None):
+    """A response with what differs between two equal answers taken out: the
+    status, every header (name lowercased, value) but Date, and the body; with
+    `upload_name`, the Location of a new upload of that repository and its
+    Docker-Upload-UUID become placeholders once checked to be one. Two
+    answers that must not be told apart have the same shape."""
+    headers = []
+    upload_id = None
+    for name, value in resp.headers.items():
+        name = name.lower()
+        if name == "date":
+            continue
+        if upload_name is not None and name == "location":
+            prefix = f"/v2/{upload_name}/blobs/uploads/"
+            if value.startswith(prefix) and UUID4_RE.match(value[len(prefix):]):
+                upload_id, value = value[len(prefix):], prefix + "<id>"
+        headers.append((name, value))
+    if upload_id is not None:
+        headers = [(n, "<id>" if n == "docker-upload-uuid" and v == upload_id else v)
+                   for n, v in headers]
+    return resp.status, sorted(headers), resp.body
+
+
 def parse_link_next(link_header):
     """'</v2/x/tags/list?n=2&last=b>; rel="next"' -> '/v2/x/tags/list?n=2&last=b'."""
     m = re.fullmatch(r'\s*<([^>]*)>\s*;\s*rel="?next"?\s*', link_header or "")

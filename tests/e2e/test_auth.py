@@ -8,8 +8,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from cairn_server import (CairnServer, CairnTestCase, basic_auth, helpers_for, htpasswd_text,
-                          parse_challenge, password_of, sha256, yaml_doc)
+from cairn_server import (CairnServer, CairnTestCase, answer_shape, basic_auth, helpers_for,
+                          htpasswd_text, parse_challenge, password_of, sha256, yaml_doc)
 
 REALM = "cairn-e2e"
 
@@ -378,6 +378,68 @@ class AccessRulesTest(AuthTestCase):
         r = self.req("GET", "/v2/team-a/app/manifests/v1",
                      headers={"Authorization": basic_auth("alice", "nope")})
         self.assert_challenge(r)
+
+
+class AutomaticMountAccessTest(AuthTestCase):
+    """A mount without `from` looks only where the caller may pull: a blob
+    held only in a repository it may not read is answered exactly as one that
+    exists nowhere."""
+
+    users = ("alice", "carol", "dave")
+    cairn = {"access": [
+        {"subjects": ["carol"], "repositories": ["**"], "actions": ["*"]},
+        {"subjects": ["alice"], "repositories": ["repo-a/**"], "actions": ["pull", "push"]},
+        {"subjects": ["dave"], "repositories": ["repo-a/**"], "actions": ["push"]},
+    ]}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        carol = helpers_for(cls.server.as_user("carol", password_of("carol")))
+        cls.hidden = carol.push_blob("repo-b/holder", b"only in repo-b, which alice may not read")
+        cls.readable = carol.push_blob("repo-a/src", b"in repo-a, which alice may read")
+
+    def mount(self, user, name, d):
+        return self.user(user).request("POST", f"/v2/{name}/blobs/uploads/?mount={d}")
+
+    def test_blob_in_an_unreadable_repository_is_not_revealed(self):
+        for user in ("alice", "dave"):
+            with self.subTest(user=user):
+                dst = f"repo-a/{self.repo(user)}"
+                nowhere = self.mount(user, dst, sha256(f"exists nowhere {user}".encode()))
+                hidden = self.mount(user, dst, self.hidden)
+                self.assertEqual(hidden.status, 202, hidden)
+                self.assertEqual(answer_shape(hidden, dst), answer_shape(nowhere, dst))
+                self.assertNotEqual(hidden.header("Location"), nowhere.header("Location"))
+                self.assertFalse(self.tree.layer_link(dst, self.hidden).exists(),
+                                 f"{user} mounted a blob of a repository it may not pull")
+        self.assertEqual(self.user("alice").request(
+            "HEAD", f"/v2/repo-a/{self.repo('alice')}/blobs/{self.hidden}").status, 404)
+
+    def test_blob_in_a_readable_repository_is_mounted(self):
+        dst = f"repo-a/{self.repo()}"
+        r = self.mount("alice", dst, self.readable)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"/v2/{dst}/blobs/{self.readable}")
+        self.assertEqual(r.header("Docker-Content-Digest"), self.readable)
+        self.assert_link(self.tree.layer_link(dst, self.readable), self.readable)
+
+    def test_push_only_caller_finds_nothing(self):
+        """dave may push to repo-a but pull nothing: not even repo-a/src is
+        looked into."""
+        dst = f"repo-a/{self.repo()}"
+        r = self.mount("dave", dst, self.readable)
+        self.assertEqual(r.status, 202, r)
+        self.assertFalse(self.tree.layer_link(dst, self.readable).exists())
+
+    def test_admin_finds_it_anywhere(self):
+        dst = f"elsewhere/{self.repo()}"
+        r = self.mount("carol", dst, self.hidden)
+        self.assertEqual(r.status, 201, r)
+        self.assert_link(self.tree.layer_link(dst, self.hidden), self.hidden)
+
+    def test_mount_into_unwritable_repository_denied(self):
+        self.assert_denied(self.mount("alice", "repo-b/holder", self.readable))
 
 
 class AnonymousPullTest(AuthTestCase):

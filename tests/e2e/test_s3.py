@@ -234,6 +234,27 @@ class RedirectedBlobs(S3Case):
         self.assert_status(response, 201)
         self.assert_link(self.tree.layer_link(target, digest), digest)
 
+    def test_automatic_mount_without_from(self):
+        """The same mount code as with `from`, the blob found by its link;
+        a link whose object is gone from the bucket mounts nothing."""
+        layer = os.urandom(40000)
+        source = self.repo("from")
+        digest = self.push_blob(source, layer)
+        target = self.repo("to")
+        response = self.req("POST", f"/v2/{target}/blobs/uploads/?mount={digest}")
+        self.assert_status(response, 201)
+        self.assertEqual(response.header("Location"), f"/v2/{target}/blobs/{digest}")
+        self.assertEqual(response.header("Docker-Content-Digest"), digest)
+        self.assert_link(self.tree.layer_link(target, digest), digest)
+        self.assertEqual(self.req("HEAD", f"/v2/{target}/blobs/{digest}").status, 200)
+
+        self.s3.delete_object(blob_key(digest))
+        other = self.repo("other")
+        response = self.req("POST", f"/v2/{other}/blobs/uploads/?mount={digest}")
+        self.assert_status(response, 202)
+        self.assertTrue(response.header("Location").startswith(f"/v2/{other}/blobs/uploads/"))
+        self.assertFalse(self.tree.layer_link(other, digest).exists())
+
 
 class PresignExpiry(S3Case):
     # 5 s: X-Amz-Date is whole seconds, so a URL is good for 4 to 5 s, room

@@ -14,8 +14,8 @@ import time
 import unittest
 from pathlib import Path
 
-from cairn_server import (CairnServer, CairnTestCase, Pki, basic_auth, helpers_for, openssl,
-                          parse_challenge, require_tools, sha256, yaml_doc)
+from cairn_server import (CairnServer, CairnTestCase, Pki, answer_shape, basic_auth, helpers_for,
+                          openssl, parse_challenge, require_tools, sha256, yaml_doc)
 
 REALM = "https://auth.example.test/token"
 SERVICE = "cairn-e2e"
@@ -231,6 +231,37 @@ class TokenTestCase(CairnTestCase):
         t = self.as_token(self.rs256(claims([access("team-a/dst", "pull", "push")])))
         r = t.request("POST", f"/v2/team-a/dst/blobs/uploads/?mount={d}&from=team-b/src")
         self.assertEqual(r.status, 202, r)
+
+    def test_mount_without_from_looks_only_where_the_token_grants_pull(self):
+        name = self.repo()
+        writer = helpers_for(self.as_token(self.rs256(claims([
+            access(f"{name}/b", "pull", "push"), access(f"{name}/a", "pull", "push")]))))
+        in_b = writer.push_blob(f"{name}/b", b"in b only " + name.encode())
+        in_a = writer.push_blob(f"{name}/a", b"in a only " + name.encode())
+        dst = f"{name}/dst"
+
+        def mount(token_claims, d):
+            t = self.as_token(self.rs256(claims(token_claims)))
+            return t.request("POST", f"/v2/{dst}/blobs/uploads/?mount={d}")
+
+        # Pull on a, nothing on b; push on b without pull does not count.
+        grants = [access(dst, "pull", "push"), access(f"{name}/a", "pull"),
+                  access(f"{name}/b", "push")]
+        hidden = mount(grants, in_b)
+        nowhere = mount(grants, sha256(b"exists nowhere " + name.encode()))
+        self.assertEqual(hidden.status, 202, hidden)
+        self.assertEqual(answer_shape(hidden, dst), answer_shape(nowhere, dst))
+        self.assertFalse(self.tree.layer_link(dst, in_b).exists(),
+                         "mounted from a repository the token grants no pull on")
+        r = mount(grants, in_a)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"/v2/{dst}/blobs/{in_a}")
+        self.assertEqual(r.header("Docker-Content-Digest"), in_a)
+        self.assert_link(self.tree.layer_link(dst, in_a), in_a)
+        # A token that also grants pull on b finds it there.
+        r = mount([access(dst, "pull", "push"), access(f"{name}/b", "pull")], in_b)
+        self.assertEqual(r.status, 201, r)
+        self.assert_link(self.tree.layer_link(dst, in_b), in_b)
 
     def test_expired(self):
         t = self.rs256(claims([access("team-a/app", "pull")], exp_in=-3600, nbf_in=-7200))

@@ -5,7 +5,7 @@ import re
 import unittest
 import uuid
 
-from cairn_server import UUID4_RE, CairnTestCase, sha256, sha512
+from cairn_server import UUID4_RE, CairnServer, CairnTestCase, sha256, sha512, write_atomic
 
 MiB = 1024 * 1024
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -409,12 +409,85 @@ class MountTest(CairnTestCase):
         self.assert_upload_session(r, dst)
         self.assert_no_path(self.tree.layer_link(dst, d))
 
-    def test_mount_without_from(self):
+    def assert_mounted(self, r, name, d):
+        """The answer of a mount, with or without `from`, and the link made."""
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"/v2/{name}/blobs/{d}")
+        self.assertEqual(r.header("Docker-Content-Digest"), d)
+        self.assertEqual(r.header("Content-Length"), "0")
+        self.assertIsNone(r.header("Docker-Upload-UUID"), r)
+        self.assert_link(self.tree.layer_link(name, d), d)
+
+    def test_mount_without_from_finds_the_blob(self):
+        """Automatic content discovery (cairn.automatic_mount, on by default):
+        the blob is linked in another repository, the mount makes a link."""
         src, dst = self.repo("from"), self.repo("to")
-        d = self.push_blob(src, b"mount without from")
+        data = b"mount without from"
+        d = self.push_blob(src, data)
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}")
+        self.assert_mounted(r, dst, d)
+        with_from = self.req("POST", f"/v2/{self.repo('to2')}/blobs/uploads/?mount={d}&from={src}")
+        self.assertEqual([n.lower() for n, _ in r.headers.items()],
+                         [n.lower() for n, _ in with_from.headers.items()],
+                         "not the answer of a mount with from")
+        got = self.get_blob(dst, d)
+        self.assertEqual((got.status, got.body), (200, data))
+        self.assertFalse(self.tree.repo(dst).joinpath("_uploads").exists(),
+                         "a mount left an upload behind")
+
+    def test_mount_without_from_in_nested_repositories(self):
+        src, dst = "auto-mount/src/deep/er", "auto-mount/dst/x"
+        d = self.push_blob(src, b"found under a nested name")
+        self.assert_mounted(self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}"), dst, d)
+
+    def test_mount_without_from_of_a_blob_already_in_the_target(self):
+        """What the OCI conformance suite sends after a mount with from."""
+        name = self.repo()
+        d = self.push_blob(name, b"already here")
+        self.assert_mounted(self.req("POST", f"/v2/{name}/blobs/uploads/?mount={d}"), name, d)
+
+    def test_mount_without_from_of_a_blob_nowhere(self):
+        dst = self.repo("to")
+        self.push_blob(self.repo("other"), b"some other blob")
+        for d in (sha256(b"exists nowhere"), sha512(b"exists nowhere either")):
+            with self.subTest(d=d[:10]):
+                r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}")
+                self.assert_upload_session(r, dst)
+                self.assertEqual(r.header("Range"), "0-0")
+                self.assert_no_path(self.tree.layer_link(dst, d))
+
+    def test_mount_without_from_of_an_unlinked_blob(self):
+        """Bytes in blobs/ that no repository links (a deleted layer awaiting
+        the GC) are not found: only links count."""
+        src, dst = self.repo("from"), self.repo("to")
+        d = self.push_blob(src, b"unlinked after the delete")
+        self.assertEqual(self.req("DELETE", f"/v2/{src}/blobs/{d}").status, 202)
+        self.assertTrue(self.tree.blob_data(d).exists())
         r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}")
         self.assert_upload_session(r, dst)
         self.assert_no_path(self.tree.layer_link(dst, d))
+
+    def test_mount_without_from_of_a_dangling_link(self):
+        """A link whose blob is gone (removed behind cairn's back): a plain
+        upload, nothing linked."""
+        src, dst = self.repo("from"), self.repo("to")
+        d = self.push_blob(src, b"its bytes will vanish")
+        self.tree.blob_data(d).unlink()
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}")
+        self.assert_upload_session(r, dst)
+        self.assert_no_path(self.tree.layer_link(dst, d))
+
+    def test_mount_with_unusable_from_does_no_discovery(self):
+        """`from` given but not a repository name (or empty): the mount of
+        that one failed, nothing is searched."""
+        src, dst = self.repo("from"), self.repo("to")
+        d = self.push_blob(src, b"from is given, and wrong")
+        for query in (f"mount={d}&from=", f"mount={d}&from=Not..A..Name",
+                      f"mount={d}&from={self.repo('ghost')}"):
+            with self.subTest(query=query):
+                r = self.req("POST", f"/v2/{dst}/blobs/uploads/?{query}")
+                self.assert_upload_session(r, dst)
+                self.assert_no_path(self.tree.layer_link(dst, d))
 
     def test_mount_from_unknown_repo(self):
         dst = self.repo("to")
@@ -431,6 +504,44 @@ class MountTest(CairnTestCase):
         r = self.put_upload(r.header("Location"), d, data)
         self.assertEqual(r.status, 201, r)
         self.assert_blob_stored(dst, d, data)
+
+
+
+class AutomaticMountSwitchTest(CairnTestCase):
+    """cairn.automatic_mount: false answers every mount without `from` with a
+    new upload, even for a blob it could find; the switch is live."""
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(config=cls.config_text(False))
+
+    @staticmethod
+    def config_text(enabled):
+        return f"cairn:\n  automatic_mount: {'true' if enabled else 'false'}\n"
+
+    def test_switched_off_then_on_by_a_reload(self):
+        src, dst = self.repo("from"), self.repo("to")
+        d = self.push_blob(src, b"findable, when allowed to look")
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}")
+        self.assertEqual(r.status, 202, r)
+        self.assertTrue(r.header("Location", "").startswith(f"/v2/{dst}/blobs/uploads/"), r)
+        self.assert_no_path(self.tree.layer_link(dst, d))
+        # a mount with from still works
+        r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={src}")
+        self.assertEqual(r.status, 201, r)
+
+        other = self.repo("other")
+        mark = self.server.log_mark()
+        try:
+            write_atomic(self.server.config_path, self.config_text(True))
+            self.assertIsNotNone(self.server.wait_for_log(r"reloaded.*cairn\.automatic_mount",
+                                                          mark, timeout=10),
+                                 self.server.log_since(mark))
+            r = self.req("POST", f"/v2/{other}/blobs/uploads/?mount={d}")
+            self.assertEqual(r.status, 201, r)
+            self.assert_link(self.tree.layer_link(other, d), d)
+        finally:
+            write_atomic(self.server.config_path, self.config_text(False))
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ static void test_defaults(void **state)
     assert_int_equal(config.request_timeout_seconds, 900);
     assert_int_equal(config.shutdown_grace_seconds, 30);
     assert_int_equal(config.anonymous_pull, 0);
+    assert_int_equal(config.automatic_mount, 1);
     assert_int_equal(config.group_count, 0);
     assert_int_equal(config.access_rule_count, 0);
     assert_int_equal(config.warning_count, 0);
@@ -173,6 +174,7 @@ static const char every_key[] = "version: 0.1\n"
                                 "  request_timeout: 30m\n"
                                 "  shutdown_grace: 0\n"
                                 "  anonymous_pull: true\n"
+                                "  automatic_mount: off\n"
                                 "  access:\n"
                                 "    - subjects: [alice, \"group:team-a\"]\n"
                                 "      repositories: [\"team-a/**\", \"shared/*\"]\n"
@@ -221,6 +223,7 @@ static void test_every_key(void **state)
     assert_int_equal(config.request_timeout_seconds, 1800);
     assert_int_equal(config.shutdown_grace_seconds, 0);
     assert_int_equal(config.anonymous_pull, 1);
+    assert_int_equal(config.automatic_mount, 0);
 
     assert_int_equal(config.group_count, 3);
     assert_string_equal(config.groups[0].name, "team-a");
@@ -309,6 +312,8 @@ static void test_type_errors(void **state)
         {"cairn:\n  shutdown_grace: -5s\n", ":2: cairn.shutdown_grace: expected a duration"},
         {"cairn:\n  anonymous_pull: maybe\n",
          ":2: cairn.anonymous_pull: expected true or false, got \"maybe\""},
+        {"cairn:\n  automatic_mount: 1\n",
+         ":2: cairn.automatic_mount: expected true or false, got \"1\""},
         {"cairn:\n  body_temporary_directory: {a: b}\n",
          ":2: cairn.body_temporary_directory: expected a string, got a mapping"},
         {"cairn:\n  body_temporary_directory: \"\"\n",

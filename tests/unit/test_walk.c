@@ -128,6 +128,91 @@ static void test_repositories_deep(void **state)
     string_list_clear(&names);
 }
 
+/* Writes T/<suffix> holding `text` (parents created). */
+static void write_link(struct fixture *f, const char *suffix, const char *text)
+{
+    char path[PATH_MAX];
+    support_path(path, "%s/%s", f->tree.root, suffix);
+    *strrchr(path, '/') = '\0';
+    support_mkdir(path);
+    strcat(path, "/link");
+    support_write_string(path, text);
+}
+
+struct read_policy {
+    const char *refused[4];
+    int asked; /* how many repositories the search asked about */
+};
+
+static int may_read(const char *name, void *context)
+{
+    struct read_policy *policy = context;
+    policy->asked++;
+    for (int i = 0; i < 4 && policy->refused[i] != NULL; i++)
+        if (strcmp(policy->refused[i], name) == 0)
+            return 0;
+    return 1;
+}
+
+static int stop_at_first(const char *name, void *context)
+{
+    (void)name;
+    ++*(int *)context;
+    return 7;
+}
+
+static void test_find_layer_link(void **state)
+{
+    struct fixture *f = *state;
+    struct digest a = support_digest("sha256:" HEX_A), b = support_digest("sha256:" HEX_B),
+                  c = support_digest("sha256:" HEX_C);
+    char name[REPOSITORY_NAME_MAX + 1] = "stale";
+    /* An empty tree: nothing, and the name is cleared. */
+    assert_int_equal(walk_find_layer_link(&f->tree, &a, NULL, NULL, name), 0);
+    assert_string_equal(name, "");
+
+    write_link(f, "repositories/team/one/_layers/sha256/" HEX_A "/link", "sha256:" HEX_A);
+    write_link(f, "repositories/other/_layers/sha256/" HEX_B "/link", "sha256:" HEX_B);
+    /* A link naming another digest, and one holding garbage: not links to C. */
+    write_link(f, "repositories/other/_layers/sha256/" HEX_C "/link", "sha256:" HEX_A);
+    write_link(f, "repositories/garbage/_layers/sha256/" HEX_C "/link", "nonsense");
+    make(f, "repositories/nolayers/_manifests");
+    /* Whose link cannot be read (a directory): an error when looked into. */
+    make(f, "repositories/secret/_layers/sha256/" HEX_C "/link");
+
+    assert_int_equal(walk_layer_link_matches(&f->tree, "team/one", &a), 1);
+    assert_int_equal(walk_layer_link_matches(&f->tree, "team/one", &b), 0);
+    assert_int_equal(walk_layer_link_matches(&f->tree, "nolayers", &a), 0);
+    assert_int_equal(walk_layer_link_matches(&f->tree, "other", &c), 0);
+    assert_true(walk_layer_link_matches(&f->tree, "secret", &c) < 0);
+
+    assert_int_equal(walk_find_layer_link(&f->tree, &a, NULL, NULL, name), 1);
+    assert_string_equal(name, "team/one");
+    struct digest nowhere = support_digest("sha512:" HEX512_A);
+    assert_int_equal(walk_find_layer_link(&f->tree, &nowhere, NULL, NULL, name), 0);
+    assert_string_equal(name, "");
+
+    /* A refused repository is asked about but never read: its unreadable
+     * link makes no error, and its blob is not found. */
+    struct read_policy policy = {{"secret"}, 0};
+    assert_int_equal(walk_find_layer_link(&f->tree, &c, may_read, &policy, name), 0);
+    assert_int_equal(policy.asked, 4); /* team/one, other, garbage, secret: not nolayers */
+    policy = (struct read_policy){{"secret"}, 0};
+    assert_int_equal(walk_find_layer_link(&f->tree, &b, may_read, &policy, name), 1);
+    assert_string_equal(name, "other");
+    policy = (struct read_policy){{"secret", "other"}, 0};
+    assert_int_equal(walk_find_layer_link(&f->tree, &b, may_read, &policy, name), 0);
+    policy = (struct read_policy){{"team/one"}, 0};
+    assert_int_equal(walk_find_layer_link(&f->tree, &a, may_read, &policy, name), 0);
+    policy = (struct read_policy){{NULL}, 0};
+    assert_true(walk_find_layer_link(&f->tree, &c, may_read, &policy, name) < 0);
+
+    /* The visitor stops the walk at its first non-zero value. */
+    int visits = 0;
+    assert_int_equal(walk_repositories_visit(&f->tree, "_layers", stop_at_first, &visits), 7);
+    assert_int_equal(visits, 1);
+}
+
 static void test_tags(void **state)
 {
     struct fixture *f = *state;
@@ -291,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_string_list),
         cmocka_unit_test_setup_teardown(test_repositories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repositories_deep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_layer_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revisions_and_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_referrers, setup, teardown),
