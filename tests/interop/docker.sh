@@ -22,8 +22,46 @@ init_workdir --short
 export TMPDIR=$WORK/tmp; mkdir -p "$TMPDIR"
 make_test_images "$WORK/img"
 
-mapfile -t ports < <(free_ports 3)
-OPEN=127.0.0.1:${ports[0]} HTPASSWD=127.0.0.1:${ports[1]} TOKEN=127.0.0.1:${ports[2]}
+# Three registries, all started before dockerd (which needs their ports for
+# --insecure-registry): without authentication, with htpasswd, with tokens.
+# use_cairn NAME selects the one served_digest and the access log checks
+# talk about.
+start_cairn "$WORK/open"
+OPEN=$CAIRN OPEN_URL=$CAIRN_URL OPEN_LOG=$CAIRN_LOG ROOT_OPEN=$WORK/open
+
+make_htpasswd "$WORK/htpasswd" alice
+PASS=$(password_of alice)
+cat >"$WORK/htpasswd.yml" <<EOF
+version: 0.1
+auth:
+  htpasswd:
+    realm: cairn-interop
+    path: $WORK/htpasswd
+EOF
+start_cairn "$WORK/htp" --config "$WORK/htpasswd.yml"
+HTPASSWD=$CAIRN HTPASSWD_URL=$CAIRN_URL HTPASSWD_LOG=$CAIRN_LOG ROOT_HTP=$WORK/htp
+
+start_token_server "$WORK/tok" alice
+cat >"$WORK/token.yml" <<EOF
+version: 0.1
+auth:
+  token:
+    realm: $TOKEN_REALM
+    service: $TOKEN_SERVICE
+    issuer: $TOKEN_ISSUER
+    rootcertbundle: $TOKEN_BUNDLE
+EOF
+start_cairn "$WORK/tokroot" --config "$WORK/token.yml"
+TOKEN=$CAIRN TOKEN_URL=$CAIRN_URL TOKEN_CAIRN_LOG=$CAIRN_LOG ROOT_TOK=$WORK/tokroot
+
+use_cairn() {
+    case $1 in
+        open) CAIRN_URL=$OPEN_URL CAIRN_LOG=$OPEN_LOG ;;
+        htpasswd) CAIRN_URL=$HTPASSWD_URL CAIRN_LOG=$HTPASSWD_LOG ;;
+        token) CAIRN_URL=$TOKEN_URL CAIRN_LOG=$TOKEN_CAIRN_LOG ;;
+    esac
+}
+
 start_dockerd "$WORK/d" --insecure-registry "$OPEN" --insecure-registry "$HTPASSWD" \
     --insecure-registry "$TOKEN"
 
@@ -65,8 +103,7 @@ log "images: local/multi:1 $MULTI_ID, local/imported:1 $IMPORTED_ID"
 
 # ---------------------------------------------------------------------------
 log "== no authentication: push, cross-repository mount, pull, pull by digest"
-start_cairn "$WORK/open" --port "${ports[0]}"
-ROOT_OPEN=$WORK/open
+use_cairn open
 
 dk tag local/multi:1 "$OPEN/it/app:multi"
 dk push "$OPEN/it/app:multi" >"$WORK/push1" 2>&1 || { cat "$WORK/push1" >&2; die "docker push it/app:multi failed"; }
@@ -129,21 +166,10 @@ dk save -o "$WORK/imported.tar" "$OPEN/it/app:imported" || die "docker save fail
 got=$(python3 "$INTEROP_DIR/images.py" archive-file "$WORK/imported.tar" etc/greeting) || die "no etc/greeting in the pulled image"
 [[ $got = "$GREETING" ]] || die "etc/greeting of the pulled image is '$got'"
 log "ok: docker pull it/app:imported (after rmi): same ID, etc/greeting intact"
-stop_cairn
 
 # ---------------------------------------------------------------------------
 log "== htpasswd: docker login"
-make_htpasswd "$WORK/htpasswd" alice
-cat >"$WORK/htpasswd.yml" <<EOF
-version: 0.1
-auth:
-  htpasswd:
-    realm: cairn-interop
-    path: $WORK/htpasswd
-EOF
-start_cairn "$WORK/htp" --port "${ports[1]}" --config "$WORK/htpasswd.yml"
-ROOT_HTP=$WORK/htp
-PASS=$(password_of alice)
+use_cairn htpasswd
 
 dk tag "$MULTI_ID" "$HTPASSWD/auth/app:1"
 if dk push "$HTPASSWD/auth/app:1" >"$WORK/push4" 2>&1; then die "docker push without login succeeded"; fi
@@ -183,22 +209,10 @@ dk logout "$HTPASSWD" >/dev/null || die "docker logout failed"
 rmi_all "$MULTI_ID"
 if dk pull "$HTPASSWD/auth/app:1" >"$WORK/pull5" 2>&1; then die "docker pull after logout succeeded"; fi
 log "ok: pull after logout refused: $(tail -n1 "$WORK/pull5")"
-stop_cairn
 
 # ---------------------------------------------------------------------------
 log "== token auth: docker login through a token server"
-start_token_server "$WORK/tok" alice
-cat >"$WORK/token.yml" <<EOF
-version: 0.1
-auth:
-  token:
-    realm: $TOKEN_REALM
-    service: $TOKEN_SERVICE
-    issuer: $TOKEN_ISSUER
-    rootcertbundle: $TOKEN_BUNDLE
-EOF
-start_cairn "$WORK/tokroot" --port "${ports[2]}" --config "$WORK/token.yml"
-ROOT_TOK=$WORK/tokroot
+use_cairn token
 
 # token_for SCOPE: a token for alice from the token server, for curl
 token_for() {

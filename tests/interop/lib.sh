@@ -138,6 +138,7 @@ _unmount_under() {
 # under /tmp with a short name (/tmp/ci-XXXXXX, whatever TMPDIR says): unix
 # socket paths are limited to 107 bytes and dockerd makes some 80 bytes long
 # inside its exec root.
+# shellcheck disable=SC2120  # the argument is optional
 init_workdir() {
     if [[ ${1:-} = --short ]]; then
         WORK=$(mktemp -d /tmp/ci-XXXXXX)
@@ -151,16 +152,6 @@ init_workdir() {
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# free_ports N: N distinct free ports, one a line
-free_ports() {
-    python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
 
 # wait_v2 PORT PID LOG [BASE_URL [CURL_ARGS...]]: until GET BASE_URL/v2/
@@ -201,22 +192,19 @@ _stop_pid() {
     _forget_pid "$pid"
 }
 
-# start_cairn ROOT [--port PORT] [--tls CA_FILE] [extra args...]: sets
-# CAIRN_PORT, CAIRN_PID, CAIRN_URL, CAIRN, CAIRN_LOG. --port: that port
-# instead of a free one; --tls: the server speaks HTTPS (its certificate, in
-# the --config file, is signed by CA_FILE), CAIRN_URL is https://.
+# start_cairn ROOT [--tls CA_FILE] [extra args...]: sets CAIRN_PORT,
+# CAIRN_PID, CAIRN_URL, CAIRN, CAIRN_LOG. --tls: the server speaks HTTPS (its
+# certificate, in the --config file, is signed by CA_FILE), CAIRN_URL is
+# https://.
 start_cairn() {
     local root=$1; shift
-    local port="" ca=""
-    while [[ $# -gt 0 ]]; do
-        case $1 in
-            --port) port=$2; shift 2 ;;
-            --tls) ca=$2; shift 2 ;;
-            *) break ;;
-        esac
-    done
+    local ca=""
+    if [[ ${1:-} = --tls ]]; then
+        ca=$2
+        shift 2
+    fi
     mkdir -p "$root"
-    CAIRN_PORT=${port:-$(free_port)}
+    CAIRN_PORT=$(free_port)
     local logf="$WORK/cairn-$CAIRN_PORT.log"
     "$CAIRN_BINARY" --root "$root" --listen "127.0.0.1:$CAIRN_PORT" --threads 2 "$@" \
         >"$logf" 2>&1 &
