@@ -41,8 +41,8 @@
  * `root_out` gets storage.filesystem.rootdirectory (or the server's
  * default). On success config_release(config) afterwards; on failure
  * nothing needs releasing. */
-int tool_settings_from_arguments(const char *root, const char *config_path,
-                                 struct config *config, char root_out[TREE_PATH_MAX]);
+int tool_settings_from_arguments(const char *root, const char *config_path, struct config *config,
+                                 char root_out[TREE_PATH_MAX]);
 
 /* The blob store the tools work on: with storage.s3 in `config`, the S3
  * store (drivers/s3.h: layers in the bucket, manifests in the tree);
