@@ -1,6 +1,6 @@
 /*
  * drivers/s3_config.h — the `storage.s3` section of config.yml, read once for
- * the server (src/config.c) and the tools (cairn-gc, cairn-fsck), so that
+ * the server (src/config/config.c) and the tools (cairn-gc, cairn-fsck), so that
  * both reach the same bucket the same way.
  *
  * Keys are Distribution's where they overlap — accesskey, secretkey, region,

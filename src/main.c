@@ -1,8 +1,8 @@
-/* cairn: the registry server's entry point (see src/server.h). */
+/* cairn: the registry server's entry point (see src/http/server.h). */
 #include <stdio.h>
 
-#include "src/options.h"
-#include "src/server.h"
+#include "src/config/options.h"
+#include "src/http/server.h"
 
 int main(int argc, char **argv)
 {

@@ -10,7 +10,7 @@
 #include "drivers/s3.h"
 #include "layout/duration.h"
 #include "layout/error.h"
-#include "src/runtime.h"
+#include "src/config/runtime.h"
 
 static int copy_root(const char *text, size_t length, char out[TREE_PATH_MAX])
 {

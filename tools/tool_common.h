@@ -3,8 +3,8 @@
  * root from the command line, Distribution-style durations, small output
  * helpers.
  *
- * The tools use layout/, drivers/ and the configuration (src/config.h,
- * src/runtime.h: no h2o). A --config file is read by the server's own
+ * The tools use layout/, drivers/ and the configuration (src/config/config.h,
+ * src/config/runtime.h: no h2o). A --config file is read by the server's own
  * reader and validated as the server validates it, so the tools and the
  * server never disagree about a file.
  *
@@ -29,13 +29,13 @@
 #include <time.h>
 #include "drivers/blob_store.h"
 #include "layout/tree.h"
-#include "src/config.h"
+#include "src/config/config.h"
 
 /* The tools' --root DIR or --config FILE (exactly one of `root` and
  * `config_path` must be non-NULL: -EINVAL otherwise). With `root`, `*config`
  * gets the built-in defaults and `root_out` the directory (trailing slashes
  * removed). With `config_path`, the file is loaded and validated exactly as
- * the server loads it at start (src/runtime.h runtime_check_file: every file
+ * the server loads it at start (src/config/runtime.h runtime_check_file: every file
  * it names, TLS, htpasswd, token keys, S3 settings), so a configuration the
  * server would refuse is refused here with the server's message, and
  * `root_out` gets storage.filesystem.rootdirectory (or the server's

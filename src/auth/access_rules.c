@@ -1,5 +1,5 @@
-/* src/access_rules.h */
-#include "src/access_rules.h"
+/* src/auth/access_rules.h */
+#include "src/auth/access_rules.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * src/access_rules.h — authorization: who may do what to which repository.
+ * src/auth/access_rules.h — authorization: who may do what to which repository.
  *
  * The configuration's ordered rules (cairn.access) and groups (cairn.groups)
  * are compiled once into an immutable matcher; any number of threads may
@@ -50,12 +50,12 @@
  *         ... 401 when user is NULL, else 403 DENIED ...
  *     access_rules_free(rules);
  */
-#ifndef CAIRN_SRC_ACCESS_RULES_H
-#define CAIRN_SRC_ACCESS_RULES_H
+#ifndef CAIRN_SRC_AUTH_ACCESS_RULES_H
+#define CAIRN_SRC_AUTH_ACCESS_RULES_H
 
 #include <stddef.h>
 
-#include "src/config.h"
+#include "src/config/config.h"
 
 /* Longest pattern accepted (a repository name is at most 255 bytes). */
 #define ACCESS_PATTERN_MAX 255

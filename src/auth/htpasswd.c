@@ -1,5 +1,5 @@
-/* src/htpasswd.h */
-#include "src/htpasswd.h"
+/* src/auth/htpasswd.h */
+#include "src/auth/htpasswd.h"
 
 #include <crypt.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * src/htpasswd.h — Basic authentication against an htpasswd file (bcrypt only).
+ * src/auth/htpasswd.h — Basic authentication against an htpasswd file (bcrypt only).
  *
  * The file is Apache's format, as `htpasswd -B` writes it: one `user:hash`
  * per line; blank lines and lines starting with '#' are ignored; spaces,
@@ -38,8 +38,8 @@
  *     OPENSSL_cleanse(password, sizeof password);
  *     htpasswd_free(table);
  */
-#ifndef CAIRN_SRC_HTPASSWD_H
-#define CAIRN_SRC_HTPASSWD_H
+#ifndef CAIRN_SRC_AUTH_HTPASSWD_H
+#define CAIRN_SRC_AUTH_HTPASSWD_H
 
 #include <stddef.h>
 

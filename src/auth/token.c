@@ -1,5 +1,5 @@
-/* src/token.h */
-#include "src/token.h"
+/* src/auth/token.h */
+#include "src/auth/token.h"
 
 #include <errno.h>
 #include <limits.h>

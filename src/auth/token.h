@@ -1,5 +1,5 @@
 /*
- * src/token.h — Docker registry token authentication: verifying Bearer JWTs.
+ * src/auth/token.h — Docker registry token authentication: verifying Bearer JWTs.
  *
  * An authorization service (docker_auth, Harbor core, GitLab, a test issuer)
  * signs a JWT that lists what its bearer may do; cairn verifies it offline
@@ -58,15 +58,15 @@
  *     token_grant_release(&grant);
  *     token_verifier_free(verifier);
  */
-#ifndef CAIRN_SRC_TOKEN_H
-#define CAIRN_SRC_TOKEN_H
+#ifndef CAIRN_SRC_AUTH_TOKEN_H
+#define CAIRN_SRC_AUTH_TOKEN_H
 
 #include <stddef.h>
 #include <time.h>
 
 #include <openssl/types.h>
 
-#include "src/config.h"
+#include "src/config/config.h"
 
 #define TOKEN_MAX_LENGTH 16384
 #define TOKEN_LEEWAY_SECONDS 60

@@ -1,5 +1,5 @@
-/* src/config.h */
-#include "src/config.h"
+/* src/config/config.h */
+#include "src/config/config.h"
 
 #include "drivers/s3_config.h"
 
@@ -13,7 +13,7 @@
 
 #include "layout/duration.h"
 #include "layout/error.h"
-#include "src/options.h"
+#include "src/config/options.h"
 
 #define KEY_MAX 256
 /* List items copied from the file, in all: YAML aliases let a small file name

@@ -1,5 +1,5 @@
 /*
- * src/config.h — the configuration file: YAML in Distribution's shape, plus
+ * src/config/config.h — the configuration file: YAML in Distribution's shape, plus
  * cairn's own `cairn:` section.
  *
  * config_load() builds a complete `struct config` from a file, or fails with
@@ -20,8 +20,8 @@
  *         fprintf(stderr, "%s\n", error_message());   // line and reason
  *     } else { ... config_release(&config); }
  */
-#ifndef CAIRN_SRC_CONFIG_H
-#define CAIRN_SRC_CONFIG_H
+#ifndef CAIRN_SRC_CONFIG_CONFIG_H
+#define CAIRN_SRC_CONFIG_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>

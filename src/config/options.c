@@ -1,5 +1,5 @@
-/* src/options.h */
-#include "src/options.h"
+/* src/config/options.h */
+#include "src/config/options.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "layout/error.h"
-#include "src/runtime.h"
+#include "src/config/runtime.h"
 #include "version.h"
 
 static void usage(FILE *out)

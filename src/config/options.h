@@ -1,6 +1,6 @@
 /*
- * src/options.h — how the server was asked to run: the command line, over
- * the config file (src/config.h), over built-in defaults.
+ * src/config/options.h — how the server was asked to run: the command line, over
+ * the config file (src/config/config.h), over built-in defaults.
  *
  * options_parse() starts from config_defaults(), loads the file given with
  * --config (if any), then applies --root, --listen and --threads over it.
@@ -15,13 +15,13 @@
  *     ...
  *     options_release(&options); // whatever the result
  */
-#ifndef CAIRN_SRC_OPTIONS_H
-#define CAIRN_SRC_OPTIONS_H
+#ifndef CAIRN_SRC_CONFIG_OPTIONS_H
+#define CAIRN_SRC_CONFIG_OPTIONS_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#include "src/config.h"
+#include "src/config/config.h"
 
 struct options {
     char *config_path; /* --config FILE as given, NULL if none (the reloader reads it again) */

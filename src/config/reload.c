@@ -1,5 +1,5 @@
-/* src/reload.h */
-#include "src/reload.h"
+/* src/config/reload.h */
+#include "src/config/reload.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,12 +13,12 @@
 #include <unistd.h>
 
 #include "layout/error.h"
-#include "src/config.h"
-#include "src/options.h"
-#include "src/access_log.h"
-#include "src/metrics.h"
-#include "src/runtime.h"
-#include "src/systemd_notify.h"
+#include "src/config/config.h"
+#include "src/config/options.h"
+#include "src/observe/access_log.h"
+#include "src/observe/metrics.h"
+#include "src/config/runtime.h"
+#include "src/observe/systemd_notify.h"
 
 #define WATCHES_MAX 16
 #define DEBOUNCE_MILLISECONDS 200

@@ -1,5 +1,5 @@
 /*
- * src/reload.h — reloading the configuration while cairn runs: on SIGHUP
+ * src/config/reload.h — reloading the configuration while cairn runs: on SIGHUP
  * (reload_now) and whenever the config file, the htpasswd file or a TLS
  * file changes (inotify).
  *
@@ -18,8 +18,8 @@
  *     ... on SIGHUP: reload_now(reloader, "SIGHUP");
  *     reloader_stop(reloader);
  */
-#ifndef CAIRN_SRC_RELOAD_H
-#define CAIRN_SRC_RELOAD_H
+#ifndef CAIRN_SRC_CONFIG_RELOAD_H
+#define CAIRN_SRC_CONFIG_RELOAD_H
 
 struct reloader;
 struct options;

@@ -1,5 +1,5 @@
-/* src/runtime.h */
-#include "src/runtime.h"
+/* src/config/runtime.h */
+#include "src/config/runtime.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,10 +9,10 @@
 
 #include "drivers/s3_config.h"
 #include "layout/error.h"
-#include "src/access_rules.h"
-#include "src/htpasswd.h"
-#include "src/tls_context.h"
-#include "src/token.h"
+#include "src/auth/access_rules.h"
+#include "src/auth/htpasswd.h"
+#include "src/config/tls_context.h"
+#include "src/auth/token.h"
 
 static pthread_mutex_t current_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct runtime *current;

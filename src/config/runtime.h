@@ -1,5 +1,5 @@
 /*
- * src/runtime.h — everything that may change while cairn runs, as one
+ * src/config/runtime.h — everything that may change while cairn runs, as one
  * immutable, reference-counted snapshot: the configuration and what is built
  * from it (TLS context, password table, token verifier, access rules).
  *
@@ -23,14 +23,14 @@
  *     struct runtime *mine = runtime_current(); // a new reference
  *     runtime_release(mine);
  */
-#ifndef CAIRN_SRC_RUNTIME_H
-#define CAIRN_SRC_RUNTIME_H
+#ifndef CAIRN_SRC_CONFIG_RUNTIME_H
+#define CAIRN_SRC_CONFIG_RUNTIME_H
 
 #include <openssl/ssl.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "src/config.h"
+#include "src/config/config.h"
 
 struct access_rules;
 struct htpasswd;

@@ -1,5 +1,5 @@
-/* src/tls_context.h */
-#include "src/tls_context.h"
+/* src/config/tls_context.h */
+#include "src/config/tls_context.h"
 
 #include <errno.h>
 #include <openssl/err.h>

@@ -1,5 +1,5 @@
 /*
- * src/tls_context.h — the listener's OpenSSL 3 server context, built from
+ * src/config/tls_context.h — the listener's OpenSSL 3 server context, built from
  * the configuration (plain OpenSSL: the tools validate a configuration with
  * it too, without h2o).
  *
@@ -10,18 +10,18 @@
  * with (OpenSSL reference-counts it), so rotating a certificate never drops
  * an open connection. With client CAs, a client certificate is requested and
  * verified when presented; whether one is required is an access-rule matter
- * (src/tls.h reads the identity).
+ * (src/http/tls.h reads the identity).
  *
  *     SSL_CTX *context;
  *     if (tls_context_create(&config, &context) < 0) log(error_message());
  *     ...accept with it...; SSL_CTX_free(context) when no longer current.
  */
-#ifndef CAIRN_SRC_TLS_CONTEXT_H
-#define CAIRN_SRC_TLS_CONTEXT_H
+#ifndef CAIRN_SRC_CONFIG_TLS_CONTEXT_H
+#define CAIRN_SRC_CONFIG_TLS_CONTEXT_H
 
 #include <openssl/ssl.h>
 
-#include "src/config.h"
+#include "src/config/config.h"
 
 /* 0 and a new context when config->tls_certificate is set; -EINVAL with a
  * message naming the file and OpenSSL's reason otherwise. */

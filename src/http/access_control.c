@@ -1,5 +1,5 @@
-/* src/access_control.h */
-#include "src/access_control.h"
+/* src/http/access_control.h */
+#include "src/http/access_control.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -13,11 +13,11 @@
 #include <time.h>
 
 #include "layout/error.h"
-#include "src/access_rules.h"
-#include "src/htpasswd.h"
-#include "src/metrics.h"
-#include "src/response.h"
-#include "src/tls.h"
+#include "src/auth/access_rules.h"
+#include "src/auth/htpasswd.h"
+#include "src/observe/metrics.h"
+#include "src/http/response.h"
+#include "src/http/tls.h"
 
 int access_control_enabled(const struct runtime *runtime)
 {

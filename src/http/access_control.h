@@ -1,5 +1,5 @@
 /*
- * src/access_control.h — who is asking, and whether they may do what a
+ * src/http/access_control.h — who is asking, and whether they may do what a
  * request needs.
  *
  * Identity, in this order: an Authorization header ("Basic" checked against
@@ -26,14 +26,14 @@
  *         access_control_refuse(req, runtime, &identity, name, ACCESS_PULL);
  *     access_identity_release(&identity);
  */
-#ifndef CAIRN_SRC_ACCESS_CONTROL_H
-#define CAIRN_SRC_ACCESS_CONTROL_H
+#ifndef CAIRN_SRC_HTTP_ACCESS_CONTROL_H
+#define CAIRN_SRC_HTTP_ACCESS_CONTROL_H
 
 #include <h2o.h>
 
 #include "layout/walk.h"
-#include "src/runtime.h"
-#include "src/token.h"
+#include "src/config/runtime.h"
+#include "src/auth/token.h"
 
 enum identity_source {
     IDENTITY_ANONYMOUS,

@@ -1,5 +1,5 @@
-/* src/blob_handlers.h */
-#include "src/blob_handlers.h"
+/* src/http/blob_handlers.h */
+#include "src/http/blob_handlers.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "layout/error.h"
-#include "src/blob_sender.h"
-#include "src/repository.h"
-#include "src/response.h"
-#include "src/runtime.h"
-#include "src/worker_pool.h"
+#include "src/http/blob_sender.h"
+#include "src/registry/repository.h"
+#include "src/http/response.h"
+#include "src/config/runtime.h"
+#include "src/http/worker_pool.h"
 
 /* Parses a single "bytes=" range against `size`: 1 when a range applies,
  * 0 when the whole blob should be sent (no header, or one we ignore, like

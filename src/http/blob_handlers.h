@@ -1,5 +1,5 @@
 /*
- * src/blob_handlers.h — GET, HEAD and DELETE of /v2/<name>/blobs/<digest>.
+ * src/http/blob_handlers.h — GET, HEAD and DELETE of /v2/<name>/blobs/<digest>.
  *
  * A blob is served only when the repository links it (its _layers link), as
  * Distribution does. GET and HEAD answer Content-Length, Docker-Content-Digest,
@@ -7,12 +7,12 @@
  * single Range (206, or 416 with Content-Range: bytes * / size). DELETE
  * removes the repository's link only (202); the bytes stay for cairn-gc.
  */
-#ifndef CAIRN_SRC_BLOB_HANDLERS_H
-#define CAIRN_SRC_BLOB_HANDLERS_H
+#ifndef CAIRN_SRC_HTTP_BLOB_HANDLERS_H
+#define CAIRN_SRC_HTTP_BLOB_HANDLERS_H
 
 #include <h2o.h>
-#include "src/registry.h"
-#include "src/router.h"
+#include "src/http/endpoint_context.h"
+#include "src/http/router.h"
 
 void blob_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
 

@@ -1,11 +1,11 @@
-/* src/blob_sender.h */
-#include "src/blob_sender.h"
+/* src/http/blob_sender.h */
+#include "src/http/blob_sender.h"
 
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "src/response.h"
-#include "src/worker_pool.h"
+#include "src/http/response.h"
+#include "src/http/worker_pool.h"
 
 #define PIECE_SIZE (256 * 1024)
 

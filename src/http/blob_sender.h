@@ -1,5 +1,5 @@
 /*
- * src/blob_sender.h — streaming a blob (or one byte range of it) as a
+ * src/http/blob_sender.h — streaming a blob (or one byte range of it) as a
  * response body, without ever holding the blob in memory.
  *
  * A generator of our own (h2o's file sender ignores Range and sends bodies on
@@ -17,8 +17,8 @@
  * per response, so memory stays bounded whatever the blob's size. The sender
  * outlives the request only as long as a read it started is running.
  */
-#ifndef CAIRN_SRC_BLOB_SENDER_H
-#define CAIRN_SRC_BLOB_SENDER_H
+#ifndef CAIRN_SRC_HTTP_BLOB_SENDER_H
+#define CAIRN_SRC_HTTP_BLOB_SENDER_H
 
 #include <h2o.h>
 #include <stdint.h>

@@ -1,14 +1,14 @@
 /*
- * src/registry.h — what every request handler of the server shares.
+ * src/http/endpoint_context.h — what every request handler of the server shares.
  *
  * One `struct registry` exists per process, built before the event loops
  * start and read-only afterwards (the upload session table has its own
  * lock). Each event loop passes its own `struct endpoint_context`, which adds
  * the receiver through which worker threads hand results back to that loop,
- * and the configuration snapshot (src/runtime.h) of the current request.
+ * and the configuration snapshot (src/config/runtime.h) of the current request.
  */
-#ifndef CAIRN_SRC_REGISTRY_H
-#define CAIRN_SRC_REGISTRY_H
+#ifndef CAIRN_SRC_HTTP_ENDPOINT_CONTEXT_H
+#define CAIRN_SRC_HTTP_ENDPOINT_CONTEXT_H
 
 #include <h2o.h>
 #include "drivers/blob_store.h"

@@ -1,5 +1,5 @@
-/* src/listing_handlers.h */
-#include "src/listing_handlers.h"
+/* src/http/listing_handlers.h */
+#include "src/http/listing_handlers.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -9,10 +9,10 @@
 #include "layout/error.h"
 #include "layout/manifest.h"
 #include "layout/walk.h"
-#include "src/access_control.h"
-#include "src/query.h"
-#include "src/repository.h"
-#include "src/response.h"
+#include "src/http/access_control.h"
+#include "src/http/query.h"
+#include "src/registry/repository.h"
+#include "src/http/response.h"
 
 #define PAGE_DEFAULT 1000000
 

@@ -1,5 +1,5 @@
 /*
- * src/listing_handlers.h — the read-only listings of the API:
+ * src/http/listing_handlers.h — the read-only listings of the API:
  *
  *   GET /v2/_catalog               {"repositories": [...]}, sorted
  *   GET /v2/<name>/tags/list       {"name": ..., "tags": [...]}, sorted
@@ -11,12 +11,12 @@
  * entry) and answer a `Link: <...>; rel="next"` header while more remain.
  * Everything is read from the tree on each request.
  */
-#ifndef CAIRN_SRC_LISTING_HANDLERS_H
-#define CAIRN_SRC_LISTING_HANDLERS_H
+#ifndef CAIRN_SRC_HTTP_LISTING_HANDLERS_H
+#define CAIRN_SRC_HTTP_LISTING_HANDLERS_H
 
 #include <h2o.h>
-#include "src/registry.h"
-#include "src/router.h"
+#include "src/http/endpoint_context.h"
+#include "src/http/router.h"
 
 void listing_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
 

@@ -1,16 +1,16 @@
-/* src/manifest_handlers.h */
-#include "src/manifest_handlers.h"
+/* src/http/manifest_handlers.h */
+#include "src/http/manifest_handlers.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layout/error.h"
-#include "src/manifest_cache.h"
-#include "src/repository.h"
-#include "src/response.h"
-#include "src/runtime.h"
-#include "src/worker_pool.h"
+#include "src/registry/manifest_cache.h"
+#include "src/registry/repository.h"
+#include "src/http/response.h"
+#include "src/config/runtime.h"
+#include "src/http/worker_pool.h"
 
 static void send_manifest(struct registry *registry, h2o_req_t *req, const struct route *route)
 {

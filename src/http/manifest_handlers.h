@@ -1,5 +1,5 @@
 /*
- * src/manifest_handlers.h — /v2/<name>/manifests/<reference>, where the
+ * src/http/manifest_handlers.h — /v2/<name>/manifests/<reference>, where the
  * reference is a tag or a digest.
  *
  * GET/HEAD answer the stored bytes with their media type, Docker-Content-Digest
@@ -13,12 +13,12 @@
  * manifest that is not there; PUT refuses it, 400 TAG_INVALID (or
  * DIGEST_INVALID when it holds a ':').
  */
-#ifndef CAIRN_SRC_MANIFEST_HANDLERS_H
-#define CAIRN_SRC_MANIFEST_HANDLERS_H
+#ifndef CAIRN_SRC_HTTP_MANIFEST_HANDLERS_H
+#define CAIRN_SRC_HTTP_MANIFEST_HANDLERS_H
 
 #include <h2o.h>
-#include "src/registry.h"
-#include "src/router.h"
+#include "src/http/endpoint_context.h"
+#include "src/http/router.h"
 
 void manifest_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
 

@@ -1,5 +1,5 @@
-/* src/query.h */
-#include "src/query.h"
+/* src/http/query.h */
+#include "src/http/query.h"
 
 #include <errno.h>
 #include <string.h>

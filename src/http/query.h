@@ -1,5 +1,5 @@
 /*
- * src/query.h — reading parameters from a request's query string.
+ * src/http/query.h — reading parameters from a request's query string.
  *
  * The query is taken from the raw request path (after '?'), never from h2o's
  * normalised path. Values are percent-decoded ('+' is a space); a value that
@@ -10,8 +10,8 @@
  *     int found = query_get(query, query_length, "digest", digest_text, sizeof digest_text);
  *     // 1: found and decoded; 0: absent; -EINVAL: malformed or too long
  */
-#ifndef CAIRN_SRC_QUERY_H
-#define CAIRN_SRC_QUERY_H
+#ifndef CAIRN_SRC_HTTP_QUERY_H
+#define CAIRN_SRC_HTTP_QUERY_H
 
 #include <stddef.h>
 

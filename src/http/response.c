@@ -1,5 +1,5 @@
-/* src/response.h */
-#include "src/response.h"
+/* src/http/response.h */
+#include "src/http/response.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "layout/error.h"
-#include "src/access_log.h"
+#include "src/observe/access_log.h"
 
 struct error_description {
     const char *code;

@@ -1,5 +1,5 @@
 /*
- * src/response.h — writing HTTP responses on h2o: the OCI error body, small
+ * src/http/response.h — writing HTTP responses on h2o: the OCI error body, small
  * JSON or empty bodies, and headers.
  *
  * Rules it keeps for every caller: every response has a Content-Length (h2o
@@ -12,12 +12,12 @@
  *                         digest.string, digest.string_length);
  *     response_send_error(req, REGISTRY_ERROR_BLOB_UNKNOWN, "blob unknown to repository");
  */
-#ifndef CAIRN_SRC_RESPONSE_H
-#define CAIRN_SRC_RESPONSE_H
+#ifndef CAIRN_SRC_HTTP_RESPONSE_H
+#define CAIRN_SRC_HTTP_RESPONSE_H
 
 #include <h2o.h>
 #include <stddef.h>
-#include "src/registry_error.h"
+#include "src/registry/registry_error.h"
 
 /* Adds a header; `name` must be a lowercase literal, `value` is copied. */
 void response_add_header(h2o_req_t *req, const char *name, const char *orig_name, const char *value,

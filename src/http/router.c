@@ -1,11 +1,11 @@
-/* src/router.h */
-#include "src/router.h"
+/* src/http/router.h */
+#include "src/http/router.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include "layout/error.h"
-#include "src/registry_error.h"
+#include "src/registry/registry_error.h"
 
 #define SEGMENTS_MAX 200
 

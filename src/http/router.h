@@ -1,5 +1,5 @@
 /*
- * src/router.h — which endpoint of the v2 API a request path names.
+ * src/http/router.h — which endpoint of the v2 API a request path names.
  *
  * route_parse() reads the raw path (h2o's req->path, query excluded), never
  * the normalised one, so "%2F" or "%2e%2e" stay literal and are refused by
@@ -22,8 +22,8 @@
  * Returns 0, -REGISTRY_ERROR_NOT_FOUND or
  * -REGISTRY_ERROR_NAME_INVALID.
  */
-#ifndef CAIRN_SRC_ROUTER_H
-#define CAIRN_SRC_ROUTER_H
+#ifndef CAIRN_SRC_HTTP_ROUTER_H
+#define CAIRN_SRC_HTTP_ROUTER_H
 
 #include <stddef.h>
 #include "layout/names.h"

@@ -1,5 +1,5 @@
-/* src/server.h */
-#include "src/server.h"
+/* src/http/server.h */
+#include "src/http/server.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -24,22 +24,22 @@
 #include "drivers/s3.h"
 #include "layout/error.h"
 #include "layout/walk.h"
-#include "src/access_control.h"
-#include "src/access_log.h"
-#include "src/blob_handlers.h"
-#include "src/listing_handlers.h"
-#include "src/manifest_handlers.h"
-#include "src/metrics.h"
-#include "src/registry.h"
-#include "src/reload.h"
-#include "src/runtime.h"
-#include "src/response.h"
-#include "src/router.h"
-#include "src/systemd_notify.h"
-#include "src/upload_handlers.h"
-#include "src/upload_purger.h"
-#include "src/uploads.h"
-#include "src/worker_pool.h"
+#include "src/http/access_control.h"
+#include "src/observe/access_log.h"
+#include "src/http/blob_handlers.h"
+#include "src/http/listing_handlers.h"
+#include "src/http/manifest_handlers.h"
+#include "src/observe/metrics.h"
+#include "src/http/endpoint_context.h"
+#include "src/config/reload.h"
+#include "src/config/runtime.h"
+#include "src/http/response.h"
+#include "src/http/router.h"
+#include "src/observe/systemd_notify.h"
+#include "src/http/upload_handlers.h"
+#include "src/registry/upload_purger.h"
+#include "src/registry/uploads.h"
+#include "src/http/worker_pool.h"
 #include "version.h"
 
 struct registry_handler {

@@ -1,5 +1,5 @@
 /*
- * src/server.h — the running server: h2o event loops, one per thread, each
+ * src/http/server.h — the running server: h2o event loops, one per thread, each
  * with its own listening socket (SO_REUSEPORT) and h2o context, sharing one
  * h2o configuration and one `struct registry`.
  *
@@ -10,10 +10,10 @@
  * server_run() returns 0. Failures to start return non-zero with a message
  * on stderr.
  */
-#ifndef CAIRN_SRC_SERVER_H
-#define CAIRN_SRC_SERVER_H
+#ifndef CAIRN_SRC_HTTP_SERVER_H
+#define CAIRN_SRC_HTTP_SERVER_H
 
-#include "src/options.h"
+#include "src/config/options.h"
 
 int server_run(struct options *options);
 

@@ -1,5 +1,5 @@
-/* src/ssl_read_clamp.h */
-#include "src/ssl_read_clamp.h"
+/* src/http/ssl_read_clamp.h */
+#include "src/http/ssl_read_clamp.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * src/ssl_read_clamp.h — a fix for libh2o 2.2.5 that works by interposing
+ * src/http/ssl_read_clamp.h — a fix for libh2o 2.2.5 that works by interposing
  * OpenSSL's SSL_read().
  *
  * h2o's decode_ssl_input() passes the free space of its input buffer to
@@ -10,8 +10,8 @@
  * 1 GiB before the real SSL_read (found with dlsym(RTLD_NEXT)) is called.
  * Nothing calls this header; it exists to document the interposition.
  */
-#ifndef CAIRN_SRC_SSL_READ_CLAMP_H
-#define CAIRN_SRC_SSL_READ_CLAMP_H
+#ifndef CAIRN_SRC_HTTP_SSL_READ_CLAMP_H
+#define CAIRN_SRC_HTTP_SSL_READ_CLAMP_H
 
 #include <openssl/ssl.h>
 

@@ -1,5 +1,5 @@
-/* src/tls.h */
-#include "src/tls.h"
+/* src/http/tls.h */
+#include "src/http/tls.h"
 
 #include <openssl/x509.h>
 

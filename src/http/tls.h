@@ -1,6 +1,6 @@
 /*
- * src/tls.h — the client identity of an mTLS connection, read from h2o's
- * socket (the context itself is built by src/tls_context.h).
+ * src/http/tls.h — the client identity of an mTLS connection, read from h2o's
+ * socket (the context itself is built by src/config/tls_context.h).
  *
  * The identity is the verified client certificate subject's CN; a
  * connection without a verified certificate has none.
@@ -8,8 +8,8 @@
  *     char identity[256];
  *     if (tls_client_identity(req, identity, sizeof identity)) ...
  */
-#ifndef CAIRN_SRC_TLS_H
-#define CAIRN_SRC_TLS_H
+#ifndef CAIRN_SRC_HTTP_TLS_H
+#define CAIRN_SRC_HTTP_TLS_H
 
 #include <h2o.h>
 #include <openssl/ssl.h>

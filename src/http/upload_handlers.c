@@ -1,5 +1,5 @@
-/* src/upload_handlers.h */
-#include "src/upload_handlers.h"
+/* src/http/upload_handlers.h */
+#include "src/http/upload_handlers.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,13 +13,13 @@
 #include "layout/error.h"
 #include "layout/names.h"
 #include "layout/walk.h"
-#include "src/access_control.h"
-#include "src/access_log.h"
-#include "src/query.h"
-#include "src/repository.h"
-#include "src/response.h"
-#include "src/uploads.h"
-#include "src/worker_pool.h"
+#include "src/http/access_control.h"
+#include "src/observe/access_log.h"
+#include "src/http/query.h"
+#include "src/registry/repository.h"
+#include "src/http/response.h"
+#include "src/registry/uploads.h"
+#include "src/http/worker_pool.h"
 
 enum upload_operation {
     OPERATION_START,      /* POST: a new empty upload */

@@ -1,5 +1,5 @@
 /*
- * src/upload_handlers.h — the blob upload endpoints:
+ * src/http/upload_handlers.h — the blob upload endpoints:
  *
  *   POST   /v2/<name>/blobs/uploads/                 start (202), or
  *          ...?digest=<d> with a body                monolithic push (201), or
@@ -26,12 +26,12 @@
  * caller may see, not on what the others hold. It links the blob with the
  * same code as a mount with `from` (repository_link_blob), on disk or in S3.
  */
-#ifndef CAIRN_SRC_UPLOAD_HANDLERS_H
-#define CAIRN_SRC_UPLOAD_HANDLERS_H
+#ifndef CAIRN_SRC_HTTP_UPLOAD_HANDLERS_H
+#define CAIRN_SRC_HTTP_UPLOAD_HANDLERS_H
 
 #include <h2o.h>
-#include "src/registry.h"
-#include "src/router.h"
+#include "src/http/endpoint_context.h"
+#include "src/http/router.h"
 
 void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
 

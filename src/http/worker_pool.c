@@ -1,5 +1,5 @@
-/* src/worker_pool.h */
-#include "src/worker_pool.h"
+/* src/http/worker_pool.h */
+#include "src/http/worker_pool.h"
 
 #include <errno.h>
 #include <stdatomic.h>

@@ -1,5 +1,5 @@
 /*
- * src/worker_pool.h — slow work (fsync, hashing large bodies) off the event
+ * src/http/worker_pool.h — slow work (fsync, hashing large bodies) off the event
  * loops, with the result handed back to the loop that asked for it.
  *
  * An event loop must never wait on the disk for long. A handler that needs
@@ -21,8 +21,8 @@
  *     worker_pool_submit(pool, &w->work);
  *     // complete(work): if (work->request) respond...; then free(w).
  */
-#ifndef CAIRN_SRC_WORKER_POOL_H
-#define CAIRN_SRC_WORKER_POOL_H
+#ifndef CAIRN_SRC_HTTP_WORKER_POOL_H
+#define CAIRN_SRC_HTTP_WORKER_POOL_H
 
 #include <h2o.h>
 #include <pthread.h>

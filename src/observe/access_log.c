@@ -1,5 +1,5 @@
-/* src/access_log.c — bounded, escaped log lines written with one write(2). */
-#include "src/access_log.h"
+/* src/observe/access_log.c — bounded, escaped log lines written with one write(2). */
+#include "src/observe/access_log.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /*
- * src/access_log.h — one line per request (the access log), the server's own
+ * src/observe/access_log.h — one line per request (the access log), the server's own
  * messages (log_message), and request ids. Everything goes to stderr, which
  * systemd hands to the journal.
  *
@@ -40,14 +40,14 @@
  *     if (config->access_log)
  *         access_log_write(config->log_format, &entry);   // when it is done
  */
-#ifndef CAIRN_SRC_ACCESS_LOG_H
-#define CAIRN_SRC_ACCESS_LOG_H
+#ifndef CAIRN_SRC_OBSERVE_ACCESS_LOG_H
+#define CAIRN_SRC_OBSERVE_ACCESS_LOG_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
-#include "src/config.h"
+#include "src/config/config.h"
 
 /* Longest line either logger writes, newline included; every line fits. */
 #define ACCESS_LOG_LINE_MAX 16384

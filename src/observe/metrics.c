@@ -1,5 +1,5 @@
-/* src/metrics.c — sharded lock-free counters and their Prometheus rendering. */
-#include "src/metrics.h"
+/* src/observe/metrics.c — sharded lock-free counters and their Prometheus rendering. */
+#include "src/observe/metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /*
- * src/metrics.h — process-wide counters, exported in Prometheus' text
+ * src/observe/metrics.h — process-wide counters, exported in Prometheus' text
  * exposition format (version 0.0.4) by `GET /metrics`.
  *
  * Recording is cheap enough for every request: the counters live in a few
@@ -27,13 +27,13 @@
  * The API uses plain C types only, so that it can be called from anywhere
  * (worker threads included) and tested without a server.
  */
-#ifndef CAIRN_SRC_METRICS_H
-#define CAIRN_SRC_METRICS_H
+#ifndef CAIRN_SRC_OBSERVE_METRICS_H
+#define CAIRN_SRC_OBSERVE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "src/router.h"
+#include "src/http/router.h"
 
 /* The `route` label. */
 enum metrics_route {

@@ -1,5 +1,5 @@
-/* src/systemd_notify.c — one AF_UNIX datagram per notification. */
-#include "src/systemd_notify.h"
+/* src/observe/systemd_notify.c — one AF_UNIX datagram per notification. */
+#include "src/observe/systemd_notify.h"
 
 #include <errno.h>
 #include <inttypes.h>

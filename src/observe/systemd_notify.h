@@ -1,5 +1,5 @@
 /*
- * src/systemd_notify.h — sd_notify(3) without libsystemd: tells the service
+ * src/observe/systemd_notify.h — sd_notify(3) without libsystemd: tells the service
  * manager (Type=notify) when cairn is ready, reloading or stopping.
  *
  * systemd passes the address of its notification socket in $NOTIFY_SOCKET:
@@ -25,8 +25,8 @@
  *     if (systemd_notify_ready() < 0)
  *         log_message(LOG_LEVEL_WARN, "sd_notify: %s", error_message());
  */
-#ifndef CAIRN_SRC_SYSTEMD_NOTIFY_H
-#define CAIRN_SRC_SYSTEMD_NOTIFY_H
+#ifndef CAIRN_SRC_OBSERVE_SYSTEMD_NOTIFY_H
+#define CAIRN_SRC_OBSERVE_SYSTEMD_NOTIFY_H
 
 /* Sends `state` ("READY=1", or several lines "A=1\nB=2") as one datagram.
  * 0 sent, 1 no $NOTIFY_SOCKET, or -EINVAL (an address that is neither a

@@ -1,5 +1,5 @@
-/* src/manifest_cache.h */
-#include "src/manifest_cache.h"
+/* src/registry/manifest_cache.h */
+#include "src/registry/manifest_cache.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * src/manifest_cache.h — the bytes and media type of recently served
+ * src/registry/manifest_cache.h — the bytes and media type of recently served
  * manifests, kept per event-loop thread.
  *
  * A manifest is stored under its digest, so its bytes never change: a cached
@@ -17,8 +17,8 @@
  *         ...read it...; manifest_cache_store(&digest, body, length, media_type);
  *     }
  */
-#ifndef CAIRN_SRC_MANIFEST_CACHE_H
-#define CAIRN_SRC_MANIFEST_CACHE_H
+#ifndef CAIRN_SRC_REGISTRY_MANIFEST_CACHE_H
+#define CAIRN_SRC_REGISTRY_MANIFEST_CACHE_H
 
 #include <stddef.h>
 #include "layout/digest.h"

@@ -1,5 +1,5 @@
 /*
- * src/registry_error.h — the errors of the OCI Distribution API.
+ * src/registry/registry_error.h — the errors of the OCI Distribution API.
  *
  * Each value names one error code of the spec (plus a few for the server's
  * own failures). Functions of the server that can fail for an API reason
@@ -7,8 +7,8 @@
  * message in error_message() (layout/error.h); response.c turns the value
  * into the HTTP status and the JSON error body.
  */
-#ifndef CAIRN_SRC_REGISTRY_ERROR_H
-#define CAIRN_SRC_REGISTRY_ERROR_H
+#ifndef CAIRN_SRC_REGISTRY_REGISTRY_ERROR_H
+#define CAIRN_SRC_REGISTRY_REGISTRY_ERROR_H
 
 enum registry_error {
     REGISTRY_OK = 0,

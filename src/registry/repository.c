@@ -1,5 +1,5 @@
-/* src/repository.h */
-#include "src/repository.h"
+/* src/registry/repository.h */
+#include "src/registry/repository.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "layout/link_file.h"
 #include "layout/names.h"
 #include "layout/walk.h"
-#include "src/registry_error.h"
+#include "src/registry/registry_error.h"
 
 int repository_exists(const struct tree *tree, const char *name)
 {

@@ -1,5 +1,5 @@
 /*
- * src/repository.h — what a push, a pull or a delete does to one repository
+ * src/registry/repository.h — what a push, a pull or a delete does to one repository
  * in the tree, in the order that keeps it consistent. No HTTP here: the
  * handlers call these from worker threads (writes) or the loop (reads).
  *
@@ -13,8 +13,8 @@
  * Failures return -REGISTRY_ERROR_* for API errors and a negative errno for
  * system errors, with error_message() set.
  */
-#ifndef CAIRN_SRC_REPOSITORY_H
-#define CAIRN_SRC_REPOSITORY_H
+#ifndef CAIRN_SRC_REGISTRY_REPOSITORY_H
+#define CAIRN_SRC_REGISTRY_REPOSITORY_H
 
 #include <stddef.h>
 #include "drivers/blob_store.h"

@@ -1,5 +1,5 @@
-/* src/upload_purger.h */
-#include "src/upload_purger.h"
+/* src/registry/upload_purger.h */
+#include "src/registry/upload_purger.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,9 +9,9 @@
 
 #include "layout/error.h"
 #include "layout/upload_purge.h"
-#include "src/access_log.h"
-#include "src/metrics.h"
-#include "src/runtime.h"
+#include "src/observe/access_log.h"
+#include "src/observe/metrics.h"
+#include "src/config/runtime.h"
 
 /* How often the thread looks at the settings when purging is disabled. */
 #define IDLE_CHECK_SECONDS 60

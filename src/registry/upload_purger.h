@@ -1,5 +1,5 @@
 /*
- * src/upload_purger.h — the server's periodic removal of stale uploads
+ * src/registry/upload_purger.h — the server's periodic removal of stale uploads
  * (storage.maintenance.uploadpurging, as in Distribution).
  *
  * A thread wakes every `interval` and removes uploads whose startedat is
@@ -13,8 +13,8 @@
  *     ...
  *     upload_purger_stop(purger);
  */
-#ifndef CAIRN_SRC_UPLOAD_PURGER_H
-#define CAIRN_SRC_UPLOAD_PURGER_H
+#ifndef CAIRN_SRC_REGISTRY_UPLOAD_PURGER_H
+#define CAIRN_SRC_REGISTRY_UPLOAD_PURGER_H
 
 #include "layout/tree.h"
 

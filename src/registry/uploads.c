@@ -1,5 +1,5 @@
-/* src/uploads.h */
-#include "src/uploads.h"
+/* src/registry/uploads.h */
+#include "src/registry/uploads.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -13,9 +13,9 @@
 
 #include "layout/atomic_file.h"
 #include "layout/error.h"
-#include "src/metrics.h"
-#include "src/registry_error.h"
-#include "src/repository.h"
+#include "src/observe/metrics.h"
+#include "src/registry/registry_error.h"
+#include "src/registry/repository.h"
 
 /* Idle sessions beyond this are forgotten (their hash is rebuilt from disk). */
 #define IDLE_SESSIONS_MAX 1024

@@ -1,5 +1,5 @@
 /*
- * src/uploads.h — blob uploads in progress: their files in the tree and the
+ * src/registry/uploads.h — blob uploads in progress: their files in the tree and the
  * running hash the server keeps for each.
  *
  * On disk an upload is T/repositories/<name>/_uploads/<id>/{data,startedat}
@@ -22,8 +22,8 @@
  * and a failed commit (wrong digest) removes the upload, so nothing
  * half-written is left behind.
  */
-#ifndef CAIRN_SRC_UPLOADS_H
-#define CAIRN_SRC_UPLOADS_H
+#ifndef CAIRN_SRC_REGISTRY_UPLOADS_H
+#define CAIRN_SRC_REGISTRY_UPLOADS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/access_log.h: exact text lines, JSON that parses,
+/* Unit tests for src/observe/access_log.h: exact text lines, JSON that parses,
  * escaping of quotes, control bytes and UTF-8, truncation, bounds, request
  * ids, and the level filter of log_message(). */
 #include "test_support.h"
@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "src/access_log.h"
+#include "src/observe/access_log.h"
 
 /* 2026-11-25T12:00:00.123Z */
 static const struct timespec EXAMPLE_TIME = {1795608000, 123456789};

@@ -1,10 +1,10 @@
-/* Unit tests for src/access_rules.h. */
+/* Unit tests for src/auth/access_rules.h. */
 #include "test_support.h"
 
 #include <errno.h>
 
 #include "layout/error.h"
-#include "src/access_rules.h"
+#include "src/auth/access_rules.h"
 
 #define RULE(subjects_, repositories_, actions_)                                                   \
     {                                                                                              \

@@ -1,11 +1,11 @@
-/* Unit tests for src/config.h (and the command line of src/options.h). */
+/* Unit tests for src/config/config.h (and the command line of src/config/options.h). */
 #include "test_support.h"
 
 #include <errno.h>
 
 #include "layout/error.h"
-#include "src/config.h"
-#include "src/options.h"
+#include "src/config/config.h"
+#include "src/config/options.h"
 
 /* Each test writes its YAML to <root>/config.yml. */
 struct fixture {

@@ -1,4 +1,4 @@
-/* Unit tests for src/htpasswd.h. */
+/* Unit tests for src/auth/htpasswd.h. */
 #include "test_support.h"
 
 #include <crypt.h>
@@ -8,7 +8,7 @@
 #include <openssl/evp.h>
 
 #include "layout/error.h"
-#include "src/htpasswd.h"
+#include "src/auth/htpasswd.h"
 
 /* A bcrypt hash of `password` with `prefix` ("$2b$", "$2y$", "$2a$") and `cost`. */
 static void make_hash(const char *prefix, int cost, const char *password, char *out, size_t size)

@@ -1,11 +1,11 @@
-/* Unit tests for src/metrics.h: exposition syntax, values, histogram
+/* Unit tests for src/observe/metrics.h: exposition syntax, values, histogram
  * cumulativity, exact totals under concurrent recording. */
 #include "test_support.h"
 
 #include <ctype.h>
 #include <pthread.h>
 
-#include "src/metrics.h"
+#include "src/observe/metrics.h"
 #include "version.h"
 
 static char *render(void)

@@ -1,9 +1,9 @@
-/* Unit tests for src/query.h. */
+/* Unit tests for src/http/query.h. */
 #include "test_support.h"
 
 #include <errno.h>
 
-#include "src/query.h"
+#include "src/http/query.h"
 
 static int get(const char *query, const char *key, char *out, size_t size)
 {

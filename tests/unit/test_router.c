@@ -1,8 +1,8 @@
-/* Unit tests for src/router.h. */
+/* Unit tests for src/http/router.h. */
 #include "test_support.h"
 
-#include "src/registry_error.h"
-#include "src/router.h"
+#include "src/registry/registry_error.h"
+#include "src/http/router.h"
 
 static struct route parse_ok(const char *path)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for src/systemd_notify.h: datagrams received on a socket of our
+/* Unit tests for src/observe/systemd_notify.h: datagrams received on a socket of our
  * own, standing in for systemd's, at a path and in the abstract namespace. */
 #include "test_support.h"
 
@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "layout/error.h"
-#include "src/systemd_notify.h"
+#include "src/observe/systemd_notify.h"
 
 struct listener {
     char *directory;

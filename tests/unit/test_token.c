@@ -1,4 +1,4 @@
-/* Unit tests for src/token.h: tokens minted here with keys generated here. */
+/* Unit tests for src/auth/token.h: tokens minted here with keys generated here. */
 #include "test_support.h"
 
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "layout/error.h"
-#include "src/token.h"
+#include "src/auth/token.h"
 
 #define NOW ((time_t)1700000000)
 #define ISSUER "auth.example.com"
