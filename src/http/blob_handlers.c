@@ -257,30 +257,36 @@ static void delete_complete(struct request_work *work)
     free(work);
 }
 
-void blob_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
+/* The digest of the route, or 400 DIGEST_INVALID answered: 0 or -1. */
+static int take_digest(h2o_req_t *req, const struct route *route, struct digest *digest)
+{
+    if (route->reference_too_long ||
+        digest_parse(route->reference, route->reference_length, digest) < 0) {
+        response_send_error(req, REGISTRY_ERROR_DIGEST_INVALID, error_message());
+        return -1;
+    }
+    return 0;
+}
+
+void blob_handle_get(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
 {
     struct registry *registry = endpoint->registry;
     struct digest digest;
-    if (route->reference_too_long ||
-        digest_parse(route->reference, route->reference_length, &digest) < 0) {
-        response_send_error(req, REGISTRY_ERROR_DIGEST_INVALID, error_message());
+    if (take_digest(req, route, &digest) < 0)
         return;
-    }
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || request_is_head(req)) {
-        if (blob_store_is_remote(registry->blobs))
-            fetch_remote_blob(endpoint, req, route, &digest);
-        else
-            send_blob(endpoint, req, route, &digest);
+    if (blob_store_is_remote(registry->blobs))
+        fetch_remote_blob(endpoint, req, route, &digest);
+    else
+        send_blob(endpoint, req, route, &digest);
+}
+
+void blob_handle_delete(struct endpoint_context *endpoint, h2o_req_t *req,
+                        const struct route *route)
+{
+    struct registry *registry = endpoint->registry;
+    struct digest digest;
+    if (take_digest(req, route, &digest) < 0)
         return;
-    }
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"))) {
-        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, NULL);
-        return;
-    }
-    if (!endpoint->runtime->config.delete_enabled) {
-        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "deletes are disabled");
-        return;
-    }
     struct delete_work *delete = calloc(1, sizeof *delete);
     if (delete == NULL) {
         response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");

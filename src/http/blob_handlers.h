@@ -14,6 +14,9 @@
 #include "src/http/endpoint_context.h"
 #include "src/http/router.h"
 
-void blob_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
+/* The rows of endpoints.h: GET and HEAD, DELETE. */
+void blob_handle_get(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
+void blob_handle_delete(struct endpoint_context *endpoint, h2o_req_t *req,
+                        const struct route *route);
 
 #endif

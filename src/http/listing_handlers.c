@@ -188,21 +188,21 @@ static void send_referrers(struct registry *registry, h2o_req_t *req, const stru
     free(body);
 }
 
-void listing_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
+void listing_handle_catalog(struct endpoint_context *endpoint, h2o_req_t *req,
+                            const struct route *route)
 {
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) && !request_is_head(req)) {
-        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, NULL);
-        return;
-    }
-    switch (route->kind) {
-    case ROUTE_CATALOG:
-        send_catalog(endpoint, req);
-        break;
-    case ROUTE_TAGS_LIST:
-        send_tags(endpoint->registry, req, route);
-        break;
-    default:
-        send_referrers(endpoint->registry, req, route);
-        break;
-    }
+    (void)route;
+    send_catalog(endpoint, req);
+}
+
+void listing_handle_tags(struct endpoint_context *endpoint, h2o_req_t *req,
+                         const struct route *route)
+{
+    send_tags(endpoint->registry, req, route);
+}
+
+void listing_handle_referrers(struct endpoint_context *endpoint, h2o_req_t *req,
+                              const struct route *route)
+{
+    send_referrers(endpoint->registry, req, route);
 }

@@ -18,6 +18,12 @@
 #include "src/http/endpoint_context.h"
 #include "src/http/router.h"
 
-void listing_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
+/* The rows of endpoints.h: GET and HEAD of each listing. */
+void listing_handle_catalog(struct endpoint_context *endpoint, h2o_req_t *req,
+                            const struct route *route);
+void listing_handle_tags(struct endpoint_context *endpoint, h2o_req_t *req,
+                         const struct route *route);
+void listing_handle_referrers(struct endpoint_context *endpoint, h2o_req_t *req,
+                              const struct route *route);
 
 #endif

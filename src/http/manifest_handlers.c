@@ -115,39 +115,45 @@ static void manifest_complete(struct request_work *work)
     free(manifest);
 }
 
-static int plan(struct endpoint_context *endpoint, h2o_req_t *req, struct manifest_work *manifest)
+typedef int manifest_planner(struct endpoint_context *endpoint, h2o_req_t *req,
+                             struct manifest_work *manifest);
+
+static int plan_put(struct endpoint_context *endpoint, h2o_req_t *req,
+                    struct manifest_work *manifest)
 {
-    struct registry *registry = endpoint->registry;
+    (void)endpoint;
     const struct route *route = &manifest->route;
     int is_digest = route->reference_has_colon;
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT"))) {
-        /* Too long for any grammar: refused as the tag or digest it meant to
-         * be, as repository_put_manifest() refuses a shorter invalid one. */
-        if (route->reference_too_long)
-            return is_digest ? error_set(-REGISTRY_ERROR_DIGEST_INVALID,
-                                         "invalid digest: longer than any algorithm's")
-                             : error_set(-REGISTRY_ERROR_TAG_INVALID,
-                                         "tag is longer than %d characters", TAG_MAX);
-        if (req->entity.len > MANIFEST_SIZE_MAX)
-            return error_set(-REGISTRY_ERROR_TOO_LARGE, "manifest larger than %d bytes",
-                             MANIFEST_SIZE_MAX);
-        h2o_iovec_t type = request_header(req, "content-type");
-        if (type.len >= sizeof manifest->content_type)
-            return error_set(-REGISTRY_ERROR_MANIFEST_INVALID, "Content-Type too long");
-        memcpy(manifest->content_type, type.base, type.len);
-        manifest->content_type[type.len] = '\0';
-        manifest->body = malloc(req->entity.len + 1);
-        if (manifest->body == NULL)
-            return error_set(-ENOMEM, "out of memory");
-        memcpy(manifest->body, req->entity.base, req->entity.len);
-        manifest->length = req->entity.len;
-        manifest->operation = OPERATION_PUT;
-        return 0;
-    }
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE")))
-        return -REGISTRY_ERROR_UNSUPPORTED;
-    if (!endpoint->runtime->config.delete_enabled)
-        return error_set(-REGISTRY_ERROR_UNSUPPORTED, "deletes are disabled");
+    /* Too long for any grammar: refused as the tag or digest it meant to
+     * be, as repository_put_manifest() refuses a shorter invalid one. */
+    if (route->reference_too_long)
+        return is_digest ? error_set(-REGISTRY_ERROR_DIGEST_INVALID,
+                                     "invalid digest: longer than any algorithm's")
+                         : error_set(-REGISTRY_ERROR_TAG_INVALID,
+                                     "tag is longer than %d characters", TAG_MAX);
+    if (req->entity.len > MANIFEST_SIZE_MAX)
+        return error_set(-REGISTRY_ERROR_TOO_LARGE, "manifest larger than %d bytes",
+                         MANIFEST_SIZE_MAX);
+    h2o_iovec_t type = request_header(req, "content-type");
+    if (type.len >= sizeof manifest->content_type)
+        return error_set(-REGISTRY_ERROR_MANIFEST_INVALID, "Content-Type too long");
+    memcpy(manifest->content_type, type.base, type.len);
+    manifest->content_type[type.len] = '\0';
+    manifest->body = malloc(req->entity.len + 1);
+    if (manifest->body == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    memcpy(manifest->body, req->entity.base, req->entity.len);
+    manifest->length = req->entity.len;
+    manifest->operation = OPERATION_PUT;
+    return 0;
+}
+
+static int plan_delete(struct endpoint_context *endpoint, h2o_req_t *req,
+                       struct manifest_work *manifest)
+{
+    (void)req;
+    struct registry *registry = endpoint->registry;
+    const struct route *route = &manifest->route;
     /* An invalid reference names nothing to delete: 404, as for GET. */
     if (route->reference_too_long)
         return repository_manifest_unknown(&registry->tree, route->name, NULL);
@@ -155,17 +161,16 @@ static int plan(struct endpoint_context *endpoint, h2o_req_t *req, struct manife
                                              &manifest->digest, NULL);
     if (result < 0)
         return result;
-    manifest->operation = is_digest ? OPERATION_DELETE_DIGEST : OPERATION_DELETE_TAG;
+    manifest->operation =
+        route->reference_has_colon ? OPERATION_DELETE_DIGEST : OPERATION_DELETE_TAG;
     return 0;
 }
 
-void manifest_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
+/* Plans the work on the loop, then runs it on a worker thread. */
+static void submit(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                   manifest_planner *plan)
 {
     struct registry *registry = endpoint->registry;
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) || request_is_head(req)) {
-        send_manifest(registry, req, route);
-        return;
-    }
     struct manifest_work *manifest = calloc(1, sizeof *manifest);
     if (manifest == NULL) {
         response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
@@ -183,4 +188,22 @@ void manifest_handle(struct endpoint_context *endpoint, h2o_req_t *req, const st
     request_work_init(&manifest->work, req, endpoint->work_receiver, manifest_run,
                       manifest_complete);
     worker_pool_submit(registry->workers, &manifest->work);
+}
+
+void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
+                         const struct route *route)
+{
+    send_manifest(endpoint->registry, req, route);
+}
+
+void manifest_handle_put(struct endpoint_context *endpoint, h2o_req_t *req,
+                         const struct route *route)
+{
+    submit(endpoint, req, route, plan_put);
+}
+
+void manifest_handle_delete(struct endpoint_context *endpoint, h2o_req_t *req,
+                            const struct route *route)
+{
+    submit(endpoint, req, route, plan_delete);
 }

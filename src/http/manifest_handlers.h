@@ -20,6 +20,12 @@
 #include "src/http/endpoint_context.h"
 #include "src/http/router.h"
 
-void manifest_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
+/* The rows of endpoints.h: GET and HEAD, PUT, DELETE. */
+void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
+                         const struct route *route);
+void manifest_handle_put(struct endpoint_context *endpoint, h2o_req_t *req,
+                         const struct route *route);
+void manifest_handle_delete(struct endpoint_context *endpoint, h2o_req_t *req,
+                            const struct route *route);
 
 #endif

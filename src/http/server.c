@@ -26,9 +26,7 @@
 #include "layout/walk.h"
 #include "src/http/access_control.h"
 #include "src/observe/access_log.h"
-#include "src/http/blob_handlers.h"
-#include "src/http/listing_handlers.h"
-#include "src/http/manifest_handlers.h"
+#include "src/http/endpoints.h"
 #include "src/observe/metrics.h"
 #include "src/http/endpoint_context.h"
 #include "src/config/reload.h"
@@ -36,7 +34,6 @@
 #include "src/http/response.h"
 #include "src/http/router.h"
 #include "src/observe/systemd_notify.h"
-#include "src/http/upload_handlers.h"
 #include "src/registry/upload_purger.h"
 #include "src/registry/uploads.h"
 #include "src/http/worker_pool.h"
@@ -100,35 +97,6 @@ static void request_freed(void *memory)
     runtime_release(state->runtime);
 }
 
-static int method_is(const h2o_req_t *req, const char *method)
-{
-    return h2o_memis(req->method.base, req->method.len, method, strlen(method));
-}
-
-/* What a request needs to be allowed to do (ACCESS_* bits; 0 for /v2/). */
-static unsigned required_actions(const h2o_req_t *req, const struct route *route)
-{
-    int reads = method_is(req, "GET") || request_is_head(req);
-    switch (route->kind) {
-    case ROUTE_BASE:
-        return 0;
-    case ROUTE_CATALOG:
-        return ACCESS_CATALOG;
-    case ROUTE_TAGS_LIST:
-    case ROUTE_REFERRERS:
-        return ACCESS_PULL;
-    case ROUTE_MANIFEST:
-    case ROUTE_BLOB:
-        if (method_is(req, "DELETE"))
-            return ACCESS_DELETE;
-        return reads || route->kind == ROUTE_BLOB ? ACCESS_PULL : ACCESS_PUSH;
-    case ROUTE_UPLOAD_START:
-    case ROUTE_UPLOAD:
-        return ACCESS_PUSH;
-    }
-    return ACCESS_PULL;
-}
-
 /* Switches the loop to the newest snapshot after a reload: one atomic read
  * on the common path. */
 static void refresh_runtime(struct server_thread *thread)
@@ -141,21 +109,6 @@ static void refresh_runtime(struct server_thread *thread)
     runtime_release(thread->runtime);
     thread->runtime = fresh;
     thread->accept_context.ssl_ctx = fresh->tls_context;
-}
-
-static int method_writes(const h2o_req_t *req)
-{
-    return !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
-           !request_is_head(req);
-}
-
-static void send_base(h2o_req_t *req)
-{
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) && !request_is_head(req)) {
-        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, NULL);
-        return;
-    }
-    response_send(req, 200, "application/json", "{}", 2);
 }
 
 /* An accepted connection, tracked so that a stop can wait for requests whose
@@ -249,7 +202,7 @@ static enum metrics_route route_label(h2o_req_t *req)
     struct route route;
     if (route_parse(req->path.base, path_length, &route) < 0)
         return METRICS_ROUTE_OTHER;
-    return metrics_route_from_kind(route.kind);
+    return endpoint_metrics_route(route.kind);
 }
 
 static double seconds_between(const struct timeval *from, const struct timeval *to)
@@ -303,61 +256,57 @@ static void log_access(h2o_logger_t *logger, h2o_req_t *req)
     access_log_write(thread->runtime->config.log_format, &entry);
 }
 
-static const char *route_repository(const struct route *route)
+/* What a request needs to be allowed to do: its row's access, or for a
+ * method the route lacks, the route's (endpoints.h). */
+static unsigned required_access(const struct endpoint *row, const struct route *route)
 {
-    return route->kind == ROUTE_BASE || route->kind == ROUTE_CATALOG ? NULL : route->name;
+    return row != NULL ? row->access : endpoint_route_access(route->kind);
 }
 
-/* After the caller is known: the access check, then the endpoint. */
+/* After the caller is known: everything the row says (access, read-only
+ * mode, disabled deletes), then its handler; 405 for a method without one. */
 static void dispatch(struct server_thread *thread, h2o_req_t *req, struct request_state *state,
-                     const struct route *route)
+                     const struct route *route, const struct endpoint *row)
 {
-    unsigned actions = required_actions(req, route);
+    const char *repository = endpoint_route_repository(route);
+    unsigned access = required_access(row, route);
     if (state->identity.user[0] != '\0') {
         h2o_vector_reserve(&req->pool, &req->env, req->env.size + 2);
         req->env.entries[req->env.size++] = h2o_iovec_init(H2O_STRLIT("cairn.user"));
         req->env.entries[req->env.size++] =
             h2o_strdup(&req->pool, state->identity.user, strlen(state->identity.user));
     }
-    if (!access_control_allows(state->runtime, &state->identity, route_repository(route),
-                               actions)) {
-        access_control_refuse(req, state->runtime, &state->identity, route_repository(route),
-                              actions);
+    if (!access_control_allows(state->runtime, &state->identity, repository, access)) {
+        access_control_refuse(req, state->runtime, &state->identity, repository, access);
         return;
     }
     thread->endpoint.runtime = state->runtime;
     thread->endpoint.identity = &state->identity;
-    if (state->runtime->config.read_only && method_writes(req)) {
+    /* A method without a row could be a write: refused as one. */
+    int writes = row != NULL ? row->writes
+                             : !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+                                   !request_is_head(req);
+    if (state->runtime->config.read_only && writes) {
         response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "the registry is in read-only mode");
         return;
     }
-    switch (route->kind) {
-    case ROUTE_BASE:
-        send_base(req);
-        break;
-    case ROUTE_CATALOG:
-    case ROUTE_TAGS_LIST:
-    case ROUTE_REFERRERS:
-        listing_handle(&thread->endpoint, req, route);
-        break;
-    case ROUTE_MANIFEST:
-        manifest_handle(&thread->endpoint, req, route);
-        break;
-    case ROUTE_BLOB:
-        blob_handle(&thread->endpoint, req, route);
-        break;
-    case ROUTE_UPLOAD_START:
-    case ROUTE_UPLOAD:
-        upload_handle(&thread->endpoint, req, route);
-        break;
+    if (row == NULL) {
+        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, NULL);
+        return;
     }
+    if (row->deletes && !state->runtime->config.delete_enabled) {
+        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "deletes are disabled");
+        return;
+    }
+    row->handler(&thread->endpoint, req, route);
 }
 
-static void refuse_login(h2o_req_t *req, struct request_state *state, const struct route *route)
+static void refuse_login(h2o_req_t *req, struct request_state *state, const struct route *route,
+                         const struct endpoint *row)
 {
     log_message(LOG_LEVEL_WARN, "authentication failed from a client: %s", error_message());
-    access_control_refuse(req, state->runtime, &state->identity, route_repository(route),
-                          required_actions(req, route));
+    access_control_refuse(req, state->runtime, &state->identity, endpoint_route_repository(route),
+                          required_access(row, route));
 }
 
 /* A Basic login that missed the login cache: bcrypt on a worker thread, then
@@ -369,6 +318,7 @@ struct login_work {
     struct runtime *runtime;     /* its own reference: the check reads its htpasswd */
     struct password_check *check;
     struct route route;
+    const struct endpoint *row; /* NULL: the route has no such method */
 };
 
 static void login_run(struct request_work *work)
@@ -384,9 +334,9 @@ static void login_complete(struct request_work *work)
         access_control_password_abandon(login->check);
     } else if (access_control_password_checked(login->state->runtime, &login->state->identity,
                                                login->check) < 0) {
-        refuse_login(req, login->state, &login->route);
+        refuse_login(req, login->state, &login->route, login->row);
     } else {
-        dispatch(login->thread, req, login->state, &login->route);
+        dispatch(login->thread, req, login->state, &login->route, login->row);
     }
     runtime_release(login->runtime);
     request_work_dispose(work);
@@ -433,10 +383,11 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         response_send_failure(req, result);
         return 0;
     }
+    const struct endpoint *row = endpoint_find(route.kind, req->method.base, req->method.len);
     struct password_check *check = NULL;
     result = access_control_identify(req, state->runtime, &state->identity, &check);
     if (result < 0) {
-        refuse_login(req, state, &route);
+        refuse_login(req, state, &route, row);
         return 0;
     }
     if (result > 0) {
@@ -452,11 +403,12 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         runtime_acquire(login->runtime);
         login->check = check;
         login->route = route;
+        login->row = row;
         request_work_init(&login->work, req, &thread->work_receiver, login_run, login_complete);
         worker_pool_submit(thread->server->registry.workers, &login->work);
         return 0;
     }
-    dispatch(thread, req, state, &route);
+    dispatch(thread, req, state, &route, row);
     return 0;
 }
 

@@ -364,80 +364,104 @@ static int read_from_parameter(h2o_req_t *req, char from[REPOSITORY_NAME_MAX + 1
     return found == 1 && repository_name_validate(from, strlen(from)) == 0 ? 1 : -1;
 }
 
-static int method_is(h2o_req_t *req, const char *method)
-{
-    return h2o_memis(req->method.base, req->method.len, method, strlen(method));
-}
+typedef int upload_planner(struct endpoint_context *endpoint, h2o_req_t *req,
+                           const struct route *route, struct upload_work *upload);
 
-/* Decides the operation of a request; 0, or a failure to answer at once. */
-static int plan(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
-                struct upload_work *upload)
+/* POST: decides which kind of start it is; 0, or a failure to answer at once. */
+static int plan_start(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                      struct upload_work *upload)
 {
+    (void)route;
     struct registry *registry = endpoint->registry;
-    int result;
-    upload->range_start = -1;
-    if (route->kind == ROUTE_UPLOAD_START) {
-        if (!method_is(req, "POST"))
-            return -REGISTRY_ERROR_UNSUPPORTED;
-        result = read_digest_parameter(req, "mount", &upload->digest);
-        if (result < 0)
-            return result;
-        if (result == 1) {
-            char from[REPOSITORY_NAME_MAX + 1];
-            struct blob_info info;
-            int has_from = read_from_parameter(req, from);
-            if (has_from == 0 && endpoint->runtime->config.automatic_mount) {
-                /* Automatic content discovery: the search runs on a worker. */
-                upload->operation = OPERATION_DISCOVER;
-                return access_pull_scope_init(&upload->scope, endpoint->runtime,
-                                              endpoint->identity);
-            }
-            if (has_from == 1 &&
-                access_control_allows(endpoint->runtime, endpoint->identity, from, ACCESS_PULL) &&
-                repository_stat_blob(&registry->tree,
-                                     blob_store_is_remote(registry->blobs) ? NULL : registry->blobs,
-                                     from, &upload->digest, &info) == 0) {
-                upload->operation = OPERATION_MOUNT;
-                return 0;
-            }
-            upload->operation = OPERATION_START; /* not readable there: a plain upload */
+    int result = read_digest_parameter(req, "mount", &upload->digest);
+    if (result < 0)
+        return result;
+    if (result == 1) {
+        char from[REPOSITORY_NAME_MAX + 1];
+        struct blob_info info;
+        int has_from = read_from_parameter(req, from);
+        if (has_from == 0 && endpoint->runtime->config.automatic_mount) {
+            /* Automatic content discovery: the search runs on a worker. */
+            upload->operation = OPERATION_DISCOVER;
+            return access_pull_scope_init(&upload->scope, endpoint->runtime, endpoint->identity);
+        }
+        if (has_from == 1 &&
+            access_control_allows(endpoint->runtime, endpoint->identity, from, ACCESS_PULL) &&
+            repository_stat_blob(&registry->tree,
+                                 blob_store_is_remote(registry->blobs) ? NULL : registry->blobs,
+                                 from, &upload->digest, &info) == 0) {
+            upload->operation = OPERATION_MOUNT;
             return 0;
         }
-        result = read_digest_parameter(req, "digest", &upload->digest);
-        if (result < 0)
-            return result;
-        upload->operation = result == 1 ? OPERATION_MONOLITHIC : OPERATION_START;
+        upload->operation = OPERATION_START; /* not readable there: a plain upload */
         return 0;
     }
+    result = read_digest_parameter(req, "digest", &upload->digest);
+    if (result < 0)
+        return result;
+    upload->operation = result == 1 ? OPERATION_MONOLITHIC : OPERATION_START;
+    return 0;
+}
 
+/* The upload id of the route, into upload->id. */
+static int take_upload_id(const struct route *route, struct upload_work *upload)
+{
     if (route->reference_too_long ||
         upload_id_validate(route->reference, route->reference_length) < 0)
         return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_UNKNOWN, "upload unknown");
     memcpy(upload->id, route->reference, route->reference_length + 1);
+    return 0;
+}
+
+/* PATCH and PUT: the id and the optional Content-Range of the chunk. */
+static int take_chunk(h2o_req_t *req, const struct route *route, struct upload_work *upload)
+{
+    int result = take_upload_id(route, upload);
+    if (result < 0)
+        return result;
     h2o_iovec_t content_range = request_header(req, "content-range");
-    if (method_is(req, "PATCH") || method_is(req, "PUT")) {
-        if (content_range.base != NULL) {
-            result = parse_content_range(content_range, req->entity.len, &upload->range_start);
-            if (result < 0)
-                return result;
-        }
-        if (method_is(req, "PATCH")) {
-            upload->operation = OPERATION_APPEND;
-            return 0;
-        }
-        result = read_digest_parameter(req, "digest", &upload->digest);
-        if (result == 0)
-            return error_set(-REGISTRY_ERROR_DIGEST_INVALID, "PUT needs ?digest=");
-        if (result < 0)
-            return result;
-        upload->operation = OPERATION_COMMIT;
+    if (content_range.base == NULL)
         return 0;
-    }
-    if (method_is(req, "DELETE")) {
-        upload->operation = OPERATION_CANCEL;
-        return 0;
-    }
-    return -REGISTRY_ERROR_UNSUPPORTED;
+    return parse_content_range(content_range, req->entity.len, &upload->range_start);
+}
+
+static int plan_append(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                       struct upload_work *upload)
+{
+    (void)endpoint;
+    int result = take_chunk(req, route, upload);
+    if (result < 0)
+        return result;
+    upload->operation = OPERATION_APPEND;
+    return 0;
+}
+
+static int plan_commit(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                       struct upload_work *upload)
+{
+    (void)endpoint;
+    int result = take_chunk(req, route, upload);
+    if (result < 0)
+        return result;
+    result = read_digest_parameter(req, "digest", &upload->digest);
+    if (result == 0)
+        return error_set(-REGISTRY_ERROR_DIGEST_INVALID, "PUT needs ?digest=");
+    if (result < 0)
+        return result;
+    upload->operation = OPERATION_COMMIT;
+    return 0;
+}
+
+static int plan_cancel(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                       struct upload_work *upload)
+{
+    (void)endpoint;
+    (void)req;
+    int result = take_upload_id(route, upload);
+    if (result < 0)
+        return result;
+    upload->operation = OPERATION_CANCEL;
+    return 0;
 }
 
 static void send_status(struct registry *registry, h2o_req_t *req, const struct route *route)
@@ -457,13 +481,11 @@ static void send_status(struct registry *registry, h2o_req_t *req, const struct 
     response_send(req, 204, NULL, NULL, 0);
 }
 
-void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
+/* Plans the request on the loop, then runs it on a worker thread. */
+static void submit(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                   upload_planner *plan)
 {
     struct registry *registry = endpoint->registry;
-    if (route->kind == ROUTE_UPLOAD && (method_is(req, "GET") || request_is_head(req))) {
-        send_status(registry, req, route);
-        return;
-    }
     struct upload_work *upload = calloc(1, sizeof *upload);
     if (upload == NULL) {
         response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
@@ -471,6 +493,7 @@ void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const stru
     }
     strcpy(upload->name, route->name);
     upload->registry = registry;
+    upload->range_start = -1;
     int result = plan(endpoint, req, route, upload);
     if (result < 0) {
         if (result == -REGISTRY_ERROR_RANGE_INVALID) {
@@ -486,4 +509,34 @@ void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const stru
     upload->body_length = req->entity.len;
     request_work_init(&upload->work, req, endpoint->work_receiver, upload_run, upload_complete);
     worker_pool_submit(registry->workers, &upload->work);
+}
+
+void upload_handle_start(struct endpoint_context *endpoint, h2o_req_t *req,
+                         const struct route *route)
+{
+    submit(endpoint, req, route, plan_start);
+}
+
+void upload_handle_status(struct endpoint_context *endpoint, h2o_req_t *req,
+                          const struct route *route)
+{
+    send_status(endpoint->registry, req, route);
+}
+
+void upload_handle_append(struct endpoint_context *endpoint, h2o_req_t *req,
+                          const struct route *route)
+{
+    submit(endpoint, req, route, plan_append);
+}
+
+void upload_handle_commit(struct endpoint_context *endpoint, h2o_req_t *req,
+                          const struct route *route)
+{
+    submit(endpoint, req, route, plan_commit);
+}
+
+void upload_handle_cancel(struct endpoint_context *endpoint, h2o_req_t *req,
+                          const struct route *route)
+{
+    submit(endpoint, req, route, plan_cancel);
 }

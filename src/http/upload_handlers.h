@@ -33,6 +33,17 @@
 #include "src/http/endpoint_context.h"
 #include "src/http/router.h"
 
-void upload_handle(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route);
+/* The rows of endpoints.h: POST on .../uploads/, and GET (and HEAD), PATCH,
+ * PUT, DELETE on .../uploads/<id>. */
+void upload_handle_start(struct endpoint_context *endpoint, h2o_req_t *req,
+                         const struct route *route);
+void upload_handle_status(struct endpoint_context *endpoint, h2o_req_t *req,
+                          const struct route *route);
+void upload_handle_append(struct endpoint_context *endpoint, h2o_req_t *req,
+                          const struct route *route);
+void upload_handle_commit(struct endpoint_context *endpoint, h2o_req_t *req,
+                          const struct route *route);
+void upload_handle_cancel(struct endpoint_context *endpoint, h2o_req_t *req,
+                          const struct route *route);
 
 #endif

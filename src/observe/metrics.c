@@ -95,28 +95,6 @@ static size_t status_index(int status)
     return STATUS_OTHER;
 }
 
-enum metrics_route metrics_route_from_kind(enum route_kind kind)
-{
-    switch (kind) {
-    case ROUTE_BASE:
-        return METRICS_ROUTE_BASE;
-    case ROUTE_CATALOG:
-        return METRICS_ROUTE_CATALOG;
-    case ROUTE_TAGS_LIST:
-        return METRICS_ROUTE_TAGS;
-    case ROUTE_MANIFEST:
-        return METRICS_ROUTE_MANIFEST;
-    case ROUTE_UPLOAD_START:
-    case ROUTE_UPLOAD:
-        return METRICS_ROUTE_UPLOAD;
-    case ROUTE_BLOB:
-        return METRICS_ROUTE_BLOB;
-    case ROUTE_REFERRERS:
-        return METRICS_ROUTE_REFERRERS;
-    }
-    return METRICS_ROUTE_OTHER;
-}
-
 enum metrics_method metrics_method_parse(const char *method, size_t length)
 {
     for (int i = 0; i < METRICS_METHOD_OTHER; i++)

@@ -17,7 +17,7 @@
  * cairn_http_requests_total; the histogram and byte counters list every route.
  *
  *     // on the loop, when the response is done:
- *     metrics_record_request(metrics_route_from_kind(route.kind),
+ *     metrics_record_request(METRICS_ROUTE_MANIFEST, // src/http/endpoints.h maps routes
  *                            metrics_method_parse(req->method.base, req->method.len),
  *                            req->res.status, elapsed_seconds, body_bytes, sent_bytes);
  *     // GET /metrics:
@@ -33,9 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "src/http/router.h"
-
-/* The `route` label. */
+/* The `route` label (src/http/endpoints.h maps the router's routes to it). */
 enum metrics_route {
     METRICS_ROUTE_BASE,      /* /v2/ */
     METRICS_ROUTE_CATALOG,   /* /v2/_catalog */
@@ -73,10 +71,6 @@ enum metrics_auth_failure {
     METRICS_AUTH_DENIED,              /* "denied": authenticated, not allowed (403) */
     METRICS_AUTH_FAILURE_COUNT
 };
-
-/* The route label for a route_parse() result (both upload routes map to
- * METRICS_ROUTE_UPLOAD); METRICS_ROUTE_OTHER for an unknown kind. */
-enum metrics_route metrics_route_from_kind(enum route_kind kind);
 
 /* The method label for a method token as h2o gives it (not NUL-terminated,
  * case-sensitive as in HTTP). */

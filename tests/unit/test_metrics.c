@@ -244,12 +244,6 @@ static void test_labels(void **state)
     assert_int_equal(metrics_method_parse("get", 3), METRICS_METHOD_OTHER);
     assert_int_equal(metrics_method_parse("GETX", 4), METRICS_METHOD_OTHER);
     assert_int_equal(metrics_method_parse("", 0), METRICS_METHOD_OTHER);
-    assert_int_equal(metrics_route_from_kind(ROUTE_BASE), METRICS_ROUTE_BASE);
-    assert_int_equal(metrics_route_from_kind(ROUTE_TAGS_LIST), METRICS_ROUTE_TAGS);
-    assert_int_equal(metrics_route_from_kind(ROUTE_UPLOAD_START), METRICS_ROUTE_UPLOAD);
-    assert_int_equal(metrics_route_from_kind(ROUTE_UPLOAD), METRICS_ROUTE_UPLOAD);
-    assert_int_equal(metrics_route_from_kind(ROUTE_REFERRERS), METRICS_ROUTE_REFERRERS);
-    assert_int_equal(metrics_route_from_kind((enum route_kind)99), METRICS_ROUTE_OTHER);
 }
 
 #define THREADS 4
