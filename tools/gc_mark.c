@@ -10,6 +10,7 @@
 #include "layout/error.h"
 #include "layout/link_file.h"
 #include "layout/manifest.h"
+#include "src/registry/stored_manifest.h"
 
 /* ---- digest set ---- */
 
@@ -214,28 +215,24 @@ static int read_manifest(struct gc_mark *mark, struct blob_store *store, const c
                          const struct digest *digest, struct manifest *manifest,
                          enum manifest_read *outcome)
 {
-    char *body = NULL;
-    size_t length = 0;
-    int result = blob_store_read_all(store, digest, MANIFEST_SIZE_MAX, &body, &length);
+    int result = stored_manifest_parse(store, digest, manifest, NULL);
+    if (result == 0) {
+        *outcome = MANIFEST_READ_PARSED;
+        return 0;
+    }
     if (result == -ENOENT) {
         *outcome = MANIFEST_READ_MISSING;
         return 0;
     }
-    if (result == -EFBIG) {
+    if (stored_manifest_unparseable(result)) {
         *outcome = MANIFEST_READ_UNPARSEABLE;
         return 0;
     }
     if (result == -ENOMEM)
         return result;
-    if (result < 0) {
-        *outcome = MANIFEST_READ_FAILED;
-        return gc_mark_add_error(mark, "%s: cannot read manifest %s: %s", name, digest->string,
-                                 error_message());
-    }
-    result = manifest_parse(body, length, NULL, manifest);
-    free(body);
-    *outcome = result == 0 ? MANIFEST_READ_PARSED : MANIFEST_READ_UNPARSEABLE;
-    return 0;
+    *outcome = MANIFEST_READ_FAILED;
+    return gc_mark_add_error(mark, "%s: cannot read manifest %s: %s", name, digest->string,
+                             error_message());
 }
 
 static int worklist_push(struct digest_list *worklist, const struct digest *digest)

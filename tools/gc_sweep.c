@@ -15,6 +15,8 @@
 #include "layout/gc_lock.h"
 #include "layout/link_file.h"
 #include "layout/upload_purge.h"
+#include "src/registry/registry_error.h"
+#include "src/registry/repository.h"
 
 long long gc_sweep_cutoff(long long now, long long grace_seconds, const struct timespec *mark_start)
 {
@@ -239,68 +241,45 @@ static int remove_link_if_present(const char *path, const char *stop_at)
     return result < 0 ? result : 1;
 }
 
-/* Under the lock: the revision link, its tags' index entries, its referrer
- * entry. Returns 1 when the revision was removed, 0 when it was already
- * gone, <0 (error recorded or out of memory). */
+/* Under the lock, after the re-check: deletes the revision as
+ * DELETE /v2/<name>/manifests/<digest> does (src/registry/repository.h: its
+ * tags' index entries, its referrer entry, then the revision link), with the
+ * GC's rule that a manifest a tag names is never deleted. Returns 1 when the
+ * revision was removed, 0 when it was already gone (or is tagged after all),
+ * <0 (error recorded, or out of memory). */
 static int delete_revision(struct sweep *sweep, struct gc_repository *repository,
                            struct gc_revision *revision)
 {
     const char *name = repository->name;
-    const struct tree *tree = sweep->tree;
-    char link[TREE_PATH_MAX], stop[TREE_PATH_MAX];
-    int result = tree_path_revision_link(tree, name, &revision->digest, link);
-    if (result == 0)
-        result = tree_path_revisions_directory(tree, name, stop);
+    char link[TREE_PATH_MAX];
+    int result = tree_path_revision_link(sweep->tree, name, &revision->digest, link);
     if (result == 0)
         result = link_file_exists(link);
     if (result <= 0)
         return result < 0 ? add_error(sweep, "%s: %s", name, error_message()) : 0;
     if (sweep->options->dry_run)
         return 1;
-    if ((result = link_file_remove(link, stop)) < 0)
-        return add_error(sweep, "%s: cannot remove revision %s: %s", name, revision->digest.string,
-                         error_message());
-
-    /* Tags' index entries naming it. */
-    struct string_list tags = {0};
-    if (walk_tags(tree, name, &tags) < 0)
-        result = add_error(sweep, "%s: cannot list tags: %s", name, error_message());
-    for (size_t i = 0; i < tags.count && result == 0; i++) {
-        int removed = tree_path_tag_index_link(tree, name, tags.items[i], &revision->digest, link);
-        if (removed == 0)
-            removed = tree_path_tag_directory(tree, name, tags.items[i], stop);
-        if (removed == 0)
-            removed = remove_link_if_present(link, stop);
-        if (removed < 0)
-            result = add_error(sweep, "%s: tag %s: %s", name, tags.items[i], error_message());
-    }
-    string_list_clear(&tags);
-    if (result < 0)
+    struct manifest_deletion how = {
+        .untagged_only = 1,
+        .subject_known = revision->subject_state == GC_SUBJECT_PRESENT ||
+                         revision->subject_state == GC_SUBJECT_NONE,
+        .has_subject = revision->subject_state == GC_SUBJECT_PRESENT,
+        .subject = revision->subject,
+    };
+    result =
+        repository_delete_manifest_as(sweep->tree, sweep->store, name, &revision->digest, &how);
+    if (result == -REGISTRY_ERROR_MANIFEST_UNKNOWN)
+        return 0;
+    if (result == -ENOMEM)
         return result;
-
-    /* Its referrer entry: under its subject when the manifest says which,
-     * else under any subject (the manifest could not be read). */
-    struct digest_list subjects = {0};
-    if (revision->subject_state == GC_SUBJECT_PRESENT) {
-        if (digest_list_append(&subjects, &revision->subject) < 0)
-            return error_set(-ENOMEM, "out of memory");
-    } else if (revision->subject_state != GC_SUBJECT_NONE &&
-               walk_referrer_subjects(tree, name, &subjects) < 0) {
-        result = add_error(sweep, "%s: cannot list referrers: %s", name, error_message());
-    }
-    if (result == 0)
-        result = tree_path_manifests_directory(tree, name, stop);
-    for (size_t i = 0; i < subjects.count && result == 0; i++) {
-        int removed =
-            tree_path_referrer_link(tree, name, &subjects.items[i], &revision->digest, link);
-        if (removed == 0)
-            removed = remove_link_if_present(link, stop);
-        if (removed < 0)
-            result = add_error(sweep, "%s: referrer %s: %s", name, revision->digest.string,
-                               error_message());
-    }
-    digest_list_clear(&subjects);
-    return result < 0 ? result : 1;
+    if (result == -EBUSY) /* the re-check keeps what a tag names: never here */
+        return add_error(sweep, "%s: %s: kept", name, error_message()) < 0 ? -ENOMEM : 0;
+    if (result < 0)
+        return add_error(sweep, "%s: cannot delete revision %s: %s", name, revision->digest.string,
+                         error_message()) < 0
+                   ? -ENOMEM
+                   : -EIO;
+    return 1;
 }
 
 static int sweep_revisions(struct sweep *sweep)

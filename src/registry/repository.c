@@ -13,6 +13,7 @@
 #include "layout/names.h"
 #include "layout/walk.h"
 #include "src/registry/registry_error.h"
+#include "src/registry/stored_manifest.h"
 
 int repository_exists(const struct tree *tree, const char *name)
 {
@@ -164,20 +165,11 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
 int repository_read_manifest(struct blob_store *blobs, const struct digest *digest, char **body_out,
                              size_t *length_out, const char **media_type_out)
 {
-    int result = blob_store_read_all(blobs, digest, MANIFEST_SIZE_MAX, body_out, length_out);
+    int result = stored_manifest_read(blobs, digest, body_out, length_out, media_type_out);
     if (result == -ENOENT)
         return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s has no blob",
                          digest->string);
-    if (result < 0)
-        return result;
-    *media_type_out = manifest_media_type_of(*body_out, *length_out);
-    if (*media_type_out == NULL) {
-        free(*body_out);
-        *body_out = NULL;
-        return error_set(-EIO, "stored manifest %s is not a manifest: %s", digest->string,
-                         error_message());
-    }
-    return 0;
+    return result == -EINVAL ? -EIO : result; /* the message says why */
 }
 
 static int write_manifest_locked(const struct tree *tree, struct blob_store *blobs,
@@ -325,8 +317,96 @@ int repository_delete_tag(const struct tree *tree, const char *name, const char 
     return result;
 }
 
-int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
-                               const struct digest *digest)
+/* Removes a link (and its emptied parents short of `stop_at`) if it is there. */
+static int remove_link_if_present(const char *path, const char *stop_at)
+{
+    int exists = link_file_exists(path);
+    return exists <= 0 ? exists : link_file_remove(path, stop_at);
+}
+
+/* Step 1 of a deletion: the tags. Those whose `current` names the manifest
+ * go whole (a tag must never point at a missing revision); the others lose
+ * the index entry naming it. With `untagged_only` a tag naming it (or whose
+ * link cannot be read) refuses the deletion before anything is removed. */
+static int delete_tags_of(const struct tree *tree, const char *name, const struct digest *digest,
+                          int untagged_only)
+{
+    struct string_list tags = {0};
+    int result = walk_tags(tree, name, &tags);
+    unsigned char *naming = result == 0 ? calloc(tags.count + 1, 1) : NULL;
+    if (result == 0 && naming == NULL)
+        result = error_set(-ENOMEM, "out of memory");
+    for (size_t i = 0; result == 0 && i < tags.count; i++) {
+        char tag_link[TREE_PATH_MAX];
+        struct digest target;
+        result = tree_path_tag_current_link(tree, name, tags.items[i], tag_link);
+        if (result < 0)
+            break;
+        int read = link_file_read(tag_link, &target);
+        naming[i] = read == 0 && digest_equal(&target, digest);
+        if (untagged_only && (naming[i] || (read < 0 && read != -ENOENT)))
+            result = error_set(-EBUSY, "manifest %s of %s is tagged (%s)", digest->string, name,
+                               tags.items[i]);
+    }
+    for (size_t i = 0; result == 0 && i < tags.count; i++) {
+        char link[TREE_PATH_MAX], tag_directory[TREE_PATH_MAX];
+        if (naming[i]) {
+            result = repository_delete_tag(tree, name, tags.items[i]);
+            continue;
+        }
+        result = tree_path_tag_index_link(tree, name, tags.items[i], digest, link);
+        if (result == 0)
+            result = tree_path_tag_directory(tree, name, tags.items[i], tag_directory);
+        if (result == 0)
+            result = remove_link_if_present(link, tag_directory);
+    }
+    free(naming);
+    string_list_clear(&tags);
+    return result < 0 ? result : 0;
+}
+
+/* Step 2: its referrer entry, under its subject when the manifest says which
+ * (or the caller knew), under any subject when the manifest cannot be read. */
+static int delete_referrer_entry(const struct tree *tree, struct blob_store *blobs,
+                                 const char *name, const struct digest *digest,
+                                 const struct manifest_deletion *how)
+{
+    struct digest_list subjects = {0};
+    int result = 0;
+    if (how != NULL && how->subject_known) {
+        if (how->has_subject)
+            result = digest_list_append(&subjects, &how->subject);
+    } else {
+        struct manifest manifest;
+        int read = stored_manifest_parse(blobs, digest, &manifest, NULL);
+        if (read == 0) {
+            if (manifest.has_subject)
+                result = digest_list_append(&subjects, &manifest.subject.digest);
+            manifest_release(&manifest);
+        } else if (read == -ENOMEM) {
+            result = read;
+        } else {
+            result = walk_referrer_subjects(tree, name, &subjects);
+        }
+    }
+    if (result == -ENOMEM)
+        result = error_set(-ENOMEM, "out of memory");
+    char manifests[TREE_PATH_MAX];
+    if (result == 0)
+        result = tree_path_manifests_directory(tree, name, manifests);
+    for (size_t i = 0; result == 0 && i < subjects.count; i++) {
+        char path[TREE_PATH_MAX];
+        result = tree_path_referrer_link(tree, name, &subjects.items[i], digest, path);
+        if (result == 0)
+            result = remove_link_if_present(path, manifests);
+    }
+    digest_list_clear(&subjects);
+    return result < 0 ? result : 0;
+}
+
+int repository_delete_manifest_as(const struct tree *tree, struct blob_store *blobs,
+                                  const char *name, const struct digest *digest,
+                                  const struct manifest_deletion *how)
 {
     char path[TREE_PATH_MAX], revisions[TREE_PATH_MAX];
     int result = tree_path_revision_link(tree, name, digest, path);
@@ -341,43 +421,19 @@ int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs
         return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s",
                          digest->string, name);
 
-    /* Tags first: a tag must never point at a missing revision. */
-    struct string_list tags = {0};
-    result = walk_tags(tree, name, &tags);
-    for (size_t i = 0; result == 0 && i < tags.count; i++) {
-        char tag_link[TREE_PATH_MAX];
-        struct digest target;
-        result = tree_path_tag_current_link(tree, name, tags.items[i], tag_link);
-        if (result == 0 && link_file_read(tag_link, &target) == 0 && digest_equal(&target, digest))
-            result = repository_delete_tag(tree, name, tags.items[i]);
-    }
-    string_list_clear(&tags);
-    if (result < 0)
-        return result;
-
-    /* Its referrer entry, when it had a subject. */
-    char *body = NULL;
-    size_t length = 0;
-    if (blob_store_read_all(blobs, digest, MANIFEST_SIZE_MAX, &body, &length) == 0) {
-        struct manifest manifest;
-        if (manifest_parse(body, length, NULL, &manifest) == 0) {
-            if (manifest.has_subject) {
-                char referrers[TREE_PATH_MAX];
-                if (tree_path_referrer_link(tree, name, &manifest.subject.digest, digest, path) ==
-                        0 &&
-                    tree_path_manifests_directory(tree, name, referrers) == 0 &&
-                    link_file_exists(path) == 1)
-                    result = link_file_remove(path, referrers);
-            }
-            manifest_release(&manifest);
-        }
-        free(body);
-    }
-    if (result < 0)
-        return result;
-
-    result = tree_path_revision_link(tree, name, digest, path);
+    /* Everything that names the revision first, the revision last: a
+     * deletion cut short leaves a revision to delete again, never a tag or
+     * a referrer entry naming a missing revision. */
+    result = delete_tags_of(tree, name, digest, how != NULL && how->untagged_only);
+    if (result == 0)
+        result = delete_referrer_entry(tree, blobs, name, digest, how);
     if (result < 0)
         return result;
     return link_file_remove(path, revisions);
+}
+
+int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
+                               const struct digest *digest)
+{
+    return repository_delete_manifest_as(tree, blobs, name, digest, NULL);
 }

@@ -78,10 +78,34 @@ int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, c
                             const char *reference, const char *content_type, const char *body,
                             size_t length, struct manifest_put_result *result);
 
-/* Deletes the revision of `digest` and every tag that points at it, and its
- * referrer entry. -REGISTRY_ERROR_MANIFEST_UNKNOWN if there is none. */
+/* Deletes the manifest `digest` from <name> (DELETE /v2/<name>/manifests/<digest>):
+ * -REGISTRY_ERROR_MANIFEST_UNKNOWN if it has no revision link. One order of
+ * removals, each durable before the next:
+ *   1. every tag whose `current` names it (the whole tag directory), and the
+ *      entries naming it in the other tags' index/ (their history);
+ *   2. its referrer entry (under the subject its manifest names; under every
+ *      subject when the stored manifest cannot be read);
+ *   3. its revision link, last: a deletion cut short leaves a revision to
+ *      delete again, never a tag or a referrer entry naming a missing one.
+ * The blob itself stays (cairn-gc deletes it). */
 int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
                                const struct digest *digest);
+
+/* The same deletion with the rules of another caller (NULL: the server's). */
+struct manifest_deletion {
+    /* cairn-gc deleting an untagged manifest: a tag whose `current` names it
+     * (or cannot be read) fails the call with -EBUSY before anything is
+     * removed; no tag is ever deleted. */
+    int untagged_only;
+    /* The caller has read the manifest already: whether it has a subject,
+     * and which (saves reading the blob again). */
+    int subject_known;
+    int has_subject;
+    struct digest subject;
+};
+int repository_delete_manifest_as(const struct tree *tree, struct blob_store *blobs,
+                                  const char *name, const struct digest *digest,
+                                  const struct manifest_deletion *how);
 /* Deletes one tag (its whole directory). */
 int repository_delete_tag(const struct tree *tree, const char *name, const char *tag);
 
