@@ -1,18 +1,19 @@
 /* src/config/config.h */
 #include "src/config/config.h"
 
-#include "drivers/s3_config.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
 
+#include "drivers/s3_config.h"
 #include "layout/duration.h"
 #include "layout/error.h"
+#include "layout/object_key.h"
 #include "src/config/options.h"
 
 #define KEY_MAX 256
@@ -586,24 +587,194 @@ static int load_maintenance(struct loader *loader, yaml_node_t *node, const char
     return result;
 }
 
-static void warn_s3(void *context, const yaml_node_t *node, const char *message)
+/* ---- storage.s3: Distribution's keys and cairn's, into drivers/s3_config.h's
+ * struct; the driver resolves credentials and the endpoint. Its values are
+ * read as Distribution's S3 driver reads them (an empty value is a value,
+ * "true"/"yes"/"false"/"no" in any case), with its own messages. ---- */
+
+static int s3_scalar(struct loader *loader, const yaml_node_t *node, const char *key,
+                     const char **text)
 {
-    warn(context, node, "%s", message);
+    if (node->type != YAML_SCALAR_NODE)
+        return fail(loader, node, key, "must be a single value");
+    *text = (const char *)node->data.scalar.value;
+    if (strlen(*text) != node->data.scalar.length)
+        return fail(loader, node, key, "holds a NUL byte");
+    return 0;
+}
+
+static int s3_get_text(struct loader *loader, const yaml_node_t *node, const char *key, char *out,
+                       size_t size)
+{
+    const char *text = NULL;
+    int result = s3_scalar(loader, node, key, &text);
+    if (result < 0)
+        return result;
+    if (strlen(text) >= size)
+        return fail(loader, node, key, "longer than %zu bytes", size - 1);
+    for (const char *c = text; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return fail(loader, node, key, "holds a control character");
+    strcpy(out, text);
+    return 0;
+}
+
+static int s3_get_bool(struct loader *loader, const yaml_node_t *node, const char *key, int *out)
+{
+    const char *text = NULL;
+    int result = s3_scalar(loader, node, key, &text);
+    if (result < 0)
+        return result;
+    if (strcasecmp(text, "true") == 0 || strcasecmp(text, "yes") == 0)
+        *out = 1;
+    else if (strcasecmp(text, "false") == 0 || strcasecmp(text, "no") == 0)
+        *out = 0;
+    else
+        return fail(loader, node, key, "must be true or false");
+    return 0;
+}
+
+static int s3_get_integer(struct loader *loader, const yaml_node_t *node, const char *key,
+                          long long minimum, long long maximum, long long *out)
+{
+    const char *text = NULL;
+    int result = s3_scalar(loader, node, key, &text);
+    if (result < 0)
+        return result;
+    char *end;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || value < minimum || value > maximum)
+        return fail(loader, node, key, "must be a whole number from %lld to %lld", minimum,
+                    maximum);
+    *out = value;
+    return 0;
+}
+
+static int s3_get_duration_ms(struct loader *loader, const yaml_node_t *node, const char *key,
+                              uint64_t minimum, uint64_t maximum, long *out)
+{
+    const char *text = NULL;
+    uint64_t seconds;
+    int result = s3_scalar(loader, node, key, &text);
+    if (result < 0)
+        return result;
+    if (duration_parse(text, &seconds) < 0) {
+        char reason[ERROR_MESSAGE_MAX];
+        snprintf(reason, sizeof reason, "%s", error_message());
+        return fail(loader, node, key, "%s", reason);
+    }
+    if (seconds < minimum || seconds > maximum)
+        return fail(loader, node, key, "must be from %llus to %llus", (unsigned long long)minimum,
+                    (unsigned long long)maximum);
+    *out = (long)(seconds * 1000);
+    return 0;
+}
+
+static int load_s3_key(struct loader *loader, const struct entry *entry, const char *key,
+                       struct s3_config *section, const yaml_node_t **endpoint_node)
+{
+    struct s3_settings *settings = &section->settings;
+    const char *name = entry->name;
+    const yaml_node_t *value = entry->value;
+    long long number = 0;
+    int result = 0;
+    if (strcmp(name, "accesskey") == 0)
+        return s3_get_text(loader, value, key, settings->access_key, sizeof settings->access_key);
+    if (strcmp(name, "secretkey") == 0)
+        return s3_get_text(loader, value, key, settings->secret_key, sizeof settings->secret_key);
+    if (strcmp(name, "region") == 0)
+        return s3_get_text(loader, value, key, settings->region, sizeof settings->region);
+    if (strcmp(name, "regionendpoint") == 0) {
+        *endpoint_node = value;
+        return s3_get_text(loader, value, key, section->region_endpoint,
+                           sizeof section->region_endpoint);
+    }
+    if (strcmp(name, "bucket") == 0)
+        return s3_get_text(loader, value, key, settings->bucket, sizeof settings->bucket);
+    if (strcmp(name, "rootdirectory") == 0) {
+        char prefix[OBJECT_KEY_MAX];
+        result = s3_get_text(loader, value, key, settings->root_directory,
+                             sizeof settings->root_directory);
+        if (result == 0 && object_key_prefix_normalize(settings->root_directory, prefix) < 0) {
+            char reason[ERROR_MESSAGE_MAX];
+            snprintf(reason, sizeof reason, "%s", error_message());
+            result = fail(loader, value, key, "%s", reason);
+        }
+        return result;
+    }
+    if (strcmp(name, "forcepathstyle") == 0)
+        return s3_get_bool(loader, value, key, &settings->path_style);
+    if (strcmp(name, "secure") == 0)
+        return s3_get_bool(loader, value, key, &section->secure);
+    if (strcmp(name, "skipverify") == 0)
+        return s3_get_bool(loader, value, key, &settings->skip_verify);
+    if (strcmp(name, "chunksize") == 0) {
+        result = s3_get_integer(loader, value, key, S3_CONFIG_CHUNK_SIZE_MIN,
+                                S3_CONFIG_CHUNK_SIZE_MAX, &number);
+        settings->part_size = number;
+    } else if (strcmp(name, "uploadconcurrency") == 0) {
+        result = s3_get_integer(loader, value, key, 1, S3_CONFIG_UPLOAD_CONCURRENCY_MAX, &number);
+        settings->upload_concurrency = (int)number;
+    } else if (strcmp(name, "attempts") == 0) {
+        result = s3_get_integer(loader, value, key, 1, S3_CONFIG_ATTEMPTS_MAX, &number);
+        settings->attempts = (int)number;
+    } else if (strcmp(name, "connecttimeout") == 0)
+        result = s3_get_duration_ms(loader, value, key, 1, S3_CONFIG_CONNECT_TIMEOUT_MAX_SECONDS,
+                                    &settings->connect_timeout_ms);
+    else if (strcmp(name, "requesttimeout") == 0)
+        result = s3_get_duration_ms(loader, value, key, 1, S3_CONFIG_REQUEST_TIMEOUT_MAX_SECONDS,
+                                    &settings->request_timeout_ms);
+    else if (strcmp(name, "presignexpiry") == 0) {
+        long milliseconds = 0;
+        result = s3_get_duration_ms(loader, value, key, 1, S3_CONFIG_PRESIGN_EXPIRY_MAX_SECONDS,
+                                    &milliseconds);
+        settings->presign_expiry_seconds = milliseconds / 1000;
+    } else
+        result = warn(loader, entry->key,
+                      in_list(name, s3_config_distribution_only)
+                          ? "storage.s3.%.100s is not used by cairn"
+                          : "storage.s3.%.100s is not a Distribution or cairn key, ignored",
+                      name);
+    return result;
 }
 
 static int load_s3(struct loader *loader, yaml_node_t *node)
 {
-    const yaml_node_t *bad = node;
-    int result =
-        s3_config_read(&loader->document, node, &loader->config->s3, &bad, warn_s3, loader);
-    if (result == -EINVAL) {
+    struct s3_config section;
+    const yaml_node_t *endpoint_node = NULL;
+    int result = 0;
+    s3_config_defaults(&section);
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 0) {
+        /* "s3:" with nothing under it: every key from defaults */
+    } else if (node->type != YAML_MAPPING_NODE)
+        return fail(loader, node, "storage.s3", "must be a mapping of keys");
+    else
+        for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+             pair < node->data.mapping.pairs.top && result == 0; pair++) {
+            struct entry entry;
+            char key[KEY_MAX];
+            entry.key = yaml_document_get_node(&loader->document, pair->key);
+            entry.value = yaml_document_get_node(&loader->document, pair->value);
+            if (entry.key == NULL || entry.value == NULL || entry.key->type != YAML_SCALAR_NODE)
+                continue;
+            entry.name = (const char *)entry.key->data.scalar.value;
+            join_key(key, "storage.s3", entry.name);
+            result = load_s3_key(loader, &entry, key, &section, &endpoint_node);
+        }
+    if (result < 0)
+        return result;
+    const char *bad_key = "";
+    if (s3_config_resolve(&section, &loader->config->s3, &bad_key) < 0) {
+        const yaml_node_t *bad = node;
+        if (strcmp(bad_key, "regionendpoint") == 0 && endpoint_node != NULL)
+            bad = endpoint_node;
         char reason[ERROR_MESSAGE_MAX];
         snprintf(reason, sizeof reason, "%s", error_message());
-        return error_set(-EINVAL, "%s:%lu: %s", loader->path, line_of(bad), reason);
+        return fail(loader, bad, "", "%s", reason);
     }
-    if (result == 0)
-        loader->config->s3_enabled = 1;
-    return result;
+    loader->config->s3_enabled = 1;
+    return 0;
 }
 
 static int load_storage(struct loader *loader, yaml_node_t *node)
