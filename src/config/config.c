@@ -14,7 +14,6 @@
 #include "layout/duration.h"
 #include "layout/error.h"
 #include "layout/object_key.h"
-#include "src/config/options.h"
 
 #define KEY_MAX 256
 /* List items copied from the file, in all: YAML aliases let a small file name
@@ -260,7 +259,7 @@ static int get_address(struct loader *loader, const yaml_node_t *node, const cha
     int result = scalar_text(loader, node, key, "an address HOST:PORT", &text);
     if (result < 0)
         return result;
-    if (options_split_listen(text, host, sizeof host, port, sizeof port) < 0) {
+    if (config_split_address(text, host, sizeof host, port, sizeof port) < 0) {
         char reason[ERROR_MESSAGE_MAX];
         snprintf(reason, sizeof reason, "%s", error_message());
         return fail(loader, node, key, "%s", reason);
@@ -1472,4 +1471,47 @@ invalid:
                      start);
 too_large:
     return error_set(-EINVAL, "size too large: \"%.80s\"", start);
+}
+
+int config_split_address(const char *address, char *host, size_t host_size, char *port,
+                         size_t port_size)
+{
+    const char *colon = strrchr(address, ':');
+    if (colon == NULL)
+        return error_set(-EINVAL,
+                         "expected HOST:PORT (\":5000\", \"127.0.0.1:5000\", \"[::1]:5000\"), "
+                         "got \"%.100s\"",
+                         address);
+    const char *host_start = address;
+    size_t host_length = (size_t)(colon - address);
+    if (host_length > 0 && host_start[0] == '[') {
+        if (host_length < 2 || host_start[host_length - 1] != ']')
+            return error_set(-EINVAL, "unbalanced brackets in \"%.100s\"", address);
+        host_start++;
+        host_length -= 2;
+    } else if (memchr(host_start, ':', host_length) != NULL ||
+               memchr(host_start, ']', host_length) != NULL) {
+        return error_set(-EINVAL,
+                         "an IPv6 address goes in brackets (\"[::1]:5000\"), got "
+                         "\"%.100s\"",
+                         address);
+    }
+    if (host_length >= host_size)
+        return error_set(-EINVAL, "host too long in \"%.100s\"", address);
+    const char *port_text = colon + 1;
+    size_t port_length = strlen(port_text);
+    unsigned long number = 0;
+    for (size_t i = 0; i < port_length && number <= 65535; i++) {
+        if (port_text[i] < '0' || port_text[i] > '9') {
+            number = 0;
+            break;
+        }
+        number = number * 10 + (unsigned long)(port_text[i] - '0');
+    }
+    if (port_length == 0 || number == 0 || number > 65535 || port_length >= port_size)
+        return error_set(-EINVAL, "expected a port from 1 to 65535 in \"%.100s\"", address);
+    memcpy(host, host_start, host_length);
+    host[host_length] = '\0';
+    memcpy(port, port_text, port_length + 1);
+    return 0;
 }

@@ -134,4 +134,12 @@ int config_parse_duration(const char *text, uint64_t *seconds_out);
  * one optional space before it. At most 2^63 - 1. -EINVAL. */
 int config_parse_size(const char *text, uint64_t *bytes_out);
 
+/* Splits an address as http.addr, http.debug.addr and --listen write it,
+ * "HOST:PORT", "[IPv6]:PORT" or ":PORT" (every address) into `host`
+ * ("" for every address, brackets removed) and `port` (1 to 65535, digits).
+ * -EINVAL with a message (error_message()) when it is not one of those or
+ * does not fit. */
+int config_split_address(const char *address, char *host, size_t host_size, char *port,
+                         size_t port_size);
+
 #endif

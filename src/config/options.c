@@ -29,49 +29,6 @@ static void usage(FILE *out)
         "  --version            print the version and exit\n");
 }
 
-int options_split_listen(const char *address, char *host, size_t host_size, char *port,
-                         size_t port_size)
-{
-    const char *colon = strrchr(address, ':');
-    if (colon == NULL)
-        return error_set(-EINVAL,
-                         "expected HOST:PORT (\":5000\", \"127.0.0.1:5000\", \"[::1]:5000\"), "
-                         "got \"%.100s\"",
-                         address);
-    const char *host_start = address;
-    size_t host_length = (size_t)(colon - address);
-    if (host_length > 0 && host_start[0] == '[') {
-        if (host_length < 2 || host_start[host_length - 1] != ']')
-            return error_set(-EINVAL, "unbalanced brackets in \"%.100s\"", address);
-        host_start++;
-        host_length -= 2;
-    } else if (memchr(host_start, ':', host_length) != NULL ||
-               memchr(host_start, ']', host_length) != NULL) {
-        return error_set(-EINVAL,
-                         "an IPv6 address goes in brackets (\"[::1]:5000\"), got "
-                         "\"%.100s\"",
-                         address);
-    }
-    if (host_length >= host_size)
-        return error_set(-EINVAL, "host too long in \"%.100s\"", address);
-    const char *port_text = colon + 1;
-    size_t port_length = strlen(port_text);
-    unsigned long number = 0;
-    for (size_t i = 0; i < port_length && number <= 65535; i++) {
-        if (port_text[i] < '0' || port_text[i] > '9') {
-            number = 0;
-            break;
-        }
-        number = number * 10 + (unsigned long)(port_text[i] - '0');
-    }
-    if (port_length == 0 || number == 0 || number > 65535 || port_length >= port_size)
-        return error_set(-EINVAL, "expected a port from 1 to 65535 in \"%.100s\"", address);
-    memcpy(host, host_start, host_length);
-    host[host_length] = '\0';
-    memcpy(port, port_text, port_length + 1);
-    return 0;
-}
-
 static int set_root(struct config *config, const char *value, FILE *errors)
 {
     if (value[0] == '\0' || strlen(value) >= sizeof config->root_directory) {
@@ -85,7 +42,7 @@ static int set_root(struct config *config, const char *value, FILE *errors)
 static int set_listen(struct config *config, const char *value, FILE *errors)
 {
     char host[256], port[16];
-    if (options_split_listen(value, host, sizeof host, port, sizeof port) < 0 ||
+    if (config_split_address(value, host, sizeof host, port, sizeof port) < 0 ||
         strlen(value) >= sizeof config->listen_address) {
         fprintf(errors, "cairn: --listen: %s\n", error_message());
         return -EINVAL;

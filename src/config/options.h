@@ -42,11 +42,4 @@ int options_apply_flags(const struct options *options, struct config *config, FI
 /* Frees the configuration and the path. */
 void options_release(struct options *options);
 
-/* Splits "HOST:PORT", "[IPv6]:PORT" or ":PORT" (every address) into `host`
- * ("" for every address, brackets removed) and `port` (1 to 65535, digits).
- * -EINVAL with a message (error_message()) when it is not one of those or
- * does not fit. */
-int options_split_listen(const char *address, char *host, size_t host_size, char *port,
-                         size_t port_size);
-
 #endif

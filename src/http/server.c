@@ -475,7 +475,7 @@ static int open_listener(const char *listen_address, int *fd_out)
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *addresses;
     char listen_host[256], listen_port[16];
-    if (options_split_listen(listen_address, listen_host, sizeof listen_host, listen_port,
+    if (config_split_address(listen_address, listen_host, sizeof listen_host, listen_port,
                              sizeof listen_port) < 0) {
         fprintf(stderr, "cairn: %s\n", error_message());
         return -EINVAL;

@@ -899,7 +899,7 @@ static void test_split_listen(void **state)
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char host[256], port[16];
         assert_int_equal(
-            options_split_listen(good[i].address, host, sizeof host, port, sizeof port), 0);
+            config_split_address(good[i].address, host, sizeof host, port, sizeof port), 0);
         assert_string_equal(host, good[i].host);
         assert_string_equal(port, good[i].port);
     }
@@ -908,11 +908,11 @@ static void test_split_listen(void **state)
                                       "[::1]x:5000",   "x:-1",   "x:+80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char host[256], port[16];
-        if (options_split_listen(bad[i], host, sizeof host, port, sizeof port) != -EINVAL)
+        if (config_split_address(bad[i], host, sizeof host, port, sizeof port) != -EINVAL)
             fail_msg("\"%s\" accepted", bad[i]);
     }
     char small[4], port[16];
-    assert_int_equal(options_split_listen("abcd:80", small, sizeof small, port, sizeof port),
+    assert_int_equal(config_split_address("abcd:80", small, sizeof small, port, sizeof port),
                      -EINVAL);
 }
 
