@@ -21,7 +21,6 @@
 #define EMPTY_PAYLOAD_HASH "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 #define MEBIBYTE (1024 * 1024LL)
-#define MAXIMUM_PART_SIZE (5 * 1024 * MEBIBYTE)
 #define MAXIMUM_PART_COUNT 10000
 #define MAXIMUM_OBJECT_SIZE (5 * 1024 * 1024 * MEBIBYTE)
 #define KEY_MAX 1024
@@ -286,14 +285,14 @@ static long long iso8601_seconds(const char *text)
 void s3_settings_defaults(struct s3_settings *settings)
 {
     memset(settings, 0, sizeof *settings);
-    snprintf(settings->region, sizeof settings->region, "us-east-1");
+    snprintf(settings->region, sizeof settings->region, "%s", S3_DEFAULT_REGION);
     settings->path_style = 1;
-    settings->connect_timeout_ms = 5000;
-    settings->request_timeout_ms = 30000;
-    settings->attempts = 4;
-    settings->part_size = 64 * MEBIBYTE;
-    settings->upload_concurrency = 4;
-    settings->presign_expiry_seconds = 1200;
+    settings->connect_timeout_ms = S3_DEFAULT_CONNECT_TIMEOUT_MS;
+    settings->request_timeout_ms = S3_DEFAULT_REQUEST_TIMEOUT_MS;
+    settings->attempts = S3_DEFAULT_ATTEMPTS;
+    settings->part_size = S3_DEFAULT_PART_SIZE;
+    settings->upload_concurrency = S3_DEFAULT_UPLOAD_CONCURRENCY;
+    settings->presign_expiry_seconds = S3_DEFAULT_PRESIGN_EXPIRY_SECONDS;
 }
 
 static int terminated(const char *field, size_t size)
@@ -361,12 +360,13 @@ static int configuration_build(const struct s3_settings *settings, struct config
         return error_set(-EINVAL, "S3 timeouts must be positive");
     if (settings->attempts < 1 || settings->attempts > 20)
         return error_set(-EINVAL, "S3 attempts must be 1 to 20, not %d", settings->attempts);
-    if (settings->part_size < S3_MINIMUM_PART_SIZE || settings->part_size > MAXIMUM_PART_SIZE)
+    if (settings->part_size < S3_MINIMUM_PART_SIZE || settings->part_size > S3_MAXIMUM_PART_SIZE)
         return error_set(-EINVAL, "S3 part size must be 5 MiB to 5 GiB, not %" PRId64,
                          settings->part_size);
-    if (settings->upload_concurrency < 1 || settings->upload_concurrency > 64)
-        return error_set(-EINVAL, "S3 upload concurrency must be 1 to 64, not %d",
-                         settings->upload_concurrency);
+    if (settings->upload_concurrency < 1 ||
+        settings->upload_concurrency > S3_UPLOAD_CONCURRENCY_MAX)
+        return error_set(-EINVAL, "S3 upload concurrency must be 1 to %d, not %d",
+                         S3_UPLOAD_CONCURRENCY_MAX, settings->upload_concurrency);
     if (settings->presign_expiry_seconds < 1 ||
         settings->presign_expiry_seconds > S3_PRESIGN_EXPIRES_MAX)
         return error_set(-EINVAL, "S3 presigned URL lifetime must be 1 to %ld seconds, not %ld",

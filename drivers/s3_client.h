@@ -59,12 +59,23 @@
 #include <time.h>
 
 #define S3_MINIMUM_PART_SIZE (5 * 1024 * 1024LL)
+#define S3_MAXIMUM_PART_SIZE (5 * 1024 * 1024 * 1024LL)
+#define S3_UPLOAD_CONCURRENCY_MAX 64
+
+/* The defaults of s3_settings_defaults(), each defined here only. */
+#define S3_DEFAULT_REGION "us-east-1"
+#define S3_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define S3_DEFAULT_REQUEST_TIMEOUT_MS 30000
+#define S3_DEFAULT_ATTEMPTS 4
+#define S3_DEFAULT_PART_SIZE (64LL * 1024 * 1024)
+#define S3_DEFAULT_UPLOAD_CONCURRENCY 4
+#define S3_DEFAULT_PRESIGN_EXPIRY_SECONDS 1200 /* 20 minutes, as Distribution */
 
 struct s3_settings {
     /* Full base URL with scheme, no path: "http://127.0.0.1:4569",
      * "https://s3.eu-west-1.amazonaws.com" (a trailing '/' is tolerated). */
     char endpoint[512];
-    char region[64]; /* "us-east-1" by default */
+    char region[64]; /* S3_DEFAULT_REGION by default */
     char bucket[256];
     char access_key[256], secret_key[256];
     /* Key prefix, without leading or trailing '/', may be "". Carried for the
@@ -72,15 +83,15 @@ struct s3_settings {
     char root_directory[1024];
     int path_style;  /* 1: endpoint/bucket/key; 0: virtual-hosted: scheme://bucket.host/key */
     int skip_verify; /* TLS certificate not verified (test setups only) */
-    long connect_timeout_ms; /* default 5000 */
+    long connect_timeout_ms; /* default S3_DEFAULT_CONNECT_TIMEOUT_MS */
     /* Small calls (HEAD, DELETE, LIST, copy, multipart create/complete) must
      * finish within this; transfers (GET, PUT, parts) instead fail when they
-     * stay below 1 KiB/s for that long. Default 30000. */
+     * stay below 1 KiB/s for that long. Default S3_DEFAULT_REQUEST_TIMEOUT_MS. */
     long request_timeout_ms;
-    int attempts;           /* tries per idempotent call; default 4 */
-    int64_t part_size;      /* multipart above this size, parts of it; default 64 MiB, >= 5 MiB */
-    int upload_concurrency; /* parts in flight at once; default 4 */
-    long presign_expiry_seconds; /* default 1200 */
+    int attempts;      /* tries per idempotent call; default S3_DEFAULT_ATTEMPTS */
+    int64_t part_size; /* multipart above this size, parts of it; S3_DEFAULT_PART_SIZE, >= 5 MiB */
+    int upload_concurrency;      /* parts in flight at once; S3_DEFAULT_UPLOAD_CONCURRENCY */
+    long presign_expiry_seconds; /* S3_DEFAULT_PRESIGN_EXPIRY_SECONDS */
     int list_max_keys; /* keys per ListObjectsV2 page; 0 = the server's (1000). Tests set it small
                         */
 };

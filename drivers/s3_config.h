@@ -37,15 +37,16 @@
 #include <stdint.h>
 
 #include "drivers/s3_client.h"
+#include "drivers/s3_sign.h"
 
 /* The bounds of the keys (inclusive); the reader refuses values outside. */
-#define S3_CONFIG_CHUNK_SIZE_MIN (5LL * 1024 * 1024)        /* S3's smallest part */
-#define S3_CONFIG_CHUNK_SIZE_MAX (5LL * 1024 * 1024 * 1024) /* S3's largest part */
-#define S3_CONFIG_UPLOAD_CONCURRENCY_MAX 64
+#define S3_CONFIG_CHUNK_SIZE_MIN S3_MINIMUM_PART_SIZE /* S3's smallest part */
+#define S3_CONFIG_CHUNK_SIZE_MAX S3_MAXIMUM_PART_SIZE /* S3's largest part */
+#define S3_CONFIG_UPLOAD_CONCURRENCY_MAX S3_UPLOAD_CONCURRENCY_MAX
 #define S3_CONFIG_ATTEMPTS_MAX 10
 #define S3_CONFIG_CONNECT_TIMEOUT_MAX_SECONDS 300
 #define S3_CONFIG_REQUEST_TIMEOUT_MAX_SECONDS 3600
-#define S3_CONFIG_PRESIGN_EXPIRY_MAX_SECONDS 604800 /* 7 days: SigV4's limit */
+#define S3_CONFIG_PRESIGN_EXPIRY_MAX_SECONDS S3_PRESIGN_EXPIRES_MAX /* 7 days: SigV4's limit */
 
 /* What storage.s3 says. */
 struct s3_config {

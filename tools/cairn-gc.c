@@ -42,7 +42,8 @@ static void usage(FILE *out)
           "                             referrers), and then their blobs\n"
           "  --grace DURATION           never delete what is younger than this (default 1h)\n"
           "  --uploads-older-than DURATION\n"
-          "                             remove uploads started longer ago (default 168h)\n"
+          "                             remove uploads started longer ago "
+          "(default " CONFIG_DEFAULT_UPLOAD_PURGING_AGE_TEXT ")\n"
           "  --json                     print one JSON object on stdout\n"
           "  --quiet                    print only errors\n"
           "  --help                     print this help and exit\n"
@@ -82,7 +83,8 @@ static int parse_arguments(int argc, char **argv, struct arguments *arguments)
         {"help", no_argument, NULL, HELP},
         {NULL, 0, NULL, 0},
     };
-    *arguments = (struct arguments){.grace_seconds = 3600, .uploads_seconds = 168 * 3600};
+    *arguments = (struct arguments){.grace_seconds = 3600,
+                                    .uploads_seconds = CONFIG_DEFAULT_UPLOAD_PURGING_AGE_SECONDS};
     opterr = 0;
     int option;
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {

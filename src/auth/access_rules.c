@@ -194,7 +194,7 @@ void access_rules_free(struct access_rules *rules)
     free(rules);
 }
 
-static int groups_copy(struct access_rules *rules, const struct group_config *groups,
+static int groups_copy(struct access_rules *rules, const struct access_group_spec *groups,
                        size_t group_count)
 {
     if (group_count == 0)
@@ -203,7 +203,7 @@ static int groups_copy(struct access_rules *rules, const struct group_config *gr
     if (rules->groups == NULL)
         return error_set(-ENOMEM, "out of memory");
     for (size_t i = 0; i < group_count; i++) {
-        const struct group_config *source = &groups[i];
+        const struct access_group_spec *source = &groups[i];
         if (source->name == NULL || source->name[0] == '\0')
             return error_set(-EINVAL, "group %zu has no name", i + 1);
         for (size_t k = 0; k < i; k++) {
@@ -232,7 +232,7 @@ static int groups_copy(struct access_rules *rules, const struct group_config *gr
     return 0;
 }
 
-static int rule_compile(struct access_rules *rules, const struct access_rule_config *source,
+static int rule_compile(struct access_rules *rules, const struct access_rule_spec *source,
                         size_t number, struct rule *rule)
 {
     if (source->subject_count == 0)
@@ -291,8 +291,8 @@ static int rule_compile(struct access_rules *rules, const struct access_rule_con
     return 0;
 }
 
-int access_rules_create(const struct access_rule_config *rules, size_t rule_count,
-                        const struct group_config *groups, size_t group_count,
+int access_rules_create(const struct access_rule_spec *rules, size_t rule_count,
+                        const struct access_group_spec *groups, size_t group_count,
                         struct access_rules **out)
 {
     struct access_rules *compiled = calloc(1, sizeof *compiled);

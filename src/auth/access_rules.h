@@ -55,7 +55,30 @@
 
 #include <stddef.h>
 
-#include "src/config/config.h"
+/* What a request wants to do: the actions of rules and of tokens. */
+enum access_action {
+    ACCESS_PULL = 1 << 0,
+    ACCESS_PUSH = 1 << 1,
+    ACCESS_DELETE = 1 << 2,
+    ACCESS_CATALOG = 1 << 3,
+};
+
+/* One rule as the configuration writes it (cairn.access[]): who, which
+ * repositories, which actions. */
+struct access_rule_spec {
+    char **subjects; /* user names, "group:<name>", "anonymous" or "*" */
+    size_t subject_count;
+    char **repositories; /* glob patterns over repository names (above) */
+    size_t repository_count;
+    unsigned actions; /* ACCESS_* bits */
+};
+
+/* One group (cairn.groups): a name and its members' user names. */
+struct access_group_spec {
+    char *name;
+    char **members;
+    size_t member_count;
+};
 
 /* Longest pattern accepted (a repository name is at most 255 bytes). */
 #define ACCESS_PATTERN_MAX 255
@@ -67,8 +90,8 @@ struct access_rules;
  * an empty subject or pattern list, a malformed pattern, unknown action bits,
  * or a "group:<name>" naming no group; -ENOMEM. `*out` is only set on
  * success. Zero rules is valid (everything denied). */
-int access_rules_create(const struct access_rule_config *rules, size_t rule_count,
-                        const struct group_config *groups, size_t group_count,
+int access_rules_create(const struct access_rule_spec *rules, size_t rule_count,
+                        const struct access_group_spec *groups, size_t group_count,
                         struct access_rules **out);
 
 /* NULL is allowed. */

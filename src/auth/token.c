@@ -540,15 +540,15 @@ void token_verifier_free(struct token_verifier *verifier)
     free(verifier);
 }
 
-int token_verifier_create(const struct config *config, struct token_verifier **out)
+int token_verifier_create(const struct token_settings *settings, struct token_verifier **out)
 {
-    if (config->token_issuer == NULL || config->token_issuer[0] == '\0')
+    if (settings->issuer == NULL || settings->issuer[0] == '\0')
         return error_set(-EINVAL, "auth.token.issuer is required");
-    if (config->token_service == NULL || config->token_service[0] == '\0')
+    if (settings->service == NULL || settings->service[0] == '\0')
         return error_set(-EINVAL, "auth.token.service is required");
-    int has_bundle = config->token_root_certificate_bundle != NULL &&
-                     config->token_root_certificate_bundle[0] != '\0';
-    int has_jwks = config->token_jwks != NULL && config->token_jwks[0] != '\0';
+    int has_bundle =
+        settings->root_certificate_bundle != NULL && settings->root_certificate_bundle[0] != '\0';
+    int has_jwks = settings->jwks != NULL && settings->jwks[0] != '\0';
     if (!has_bundle && !has_jwks)
         return error_set(-EINVAL, "auth.token needs rootcertbundle or jwks");
 
@@ -556,15 +556,15 @@ int token_verifier_create(const struct config *config, struct token_verifier **o
     if (verifier == NULL)
         return error_set(-ENOMEM, "out of memory");
     int result = 0;
-    verifier->issuer = strdup(config->token_issuer);
-    verifier->service = strdup(config->token_service);
+    verifier->issuer = strdup(settings->issuer);
+    verifier->service = strdup(settings->service);
     if (verifier->issuer == NULL || verifier->service == NULL)
         result = error_set(-ENOMEM, "out of memory");
     /* JWKS first: on a kid collision the explicitly named key wins. */
     if (result == 0 && has_jwks)
-        result = load_jwks(verifier, config->token_jwks);
+        result = load_jwks(verifier, settings->jwks);
     if (result == 0 && has_bundle)
-        result = load_root_bundle(verifier, config->token_root_certificate_bundle);
+        result = load_root_bundle(verifier, settings->root_certificate_bundle);
     if (result < 0) {
         token_verifier_free(verifier);
         return result;

@@ -47,7 +47,9 @@
  * released with token_grant_release().
  *
  *     struct token_verifier *verifier;
- *     if (token_verifier_create(config, &verifier) < 0)
+ *     struct token_settings settings = {.issuer = "auth.example", .service = "registry",
+ *                                       .root_certificate_bundle = "/etc/cairn/issuer.pem"};
+ *     if (token_verifier_create(&settings, &verifier) < 0)
  *         log_error("%s", error_message());
  *     struct token_grant grant;
  *     if (token_verify(verifier, bearer, bearer_length, time(NULL), &grant) < 0)
@@ -66,12 +68,22 @@
 
 #include <openssl/types.h>
 
-#include "src/config/config.h"
+#include "src/auth/access_rules.h" /* the ACCESS_* actions */
 
 #define TOKEN_MAX_LENGTH 16384
 #define TOKEN_LEEWAY_SECONDS 60
 
 struct token_verifier;
+
+/* What a verifier is built from (auth.token in the configuration): the
+ * strings are the caller's and need only live through
+ * token_verifier_create(). */
+struct token_settings {
+    const char *issuer;                  /* `iss` the tokens must carry */
+    const char *service;                 /* what `aud` must contain */
+    const char *root_certificate_bundle; /* PEM file of trusted certificates, or NULL */
+    const char *jwks;                    /* JSON Web Key Set file, or NULL */
+};
 
 /* One entry of the `access` claim, as the token states it. */
 struct token_access {
@@ -89,14 +101,14 @@ struct token_grant {
     size_t access_count;
 };
 
-/* Builds a verifier from config->token_issuer and token_service (both
- * required) and config->token_root_certificate_bundle (PEM certificates)
- * and/or config->token_jwks (a JSON Web Key Set file: {"keys": [...]}, RSA
+/* Builds a verifier from settings->issuer and service (both required) and
+ * settings->root_certificate_bundle (PEM certificates) and/or
+ * settings->jwks (a JSON Web Key Set file: {"keys": [...]}, RSA
  * and EC P-256 keys with a `kid`; keys of other types, or whose `use` is not
  * "sig", or whose `alg` is neither RS256 nor ES256, are skipped). At least
  * one usable key or certificate is required. 0, or -EINVAL / -errno with the
  * file and the reason in error_message(), -ENOMEM. */
-int token_verifier_create(const struct config *config, struct token_verifier **out);
+int token_verifier_create(const struct token_settings *settings, struct token_verifier **out);
 
 /* NULL is allowed. */
 void token_verifier_free(struct token_verifier *verifier);

@@ -807,8 +807,8 @@ static int load_storage(struct loader *loader, yaml_node_t *node)
             if (result == 0 && !has_root)
                 result = warn(loader, entry.key,
                               "%s has no rootdirectory: cairn uses %s (Distribution would use "
-                              "/var/lib/registry)",
-                              key, config->root_directory);
+                              "%s)",
+                              key, config->root_directory, DISTRIBUTION_DEFAULT_ROOT_DIRECTORY);
         } else if (strcmp(entry.name, "delete") == 0) {
             result = load_one_bool(loader, entry.value, key, "enabled", &config->delete_enabled);
         } else if (strcmp(entry.name, "maintenance") == 0) {
@@ -1039,7 +1039,7 @@ static int load_groups(struct loader *loader, yaml_node_t *node, const char *par
                           "a group name has no blanks, ':' or control characters");
             break;
         }
-        struct group_config *group = &config->groups[config->group_count++];
+        struct access_group_spec *group = &config->groups[config->group_count++];
         if ((group->name = strdup(entry.name)) == NULL) {
             result = out_of_memory();
             break;
@@ -1075,7 +1075,7 @@ static int valid_pattern(const char *text)
 }
 
 static int load_rule(struct loader *loader, yaml_node_t *node, const char *parent,
-                     struct access_rule_config *rule)
+                     struct access_rule_spec *rule)
 {
     static const char *const required[] = {"subjects", "repositories", "actions"};
     const struct config *config = loader->config;
@@ -1196,9 +1196,9 @@ static int load_cairn(struct loader *loader, yaml_node_t *node)
         mapping_entry(loader, node, i, &entry);
         join_key(key, "cairn", entry.name);
         if (strcmp(entry.name, "threads") == 0)
-            result = get_count(loader, entry.value, key, 1, 1024, &config->threads);
+            result = get_count(loader, entry.value, key, 1, CONFIG_THREADS_MAX, &config->threads);
         else if (strcmp(entry.name, "workers") == 0)
-            result = get_count(loader, entry.value, key, 1, 1024, &config->workers);
+            result = get_count(loader, entry.value, key, 1, CONFIG_WORKERS_MAX, &config->workers);
         else if (strcmp(entry.name, "max_body_size") == 0)
             result = get_size(loader, entry.value, key, 1, &config->max_body_size);
         else if (strcmp(entry.name, "body_temporary_directory") == 0)
@@ -1274,7 +1274,8 @@ static int check_together(struct loader *loader)
     if (loader->htpasswd_node != NULL) {
         if (config->htpasswd_path == NULL)
             return fail(loader, loader->htpasswd_node, "auth.htpasswd", "path is required");
-        if (config->htpasswd_realm == NULL && (config->htpasswd_realm = strdup("cairn")) == NULL)
+        if (config->htpasswd_realm == NULL &&
+            (config->htpasswd_realm = strdup(CONFIG_DEFAULT_HTPASSWD_REALM)) == NULL)
             return out_of_memory();
     }
     if (loader->token_node != NULL) {
@@ -1320,16 +1321,18 @@ void config_defaults(struct config *config)
     strcpy(config->root_directory, CONFIG_DEFAULT_ROOT_DIRECTORY);
     config->delete_enabled = 1;
     config->upload_purging_enabled = 1;
-    config->upload_purging_age_seconds = 168 * 3600;
-    config->upload_purging_interval_seconds = 24 * 3600;
+    config->upload_purging_age_seconds = CONFIG_DEFAULT_UPLOAD_PURGING_AGE_SECONDS;
+    config->upload_purging_interval_seconds = CONFIG_DEFAULT_UPLOAD_PURGING_INTERVAL_SECONDS;
     strcpy(config->listen_address, CONFIG_DEFAULT_LISTEN_ADDRESS);
-    config->tls_minimum_version = 0x0303;
+    config->tls_minimum_version = CONFIG_DEFAULT_TLS_MINIMUM_VERSION;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    config->threads = cores < 1 ? 1 : cores > 1024 ? 1024 : (unsigned)cores;
-    config->workers = 4;
-    config->max_body_size = 16ULL << 30;
-    config->request_timeout_seconds = 15 * 60;
-    config->shutdown_grace_seconds = 30;
+    config->threads = cores < 1                    ? 1
+                      : cores > CONFIG_THREADS_MAX ? CONFIG_THREADS_MAX
+                                                   : (unsigned)cores;
+    config->workers = CONFIG_DEFAULT_WORKERS;
+    config->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
+    config->request_timeout_seconds = CONFIG_DEFAULT_REQUEST_TIMEOUT_SECONDS;
+    config->shutdown_grace_seconds = CONFIG_DEFAULT_SHUTDOWN_GRACE_SECONDS;
     config->automatic_mount = 1;
 }
 

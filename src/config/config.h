@@ -13,7 +13,21 @@
  * key under `cairn:` is an error. Durations are written as in Distribution
  * ("90s", "15m", "168h", "1h30m"); sizes as a number of bytes or with a unit
  * ("512MiB", "16GiB"). Every field has a default (config_defaults()), which
- * is what cairn runs with when there is no file at all.
+ * is what cairn runs with when there is no file at all (src/config/defaults.h).
+ *
+ * This is the one YAML reader (libyaml, private to this file): the server,
+ * `--check-config` and the tools read a file only through config_load().
+ * Sections that belong to a lower module are read into that module's plain
+ * struct: storage.s3 into drivers/s3_config.h's (which resolves credentials
+ * and the endpoint), cairn.access and cairn.groups into src/auth's
+ * access_rules.h specs, log.level and log.formatter as src/observe's
+ * access_log.h enums. Those modules never include this header.
+ *
+ * Dependencies point one way, within src/config too: config.h (the file and
+ * its value grammars: durations, sizes, addresses) uses only layout/,
+ * drivers/, src/observe and src/auth headers; tls_context and runtime build
+ * what a config names; options (the command line) uses config and runtime;
+ * reload uses all of them. Nothing here includes options.h or reload.h.
  *
  *     struct config config;
  *     if (config_load(path, &config) < 0) {
@@ -28,34 +42,9 @@
 
 #include "drivers/s3_client.h"
 #include "layout/tree.h"
-
-#define CONFIG_DEFAULT_ROOT_DIRECTORY "./data"
-#define CONFIG_DEFAULT_LISTEN_ADDRESS "127.0.0.1:5000"
-
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
-enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
-
-/* One access rule (cairn.access[]): who, which repositories, which actions. */
-enum access_action {
-    ACCESS_PULL = 1 << 0,
-    ACCESS_PUSH = 1 << 1,
-    ACCESS_DELETE = 1 << 2,
-    ACCESS_CATALOG = 1 << 3,
-};
-
-struct access_rule_config {
-    char **subjects; /* user names, "group:<name>", "anonymous" or "*" */
-    size_t subject_count;
-    char **repositories; /* glob patterns over repository names (access_rules.h) */
-    size_t repository_count;
-    unsigned actions; /* ACCESS_* bits */
-};
-
-struct group_config {
-    char *name;
-    char **members;
-    size_t member_count;
-};
+#include "src/auth/access_rules.h"
+#include "src/config/defaults.h"
+#include "src/observe/access_log.h"
 
 struct config {
     char *source_path; /* the file it came from, or NULL for defaults */
@@ -103,9 +92,9 @@ struct config {
     uint64_t shutdown_grace_seconds;  /* cairn.shutdown_grace (30s) */
     int anonymous_pull;               /* cairn.anonymous_pull (false) */
     int automatic_mount;              /* cairn.automatic_mount (true): ?mount= without from */
-    struct group_config *groups;      /* cairn.groups: {name: [users]} */
+    struct access_group_spec *groups; /* cairn.groups: {name: [users]} */
     size_t group_count;
-    struct access_rule_config *access_rules; /* cairn.access: ordered */
+    struct access_rule_spec *access_rules; /* cairn.access: ordered */
     size_t access_rule_count;
 
     char **warnings; /* lines to log: unused Distribution keys */

@@ -55,10 +55,11 @@ static int set_threads(struct config *config, const char *value, FILE *errors)
 {
     unsigned long count = 0;
     size_t i = 0;
-    for (; value[i] >= '0' && value[i] <= '9' && count <= 1024; i++)
+    for (; value[i] >= '0' && value[i] <= '9' && count <= CONFIG_THREADS_MAX; i++)
         count = count * 10 + (unsigned long)(value[i] - '0');
-    if (i == 0 || value[i] != '\0' || count < 1 || count > 1024) {
-        fprintf(errors, "cairn: --threads wants a number from 1 to 1024, got '%s'\n", value);
+    if (i == 0 || value[i] != '\0' || count < 1 || count > CONFIG_THREADS_MAX) {
+        fprintf(errors, "cairn: --threads wants a number from 1 to %d, got '%s'\n",
+                CONFIG_THREADS_MAX, value);
         return -EINVAL;
     }
     config->threads = (unsigned)count;

@@ -7,6 +7,12 @@
  * With --check-config FILE it only loads FILE: warnings go to `errors`, then
  * "FILE: ok" to stdout, or the error with its line to `errors`.
  *
+ * options sits above config.h and runtime.h (which it uses for the file and
+ * for --check-config); neither of them uses options, so the command line
+ * can change without touching the reader. The HOST:PORT grammar of --listen
+ * is the file's (config_split_address, config.h). The defaults the help
+ * prints are src/config/defaults.h's.
+ *
  *     struct options options;
  *     int result = options_parse(&options, argc, argv, stderr);
  *     // 0: run with options.config;

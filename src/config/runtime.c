@@ -33,7 +33,10 @@ static int load_named(const struct config *config, struct runtime *runtime)
     if (result == 0 && config->htpasswd_path != NULL)
         result = htpasswd_load(config->htpasswd_path, &runtime->htpasswd);
     if (result == 0 && config->token_realm != NULL)
-        result = token_verifier_create(config, &runtime->token_verifier);
+        result = token_verifier_create(
+            &(struct token_settings){config->token_issuer, config->token_service,
+                                     config->token_root_certificate_bundle, config->token_jwks},
+            &runtime->token_verifier);
     if (result == 0 && config->access_rule_count > 0)
         result = access_rules_create(config->access_rules, config->access_rule_count,
                                      config->groups, config->group_count, &runtime->access_rules);

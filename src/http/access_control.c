@@ -257,9 +257,10 @@ void access_control_refuse(h2o_req_t *req, const struct runtime *runtime,
             challenge, sizeof challenge, runtime->config.token_realm, runtime->config.token_service,
             repository, scope, identity->source == IDENTITY_TOKEN ? "insufficient_scope" : NULL);
     } else if (runtime->htpasswd != NULL) {
-        length = basic_challenge_format(
-            challenge, sizeof challenge,
-            runtime->config.htpasswd_realm != NULL ? runtime->config.htpasswd_realm : "cairn");
+        length = basic_challenge_format(challenge, sizeof challenge,
+                                        runtime->config.htpasswd_realm != NULL
+                                            ? runtime->config.htpasswd_realm
+                                            : CONFIG_DEFAULT_HTPASSWD_REALM);
     }
     if (length > 0)
         response_add_header(req, "www-authenticate", "WWW-Authenticate", challenge, (size_t)length);

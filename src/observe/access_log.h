@@ -47,7 +47,11 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "src/config/config.h"
+/* The levels of log_message(), most severe first (log.level), and the two
+ * line formats (log.formatter). The configuration (src/config/config.h)
+ * holds them; this module defines them, since it is what they mean. */
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 /* Longest line either logger writes, newline included; every line fits. */
 #define ACCESS_LOG_LINE_MAX 16384

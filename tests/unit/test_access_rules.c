@@ -96,7 +96,7 @@ static char *secret[] = {"team-a/secret"};
 
 static char *developer_members[] = {"carol", "dave"};
 static char *admin_members[] = {"root"};
-static struct group_config groups[] = {
+static struct access_group_spec groups[] = {
     {.name = "developers", .members = developer_members, .member_count = 2},
     {.name = "admins", .members = admin_members, .member_count = 1},
 };
@@ -104,7 +104,7 @@ static struct group_config groups[] = {
 static void test_rules(void **state)
 {
     (void)state;
-    struct access_rule_config rules[] = {
+    struct access_rule_spec rules[] = {
         /* first match wins: nobody but admins touches team-a/secret */
         RULE(admins_and_bob, secret, ACCESS_PULL | ACCESS_PUSH | ACCESS_DELETE),
         RULE(everyone, secret, 0),
@@ -194,7 +194,7 @@ static void test_create_rejections(void **state)
     static char *unknown_group[] = {"group:nobody"};
     static char *empty_subject[] = {""};
     static char *bad_pattern[] = {"Team/*"};
-    struct access_rule_config rules[] = {
+    struct access_rule_spec rules[] = {
         RULE(everyone, all_repositories, ACCESS_PULL),
         RULE(unknown_group, all_repositories, ACCESS_PULL),
     };
@@ -203,20 +203,20 @@ static void test_create_rejections(void **state)
     assert_non_null(strstr(error_message(), "access rule 2"));
     assert_non_null(strstr(error_message(), "nobody"));
 
-    struct access_rule_config empty[] = {RULE(empty_subject, all_repositories, ACCESS_PULL)};
+    struct access_rule_spec empty[] = {RULE(empty_subject, all_repositories, ACCESS_PULL)};
     assert_int_equal(access_rules_create(empty, 1, NULL, 0, &compiled), -EINVAL);
-    struct access_rule_config pattern[] = {RULE(everyone, bad_pattern, ACCESS_PULL)};
+    struct access_rule_spec pattern[] = {RULE(everyone, bad_pattern, ACCESS_PULL)};
     assert_int_equal(access_rules_create(pattern, 1, NULL, 0, &compiled), -EINVAL);
     assert_non_null(strstr(error_message(), "access rule 1: repository pattern \"Team/"));
-    struct access_rule_config bits[] = {RULE(everyone, all_repositories, 1u << 9)};
+    struct access_rule_spec bits[] = {RULE(everyone, all_repositories, 1u << 9)};
     assert_int_equal(access_rules_create(bits, 1, NULL, 0, &compiled), -EINVAL);
-    struct access_rule_config no_subjects[] = {{.subjects = NULL,
-                                                .subject_count = 0,
-                                                .repositories = all_repositories,
-                                                .repository_count = 1,
-                                                .actions = ACCESS_PULL}};
+    struct access_rule_spec no_subjects[] = {{.subjects = NULL,
+                                              .subject_count = 0,
+                                              .repositories = all_repositories,
+                                              .repository_count = 1,
+                                              .actions = ACCESS_PULL}};
     assert_int_equal(access_rules_create(no_subjects, 1, NULL, 0, &compiled), -EINVAL);
-    struct group_config twice[] = {groups[0], groups[0]};
+    struct access_group_spec twice[] = {groups[0], groups[0]};
     assert_int_equal(access_rules_create(NULL, 0, twice, 2, &compiled), -EINVAL);
     assert_null(compiled);
 }
@@ -232,8 +232,8 @@ static void test_config_copied(void **state)
     char *subjects[] = {subject, "group:g"};
     char *patterns[] = {pattern};
     char *members[] = {member};
-    struct group_config group = {.name = group_name, .members = members, .member_count = 1};
-    struct access_rule_config rule = RULE(subjects, patterns, ACCESS_PUSH);
+    struct access_group_spec group = {.name = group_name, .members = members, .member_count = 1};
+    struct access_rule_spec rule = RULE(subjects, patterns, ACCESS_PUSH);
     struct access_rules *compiled = NULL;
     assert_int_equal(access_rules_create(&rule, 1, &group, 1, &compiled), 0);
     memset(subject, 'x', 4);

@@ -237,7 +237,7 @@ static void test_every_key(void **state)
     assert_int_equal(config.groups[2].member_count, 0);
 
     assert_int_equal(config.access_rule_count, 3);
-    const struct access_rule_config *rule = &config.access_rules[0];
+    const struct access_rule_spec *rule = &config.access_rules[0];
     assert_int_equal(rule->subject_count, 2);
     assert_string_equal(rule->subjects[0], "alice");
     assert_string_equal(rule->subjects[1], "group:team-a");

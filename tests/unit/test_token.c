@@ -124,16 +124,11 @@ static void write_pem_bundle(const char *path, X509 **certificates, size_t count
     BIO_free(bio);
 }
 
-static struct config token_config(const char *bundle, const char *jwks)
+static struct token_settings token_config(const char *bundle, const char *jwks)
 {
-    struct config config;
-    memset(&config, 0, sizeof config);
-    config.token_realm = "https://auth.example.com/token";
-    config.token_issuer = ISSUER;
-    config.token_service = SERVICE;
-    config.token_root_certificate_bundle = (char *)bundle;
-    config.token_jwks = (char *)jwks;
-    return config;
+    struct token_settings settings = {
+        .issuer = ISSUER, .service = SERVICE, .root_certificate_bundle = bundle, .jwks = jwks};
+    return settings;
 }
 
 static int world_setup(void **state)
@@ -193,7 +188,7 @@ static int world_setup(void **state)
     assert_int_equal(json_dump_file(document, world.jwks_path, JSON_INDENT(2)), 0);
     json_decref(document);
 
-    struct config config = token_config(world.bundle_path, world.jwks_path);
+    struct token_settings config = token_config(world.bundle_path, world.jwks_path);
     assert_int_equal(token_verifier_create(&config, &world.verifier), 0);
     return 0;
 }
@@ -524,7 +519,7 @@ static void test_x5c_chains(void **state)
 
     /* x5c without a root bundle: refused */
     struct token_verifier *jwks_only = NULL;
-    struct config config = token_config(NULL, world.jwks_path);
+    struct token_settings config = token_config(NULL, world.jwks_path);
     assert_int_equal(token_verifier_create(&config, &jwks_only), 0);
     X509 *chain[] = {world.leaf_direct};
     char *header = x5c_header("ES256", chain, 1);
@@ -904,7 +899,7 @@ static void test_access_claim(void **state)
 static void expect_create_fails(const char *bundle, const char *jwks, const char *reason)
 {
     struct token_verifier *verifier = NULL;
-    struct config config = token_config(bundle, jwks);
+    struct token_settings config = token_config(bundle, jwks);
     int result = token_verifier_create(&config, &verifier);
     if (result >= 0)
         fail_msg("expected a failure (%s)", reason);
@@ -920,16 +915,16 @@ static void test_verifier_create(void **state)
     struct token_verifier *verifier = NULL;
 
     /* either source alone is enough */
-    struct config config = token_config(world.bundle_path, NULL);
+    struct token_settings config = token_config(world.bundle_path, NULL);
     assert_int_equal(token_verifier_create(&config, &verifier), 0);
     token_verifier_free(verifier);
     token_verifier_free(NULL);
 
     config = token_config(world.bundle_path, world.jwks_path);
-    config.token_issuer = NULL;
+    config.issuer = NULL;
     assert_int_equal(token_verifier_create(&config, &verifier), -EINVAL);
     config = token_config(world.bundle_path, world.jwks_path);
-    config.token_service = "";
+    config.service = "";
     assert_int_equal(token_verifier_create(&config, &verifier), -EINVAL);
     expect_create_fails(NULL, NULL, "rootcertbundle or jwks");
 

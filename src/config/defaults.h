@@ -1,0 +1,50 @@
+/*
+ * src/config/defaults.h — every built-in default of the configuration, each
+ * defined once: what cairn runs with for a key the file does not set (or
+ * with no file at all), what the help texts print, and what the tools fall
+ * back on. config_defaults() (config.h) fills a `struct config` from these;
+ * `cairn --help` and `cairn-gc --help` print them; messages that name a
+ * default use the same macro. The S3 driver's own defaults (part size,
+ * timeouts, attempts, presign expiry) are the driver's:
+ * drivers/s3_client.h S3_DEFAULT_*.
+ *
+ * Durations are in seconds, sizes in bytes. Plain macros, no dependencies:
+ * any module of src/config, src/http or tools/ may include this.
+ */
+#ifndef CAIRN_SRC_CONFIG_DEFAULTS_H
+#define CAIRN_SRC_CONFIG_DEFAULTS_H
+
+/* storage.filesystem.rootdirectory */
+#define CONFIG_DEFAULT_ROOT_DIRECTORY "./data"
+/* Distribution's default root, only ever named in a warning: a file written
+ * for Distribution that omits the key gets cairn's default instead. */
+#define DISTRIBUTION_DEFAULT_ROOT_DIRECTORY "/var/lib/registry"
+/* storage.maintenance.uploadpurging.age and .interval; the age is also
+ * cairn-gc's --uploads-older-than default */
+#define CONFIG_DEFAULT_UPLOAD_PURGING_AGE_SECONDS (168 * 3600)
+#define CONFIG_DEFAULT_UPLOAD_PURGING_INTERVAL_SECONDS (24 * 3600)
+/* The same two as written in the help texts and docs. */
+#define CONFIG_DEFAULT_UPLOAD_PURGING_AGE_TEXT "168h"
+#define CONFIG_DEFAULT_UPLOAD_PURGING_INTERVAL_TEXT "24h"
+
+/* http.addr (and --listen) */
+#define CONFIG_DEFAULT_LISTEN_ADDRESS "127.0.0.1:5000"
+/* http.tls.minimumtls: TLS 1.2 (OpenSSL's TLS1_2_VERSION) */
+#define CONFIG_DEFAULT_TLS_MINIMUM_VERSION 0x0303
+
+/* auth.htpasswd.realm */
+#define CONFIG_DEFAULT_HTPASSWD_REALM "cairn"
+
+/* cairn.threads is one event loop per core (at most CONFIG_THREADS_MAX). */
+#define CONFIG_THREADS_MAX 1024
+/* cairn.workers (at most CONFIG_WORKERS_MAX) */
+#define CONFIG_WORKERS_MAX 1024
+#define CONFIG_DEFAULT_WORKERS 4
+/* cairn.max_body_size: 16 GiB */
+#define CONFIG_DEFAULT_MAX_BODY_SIZE (16ULL << 30)
+/* cairn.request_timeout: 15 minutes */
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT_SECONDS (15 * 60)
+/* cairn.shutdown_grace */
+#define CONFIG_DEFAULT_SHUTDOWN_GRACE_SECONDS 30
+
+#endif
