@@ -8,13 +8,11 @@
 
 #include "layout/error.h"
 #include "layout/manifest.h"
-#include "layout/walk.h"
 #include "src/http/access_control.h"
 #include "src/http/query.h"
-#include "src/registry/repository.h"
+#include "src/registry/listing.h"
+#include "src/registry/referrers.h"
 #include "src/http/response.h"
-
-#define PAGE_DEFAULT 1000000
 
 static int query_parameter(h2o_req_t *req, const char *key, char *out, size_t out_size)
 {
@@ -29,37 +27,28 @@ static void send_page(h2o_req_t *req, const struct string_list *list, const char
                       json_t *document, const char *link_base)
 {
     char number[32], last[512];
-    long page_size = PAGE_DEFAULT;
+    long page_size = LISTING_PAGE_SIZE_DEFAULT;
     int has_number = query_parameter(req, "n", number, sizeof number);
-    if (has_number < 0) {
+    int result = has_number < 0 ? -REGISTRY_ERROR_PAGINATION_INVALID : 0;
+    if (has_number == 1)
+        result = listing_page_size_parse(number, &page_size);
+    if (result < 0) {
         json_decref(document);
         response_send_error(req, REGISTRY_ERROR_PAGINATION_INVALID, NULL);
         return;
     }
-    if (has_number == 1) {
-        char *end;
-        page_size = strtol(number, &end, 10);
-        if (*end != '\0' || end == number || page_size < 0) {
-            json_decref(document);
-            response_send_error(req, REGISTRY_ERROR_PAGINATION_INVALID, NULL);
-            return;
-        }
-    }
     int has_last = query_parameter(req, "last", last, sizeof last) == 1;
 
-    size_t start = 0;
-    if (has_last)
-        while (start < list->count && strcmp(list->items[start], last) <= 0)
-            start++;
+    struct listing_page page;
+    listing_page_select(list, has_last ? last : NULL, page_size, &page);
     json_t *array = json_array();
-    size_t index = start;
-    for (; index < list->count && (long)(index - start) < page_size; index++)
+    for (size_t index = page.first; index < page.end; index++)
         json_array_append_new(array, json_string(list->items[index]));
     json_object_set_new(document, array_key, array);
 
-    if (index < list->count && index > start) {
+    if (page.has_next) {
         char encoded[1024];
-        if (query_encode(list->items[index - 1], encoded, sizeof encoded) >= 0)
+        if (query_encode(list->items[page.end - 1], encoded, sizeof encoded) >= 0)
             response_add_header_format(req, "link", "Link", "<%s?n=%ld&last=%s>; rel=\"next\"",
                                        link_base, page_size, encoded);
     }
@@ -73,37 +62,29 @@ static void send_page(h2o_req_t *req, const struct string_list *list, const char
     free(body);
 }
 
+/* The catalog shows only what the caller may pull. */
+static int may_pull(const char *name, void *context)
+{
+    struct endpoint_context *endpoint = context;
+    return access_control_allows(endpoint->runtime, endpoint->identity, name, ACCESS_PULL);
+}
+
 static void send_catalog(struct endpoint_context *endpoint, h2o_req_t *req)
 {
-    struct registry *registry = endpoint->registry;
     struct string_list repositories = {0};
-    int result = walk_repositories(&registry->tree, &repositories);
+    int result = listing_catalog(&endpoint->registry->tree, may_pull, endpoint, &repositories);
     if (result < 0) {
         response_send_failure(req, result);
         return;
     }
-    /* Only what the caller may pull (the walk's order is kept). */
-    size_t kept = 0;
-    for (size_t i = 0; i < repositories.count; i++) {
-        if (access_control_allows(endpoint->runtime, endpoint->identity, repositories.items[i],
-                                  ACCESS_PULL))
-            repositories.items[kept++] = repositories.items[i];
-        else
-            free(repositories.items[i]);
-    }
-    repositories.count = kept;
     send_page(req, &repositories, "repositories", json_object(), "/v2/_catalog");
     string_list_clear(&repositories);
 }
 
 static void send_tags(struct registry *registry, h2o_req_t *req, const struct route *route)
 {
-    if (!repository_exists(&registry->tree, route->name)) {
-        response_send_error(req, REGISTRY_ERROR_NAME_UNKNOWN, NULL);
-        return;
-    }
     struct string_list tags = {0};
-    int result = walk_tags(&registry->tree, route->name, &tags);
+    int result = listing_tags(&registry->tree, route->name, &tags);
     if (result < 0) {
         response_send_failure(req, result);
         return;
@@ -115,32 +96,6 @@ static void send_tags(struct registry *registry, h2o_req_t *req, const struct ro
     string_list_clear(&tags);
 }
 
-/* The descriptor of one referrer, or NULL when it is unreadable (skipped). */
-static json_t *describe_referrer(struct registry *registry, const struct digest *digest,
-                                 const char *artifact_type_filter)
-{
-    char *body;
-    size_t length;
-    if (blob_store_read_all(registry->blobs, digest, MANIFEST_SIZE_MAX, &body, &length) < 0)
-        return NULL;
-    struct manifest manifest;
-    int result = manifest_parse(body, length, NULL, &manifest);
-    free(body);
-    if (result < 0)
-        return NULL;
-    json_t *descriptor = NULL;
-    if (artifact_type_filter == NULL || strcmp(manifest.artifact_type, artifact_type_filter) == 0) {
-        descriptor = json_pack("{s:s, s:s, s:I}", "mediaType", manifest.media_type, "digest",
-                               digest->string, "size", (json_int_t)length);
-        if (descriptor != NULL && manifest.artifact_type[0] != '\0')
-            json_object_set_new(descriptor, "artifactType", json_string(manifest.artifact_type));
-        if (descriptor != NULL && manifest.annotations != NULL)
-            json_object_set(descriptor, "annotations", (json_t *)manifest.annotations);
-    }
-    manifest_release(&manifest);
-    return descriptor;
-}
-
 static void send_referrers(struct registry *registry, h2o_req_t *req, const struct route *route)
 {
     struct digest subject;
@@ -149,34 +104,16 @@ static void send_referrers(struct registry *registry, h2o_req_t *req, const stru
         response_send_error(req, REGISTRY_ERROR_DIGEST_INVALID, error_message());
         return;
     }
-    if (!repository_exists(&registry->tree, route->name)) {
-        response_send_error(req, REGISTRY_ERROR_NAME_UNKNOWN, NULL);
-        return;
-    }
     char filter[MEDIA_TYPE_MAX];
     int filtered = query_parameter(req, "artifactType", filter, sizeof filter) == 1;
-
-    struct digest_list referrers = {0};
-    int result = walk_referrers(&registry->tree, route->name, &subject, &referrers);
+    json_t *index;
+    int result = referrers_index(&registry->tree, registry->blobs, route->name, &subject,
+                                 filtered ? filter : NULL, &index);
     if (result < 0) {
         response_send_failure(req, result);
         return;
     }
-    json_t *manifests = json_array();
-    for (size_t i = 0; i < referrers.count; i++) {
-        /* Only revisions still present: a deleted referrer disappears. */
-        if (repository_resolve_manifest(&registry->tree, route->name, referrers.items[i].string,
-                                        &referrers.items[i], NULL) < 0)
-            continue;
-        json_t *descriptor =
-            describe_referrer(registry, &referrers.items[i], filtered ? filter : NULL);
-        if (descriptor != NULL)
-            json_array_append_new(manifests, descriptor);
-    }
-    digest_list_clear(&referrers);
-    json_t *index = json_pack("{s:i, s:s, s:o}", "schemaVersion", 2, "mediaType",
-                              MEDIA_TYPE_OCI_INDEX, "manifests", manifests);
-    char *body = index != NULL ? json_dumps(index, JSON_COMPACT) : NULL;
+    char *body = json_dumps(index, JSON_COMPACT);
     json_decref(index);
     if (body == NULL) {
         response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
