@@ -12,10 +12,9 @@
 
 #include "layout/error.h"
 #include "layout/names.h"
-#include "layout/walk.h"
 #include "src/http/access_control.h"
-#include "src/observe/access_log.h"
 #include "src/http/query.h"
+#include "src/registry/mount.h"
 #include "src/registry/repository.h"
 #include "src/http/response.h"
 #include "src/registry/uploads.h"
@@ -141,71 +140,29 @@ static int run_on_session(struct upload_work *upload)
     return result;
 }
 
-/* The walk's filter: repositories the caller may pull, but the target,
- * which was looked at first. */
-static int search_filter(const char *name, void *context)
+/* The mount search's access rule: what the caller's scope lets it pull. */
+static int scope_allows(const char *name, void *context)
 {
-    const struct upload_work *upload = context;
-    return strcmp(name, upload->name) != 0 && access_pull_scope_allows(&upload->scope, name);
+    return access_pull_scope_allows(context, name);
 }
 
-/* Whether some repository the caller may pull links the blob (automatic
- * content discovery for a mount without `from`): 1, 0, or a negative errno.
- * Only repositories the caller may pull are looked into, so what the others
- * hold changes neither the answer nor its time. The target comes first (it
- * often has the blob already: a retried push); a token's few repositories
- * are asked directly; otherwise every repository with a _layers directory is
- * visited, stopping at the first that links it. */
-static int discover_blob(struct upload_work *upload)
-{
-    struct registry *registry = upload->registry;
-    const struct access_pull_scope *scope = &upload->scope;
-    char found[REPOSITORY_NAME_MAX + 1];
-    int result;
-    if (scope->everything) {
-        /* Nothing is hidden from this caller: a blob that is in no store is
-         * in no repository, and the walk is saved. */
-        struct blob_info info;
-        result = blob_store_stat(registry->blobs, &upload->digest, &info);
-        if (result == -ENOENT)
-            return 0;
-        if (result < 0)
-            return result;
-    }
-    if (access_pull_scope_allows(scope, upload->name) &&
-        (result = walk_layer_link_matches(&registry->tree, upload->name, &upload->digest)) != 0)
-        return result;
-    if (scope->listed) {
-        for (size_t i = 0; i < scope->repositories.count; i++) {
-            const char *name = scope->repositories.items[i];
-            if (strcmp(name, upload->name) != 0 &&
-                repository_name_validate(name, strlen(name)) == 0 &&
-                (result = walk_layer_link_matches(&registry->tree, name, &upload->digest)) != 0)
-                return result;
-        }
-        return 0;
-    }
-    return walk_find_layer_link(&registry->tree, &upload->digest, search_filter, upload, found);
-}
-
-/* A mount without `from`: as a mount with it when the blob was found,
- * otherwise a new upload, answered exactly like one for a blob that exists
- * nowhere. */
+/* A mount without `from`: as a mount with it when a repository the caller
+ * may pull has the blob (src/registry/mount.h), otherwise a new upload,
+ * answered exactly like one for a blob that exists nowhere. */
 static int discover_and_mount(struct upload_work *upload)
 {
     struct registry *registry = upload->registry;
-    int result = discover_blob(upload);
-    if (result < 0)
-        log_message(LOG_LEVEL_WARN, "looking for %s for a mount into %s: %s", upload->digest.string,
-                    upload->name, error_message());
-    if (result == 1) {
-        result =
-            repository_link_blob(&registry->tree, registry->blobs, upload->name, &upload->digest);
-        if (result != -REGISTRY_ERROR_BLOB_UNKNOWN) {
-            upload->operation = OPERATION_MOUNT;
-            return result;
-        }
-        /* The link was there but the blob is gone: a plain upload. */
+    struct mount_search search = {
+        .may_read = scope_allows,
+        .context = &upload->scope,
+        .only = upload->scope.listed ? &upload->scope.repositories : NULL,
+        .everything = upload->scope.everything,
+    };
+    int result =
+        mount_from_any(&registry->tree, registry->blobs, upload->name, &upload->digest, &search);
+    if (result != 0) {
+        upload->operation = OPERATION_MOUNT;
+        return result < 0 ? result : 0;
     }
     upload->operation = OPERATION_START;
     return upload_start(&registry->tree, upload->name, upload->id);
