@@ -120,3 +120,8 @@ int upload_id_generate(char out[UPLOAD_ID_LENGTH + 1])
     *cursor = '\0';
     return 0;
 }
+
+enum reference_kind reference_kind(const char *reference, size_t length)
+{
+    return memchr(reference, ':', length) != NULL ? REFERENCE_DIGEST : REFERENCE_TAG;
+}

@@ -38,7 +38,7 @@ int upload_purge(const struct tree *tree, long long older_than_seconds, long lon
 {
     memset(result, 0, sizeof *result);
     struct string_list repositories = {0};
-    int status = walk_repositories_with(tree, "_uploads", &repositories);
+    int status = walk_repositories_with_uploads(tree, &repositories);
     for (size_t r = 0; status == 0 && r < repositories.count; r++) {
         const char *name = repositories.items[r];
         struct string_list uploads = {0};

@@ -220,6 +220,11 @@ int walk_repositories_with(const struct tree *tree, const char *marker, struct s
     return 0;
 }
 
+int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out)
+{
+    return walk_repositories_with(tree, "_uploads", out);
+}
+
 struct layer_search {
     const struct tree *tree;
     const struct digest *digest;

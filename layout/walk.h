@@ -54,6 +54,9 @@ int walk_repositories(const struct tree *tree, struct string_list *out);
  * "_uploads" (uploads to purge even where no manifest was ever pushed),
  * "_layers" (repositories that hold blob links). */
 int walk_repositories_with(const struct tree *tree, const char *marker, struct string_list *out);
+/* walk_repositories_with "_uploads": the repositories that have uploads in
+ * progress (or had: the directory may be empty). */
+int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out);
 
 /* The same walk without a list: calls visit(name, context) for each such
  * repository in directory order (unsorted, for a search that may stop

@@ -123,7 +123,7 @@ static int plan_put(struct endpoint_context *endpoint, h2o_req_t *req,
 {
     (void)endpoint;
     const struct route *route = &manifest->route;
-    int is_digest = route->reference_has_colon;
+    int is_digest = route->reference_is_digest;
     /* Too long for any grammar: refused as the tag or digest it meant to
      * be, as repository_put_manifest() refuses a shorter invalid one. */
     if (route->reference_too_long)
@@ -162,7 +162,7 @@ static int plan_delete(struct endpoint_context *endpoint, h2o_req_t *req,
     if (result < 0)
         return result;
     manifest->operation =
-        route->reference_has_colon ? OPERATION_DELETE_DIGEST : OPERATION_DELETE_TAG;
+        route->reference_is_digest ? OPERATION_DELETE_DIGEST : OPERATION_DELETE_TAG;
     return 0;
 }
 

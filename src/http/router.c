@@ -39,7 +39,8 @@ static int set_name(struct route *route, const char *start, const char *end)
 
 static void set_reference(struct route *route, const struct segment *segment)
 {
-    route->reference_has_colon = memchr(segment->start, ':', segment->length) != NULL;
+    route->reference_is_digest =
+        reference_kind(segment->start, segment->length) == REFERENCE_DIGEST;
     if (segment->length >= ROUTE_REFERENCE_MAX) {
         route->reference_too_long = 1;
         route->reference[0] = '\0';

@@ -47,9 +47,9 @@ struct route {
     char reference[ROUTE_REFERENCE_MAX]; /* NUL-terminated; "" when the route has none */
     size_t reference_length;
     int reference_too_long; /* the reference did not fit: invalid for every route */
-    /* It holds a ':', which no tag does: a digest, or meant as one. Set
-     * also when it is too long, so that a handler can still tell. */
-    int reference_has_colon;
+    /* reference_kind() says it is meant as a digest, not a tag. Set also
+     * when it is too long, so that a handler can still tell. */
+    int reference_is_digest;
 };
 
 int route_parse(const char *path, size_t length, struct route *out);

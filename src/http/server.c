@@ -609,7 +609,7 @@ static int64_t count_uploads(const struct tree *tree)
 {
     struct string_list repositories = {0};
     int64_t count = 0;
-    if (walk_repositories_with(tree, "_uploads", &repositories) == 0)
+    if (walk_repositories_with_uploads(tree, &repositories) == 0)
         for (size_t i = 0; i < repositories.count; i++) {
             struct string_list uploads = {0};
             if (walk_uploads(tree, repositories.items[i], &uploads) == 0)

@@ -131,7 +131,7 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
 {
     char path[TREE_PATH_MAX];
     size_t length = strlen(reference);
-    int is_tag = memchr(reference, ':', length) == NULL;
+    int is_tag = reference_kind(reference, length) == REFERENCE_TAG;
     int result;
     if (is_tag_out != NULL)
         *is_tag_out = is_tag;
@@ -228,7 +228,7 @@ int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, c
                             size_t length, struct manifest_put_result *put)
 {
     size_t reference_length = strlen(reference);
-    int by_tag = memchr(reference, ':', reference_length) == NULL;
+    int by_tag = reference_kind(reference, reference_length) == REFERENCE_TAG;
     struct digest expected;
     int result;
 

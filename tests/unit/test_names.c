@@ -133,12 +133,25 @@ static void test_upload_id_generate(void **state)
     assert_non_null(strchr("89ab", a[19]));
 }
 
+static void test_reference_kind(void **state)
+{
+    (void)state;
+    assert_int_equal(reference_kind("latest", 6), REFERENCE_TAG);
+    assert_int_equal(reference_kind(".INVALID", 8), REFERENCE_TAG); /* a bad tag */
+    assert_int_equal(reference_kind("sha256:" HEX_A, 71), REFERENCE_DIGEST);
+    assert_int_equal(reference_kind("sha256:nothex", 13), REFERENCE_DIGEST); /* a bad digest */
+    assert_int_equal(reference_kind(":", 1), REFERENCE_DIGEST);
+    assert_int_equal(reference_kind("v1:x", 2), REFERENCE_TAG); /* the length counts */
+    assert_int_equal(reference_kind("", 0), REFERENCE_TAG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repository_valid),  cmocka_unit_test(test_repository_invalid),
         cmocka_unit_test(test_repository_length), cmocka_unit_test(test_tag),
         cmocka_unit_test(test_upload_id),         cmocka_unit_test(test_upload_id_generate),
+        cmocka_unit_test(test_reference_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

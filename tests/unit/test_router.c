@@ -97,7 +97,7 @@ static void test_overlong_reference(void **state)
     struct route route = parse_ok(path);
     assert_int_equal(route.kind, ROUTE_MANIFEST);
     assert_true(route.reference_too_long);
-    assert_false(route.reference_has_colon);
+    assert_false(route.reference_is_digest);
     assert_string_equal(route.reference, "");
 
     /* 255 bytes still fit; a ':' is seen even in one that does not. */
@@ -109,9 +109,9 @@ static void test_overlong_reference(void **state)
     path[20] = ':';
     route = parse_ok(path);
     assert_true(route.reference_too_long);
-    assert_true(route.reference_has_colon);
-    assert_false(parse_ok("/v2/a/manifests/latest").reference_has_colon);
-    assert_true(parse_ok("/v2/a/manifests/sha256:x").reference_has_colon);
+    assert_true(route.reference_is_digest);
+    assert_false(parse_ok("/v2/a/manifests/latest").reference_is_digest);
+    assert_true(parse_ok("/v2/a/manifests/sha256:x").reference_is_digest);
 }
 
 int main(void)

@@ -106,6 +106,12 @@ static void test_repositories(void **state)
     for (size_t i = 0; i < 5; i++)
         assert_string_equal(names.items[i], expected[i]);
     string_list_clear(&names);
+
+    assert_int_equal(walk_repositories_with_uploads(&f->tree, &names), 0);
+    assert_int_equal(names.count, 2);
+    assert_string_equal(names.items[0], "a");
+    assert_string_equal(names.items[1], "library/alpine");
+    string_list_clear(&names);
 }
 
 static void test_repositories_deep(void **state)
