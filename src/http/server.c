@@ -321,9 +321,17 @@ struct login_work {
     const struct endpoint *row; /* NULL: the route has no such method */
 };
 
+/* access_password_checked() under the request's snapshot. */
+static int password_checked(struct request_state *state, struct password_check *check)
+{
+    struct access_policy policy;
+    access_control_policy(state->runtime, &policy);
+    return access_password_checked(&policy, &state->identity, check);
+}
+
 static void login_run(struct request_work *work)
 {
-    access_control_check_password(((struct login_work *)work)->check);
+    access_password_check(((struct login_work *)work)->check);
 }
 
 static void login_complete(struct request_work *work)
@@ -331,9 +339,8 @@ static void login_complete(struct request_work *work)
     struct login_work *login = (struct login_work *)work;
     h2o_req_t *req = work->request;
     if (req == NULL) {
-        access_control_password_abandon(login->check);
-    } else if (access_control_password_checked(login->state->runtime, &login->state->identity,
-                                               login->check) < 0) {
+        access_password_abandon(login->check);
+    } else if (password_checked(login->state, login->check) < 0) {
         refuse_login(req, login->state, &login->route, login->row);
     } else {
         dispatch(login->thread, req, login->state, &login->route, login->row);
@@ -393,7 +400,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     if (result > 0) {
         struct login_work *login = calloc(1, sizeof *login);
         if (login == NULL) {
-            access_control_password_abandon(check);
+            access_password_abandon(check);
             response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
             return 0;
         }

@@ -340,7 +340,7 @@ static int plan_start(struct endpoint_context *endpoint, h2o_req_t *req, const s
         if (has_from == 0 && endpoint->runtime->config.automatic_mount) {
             /* Automatic content discovery: the search runs on a worker. */
             upload->operation = OPERATION_DISCOVER;
-            return access_pull_scope_init(&upload->scope, endpoint->runtime, endpoint->identity);
+            return access_control_pull_scope(&upload->scope, endpoint->runtime, endpoint->identity);
         }
         if (has_from == 1 &&
             access_control_allows(endpoint->runtime, endpoint->identity, from, ACCESS_PULL) &&
