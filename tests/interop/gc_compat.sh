@@ -158,6 +158,12 @@ del_manifest it/extra "$E2_DIGEST"
 del_manifest it/gone "$E3_DIGEST"
 del_manifest it/gone "$E1_DIGEST"
 stop_distribution
+# cairn-gc keeps whatever changed after its cutoff, min(now - grace,
+# mark start) - 1 s in whole seconds (docs/gc.md): even with --grace 0s a
+# blob written in the last second or two is kept. On a quiet machine the
+# pushes above end less than a second before the collections below, so wait
+# until every write is older than that.
+sleep 2
 
 # What must go. Plain: e2 and e3 entirely, except what a kept image shares
 # (xb with e1, e4). With --delete-untagged, cairn also deletes e4 (untagged
