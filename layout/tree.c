@@ -371,3 +371,27 @@ invalid:
     return error_set(-EINVAL, "invalid startedat \"%.*s\": not RFC 3339",
                      (int)(length > 64 ? 64 : length), text ? text : "");
 }
+
+enum tree_repository_entry tree_repository_entry_kind(const char *entry)
+{
+    if (strcmp(entry, "_manifests") == 0)
+        return TREE_ENTRY_MANIFESTS;
+    if (strcmp(entry, "_layers") == 0)
+        return TREE_ENTRY_LAYERS;
+    if (strcmp(entry, "_uploads") == 0)
+        return TREE_ENTRY_UPLOADS;
+    if (entry[0] == '_' || entry[0] == '.')
+        return TREE_ENTRY_RESERVED;
+    return TREE_ENTRY_NAME_COMPONENT;
+}
+
+int tree_path_child(const char *directory, const char *entry, char out[TREE_PATH_MAX])
+{
+    if (entry[0] == '\0' || strchr(entry, '/') != NULL || strcmp(entry, ".") == 0 ||
+        strcmp(entry, "..") == 0)
+        return error_set(-EINVAL, "invalid directory entry %s", entry);
+    int length = snprintf(out, TREE_PATH_MAX, "%s/%s", directory, entry);
+    if (length < 0 || length >= TREE_PATH_MAX)
+        return error_set(-ENAMETOOLONG, "path too long: %s/%s", directory, entry);
+    return 0;
+}

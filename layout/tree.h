@@ -54,6 +54,24 @@ int tree_path_blob_data(const struct tree *tree, const struct digest *digest,
                         char out[TREE_PATH_MAX]);
 
 int tree_path_repositories(const struct tree *tree, char out[TREE_PATH_MAX]);
+
+/* What an entry of a directory under repositories/ is, by its name: one of
+ * a repository's own directories, a component of a (nested) repository name,
+ * or something else of the tree's (a reserved "_" or a dot name) that only
+ * layout/ interprets. For walkers that must classify what they find. */
+enum tree_repository_entry {
+    TREE_ENTRY_NAME_COMPONENT, /* a/b: "b" under a/ */
+    TREE_ENTRY_MANIFESTS,      /* _manifests: makes its parent a repository */
+    TREE_ENTRY_LAYERS,         /* _layers */
+    TREE_ENTRY_UPLOADS,        /* _uploads */
+    TREE_ENTRY_RESERVED,       /* any other "_" or "." name: not ours to touch */
+};
+enum tree_repository_entry tree_repository_entry_kind(const char *entry);
+
+/* `directory`/`entry`, for a walker's child (`entry` one name read from
+ * `directory`, no '/'): -ENAMETOOLONG when it would not fit, -EINVAL for
+ * an entry with a '/' or "." or "..". */
+int tree_path_child(const char *directory, const char *entry, char out[TREE_PATH_MAX]);
 int tree_path_repository(const struct tree *tree, const char *name, char out[TREE_PATH_MAX]);
 /* T/repositories/<name>/_manifests: its existence makes <name> a repository. */
 int tree_path_manifests_directory(const struct tree *tree, const char *name,

@@ -403,3 +403,55 @@ int walk_referrer_subjects(const struct tree *tree, const char *name, struct dig
         result = join(path, manifests, "referrers");
     return list_digests(result, path, out);
 }
+
+int walk_repositories_with_layers(const struct tree *tree, struct string_list *out)
+{
+    return walk_repositories_with(tree, "_layers", out);
+}
+
+int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out)
+{
+    return walk_repositories_with(tree, "_uploads", out);
+}
+
+int walk_directory_entries(const char *path, struct string_list *directories,
+                           struct string_list *files)
+{
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        return error_set(-errno, "cannot open %s: %s", path, strerror(errno));
+    }
+    struct dirent *entry;
+    int result = 0;
+    while (result == 0 && (entry = readdir(directory)) != NULL) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        int is_directory = entry->d_type == DT_DIR;
+        if (entry->d_type == DT_UNKNOWN) {
+            struct stat status;
+            char child[TREE_PATH_MAX];
+            is_directory = tree_path_child(path, entry->d_name, child) == 0 &&
+                           lstat(child, &status) == 0 && S_ISDIR(status.st_mode);
+        }
+        struct string_list *list = is_directory ? directories : files;
+        if (list != NULL)
+            result = string_list_append(list, entry->d_name);
+    }
+    closedir(directory);
+    return result;
+}
+
+int walk_directory_is_empty(const char *path)
+{
+    DIR *directory = opendir(path);
+    if (directory == NULL)
+        return 0;
+    struct dirent *entry;
+    int empty = 1;
+    while (empty && (entry = readdir(directory)) != NULL)
+        empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0;
+    closedir(directory);
+    return empty;
+}

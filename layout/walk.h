@@ -58,6 +58,24 @@ int walk_repositories_with(const struct tree *tree, const char *marker, struct s
  * progress (or had: the directory may be empty). */
 int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out);
 
+/* The repositories whose directory has a _layers child (they hold blob
+ * links; Distribution's catalog rule), and those with an _uploads child
+ * (uploads to purge even where no manifest was ever pushed), sorted. */
+int walk_repositories_with_layers(const struct tree *tree, struct string_list *out);
+int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out);
+
+/* The entries of the directory `path` (no "." and ".."), in directory
+ * order: subdirectories appended to `directories`, everything else (files,
+ * symbolic links) to `files`; either may be NULL. A missing directory (or a
+ * path that is not one) lists nothing. 0, -ENOMEM, or a negative errno with
+ * the message set when it cannot be read. For a sweeper that visits every
+ * entry of a directory the grammar does not describe entry by entry. */
+int walk_directory_entries(const char *path, struct string_list *directories,
+                           struct string_list *files);
+/* 1 when `path` is a directory without entries, 0 otherwise (also when it
+ * cannot be read). */
+int walk_directory_is_empty(const char *path);
+
 /* The same walk without a list: calls visit(name, context) for each such
  * repository in directory order (unsorted, for a search that may stop
  * early) and stops at the first non-zero value, which it returns. */

@@ -435,8 +435,7 @@ int gc_mark_tree(struct gc_mark *mark, const struct tree *tree, struct blob_stor
 {
     struct string_list names = {0}, layered = {0};
     int result = 0;
-    if (walk_repositories_with(tree, "_manifests", &names) < 0 ||
-        walk_repositories_with(tree, "_layers", &layered) < 0) {
+    if (walk_repositories(tree, &names) < 0 || walk_repositories_with_layers(tree, &layered) < 0) {
         result = gc_mark_add_error(mark, "cannot list repositories: %s", error_message());
         goto done;
     }

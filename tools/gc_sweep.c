@@ -1,7 +1,6 @@
 /* tools/gc_sweep.c — see gc_sweep.h. */
 #include "tools/gc_sweep.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -521,18 +520,13 @@ static int sweep_uploads(struct sweep *sweep)
 
 /* ---- leftover temporaries ---- */
 
-/* Whether `name` is an old atomic_file temporary in `path` (the directory,
- * `length` long, with room to append the name); removes it unless dry run.
- * 1 when it was one (counted), 0 when not, -ENOMEM. */
-static int clean_if_temporary(struct sweep *sweep, char *path, size_t length, const char *name)
+/* Whether `name` is an old atomic_file temporary in `directory`; removes it
+ * unless dry run. 1 when it was one (counted), 0 when not, -ENOMEM. */
+static int clean_if_temporary(struct sweep *sweep, const char *directory, const char *name)
 {
-    if (!atomic_file_is_temporary(name))
+    char path[TREE_PATH_MAX];
+    if (!atomic_file_is_temporary(name) || tree_path_child(directory, name, path) < 0)
         return 0;
-    size_t name_length = strlen(name);
-    if (length + 1 + name_length >= TREE_PATH_MAX)
-        return 0;
-    path[length] = '/';
-    memcpy(path + length + 1, name, name_length + 1);
     struct stat status;
     int result = 0;
     if (lstat(path, &status) == 0 && S_ISREG(status.st_mode) &&
@@ -544,53 +538,31 @@ static int clean_if_temporary(struct sweep *sweep, char *path, size_t length, co
             result = add_error(sweep, "cannot remove %s: %s", path, strerror(errno));
         }
     }
-    path[length] = '\0';
     return result;
 }
 
 /* Removes old temporaries from the directory `path`, and from its
  * subdirectories `levels` deep (only those named after a digest algorithm
  * when `algorithms_only`). */
-static int clean_temporaries_in(struct sweep *sweep, const char *directory_path, int levels,
+static int clean_temporaries_in(struct sweep *sweep, const char *path, int levels,
                                 int algorithms_only)
 {
-    char path[TREE_PATH_MAX];
-    size_t length = strlen(directory_path);
-    if (length >= TREE_PATH_MAX)
-        return 0;
-    memcpy(path, directory_path, length + 1);
-    DIR *directory = opendir(path);
-    if (directory == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return 0;
-        return add_error(sweep, "cannot open %s: %s", path, strerror(errno));
-    }
-    struct string_list subdirectories = {0};
-    struct dirent *entry;
-    int status = 0;
-    while (status >= 0 && (entry = readdir(directory)) != NULL) {
-        const char *name = entry->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-            continue;
-        if (entry->d_type == DT_DIR || entry->d_type == DT_UNKNOWN) {
-            enum digest_algorithm algorithm;
-            if (levels > 0 &&
-                (!algorithms_only || digest_algorithm_parse(name, strlen(name), &algorithm) == 0) &&
-                string_list_append(&subdirectories, name) < 0)
-                status = error_set(-ENOMEM, "out of memory");
-            if (entry->d_type == DT_DIR)
-                continue;
-        }
-        status = clean_if_temporary(sweep, path, length, name);
-    }
-    closedir(directory);
+    struct string_list subdirectories = {0}, files = {0};
+    int status = walk_directory_entries(path, levels > 0 ? &subdirectories : NULL, &files);
+    if (status < 0 && status != -ENOMEM)
+        status = add_error(sweep, "%s", error_message());
+    for (size_t i = 0; i < files.count && status >= 0; i++)
+        status = clean_if_temporary(sweep, path, files.items[i]);
     for (size_t i = 0; i < subdirectories.count && status >= 0; i++) {
+        const char *name = subdirectories.items[i];
+        enum digest_algorithm algorithm;
         char child[TREE_PATH_MAX];
-        if (snprintf(child, sizeof child, "%s/%s", path, subdirectories.items[i]) <
-            (int)sizeof child)
+        if ((!algorithms_only || digest_algorithm_parse(name, strlen(name), &algorithm) == 0) &&
+            tree_path_child(path, name, child) == 0)
             status = clean_temporaries_in(sweep, child, levels - 1, algorithms_only);
     }
     string_list_clear(&subdirectories);
+    string_list_clear(&files);
     return status < 0 ? status : 0;
 }
 
@@ -652,20 +624,6 @@ static int repository_is_live(struct sweep *sweep, const char *name)
     return live;
 }
 
-/* Whether a directory has no entries (an unreadable one counts as not). */
-static int directory_is_empty(const char *path)
-{
-    DIR *directory = opendir(path);
-    if (directory == NULL)
-        return 0;
-    struct dirent *entry;
-    int empty = 1;
-    while (empty && (entry = readdir(directory)) != NULL)
-        empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0;
-    closedir(directory);
-    return empty;
-}
-
 /* Removes `path` under the lock if it is empty (rmdir refuses otherwise); a
  * dry run counts it when `empty_now`. 1 removed, 0 not, -ENOMEM. */
 static int remove_if_empty(struct sweep *sweep, const char *path, int empty_now)
@@ -688,32 +646,6 @@ static int remove_if_empty(struct sweep *sweep, const char *path, int empty_now)
     return status < 0 ? status : removed;
 }
 
-/* Lists the entries of `path` (no "." and ".."); files flagged. */
-static int list_entries(const char *path, struct string_list *names, struct string_list *files)
-{
-    DIR *directory = opendir(path);
-    if (directory == NULL)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-    struct dirent *entry;
-    int result = 0;
-    while (result == 0 && (entry = readdir(directory)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        int is_directory = entry->d_type == DT_DIR;
-        if (entry->d_type == DT_UNKNOWN) {
-            struct stat status;
-            char child[TREE_PATH_MAX];
-            is_directory =
-                snprintf(child, sizeof child, "%s/%s", path, entry->d_name) < (int)sizeof child &&
-                lstat(child, &status) == 0 && S_ISDIR(status.st_mode);
-        }
-        if (string_list_append(is_directory ? names : files, entry->d_name) < 0)
-            result = -ENOMEM;
-    }
-    closedir(directory);
-    return result;
-}
-
 enum prune_depth {
     PRUNE_SELF,      /* only the directory itself, if empty */
     PRUNE_ONE_LEVEL, /* its empty subdirectories, then itself */
@@ -725,25 +657,19 @@ enum prune_depth {
 static int prune(struct sweep *sweep, const char *path, enum prune_depth depth, int nesting)
 {
     if (depth == PRUNE_SELF)
-        return remove_if_empty(sweep, path, sweep->options->dry_run && directory_is_empty(path));
+        return remove_if_empty(sweep, path,
+                               sweep->options->dry_run && walk_directory_is_empty(path));
     struct string_list directories = {0}, files = {0};
-    int status = list_entries(path, &directories, &files);
-    if (status == -ENOMEM) {
-        string_list_clear(&directories);
-        string_list_clear(&files);
-        return error_set(-ENOMEM, "out of memory");
-    }
+    int status = walk_directory_entries(path, &directories, &files);
     if (status < 0) {
         string_list_clear(&directories);
         string_list_clear(&files);
-        return add_error(sweep, "cannot open %s: %s", path, strerror(-status));
+        return status == -ENOMEM ? status : add_error(sweep, "%s", error_message());
     }
     int everything_removed = files.count == 0;
     for (size_t i = 0; i < directories.count && status >= 0; i++) {
         char child[TREE_PATH_MAX];
-        if (snprintf(child, sizeof child, "%s/%s", path, directories.items[i]) >=
-                (int)sizeof child ||
-            nesting > 64) {
+        if (tree_path_child(path, directories.items[i], child) < 0 || nesting > 64) {
             everything_removed = 0;
             continue;
         }
@@ -765,29 +691,28 @@ static int prune(struct sweep *sweep, const char *path, enum prune_depth depth, 
 static int prune_names(struct sweep *sweep, const char *path, const char *name, int nesting)
 {
     struct string_list directories = {0}, files = {0};
-    int status = list_entries(path, &directories, &files);
+    int status = walk_directory_entries(path, &directories, &files);
     if (status < 0) {
         string_list_clear(&directories);
         string_list_clear(&files);
-        return status == -ENOMEM ? error_set(-ENOMEM, "out of memory")
-                                 : add_error(sweep, "cannot open %s: %s", path, strerror(-status));
+        return status == -ENOMEM ? status : add_error(sweep, "%s", error_message());
     }
     int everything_removed = files.count == 0, live = -1;
     for (size_t i = 0; i < directories.count && status >= 0; i++) {
         const char *entry = directories.items[i];
+        enum tree_repository_entry kind = tree_repository_entry_kind(entry);
         char child[TREE_PATH_MAX];
-        if (snprintf(child, sizeof child, "%s/%s", path, entry) >= (int)sizeof child ||
-            nesting > 128) {
+        if (tree_path_child(path, entry, child) < 0 || nesting > 128) {
             everything_removed = 0;
             continue;
         }
-        if ((strcmp(entry, "_manifests") == 0 || strcmp(entry, "_uploads") == 0) && live < 0)
+        if ((kind == TREE_ENTRY_MANIFESTS || kind == TREE_ENTRY_UPLOADS) && live < 0)
             live = name[0] == '\0' || repository_is_live(sweep, name);
-        if (strcmp(entry, "_manifests") == 0) {
+        if (kind == TREE_ENTRY_MANIFESTS) {
             status = live ? 0 : prune(sweep, child, PRUNE_ALL, 0);
-        } else if (strcmp(entry, "_layers") == 0) {
+        } else if (kind == TREE_ENTRY_LAYERS) {
             status = prune(sweep, child, PRUNE_ONE_LEVEL, 0);
-        } else if (strcmp(entry, "_uploads") == 0) {
+        } else if (kind == TREE_ENTRY_UPLOADS) {
             /* A live repository's only once idle for an hour: the server
              * removes a finished upload's directory, then syncs _uploads,
              * outside the lock (a dead repository's goes now, so that it
@@ -797,7 +722,7 @@ static int prune_names(struct sweep *sweep, const char *path, const char *name, 
                                modified < sweep->now - GC_TEMPORARY_FILE_SECONDS)
                          ? prune(sweep, child, PRUNE_SELF, 0)
                          : 0;
-        } else if (entry[0] == '_' || entry[0] == '.') {
+        } else if (kind == TREE_ENTRY_RESERVED) {
             status = 0; /* not ours */
         } else {
             char child_name[TREE_PATH_MAX];

@@ -260,6 +260,30 @@ static void test_started_at_parse(void **state)
     assert_int_equal(parse(text), 4102444799LL);
 }
 
+static void test_repository_entries_and_children(void **state)
+{
+    (void)state;
+    assert_int_equal(tree_repository_entry_kind("_manifests"), TREE_ENTRY_MANIFESTS);
+    assert_int_equal(tree_repository_entry_kind("_layers"), TREE_ENTRY_LAYERS);
+    assert_int_equal(tree_repository_entry_kind("_uploads"), TREE_ENTRY_UPLOADS);
+    assert_int_equal(tree_repository_entry_kind("_other"), TREE_ENTRY_RESERVED);
+    assert_int_equal(tree_repository_entry_kind(".cairn-tmp-abc"), TREE_ENTRY_RESERVED);
+    assert_int_equal(tree_repository_entry_kind("alpine"), TREE_ENTRY_NAME_COMPONENT);
+
+    char out[TREE_PATH_MAX];
+    assert_int_equal(tree_path_child("/a/b", "c", out), 0);
+    assert_string_equal(out, "/a/b/c");
+    assert_int_equal(tree_path_child("/a", "b/c", out), -EINVAL);
+    assert_int_equal(tree_path_child("/a", "..", out), -EINVAL);
+    assert_int_equal(tree_path_child("/a", "", out), -EINVAL);
+    char *directory = malloc(TREE_PATH_MAX);
+    assert_non_null(directory);
+    memset(directory, 'd', TREE_PATH_MAX - 2);
+    directory[TREE_PATH_MAX - 2] = '\0';
+    assert_int_equal(tree_path_child(directory, "x", out), -ENAMETOOLONG);
+    free(directory);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paths_validate, setup, teardown),
         cmocka_unit_test(test_started_at_format),
         cmocka_unit_test(test_started_at_parse),
+        cmocka_unit_test(test_repository_entries_and_children),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -376,6 +376,61 @@ static void test_blobs(void **state)
     string_list_clear(&visits.seen);
 }
 
+static void test_repositories_with_layers_and_uploads(void **state)
+{
+    struct fixture *f = *state;
+    make(f, "repositories/only/uploads/_uploads/" UPLOAD_1);
+    make(f, "repositories/only/layers/_layers/sha256");
+    make(f, "repositories/both/_layers");
+    make(f, "repositories/both/_uploads");
+    make(f, "repositories/both/_manifests");
+    struct string_list layers = {0}, uploads = {0};
+    assert_int_equal(walk_repositories_with_layers(&f->tree, &layers), 0);
+    assert_int_equal(walk_repositories_with_uploads(&f->tree, &uploads), 0);
+    assert_int_equal(layers.count, 2);
+    assert_string_equal(layers.items[0], "both");
+    assert_string_equal(layers.items[1], "only/layers");
+    assert_int_equal(uploads.count, 2);
+    assert_string_equal(uploads.items[0], "both");
+    assert_string_equal(uploads.items[1], "only/uploads");
+    string_list_clear(&layers);
+    string_list_clear(&uploads);
+}
+
+static void test_directory_entries(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX], missing[PATH_MAX];
+    support_path(path, "%s/repositories/d", f->tree.root);
+    support_path(missing, "%s/repositories/missing", f->tree.root);
+    make(f, "repositories/d");
+    assert_int_equal(walk_directory_is_empty(path), 1);
+    assert_int_equal(walk_directory_is_empty(missing), 0);
+    make(f, "repositories/d/sub");
+    touch(f, "repositories/d/file");
+    char target[PATH_MAX], link[PATH_MAX];
+    support_path(target, "%s/repositories/d/sub", f->tree.root);
+    support_path(link, "%s/repositories/d/link", f->tree.root);
+    assert_int_equal(symlink(target, link), 0); /* listed as a file: never followed */
+    assert_int_equal(walk_directory_is_empty(path), 0);
+
+    struct string_list directories = {0}, files = {0};
+    assert_int_equal(walk_directory_entries(path, &directories, &files), 0);
+    string_list_sort(&files);
+    assert_int_equal(directories.count, 1);
+    assert_string_equal(directories.items[0], "sub");
+    assert_int_equal(files.count, 2);
+    assert_string_equal(files.items[0], "file");
+    assert_string_equal(files.items[1], "link");
+    string_list_clear(&files);
+    assert_int_equal(walk_directory_entries(path, NULL, &files), 0);
+    assert_int_equal(files.count, 2);
+    string_list_clear(&directories);
+    string_list_clear(&files);
+    assert_int_equal(walk_directory_entries(missing, &directories, &files), 0);
+    assert_int_equal(directories.count + files.count, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +444,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_referrer_subjects_and_tag_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repositories_with_layers_and_uploads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_entries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
