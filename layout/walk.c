@@ -409,11 +409,6 @@ int walk_repositories_with_layers(const struct tree *tree, struct string_list *o
     return walk_repositories_with(tree, "_layers", out);
 }
 
-int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out)
-{
-    return walk_repositories_with(tree, "_uploads", out);
-}
-
 int walk_directory_entries(const char *path, struct string_list *directories,
                            struct string_list *files)
 {

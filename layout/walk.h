@@ -59,10 +59,8 @@ int walk_repositories_with(const struct tree *tree, const char *marker, struct s
 int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out);
 
 /* The repositories whose directory has a _layers child (they hold blob
- * links; Distribution's catalog rule), and those with an _uploads child
- * (uploads to purge even where no manifest was ever pushed), sorted. */
+ * links; Distribution's catalog rule), sorted. */
 int walk_repositories_with_layers(const struct tree *tree, struct string_list *out);
-int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out);
 
 /* The entries of the directory `path` (no "." and ".."), in directory
  * order: subdirectories appended to `directories`, everything else (files,
