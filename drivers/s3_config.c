@@ -56,10 +56,12 @@ static int endpoint_from(const char *written, int secure, const char *region, ch
         length = snprintf(out, 512, "%s://%s", secure ? "https" : "http", written);
     if (length < 0 || length >= 512)
         return refuse(bad_key, key, "endpoint longer than 511 bytes", NULL);
-    size_t end = strlen(out);
-    while (end > 0 && out[end - 1] == '/')
-        out[--end] = '\0';
+    /* Trailing slashes go, but never those of the scheme ("https://"
+     * alone has no host). */
     const char *host = strstr(out, "://") + 3;
+    size_t end = strlen(out);
+    while (out + end > host && out[end - 1] == '/')
+        out[--end] = '\0';
     if (*host == '\0' || strpbrk(host, "/?#@ ") != NULL)
         return refuse(bad_key, key, "must be a scheme and host[:port] without a path", written);
     return 0;
