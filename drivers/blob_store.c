@@ -98,12 +98,14 @@ int blob_store_remove(struct blob_store *store, const struct digest *digest)
     return store->operations->remove(store, digest);
 }
 
-int blob_store_redirect(struct blob_store *store, const struct digest *digest, char *url,
-                        size_t url_size)
+int blob_store_serve(struct blob_store *store, const struct digest *digest, unsigned how,
+                     struct blob_serving *out)
 {
-    if (store->operations->redirect == NULL)
-        return error_set(-ENOTSUP, "the %s store serves blobs itself", store->operations->name);
-    return store->operations->redirect(store, digest, url, url_size);
+    out->reader = NULL;
+    out->url[0] = '\0';
+    if (store->operations->serve == NULL)
+        return error_set(-ENOTSUP, "the %s store cannot serve blobs", store->operations->name);
+    return store->operations->serve(store, digest, how, out);
 }
 
 int blob_store_list(struct blob_store *store, blob_store_visit visit, void *context)

@@ -4,7 +4,8 @@
  * Callers (the server, cairn-gc, cairn-fsck) never touch blobs/ directly: they
  * ask a `struct blob_store` to stat, read, commit, freshen or delete a blob by
  * digest. Each backend is one file (drivers/fs.c keeps blobs in the tree;
- * an S3 backend can follow) that fills a `struct blob_store_operations`.
+ * drivers/s3.c keeps them in a bucket) that fills a
+ * `struct blob_store_operations`.
  *
  * Invariants:
  *  - A blob is only ever created by committing a verified upload file
@@ -15,12 +16,37 @@
  *    what protects re-used blobs from a concurrent GC's grace period.
  *  - Readers are positional (pread-like), so one open reader can serve any
  *    Range request and several threads never share a file offset.
- *  - A store whose operations carry BLOB_STORE_REMOTE (S3) may wait on the
- *    network in any call: the server makes those calls on worker threads,
- *    never on an event loop.
- *  - blob_store_redirect() gives a URL from which a client may fetch the blob
- *    itself (S3's presigned GET); -ENOTSUP where bytes must be served by the
- *    caller (the filesystem, and blobs an S3 store keeps on local disk).
+ *  - Any call but blob_store_serve() with BLOB_SERVE_NOW may wait on the
+ *    network (a bucket): the server makes them on worker threads.
+ *
+ * Serving a blob to a client. The store, not the caller, knows how a blob is
+ * best served, so the caller asks once and is told:
+ *
+ *   BLOB_SERVED_LOCALLY   from a file in the tree: the reader never waits on
+ *                         the network, read it anywhere (an event loop too);
+ *   BLOB_SERVED_REMOTELY  the reader's reads wait on the network (ranged GETs
+ *                         of a bucket): make them on worker threads;
+ *   BLOB_SERVED_BY_REDIRECT  the client fetches the bytes itself from `url`
+ *                         (S3's presigned GET), for a limited time;
+ *   BLOB_SERVED_INFO      what a HEAD asked for: the size only, no reader.
+ *
+ * An event loop must never wait on the network, and it cannot know which
+ * blobs would make it wait (an S3 store keeps manifests on local disk). So it
+ * asks with BLOB_SERVE_NOW: the store answers at once when it can without the
+ * network (the filesystem always can) and returns -EWOULDBLOCK when it
+ * cannot; the caller then asks again, without BLOB_SERVE_NOW, on a worker
+ * thread, and passes the answer back to its loop:
+ *
+ *     struct blob_serving serving;
+ *     unsigned how = BLOB_SERVE_BODY | BLOB_SERVE_REDIRECT_ALLOWED;
+ *     int result = blob_store_serve(store, &digest, how | BLOB_SERVE_NOW, &serving);
+ *     if (result == -EWOULDBLOCK) ... blob_store_serve(store, &digest, how, &serving)
+ *                                     on a worker
+ *     ... 307 to serving.url, or send serving.info.size bytes from
+ *     serving.reader (on workers when BLOB_SERVED_REMOTELY) ...
+ *     blob_reader_close(serving.reader);
+ *
+ * Reading a blob yourself (the tools, manifests):
  *
  *     struct blob_reader *reader;
  *     struct blob_info info;
@@ -47,7 +73,38 @@ struct blob_info {
 
 /* Flags of a backend. */
 enum {
-    BLOB_STORE_REMOTE = 1 << 0, /* calls may block on the network */
+    BLOB_STORE_REMOTE = 1 << 0, /* keeps blobs outside the tree (cairn-fsck) */
+};
+
+/* What blob_store_serve() is asked for (flags). */
+enum {
+    /* The bytes are wanted (a GET); without it only the size is (a HEAD),
+     * and the blob is freshened: a HEAD hit is how a client decides to re-use
+     * a blob without pushing it, so a running GC's cutoff must protect it
+     * (docs/gc.md). A failure to freshen is not reported. */
+    BLOB_SERVE_BODY = 1 << 0,
+    /* The client may be sent to fetch the bytes elsewhere. */
+    BLOB_SERVE_REDIRECT_ALLOWED = 1 << 1,
+    /* Never wait on the network: -EWOULDBLOCK instead (an event loop asks). */
+    BLOB_SERVE_NOW = 1 << 2,
+};
+
+/* How blob_store_serve() says the blob is served (the opening comment). */
+enum blob_serving_kind {
+    BLOB_SERVED_INFO,
+    BLOB_SERVED_LOCALLY,
+    BLOB_SERVED_REMOTELY,
+    BLOB_SERVED_BY_REDIRECT,
+};
+
+/* Presigned URLs are a few hundred bytes; S3 keys are at most 1 KiB. */
+#define BLOB_URL_MAX 4096
+
+struct blob_serving {
+    enum blob_serving_kind kind;
+    struct blob_info info;      /* the blob's size and time (every kind) */
+    struct blob_reader *reader; /* LOCALLY, REMOTELY: the caller closes it */
+    char url[BLOB_URL_MAX];     /* BY_REDIRECT */
 };
 
 /* Called for each blob of a listing. `info` is NULL when the backend cannot
@@ -69,8 +126,8 @@ struct blob_store_operations {
                size_t length);
     int (*freshen)(struct blob_store *store, const struct digest *digest);
     int (*remove)(struct blob_store *store, const struct digest *digest);
-    int (*redirect)(struct blob_store *store, const struct digest *digest, char *url,
-                    size_t url_size);
+    int (*serve)(struct blob_store *store, const struct digest *digest, unsigned how,
+                 struct blob_serving *out);
     int (*list)(struct blob_store *store, blob_store_visit visit, void *context);
     void (*destroy)(struct blob_store *store);
 };
@@ -115,15 +172,15 @@ int blob_store_put(struct blob_store *store, const struct digest *digest, const 
 /* Sets the blob's modification time to now (-ENOENT if absent). */
 int blob_store_freshen(struct blob_store *store, const struct digest *digest);
 int blob_store_remove(struct blob_store *store, const struct digest *digest);
-/* Writes a URL (at most url_size bytes) from which the blob can be fetched
- * directly for a limited time. -ENOTSUP when the store cannot (the caller
- * serves the bytes itself); it does not check that the blob exists. */
-int blob_store_redirect(struct blob_store *store, const struct digest *digest, char *url,
-                        size_t url_size);
+/* How the blob is served to a client (the opening comment): fills `out`,
+ * or -ENOENT when the blob does not exist, -EWOULDBLOCK with BLOB_SERVE_NOW
+ * when the answer needs the network. `how` is BLOB_SERVE_* flags. */
+int blob_store_serve(struct blob_store *store, const struct digest *digest, unsigned how,
+                     struct blob_serving *out);
 /* Visits every blob of the store (in no promised order); a non-zero return
  * of `visit` stops the listing and is returned. */
 int blob_store_list(struct blob_store *store, blob_store_visit visit, void *context);
-/* 1 when calls may wait on the network (BLOB_STORE_REMOTE). */
+/* 1 when the store keeps blobs outside the tree (BLOB_STORE_REMOTE). */
 int blob_store_is_remote(const struct blob_store *store);
 void blob_store_destroy(struct blob_store *store);
 

@@ -125,6 +125,24 @@ static int fs_freshen(struct blob_store *store, const struct digest *digest)
     return 0;
 }
 
+/* Every blob is a file of the tree: answered at once, BLOB_SERVE_NOW or not. */
+static int fs_serve(struct blob_store *store, const struct digest *digest, unsigned how,
+                    struct blob_serving *out)
+{
+    int result;
+    if (!(how & BLOB_SERVE_BODY)) {
+        if ((result = fs_stat(store, digest, &out->info)) < 0)
+            return result;
+        (void)fs_freshen(store, digest); /* a HEAD hit (blob_store.h) */
+        out->kind = BLOB_SERVED_INFO;
+        return 0;
+    }
+    if ((result = fs_open(store, digest, &out->reader, &out->info)) < 0)
+        return result;
+    out->kind = BLOB_SERVED_LOCALLY;
+    return 0;
+}
+
 static int fs_commit(struct blob_store *store, const char *file_path, const struct digest *digest)
 {
     char path[TREE_PATH_MAX];
@@ -208,6 +226,7 @@ static const struct blob_store_operations fs_operations = {
     .put = fs_put,
     .freshen = fs_freshen,
     .remove = fs_remove,
+    .serve = fs_serve,
     .list = fs_list,
     .destroy = fs_destroy,
 };

@@ -104,18 +104,25 @@ static int info_from_object(struct s3_store *store, const struct s3_object_info 
     return 0;
 }
 
+/* The bucket's object of `digest` (one HEAD). */
+static int bucket_stat(struct s3_store *store, const struct digest *digest, struct blob_info *out)
+{
+    char key[OBJECT_KEY_MAX];
+    struct s3_object_info object;
+    int result;
+    if ((result = key_of(store, digest, key)) < 0 ||
+        (result = remote(s3_head_object(store->client, key, &object))) < 0)
+        return result;
+    return info_from_object(store, &object, out);
+}
+
 static int s3_stat(struct blob_store *base, const struct digest *digest, struct blob_info *out)
 {
     struct s3_store *store = store_of(base);
     int result = blob_store_stat(store->local, digest, out);
     if (result != -ENOENT)
         return result;
-    char key[OBJECT_KEY_MAX];
-    struct s3_object_info object;
-    if ((result = key_of(store, digest, key)) < 0 ||
-        (result = remote(s3_head_object(store->client, key, &object))) < 0)
-        return result;
-    return info_from_object(store, &object, out);
+    return bucket_stat(store, digest, out);
 }
 
 static int s3_open(struct blob_store *base, const struct digest *digest,
@@ -287,20 +294,42 @@ static int s3_remove(struct blob_store *base, const struct digest *digest)
     return remote(s3_delete_object(store->client, key));
 }
 
-static int s3_redirect(struct blob_store *base, const struct digest *digest, char *url,
-                       size_t url_size)
+/* Blobs kept on local disk are served as the filesystem serves them, at
+ * once; those of the bucket need the network (-EWOULDBLOCK with
+ * BLOB_SERVE_NOW): a HEAD is answered from the object's HEAD, a GET with a
+ * presigned URL when redirects are allowed, else with a reader of ranged
+ * GETs. */
+static int s3_serve(struct blob_store *base, const struct digest *digest, unsigned how,
+                    struct blob_serving *out)
 {
     struct s3_store *store = store_of(base);
-    struct blob_info info;
-    int result = blob_store_stat(store->local, digest, &info);
-    if (result == 0)
-        return error_set(-ENOTSUP, "blob %s is kept on local disk", digest->string);
+    int result = blob_store_serve(store->local, digest, how, out);
     if (result != -ENOENT)
         return result;
+    if (how & BLOB_SERVE_NOW)
+        return error_set(-EWOULDBLOCK, "blob %s is in the bucket", digest->string);
     char key[OBJECT_KEY_MAX];
     if ((result = key_of(store, digest, key)) < 0)
         return result;
-    return s3_presign_get(store->client, key, time(NULL), url, url_size);
+    if (!(how & BLOB_SERVE_BODY)) {
+        if ((result = bucket_stat(store, digest, &out->info)) < 0)
+            return result;
+        (void)touch(store, key); /* a HEAD hit (blob_store.h) */
+        out->kind = BLOB_SERVED_INFO;
+        return 0;
+    }
+    if (how & BLOB_SERVE_REDIRECT_ALLOWED) {
+        if ((result = bucket_stat(store, digest, &out->info)) < 0 ||
+            (result = s3_presign_get(store->client, key, time(NULL), out->url, sizeof out->url)) <
+                0)
+            return result;
+        out->kind = BLOB_SERVED_BY_REDIRECT;
+        return 0;
+    }
+    if ((result = s3_open(base, digest, &out->reader, &out->info)) < 0)
+        return result;
+    out->kind = BLOB_SERVED_REMOTELY;
+    return 0;
 }
 
 struct list_context {
@@ -359,7 +388,7 @@ static const struct blob_store_operations s3_operations = {
     .put = s3_put,
     .freshen = s3_freshen,
     .remove = s3_remove,
-    .redirect = s3_redirect,
+    .serve = s3_serve,
     .list = s3_list,
     .destroy = s3_destroy,
 };

@@ -21,10 +21,13 @@
  *  - LastModified is reported on our clock: S3's minus a lower bound of the
  *    difference, measured once with a scratch object, so a blob can only
  *    look younger than it is.
- *  - blob_store_redirect() gives a SigV4 presigned GET URL valid for the
- *    configured lifetime; blobs kept on disk answer -ENOTSUP.
- *  - Every call may wait on the network (BLOB_STORE_REMOTE); the client
- *    retries idempotent calls with backoff and times out as configured.
+ *  - blob_store_serve() answers a GET of a bucket blob with a SigV4
+ *    presigned GET URL valid for the configured lifetime (redirects allowed)
+ *    or a reader of ranged GETs (BLOB_SERVED_REMOTELY); blobs kept on disk
+ *    are served as the filesystem serves them. With BLOB_SERVE_NOW a bucket
+ *    blob is -EWOULDBLOCK: only the local disk is looked at.
+ *  - Every other call may wait on the network; the client retries
+ *    idempotent calls with backoff and times out as configured.
  *
  *     struct blob_store *store;
  *     if (blob_store_s3_create(&tree, &settings, &store) < 0) ...

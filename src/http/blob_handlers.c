@@ -73,12 +73,21 @@ static int etag_matches(h2o_iovec_t header, const struct digest *digest)
     return header.len == 1 && header.base[0] == '*';
 }
 
-/* Sets the status and headers of a blob response and streams it; `reader`
- * may be NULL for HEAD. Takes the reader. */
+/* Sets the status and headers of a blob response and streams it (a
+ * redirect for BLOB_SERVED_BY_REDIRECT); the reader is NULL for HEAD. Takes
+ * the reader. */
 static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req,
-                              const struct digest *digest, struct blob_reader *reader,
-                              const struct blob_info *info)
+                              const struct digest *digest, struct blob_serving *serving)
 {
+    struct blob_reader *reader = serving->reader;
+    const struct blob_info *info = &serving->info;
+    if (serving->kind == BLOB_SERVED_BY_REDIRECT) {
+        response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
+                            digest->string_length);
+        response_add_header(req, "location", "Location", serving->url, strlen(serving->url));
+        response_send(req, 307, NULL, NULL, 0);
+        return;
+    }
     response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
                         digest->string_length);
     response_add_header_format(req, "etag", "ETag", "\"%s\"", digest->string);
@@ -112,111 +121,85 @@ static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req,
         req->res.status = 200;
         req->res.reason = "OK";
     }
-    struct registry *registry = endpoint->registry;
-    if (reader != NULL && blob_store_is_remote(registry->blobs))
-        blob_sender_start_remote(req, reader, first, last - first + 1, registry->workers,
+    if (reader != NULL && serving->kind == BLOB_SERVED_REMOTELY)
+        blob_sender_start_remote(req, reader, first, last - first + 1, endpoint->registry->workers,
                                  endpoint->work_receiver);
     else
         blob_sender_start(req, reader, first, last - first + 1);
 }
 
-/* Opens a blob to send; a blob gone since its stat is BLOB_UNKNOWN. */
-static int open_blob(struct registry *registry, const struct digest *digest,
-                     struct blob_reader **reader, struct blob_info *info)
+/* What a GET or HEAD asks of the store (drivers/blob_store.h). */
+static unsigned serve_request(const struct endpoint_context *endpoint, h2o_req_t *req)
 {
-    int result = blob_store_open(registry->blobs, digest, reader, info);
+    if (request_is_head(req))
+        return 0;
+    return BLOB_SERVE_BODY |
+           (endpoint->runtime->config.redirect_disabled ? 0 : BLOB_SERVE_REDIRECT_ALLOWED);
+}
+
+/* The repository must link the blob, and the store have it; -EWOULDBLOCK
+ * when `how` has BLOB_SERVE_NOW and the store needs the network. */
+static int serve_blob(struct registry *registry, const char *name, const struct digest *digest,
+                      unsigned how, struct blob_serving *serving)
+{
+    int result = repository_stat_blob(&registry->tree, NULL, name, digest, &serving->info);
+    if (result == 0)
+        result = blob_store_serve(registry->blobs, digest, how, serving);
     if (result == -ENOENT)
-        result = error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown", digest->string);
+        result =
+            error_set(-REGISTRY_ERROR_BLOB_UNKNOWN, "blob %s unknown to registry", digest->string);
     return result;
 }
 
-static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
-                      const struct digest *digest)
-{
-    struct registry *registry = endpoint->registry;
-    struct blob_info info;
-    int result = repository_stat_blob(&registry->tree, registry->blobs, route->name, digest, &info);
-    if (result < 0) {
-        response_send_failure(req, result);
-        return;
-    }
-    /* A HEAD hit is how a client decides to re-use a blob without pushing
-     * it: freshen it, so a running GC's cutoff protects it (docs/gc.md). */
-    if (request_is_head(req))
-        blob_store_freshen(registry->blobs, digest);
-    struct blob_reader *reader;
-    result = open_blob(registry, digest, &reader, &info);
-    if (result < 0) {
-        response_send_failure(req, result);
-        return;
-    }
-    respond_with_blob(endpoint, req, digest, reader, &info);
-}
-
-/* ---- blobs of a remote store (S3): looked up on a worker thread ---- */
-
-/* Presigned URLs are a few hundred bytes; S3 keys are at most 1 KiB. */
-#define REDIRECT_URL_MAX 4096
+/* ---- blobs the store serves over the network: asked on a worker thread ---- */
 
 struct fetch_work {
     struct request_work work;
     struct endpoint_context *endpoint; /* the loop's: outlives the work */
     struct route route;
     struct digest digest;
-    int head;
-    int redirect_allowed;
-    struct blob_info info;
-    struct blob_reader *reader;
-    char location[REDIRECT_URL_MAX]; /* set when the client is sent elsewhere */
+    unsigned how;
+    struct blob_serving serving;
 };
 
 static void fetch_run(struct request_work *work)
 {
     struct fetch_work *fetch = (struct fetch_work *)work;
-    struct registry *registry = fetch->endpoint->registry;
-    int result = repository_stat_blob(&registry->tree, registry->blobs, fetch->route.name,
-                                      &fetch->digest, &fetch->info);
-    if (result == 0 && fetch->head) {
-        /* As on disk: a HEAD hit freshens (docs/gc.md). A failure to
-         * freshen is not the client's problem; the manifest PUT checks. */
-        blob_store_freshen(registry->blobs, &fetch->digest);
-    } else if (result == 0 && fetch->redirect_allowed) {
-        result = blob_store_redirect(registry->blobs, &fetch->digest, fetch->location,
-                                     sizeof fetch->location);
-        if (result == -ENOTSUP) {
-            fetch->location[0] = '\0';
-            result = 1; /* kept on local disk: served below */
-        }
-    } else if (result == 0)
-        result = 1;
-    if (result == 1)
-        result = open_blob(registry, &fetch->digest, &fetch->reader, &fetch->info);
-    request_work_set_result(work, result);
+    request_work_set_result(work, serve_blob(fetch->endpoint->registry, fetch->route.name,
+                                             &fetch->digest, fetch->how, &fetch->serving));
 }
 
 static void fetch_complete(struct request_work *work)
 {
     struct fetch_work *fetch = (struct fetch_work *)work;
     h2o_req_t *req = work->request;
-    struct blob_reader *reader = fetch->reader;
     if (req == NULL)
-        blob_reader_close(reader);
+        blob_reader_close(fetch->serving.reader);
     else if (work->result < 0)
         response_send_failure_message(req, work->result, work->error_text);
-    else if (fetch->location[0] != '\0') {
-        response_add_header(req, "docker-content-digest", "Docker-Content-Digest",
-                            fetch->digest.string, fetch->digest.string_length);
-        response_add_header(req, "location", "Location", fetch->location, strlen(fetch->location));
-        response_send(req, 307, NULL, NULL, 0);
-    } else
-        respond_with_blob(fetch->endpoint, req, &fetch->digest, reader, &fetch->info);
+    else
+        respond_with_blob(fetch->endpoint, req, &fetch->digest, &fetch->serving);
     request_work_dispose(work);
     free(fetch);
 }
 
-static void fetch_remote_blob(struct endpoint_context *endpoint, h2o_req_t *req,
-                              const struct route *route, const struct digest *digest)
+/* GET and HEAD: answered on the loop when the store can without the
+ * network, else on a worker. */
+static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                      const struct digest *digest)
 {
+    struct blob_serving serving;
+    unsigned how = serve_request(endpoint, req);
+    int result =
+        serve_blob(endpoint->registry, route->name, digest, how | BLOB_SERVE_NOW, &serving);
+    if (result == 0) {
+        respond_with_blob(endpoint, req, digest, &serving);
+        return;
+    }
+    if (result != -EWOULDBLOCK) {
+        response_send_failure(req, result);
+        return;
+    }
     struct fetch_work *fetch = calloc(1, sizeof *fetch);
     if (fetch == NULL) {
         response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
@@ -225,8 +208,7 @@ static void fetch_remote_blob(struct endpoint_context *endpoint, h2o_req_t *req,
     fetch->endpoint = endpoint;
     fetch->route = *route;
     fetch->digest = *digest;
-    fetch->head = request_is_head(req);
-    fetch->redirect_allowed = !endpoint->runtime->config.redirect_disabled;
+    fetch->how = how;
     request_work_init(&fetch->work, req, endpoint->work_receiver, fetch_run, fetch_complete);
     worker_pool_submit(endpoint->registry->workers, &fetch->work);
 }
@@ -270,14 +252,10 @@ static int take_digest(h2o_req_t *req, const struct route *route, struct digest 
 
 void blob_handle_get(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route)
 {
-    struct registry *registry = endpoint->registry;
     struct digest digest;
     if (take_digest(req, route, &digest) < 0)
         return;
-    if (blob_store_is_remote(registry->blobs))
-        fetch_remote_blob(endpoint, req, route, &digest);
-    else
-        send_blob(endpoint, req, route, &digest);
+    send_blob(endpoint, req, route, &digest);
 }
 
 void blob_handle_delete(struct endpoint_context *endpoint, h2o_req_t *req,

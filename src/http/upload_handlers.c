@@ -177,9 +177,9 @@ static void upload_run(struct request_work *work)
     case OPERATION_MOUNT:
         result =
             repository_link_blob(&registry->tree, registry->blobs, upload->name, &upload->digest);
-        if (result == -REGISTRY_ERROR_BLOB_UNKNOWN && blob_store_is_remote(registry->blobs)) {
-            /* The link was there but the bucket lacks the blob (the loop
-             * only checked the link): a plain upload, as on disk. */
+        if (result == -REGISTRY_ERROR_BLOB_UNKNOWN) {
+            /* The link was there but the store lacks the blob (the loop
+             * only checked the link): a plain upload. */
             upload->operation = OPERATION_START;
             result = upload_start(&registry->tree, upload->name, upload->id);
         }
@@ -344,9 +344,9 @@ static int plan_start(struct endpoint_context *endpoint, h2o_req_t *req, const s
         }
         if (has_from == 1 &&
             access_control_allows(endpoint->runtime, endpoint->identity, from, ACCESS_PULL) &&
-            repository_stat_blob(&registry->tree,
-                                 blob_store_is_remote(registry->blobs) ? NULL : registry->blobs,
-                                 from, &upload->digest, &info) == 0) {
+            /* The link only: the store is asked on the worker, which
+             * falls back to a plain upload when it lacks the blob. */
+            repository_stat_blob(&registry->tree, NULL, from, &upload->digest, &info) == 0) {
             upload->operation = OPERATION_MOUNT;
             return 0;
         }
