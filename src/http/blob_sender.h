@@ -11,7 +11,8 @@
  *     req->res.status = 206; ...headers...
  *     blob_sender_start(req, reader, first_byte, byte_count);  // takes the reader
  *
- * A reader of a remote store (S3) must not be read on the event loop: with
+ * A reader the store serves BLOB_SERVED_REMOTELY (S3's ranged GETs,
+ * drivers/blob_store.h) must not be read on the event loop: with
  * blob_sender_start_remote() each piece (4 MiB, one ranged GET) is read on a
  * worker thread and sent from the loop when it arrives, one piece in flight
  * per response, so memory stays bounded whatever the blob's size. The sender
