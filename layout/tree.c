@@ -274,6 +274,42 @@ int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_M
     return path_beside_tree(tree, ".cairn-quarantine", out);
 }
 
+int tree_path_quarantine_algorithm_directory(const struct tree *tree,
+                                             enum digest_algorithm algorithm,
+                                             char out[TREE_PATH_MAX])
+{
+    char quarantine[TREE_PATH_MAX];
+    int result = tree_path_quarantine_directory(tree, quarantine);
+    return result < 0 ? result
+                      : path_format(out, "%s/%s", quarantine, digest_algorithm_name(algorithm));
+}
+
+static int quarantine_entry(const struct tree *tree, const struct digest *digest, long long seconds,
+                            int attempt, const char *suffix, char out[TREE_PATH_MAX])
+{
+    char directory[TREE_PATH_MAX], name[DIGEST_STRING_MAX + 64];
+    int result = tree_path_quarantine_algorithm_directory(tree, digest->algorithm, directory);
+    if (result < 0)
+        return result;
+    if (attempt == 0)
+        snprintf(name, sizeof name, "%s.%lld%s", digest_hex(digest), seconds, suffix);
+    else
+        snprintf(name, sizeof name, "%s.%lld-%d%s", digest_hex(digest), seconds, attempt, suffix);
+    return path_format(out, "%s/%s", directory, name);
+}
+
+int tree_path_quarantined_blob(const struct tree *tree, const struct digest *digest,
+                               long long seconds, int attempt, char out[TREE_PATH_MAX])
+{
+    return quarantine_entry(tree, digest, seconds, attempt, "", out);
+}
+
+int tree_path_quarantine_reason(const struct tree *tree, const struct digest *digest,
+                                long long seconds, int attempt, char out[TREE_PATH_MAX])
+{
+    return quarantine_entry(tree, digest, seconds, attempt, ".reason", out);
+}
+
 /* Distribution writes time.Now().UTC().Format(time.RFC3339): whole seconds,
  * "Z", no fraction (registry/storage/linkedblobstore.go, Create). */
 void tree_format_started_at(long long seconds, long nanoseconds, char out[40])

@@ -123,6 +123,18 @@ int tree_path_gc_run(const struct tree *tree, char out[TREE_PATH_MAX]);
 
 /* R/.cairn-quarantine: where cairn-fsck --repair moves corrupt blobs. */
 int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX]);
+/* R/.cairn-quarantine/<alg>: the quarantined blobs of one algorithm. */
+int tree_path_quarantine_algorithm_directory(const struct tree *tree,
+                                             enum digest_algorithm algorithm,
+                                             char out[TREE_PATH_MAX]);
+/* R/.cairn-quarantine/<alg>/<hex>.<seconds> (attempt 0), or
+ * <hex>.<seconds>-<attempt> when an earlier name is taken: where a corrupt
+ * blob found at time `seconds` is moved; its reason is the same name with
+ * ".reason" appended (tree_path_quarantine_reason). */
+int tree_path_quarantined_blob(const struct tree *tree, const struct digest *digest,
+                               long long seconds, int attempt, char out[TREE_PATH_MAX]);
+int tree_path_quarantine_reason(const struct tree *tree, const struct digest *digest,
+                                long long seconds, int attempt, char out[TREE_PATH_MAX]);
 
 /* Formats a time as Distribution's startedat: Go's time.RFC3339 in UTC, whole
  * seconds, e.g. "2024-01-02T03:04:05Z" (no newline; the nanoseconds are

@@ -4,11 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layout/atomic_file.h"
 #include "layout/error.h"
 #include "layout/link_file.h"
 #include "layout/names.h"
@@ -449,4 +451,113 @@ int walk_directory_is_empty(const char *path)
         empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0;
     closedir(directory);
     return empty;
+}
+
+/* Sorted union of two sorted lists (into `a`). */
+static int merge_names(struct string_list *a, const struct string_list *b)
+{
+    struct string_list merged = {0};
+    size_t i = 0, j = 0;
+    int result = 0;
+    while (result == 0 && (i < a->count || j < b->count)) {
+        int order = i == a->count ? 1 : j == b->count ? -1 : strcmp(a->items[i], b->items[j]);
+        const char *next = order <= 0 ? a->items[i] : b->items[j];
+        result = string_list_append(&merged, next);
+        if (order <= 0)
+            i++;
+        if (order >= 0)
+            j++;
+    }
+    string_list_clear(a);
+    *a = merged;
+    return result;
+}
+
+int walk_repository_directories(const struct tree *tree, struct string_list *out)
+{
+    struct string_list with_layers = {0};
+    int result = walk_repositories(tree, out);
+    if (result == 0)
+        result = walk_repositories_with_layers(tree, &with_layers);
+    if (result == 0)
+        result = merge_names(out, &with_layers);
+    string_list_clear(&with_layers);
+    return result;
+}
+
+int walk_blob_directories(const struct tree *tree,
+                          int (*visit)(const struct walk_blob_directory *blob, void *context),
+                          void *context)
+{
+    char blobs[TREE_PATH_MAX];
+    struct string_list algorithms = {0};
+    struct walk_blob_directory *blob = malloc(sizeof *blob);
+    if (blob == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    int result = tree_path_blobs(tree, blobs);
+    if (result == 0)
+        result = walk_subdirectories(blobs, &algorithms);
+    for (size_t a = 0; result == 0 && a < algorithms.count; a++) {
+        const char *algorithm = algorithms.items[a];
+        if (accept_algorithm(algorithm, strlen(algorithm)) < 0)
+            continue;
+        char algorithm_path[TREE_PATH_MAX];
+        struct string_list prefixes = {0};
+        result = join(algorithm_path, blobs, algorithm);
+        if (result == 0)
+            result = walk_subdirectories(algorithm_path, &prefixes);
+        for (size_t p = 0; result == 0 && p < prefixes.count; p++) {
+            const char *prefix = prefixes.items[p];
+            char prefix_path[TREE_PATH_MAX];
+            struct string_list hexes = {0};
+            result = join(prefix_path, algorithm_path, prefix);
+            if (result == 0)
+                result = walk_subdirectories(prefix_path, &hexes);
+            for (size_t h = 0; result == 0 && h < hexes.count; h++) {
+                const char *hex = hexes.items[h];
+                char text[DIGEST_STRING_MAX + 16];
+                int length = snprintf(text, sizeof text, "%s:%s", algorithm, hex);
+                if (length <= 0 || length >= (int)sizeof text ||
+                    digest_parse(text, (size_t)length, &blob->digest) < 0)
+                    continue; /* outside the grammar: not a blob */
+                blob->misplaced = strlen(prefix) != 2 || memcmp(prefix, hex, 2) != 0;
+                if ((result = join(blob->directory, prefix_path, hex)) == 0 &&
+                    (result = join(blob->data, blob->directory, "data")) == 0)
+                    result = visit(blob, context);
+            }
+            string_list_clear(&hexes);
+        }
+        string_list_clear(&prefixes);
+    }
+    string_list_clear(&algorithms);
+    free(blob);
+    return result;
+}
+
+/* nftw has no context argument: the list being filled, for this thread. */
+static _Thread_local struct string_list *temporary_files;
+static _Thread_local int temporary_walk_error;
+
+static int visit_for_temporary(const char *path, const struct stat *status, int type,
+                               struct FTW *position)
+{
+    (void)status;
+    (void)type;
+    if (atomic_file_is_temporary(path + position->base) &&
+        (temporary_walk_error = string_list_append(temporary_files, path)) < 0)
+        return 1;
+    return 0;
+}
+
+int walk_temporary_files(const struct tree *tree, struct string_list *out)
+{
+    temporary_files = out;
+    temporary_walk_error = 0;
+    int walked = nftw(tree->root, visit_for_temporary, 32, FTW_PHYS);
+    temporary_files = NULL;
+    int result = temporary_walk_error;
+    if (result == 0 && walked < 0 && errno != ENOENT)
+        result = error_set(-errno, "cannot walk %s: %s", tree->root, strerror(errno));
+    string_list_sort(out);
+    return result;
 }

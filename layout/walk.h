@@ -80,6 +80,11 @@ int walk_directory_is_empty(const char *path);
 int walk_repositories_visit(const struct tree *tree, const char *marker,
                             int (*visit)(const char *name, void *context), void *context);
 
+/* Every repository a checker must look into: the directories that have a
+ * _manifests or a _layers child (the union of cairn's and Distribution's
+ * catalog rules), sorted. */
+int walk_repository_directories(const struct tree *tree, struct string_list *out);
+
 /* Whether <name>'s _layers links `digest` (its link file names exactly that
  * digest): 1, 0 (no link, or one holding something else), or a negative
  * errno when it cannot be read. */
@@ -120,5 +125,25 @@ int walk_uploads(const struct tree *tree, const char *name, struct string_list *
  * the grammar; stops and returns visit's value when it is non-zero. */
 int walk_blobs(const struct tree *tree, int (*visit)(const struct digest *digest, void *context),
                void *context);
+
+/* One blob directory of T/blobs as it is on disk (for a checker). */
+struct walk_blob_directory {
+    struct digest digest;          /* <alg>:<hex>, from its name */
+    int misplaced;                 /* under another fan-out directory than <hex[0:2]> */
+    char directory[TREE_PATH_MAX]; /* T/blobs/<alg>/<xx>/<hex> */
+    char data[TREE_PATH_MAX];      /* its data file, which may be missing */
+};
+
+/* Calls `visit` for every directory T/blobs/<alg>/<xx>/<hex> whose
+ * <alg>:<hex> is a valid digest, misplaced ones included (neither server
+ * can find those), in sorted order; stops and returns visit's value when it
+ * is non-zero. Other names are skipped. */
+int walk_blob_directories(const struct tree *tree,
+                          int (*visit)(const struct walk_blob_directory *blob, void *context),
+                          void *context);
+
+/* Every file anywhere under T whose name is an atomic_file temporary
+ * (layout/atomic_file.h), symbolic links not followed, sorted. */
+int walk_temporary_files(const struct tree *tree, struct string_list *out);
 
 #endif
