@@ -113,9 +113,9 @@ int blob_store_list(struct blob_store *store, blob_store_visit visit, void *cont
     return store->operations->list(store, visit, context);
 }
 
-int blob_store_is_remote(const struct blob_store *store)
+int blob_store_keeps_blobs_outside_tree(const struct blob_store *store)
 {
-    return (store->operations->flags & BLOB_STORE_REMOTE) != 0;
+    return (store->operations->flags & BLOB_STORE_OUTSIDE_TREE) != 0;
 }
 
 void blob_store_destroy(struct blob_store *store)

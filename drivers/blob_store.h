@@ -73,7 +73,9 @@ struct blob_info {
 
 /* Flags of a backend. */
 enum {
-    BLOB_STORE_REMOTE = 1 << 0, /* keeps blobs outside the tree (cairn-fsck) */
+    /* Keeps blobs outside the tree (a bucket): it lists them with their
+     * blob_info, and a checker cannot walk them (blob_store_list). */
+    BLOB_STORE_OUTSIDE_TREE = 1 << 0,
 };
 
 /* What blob_store_serve() is asked for (flags). */
@@ -180,8 +182,10 @@ int blob_store_serve(struct blob_store *store, const struct digest *digest, unsi
 /* Visits every blob of the store (in no promised order); a non-zero return
  * of `visit` stops the listing and is returned. */
 int blob_store_list(struct blob_store *store, blob_store_visit visit, void *context);
-/* 1 when the store keeps blobs outside the tree (BLOB_STORE_REMOTE). */
-int blob_store_is_remote(const struct blob_store *store);
+/* 1 when the store may keep blobs outside the tree (BLOB_STORE_OUTSIDE_TREE):
+ * where they are, for a report (cairn-fsck's section of them); never how to
+ * call the store, which blob_store_serve() answers blob by blob. */
+int blob_store_keeps_blobs_outside_tree(const struct blob_store *store);
 void blob_store_destroy(struct blob_store *store);
 
 #endif

@@ -378,7 +378,7 @@ static void s3_destroy(struct blob_store *base)
 
 static const struct blob_store_operations s3_operations = {
     .name = "s3",
-    .flags = BLOB_STORE_REMOTE,
+    .flags = BLOB_STORE_OUTSIDE_TREE,
     .stat = s3_stat,
     .open = s3_open,
     .read = s3_read,

@@ -20,20 +20,30 @@ enum blob_status {
     BLOB_UNCHECKED,
     BLOB_SOUND,
     BLOB_CORRUPT,     /* hashes to `found` */
-    BLOB_NO_DATA,     /* data missing */
+    BLOB_NO_DATA,     /* data missing (a store's blob: gone since the listing) */
     BLOB_NOT_REGULAR, /* data is a directory, symbolic link, ... */
     BLOB_UNREADABLE,  /* open or read failed: `error` */
 };
 
+/* Where a blob of step 1 is, which says how it is read and reported. */
+enum blob_source {
+    BLOB_IN_TREE,  /* a directory of T/blobs: its data file, always re-hashed */
+    BLOB_IN_STORE, /* kept by the store outside the tree (listed with a blob_info):
+                      read through the store's reader, re-hashed with --deep */
+};
+
 struct blob_task {
+    enum blob_source source;
     struct digest digest;
-    char *directory; /* where it was found (misplaced ones too); malloc'd */
-    int misplaced;
-    int64_t size; /* from the walk's stat, to schedule the biggest first */
+    char *directory; /* tree: where it was found (misplaced ones too); malloc'd */
+    char *data;      /* tree: its data file; malloc'd */
+    int misplaced;   /* tree */
+    size_t listed;   /* store: index into report->remote.blobs */
+    int64_t size;    /* from the walk's lstat or the listing, to schedule the biggest first */
     enum blob_status status;
     struct digest found;
     int64_t hashed_bytes;
-    char error[128];
+    char error[ERROR_MESSAGE_MAX + 64];
 };
 
 struct task_list {
@@ -61,110 +71,94 @@ struct parallel_run {
     unsigned jobs;
 };
 
-/* --- the walk ------------------------------------------------------------ */
+/* --- what there is to verify -------------------------------------------- */
 
-static int task_append(struct task_list *list, const struct digest *digest, const char *directory,
-                       int misplaced)
+static struct blob_task *task_add(struct task_list *list)
 {
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? list->capacity * 2 : 256;
         struct blob_task *items = realloc(list->items, capacity * sizeof *items);
         if (items == NULL)
-            return error_set(-ENOMEM, "out of memory");
+            return NULL;
         list->items = items;
         list->capacity = capacity;
     }
     struct blob_task *task = &list->items[list->count++];
     memset(task, 0, sizeof *task);
-    task->digest = *digest;
-    task->directory = strdup(directory);
-    if (task->directory == NULL) {
-        list->count--;
+    return task;
+}
+
+static void tasks_clear(struct task_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].directory);
+        free(list->items[i].data);
+    }
+    free(list->items);
+    *list = (struct task_list){0};
+}
+
+/* The walk's visitor (layout/walk.h): one task per blob directory. */
+static int collect_tree_blob(const struct walk_blob_directory *blob, void *context)
+{
+    struct blob_task *task = task_add(context);
+    if (task == NULL)
         return error_set(-ENOMEM, "out of memory");
-    }
-    task->misplaced = misplaced;
+    task->source = BLOB_IN_TREE;
+    task->digest = blob->digest;
+    task->misplaced = blob->misplaced;
+    task->directory = strdup(blob->directory);
+    task->data = strdup(blob->data);
+    if (task->directory == NULL || task->data == NULL)
+        return error_set(-ENOMEM, "out of memory");
     struct stat status;
-    char data[TREE_PATH_MAX + 8];
-    snprintf(data, sizeof data, "%s/data", directory);
-    task->size = lstat(data, &status) == 0 ? (int64_t)status.st_size : 0;
+    task->size = lstat(blob->data, &status) == 0 ? (int64_t)status.st_size : 0;
     return 0;
-}
-
-static int join(char out[TREE_PATH_MAX], const char *path, const char *child)
-{
-    int length = snprintf(out, TREE_PATH_MAX, "%s/%s", path, child);
-    if (length < 0 || length >= TREE_PATH_MAX)
-        return error_set(-ENAMETOOLONG, "path too long under %.64s", path);
-    return 0;
-}
-
-/* T/blobs/<alg>/<xx>/<hex>: every directory named by a valid digest. */
-static int walk_blob_directories(const struct tree *tree, struct task_list *out)
-{
-    char blobs[TREE_PATH_MAX];
-    struct string_list algorithms = {0};
-    int result = tree_path_blobs(tree, blobs);
-    if (result == 0)
-        result = walk_subdirectories(blobs, &algorithms);
-    for (size_t a = 0; result == 0 && a < algorithms.count; a++) {
-        const char *algorithm = algorithms.items[a];
-        enum digest_algorithm parsed;
-        if (digest_algorithm_parse(algorithm, strlen(algorithm), &parsed) < 0)
-            continue;
-        char algorithm_path[TREE_PATH_MAX];
-        struct string_list prefixes = {0};
-        result = join(algorithm_path, blobs, algorithm);
-        if (result == 0)
-            result = walk_subdirectories(algorithm_path, &prefixes);
-        for (size_t p = 0; result == 0 && p < prefixes.count; p++) {
-            const char *prefix = prefixes.items[p];
-            char prefix_path[TREE_PATH_MAX];
-            struct string_list hexes = {0};
-            result = join(prefix_path, algorithm_path, prefix);
-            if (result == 0)
-                result = walk_subdirectories(prefix_path, &hexes);
-            for (size_t h = 0; result == 0 && h < hexes.count; h++) {
-                const char *hex = hexes.items[h];
-                char text[DIGEST_STRING_MAX + 16], directory[TREE_PATH_MAX];
-                struct digest digest;
-                int length = snprintf(text, sizeof text, "%s:%s", algorithm, hex);
-                if (length <= 0 || length >= (int)sizeof text ||
-                    digest_parse(text, (size_t)length, &digest) < 0)
-                    continue; /* outside the grammar: not a blob */
-                int misplaced = strlen(prefix) != 2 || memcmp(prefix, hex, 2) != 0;
-                result = join(directory, prefix_path, hex);
-                if (result == 0)
-                    result = task_append(out, &digest, directory, misplaced);
-            }
-            string_list_clear(&hexes);
-        }
-        string_list_clear(&prefixes);
-    }
-    string_list_clear(&algorithms);
-    return result;
 }
 
 /* --- hashing ------------------------------------------------------------- */
 
-/* Hashes the open file; counts bytes into `progress` as it goes. */
-static int hash_file(int fd, enum digest_algorithm algorithm, unsigned char *buffer,
-                     struct digest *out, int64_t *bytes_out, atomic_uint_least64_t *progress)
+/* Reads the next piece (at most `size` bytes at `offset`) of what is being
+ * hashed: the count, 0 at the end, or a negative errno. */
+typedef ssize_t piece_reader(void *source, unsigned char *buffer, size_t size, int64_t offset);
+
+/* A file of the tree, read sequentially. */
+static ssize_t read_file_piece(void *source, unsigned char *buffer, size_t size, int64_t offset)
+{
+    (void)offset;
+    for (;;) {
+        ssize_t n = read(*(int *)source, buffer, size);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return error_set(-errno, "%s", strerror(errno));
+    }
+}
+
+/* A blob of the store, through its reader. */
+static ssize_t read_store_piece(void *source, unsigned char *buffer, size_t size, int64_t offset)
+{
+    return blob_reader_read(source, buffer, size, offset);
+}
+
+/* Hashes what `read` gives, `piece` bytes at a time; counts bytes into
+ * `progress` (may be NULL) as it goes. */
+static int hash_pieces(piece_reader *read, void *source, size_t piece,
+                       enum digest_algorithm algorithm, unsigned char *buffer, struct digest *out,
+                       int64_t *bytes_out, atomic_uint_least64_t *progress)
 {
     struct digest_hasher hasher;
     int result = digest_hasher_init(&hasher, algorithm);
     if (result < 0)
         return result;
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     int64_t total = 0;
     for (;;) {
-        ssize_t n = read(fd, buffer, FSCK_BLOB_READ_SIZE);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = read(source, buffer, piece, total);
         if (n < 0) {
-            int error = errno;
+            char message[ERROR_MESSAGE_MAX];
+            snprintf(message, sizeof message, "%s", error_message());
             digest_hasher_release(&hasher);
-            return error_set(-error, "read failed after %lld bytes: %s", (long long)total,
-                             strerror(error));
+            return error_set((int)n, "read failed after %lld bytes: %s", (long long)total, message);
         }
         if (n == 0)
             break;
@@ -180,18 +174,18 @@ static int hash_file(int fd, enum digest_algorithm algorithm, unsigned char *buf
     return digest_hasher_finish(&hasher, out);
 }
 
-/* Examines one blob; fills task->status (and found/hashed_bytes/error). */
-static void verify_blob(struct blob_task *task, unsigned char *buffer,
-                        atomic_uint_least64_t *progress)
+/* What the verifying threads read from. */
+struct verification {
+    struct task_list *tasks;
+    struct blob_store *store;
+    const struct fsck_remote *remote; /* the listing (store blobs' sizes) */
+};
+
+/* A blob of the tree, through its data file (symbolic links not followed). */
+static void verify_tree_blob(struct blob_task *task, unsigned char *buffer,
+                             atomic_uint_least64_t *progress)
 {
-    char data[TREE_PATH_MAX];
-    task->hashed_bytes = 0;
-    if (join(data, task->directory, "data") < 0) {
-        task->status = BLOB_UNREADABLE;
-        snprintf(task->error, sizeof task->error, "%s", error_message());
-        return;
-    }
-    int fd = open(data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = open(task->data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int error = errno;
         if (error == ENOENT || error == ENOTDIR)
@@ -210,8 +204,9 @@ static void verify_blob(struct blob_task *task, unsigned char *buffer,
         close(fd);
         return;
     }
-    int result =
-        hash_file(fd, task->digest.algorithm, buffer, &task->found, &task->hashed_bytes, progress);
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    int result = hash_pieces(read_file_piece, &fd, FSCK_BLOB_READ_SIZE, task->digest.algorithm,
+                             buffer, &task->found, &task->hashed_bytes, progress);
     close(fd);
     if (result < 0) {
         task->status = BLOB_UNREADABLE;
@@ -220,6 +215,48 @@ static void verify_blob(struct blob_task *task, unsigned char *buffer,
     }
     task->status =
         digest_equal(&task->found, &task->digest) && !task->misplaced ? BLOB_SOUND : BLOB_CORRUPT;
+}
+
+/* A blob the store keeps outside the tree, through its reader: it must hash
+ * to its digest and have the listed size. */
+static void verify_store_blob(struct blob_store *store, int64_t listed_size, struct blob_task *task,
+                              unsigned char *buffer, atomic_uint_least64_t *progress)
+{
+    struct blob_reader *reader = NULL;
+    struct blob_info info;
+    int result = blob_store_open(store, &task->digest, &reader, &info);
+    if (result == -ENOENT) {
+        task->status = BLOB_NO_DATA; /* removed since the listing (cairn-gc) */
+        return;
+    }
+    if (result < 0) {
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "cannot open: %s", error_message());
+        return;
+    }
+    result = hash_pieces(read_store_piece, reader, FSCK_REMOTE_READ_SIZE, task->digest.algorithm,
+                         buffer, &task->found, &task->hashed_bytes, progress);
+    blob_reader_close(reader);
+    if (result < 0) {
+        task->status = BLOB_UNREADABLE;
+        snprintf(task->error, sizeof task->error, "%s", error_message());
+        return;
+    }
+    task->status = digest_equal(&task->found, &task->digest) && task->hashed_bytes == listed_size
+                       ? BLOB_SOUND
+                       : BLOB_CORRUPT;
+}
+
+/* Examines one blob; fills task->status (and found/hashed_bytes/error). */
+static void verify_blob(const struct verification *verification, struct blob_task *task,
+                        unsigned char *buffer, atomic_uint_least64_t *progress)
+{
+    task->hashed_bytes = 0;
+    if (task->source == BLOB_IN_TREE)
+        verify_tree_blob(task, buffer, progress);
+    else
+        verify_store_blob(verification->store, verification->remote->blobs[task->listed].size, task,
+                          buffer, progress);
 }
 
 static void *parallel_worker(void *argument)
@@ -301,12 +338,13 @@ static int run_parallel(struct parallel_run *run, unsigned jobs, int progress)
 
 static void verify_task(struct parallel_run *run, size_t item, unsigned char *buffer)
 {
-    struct blob_task *task = &((struct task_list *)run->context)->items[item];
+    const struct verification *verification = run->context;
+    struct blob_task *task = &verification->tasks->items[item];
     if (buffer == NULL) {
         task->status = BLOB_UNREADABLE;
         snprintf(task->error, sizeof task->error, "out of memory");
     } else {
-        verify_blob(task, buffer, &run->bytes);
+        verify_blob(verification, task, buffer, &run->bytes);
     }
 }
 
@@ -321,8 +359,17 @@ static int compare_by_size_descending(const void *a, const void *b)
     return 0;
 }
 
-/* Runs the threads over every task; fills report counters. */
-static int verify_all(struct fsck_context *context, struct task_list *tasks)
+/* What one verification pass took. */
+struct pass_totals {
+    double seconds;
+    unsigned jobs;
+    uint64_t bytes;
+};
+
+/* Runs the threads over every task of `tasks`, biggest first (a progress
+ * line on stderr labelled `label` with --progress). */
+static int verify_all(struct fsck_context *context, struct task_list *tasks, const char *label,
+                      struct pass_totals *totals)
 {
     size_t *order = malloc((tasks->count ? tasks->count : 1) * sizeof *order);
     if (order == NULL)
@@ -332,40 +379,41 @@ static int verify_all(struct fsck_context *context, struct task_list *tasks)
     sort_tasks_context = tasks;
     qsort(order, tasks->count, sizeof *order, compare_by_size_descending);
     sort_tasks_context = NULL;
+    struct verification verification = {tasks, context->store, &context->report->remote};
     struct parallel_run run = {.count = tasks->count,
                                .order = order,
-                               .buffer_size = FSCK_BLOB_READ_SIZE,
+                               .buffer_size = FSCK_REMOTE_READ_SIZE > FSCK_BLOB_READ_SIZE
+                                                  ? FSCK_REMOTE_READ_SIZE
+                                                  : FSCK_BLOB_READ_SIZE,
                                .work = verify_task,
-                               .context = tasks,
-                               .progress_label = "blobs"};
+                               .context = &verification,
+                               .progress_label = label};
     int result = run_parallel(&run, context->options->jobs, context->options->progress);
-    context->report->blob_seconds = run.seconds;
-    context->report->jobs = run.jobs;
-    context->report->blob_bytes = atomic_load(&run.bytes);
+    totals->seconds = run.seconds;
+    totals->jobs = run.jobs;
+    totals->bytes = atomic_load(&run.bytes);
     free(order);
     return result;
 }
 
 /* --- quarantine and repairs ---------------------------------------------- */
 
-int fsck_blob_quarantine(const struct tree *tree, const char *data_path,
+int fsck_blob_quarantine(const struct tree *tree, const char *blob_directory, const char *data_path,
                          const struct digest *digest, long long now, const char *reason,
                          char out[TREE_PATH_MAX])
 {
-    char quarantine[TREE_PATH_MAX], directory[TREE_PATH_MAX];
+    char quarantine[TREE_PATH_MAX], directory[TREE_PATH_MAX], reason_path[TREE_PATH_MAX];
     int result = tree_path_quarantine_directory(tree, quarantine);
     if (result < 0 ||
-        (result = join(directory, quarantine, digest_algorithm_name(digest->algorithm))) < 0 ||
+        (result = tree_path_quarantine_algorithm_directory(tree, digest->algorithm, directory)) <
+            0 ||
         (result = directory_create(directory)) < 0)
         return result;
     /* A free name: <hex>.<now>, else <hex>.<now>-1, -2, ... */
     for (int attempt = 0;; attempt++) {
-        int length = attempt == 0 ? snprintf(out, TREE_PATH_MAX, "%s/%s.%lld", directory,
-                                             digest_hex(digest), now)
-                                  : snprintf(out, TREE_PATH_MAX, "%s/%s.%lld-%d", directory,
-                                             digest_hex(digest), now, attempt);
-        if (length < 0 || length >= TREE_PATH_MAX - 8)
-            return error_set(-ENAMETOOLONG, "quarantine path too long");
+        if ((result = tree_path_quarantined_blob(tree, digest, now, attempt, out)) < 0 ||
+            (result = tree_path_quarantine_reason(tree, digest, now, attempt, reason_path)) < 0)
+            return error_set(result, "quarantine path too long");
         struct stat status;
         if (lstat(out, &status) < 0 && errno == ENOENT)
             break;
@@ -386,9 +434,6 @@ int fsck_blob_quarantine(const struct tree *tree, const char *data_path,
      * in place). */
     (void)directory_sync(directory);
     (void)directory_sync_parent(data_path);
-    char reason_path[TREE_PATH_MAX];
-    if (snprintf(reason_path, sizeof reason_path, "%s.reason", out) >= (int)sizeof reason_path)
-        return 0;
     char text[2 * TREE_PATH_MAX + 512];
     int length =
         snprintf(text, sizeof text, "blob: %s\nfrom: %s\nquarantined-at: %lld\nreason: %s\n",
@@ -399,14 +444,8 @@ int fsck_blob_quarantine(const struct tree *tree, const char *data_path,
         length = (int)sizeof text - 1;
     (void)atomic_file_write(reason_path, text, (size_t)length);
     /* The blob's directory, now empty (rmdir refuses otherwise). */
-    char blob_directory[TREE_PATH_MAX];
-    snprintf(blob_directory, sizeof blob_directory, "%s", data_path);
-    char *slash = strrchr(blob_directory, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        if (rmdir(blob_directory) == 0)
-            (void)directory_sync_parent(blob_directory);
-    }
+    if (rmdir(blob_directory) == 0)
+        (void)directory_sync_parent(blob_directory);
     return 0;
 }
 
@@ -417,18 +456,16 @@ static int repair_corrupt(struct fsck_context *context, struct blob_task *task, 
     int result = fsck_repair_lock(context);
     if (result < 0)
         return result;
-    struct blob_task again = *task; /* shares `directory`, freed once by the caller */
-    verify_blob(&again, buffer, NULL);
+    struct blob_task again = *task; /* shares its paths, freed once by the caller */
+    again.hashed_bytes = 0;
+    verify_tree_blob(&again, buffer, NULL);
     if (again.status != BLOB_CORRUPT) {
         fsck_repair_unlock(context);
         return error_set(-EAGAIN,
                          "changed meanwhile (no longer corrupt under the lock), left alone");
     }
-    char data[TREE_PATH_MAX];
-    result = join(data, task->directory, "data");
-    if (result == 0)
-        result = fsck_blob_quarantine(context->tree, data, &task->digest, context->options->now,
-                                      detail, quarantined);
+    result = fsck_blob_quarantine(context->tree, task->directory, task->data, &task->digest,
+                                  context->options->now, detail, quarantined);
     fsck_repair_unlock(context);
     return result;
 }
@@ -465,14 +502,13 @@ static int conclude_no_data(struct fsck_context *context, struct blob_task *task
     return fsck_report_add(report, FSCK_MISSING_BLOB_DATA, data, repaired, "%s%s", detail, outcome);
 }
 
-/* Reports one examined blob (and repairs it with --repair). */
-static int conclude(struct fsck_context *context, struct blob_task *task, unsigned char *buffer)
+/* Reports one examined blob of the tree (and repairs it with --repair). */
+static int conclude_tree(struct fsck_context *context, struct blob_task *task,
+                         unsigned char *buffer)
 {
     struct fsck_report *report = context->report;
-    char data[TREE_PATH_MAX];
-    int result = join(data, task->directory, "data");
-    if (result < 0)
-        return result;
+    const char *data = task->data;
+    int result;
     if (task->status == BLOB_SOUND || task->status == BLOB_CORRUPT)
         report->blobs_verified++; /* hashed to the end */
     switch (task->status) {
@@ -521,42 +557,6 @@ static int conclude(struct fsck_context *context, struct blob_task *task, unsign
     return error_set(-EIO, "blob %s was not verified", task->digest.string);
 }
 
-int fsck_blobs_verify(struct fsck_context *context)
-{
-    struct task_list tasks = {0};
-    int result = walk_blob_directories(context->tree, &tasks);
-    if (result == 0)
-        result = verify_all(context, &tasks);
-    unsigned char *buffer = NULL;
-    if (result == 0 && context->options->repair && (buffer = malloc(FSCK_BLOB_READ_SIZE)) == NULL)
-        result = error_set(-ENOMEM, "out of memory");
-    for (size_t i = 0; result == 0 && i < tasks.count; i++)
-        result = conclude(context, &tasks.items[i], buffer);
-    free(buffer);
-    for (size_t i = 0; i < tasks.count; i++)
-        free(tasks.items[i].directory);
-    free(tasks.items);
-    fsck_digest_list_sort(&context->report->sound_blobs);
-    fsck_digest_list_sort(&context->report->corrupt_blobs);
-    return result;
-}
-
-/* --- a remote store's blobs ------------------------------------------------ */
-
-struct remote_task {
-    size_t index;            /* into report->remote.blobs */
-    enum blob_status status; /* SOUND, CORRUPT, UNREADABLE, or NO_DATA: gone meanwhile */
-    struct digest found;
-    int64_t hashed_bytes;
-    char error[ERROR_MESSAGE_MAX + 64];
-};
-
-struct remote_work {
-    struct blob_store *store;
-    const struct fsck_remote *remote;
-    struct remote_task *tasks;
-};
-
 /* The listing's visitor: keeps what the store lists with a size (its own
  * blobs); those it keeps in the tree (info NULL) were walked in step 1. */
 static int collect_listed(const struct digest *digest, const struct blob_info *info, void *context)
@@ -584,7 +584,7 @@ static int compare_listed(const void *a, const void *b)
 }
 
 /* Lists the store into report->remote: sorted, one entry per digest. */
-static int list_remote(struct fsck_context *context)
+static int list_store(struct fsck_context *context)
 {
     struct fsck_remote *remote = &context->report->remote;
     int result = blob_store_list(context->store, collect_listed, remote);
@@ -611,90 +611,6 @@ static int list_remote(struct fsck_context *context)
     return 0;
 }
 
-/* Re-hashes one blob through the store's reader, FSCK_REMOTE_READ_SIZE at a
- * time. */
-static void verify_remote_blob(struct blob_store *store, const struct fsck_remote_blob *blob,
-                               struct remote_task *task, unsigned char *buffer,
-                               atomic_uint_least64_t *progress)
-{
-    struct blob_reader *reader = NULL;
-    struct blob_info info;
-    task->hashed_bytes = 0;
-    int result = blob_store_open(store, &blob->digest, &reader, &info);
-    if (result == -ENOENT) {
-        task->status = BLOB_NO_DATA; /* removed since the listing (cairn-gc) */
-        return;
-    }
-    if (result < 0) {
-        task->status = BLOB_UNREADABLE;
-        snprintf(task->error, sizeof task->error, "cannot open: %s", error_message());
-        return;
-    }
-    struct digest_hasher hasher;
-    if ((result = digest_hasher_init(&hasher, blob->digest.algorithm)) < 0) {
-        blob_reader_close(reader);
-        task->status = BLOB_UNREADABLE;
-        snprintf(task->error, sizeof task->error, "%s", error_message());
-        return;
-    }
-    int64_t offset = 0;
-    for (;;) {
-        ssize_t count = blob_reader_read(reader, buffer, FSCK_REMOTE_READ_SIZE, offset);
-        if (count < 0) {
-            result = (int)count;
-            snprintf(task->error, sizeof task->error, "read failed after %lld bytes: %s",
-                     (long long)offset, error_message());
-            break;
-        }
-        if (count == 0)
-            break;
-        if ((result = digest_hasher_update(&hasher, buffer, (size_t)count)) < 0) {
-            snprintf(task->error, sizeof task->error, "%s", error_message());
-            break;
-        }
-        offset += count;
-        atomic_fetch_add_explicit(progress, (uint64_t)count, memory_order_relaxed);
-    }
-    blob_reader_close(reader);
-    if (result < 0) {
-        digest_hasher_release(&hasher);
-        task->status = BLOB_UNREADABLE;
-        return;
-    }
-    if ((result = digest_hasher_finish(&hasher, &task->found)) < 0) {
-        task->status = BLOB_UNREADABLE;
-        snprintf(task->error, sizeof task->error, "%s", error_message());
-        return;
-    }
-    task->hashed_bytes = offset;
-    task->status = digest_equal(&task->found, &blob->digest) && offset == blob->size ? BLOB_SOUND
-                                                                                     : BLOB_CORRUPT;
-}
-
-static void verify_remote_task(struct parallel_run *run, size_t item, unsigned char *buffer)
-{
-    struct remote_work *work = run->context;
-    struct remote_task *task = &work->tasks[item];
-    if (buffer == NULL) {
-        task->status = BLOB_UNREADABLE;
-        snprintf(task->error, sizeof task->error, "out of memory");
-        return;
-    }
-    verify_remote_blob(work->store, &work->remote->blobs[task->index], task, buffer, &run->bytes);
-}
-
-static const struct remote_work *sort_remote_context;
-
-static int compare_remote_by_size_descending(const void *a, const void *b)
-{
-    const struct remote_work *work = sort_remote_context;
-    int64_t x = work->remote->blobs[work->tasks[*(const size_t *)a].index].size;
-    int64_t y = work->remote->blobs[work->tasks[*(const size_t *)b].index].size;
-    if (x != y)
-        return x > y ? -1 : 1;
-    return 0;
-}
-
 /* "s3:sha256:..." — where a blob of the store is, without a path. */
 static void remote_blob_name(const struct fsck_remote *remote, const struct digest *digest,
                              char out[TREE_PATH_MAX])
@@ -702,13 +618,13 @@ static void remote_blob_name(const struct fsck_remote *remote, const struct dige
     snprintf(out, TREE_PATH_MAX, "%s:%s", remote->store, digest->string);
 }
 
-/* Reports one re-hashed blob. Nothing is repaired: a remote store's blobs
- * are never moved or deleted. */
-static int conclude_remote(struct fsck_context *context, struct remote_task *task)
+/* Reports one re-hashed blob of the store. Nothing is repaired: blobs the
+ * store keeps outside the tree are never moved or deleted. */
+static int conclude_store(struct fsck_context *context, struct blob_task *task)
 {
     struct fsck_report *report = context->report;
     struct fsck_remote *remote = &report->remote;
-    struct fsck_remote_blob *blob = &remote->blobs[task->index];
+    struct fsck_remote_blob *blob = &remote->blobs[task->listed];
     char name[TREE_PATH_MAX];
     remote_blob_name(remote, &blob->digest, name);
     const char *left = context->options->repair
@@ -753,64 +669,82 @@ static int conclude_remote(struct fsck_context *context, struct remote_task *tas
     return error_set(-EIO, "blob %s was not verified", blob->digest.string);
 }
 
-/* --deep: every listed blob the store serves from itself, re-hashed by
- * `jobs` threads, biggest first; then reported in digest order. */
-static int verify_remote(struct fsck_context *context)
+/* Verifies `tasks` (one pass: re-hashed in parallel, then reported in
+ * digest order, each by where it is). */
+static int verify_pass(struct fsck_context *context, struct task_list *tasks, const char *label,
+                       struct pass_totals *totals)
+{
+    int result = verify_all(context, tasks, label, totals);
+    unsigned char *buffer = NULL;
+    if (result == 0 && context->options->repair && (buffer = malloc(FSCK_BLOB_READ_SIZE)) == NULL)
+        result = error_set(-ENOMEM, "out of memory");
+    for (size_t i = 0; result == 0 && i < tasks->count; i++) {
+        struct blob_task *task = &tasks->items[i];
+        result = task->source == BLOB_IN_TREE ? conclude_tree(context, task, buffer)
+                                              : conclude_store(context, task);
+    }
+    free(buffer);
+    fsck_digest_list_sort(&context->report->sound_blobs);
+    fsck_digest_list_sort(&context->report->corrupt_blobs);
+    return result;
+}
+
+/* The blobs the store lists outside the tree that --deep re-hashes: those
+ * the tree does not hold too (the store serves the tree's copy, verified in
+ * the first pass). */
+static int collect_store_tasks(struct fsck_context *context, struct task_list *out)
 {
     struct fsck_report *report = context->report;
     struct fsck_remote *remote = &report->remote;
-    struct remote_work work = {.store = context->store, .remote = remote};
-    work.tasks = calloc(remote->count ? remote->count : 1, sizeof *work.tasks);
-    size_t *order = malloc((remote->count ? remote->count : 1) * sizeof *order);
-    if (work.tasks == NULL || order == NULL) {
-        free(work.tasks);
-        free(order);
-        return error_set(-ENOMEM, "out of memory");
-    }
-    size_t count = 0;
     for (size_t i = 0; i < remote->count; i++) {
         const struct digest *digest = &remote->blobs[i].digest;
-        /* A digest the tree holds too is read from the tree (the store looks
-         * there first): step 1 verified those bytes. */
         if (fsck_digest_list_contains(&report->sound_blobs, digest) ||
             fsck_digest_list_contains(&report->corrupt_blobs, digest)) {
             remote->served_locally++;
             continue;
         }
-        work.tasks[count].index = i;
-        order[count] = count;
-        count++;
+        struct blob_task *task = task_add(out);
+        if (task == NULL)
+            return error_set(-ENOMEM, "out of memory");
+        task->source = BLOB_IN_STORE;
+        task->digest = *digest;
+        task->listed = i;
+        task->size = remote->blobs[i].size;
     }
-    sort_remote_context = &work;
-    qsort(order, count, sizeof *order, compare_remote_by_size_descending);
-    sort_remote_context = NULL;
-    struct parallel_run run = {.count = count,
-                               .order = order,
-                               .buffer_size = FSCK_REMOTE_READ_SIZE,
-                               .work = verify_remote_task,
-                               .context = &work,
-                               .progress_label = "remote blobs"};
-    int result = run_parallel(&run, context->options->jobs, context->options->progress);
-    remote->jobs = run.jobs;
-    for (size_t i = 0; result == 0 && i < count; i++)
-        result = conclude_remote(context, &work.tasks[i]);
-    free(order);
-    free(work.tasks);
-    fsck_digest_list_sort(&report->corrupt_blobs);
-    return result;
+    return 0;
 }
 
-int fsck_blobs_verify_remote(struct fsck_context *context)
+int fsck_blobs_verify(struct fsck_context *context)
 {
-    struct fsck_remote *remote = &context->report->remote;
+    struct fsck_report *report = context->report;
+    struct fsck_remote *remote = &report->remote;
+    struct task_list tree_tasks = {0}, store_tasks = {0};
+    struct pass_totals totals = {0};
+    /* The tree's blobs, always re-hashed. */
+    int result = walk_blob_directories(context->tree, collect_tree_blob, &tree_tasks);
+    if (result == 0)
+        result = verify_pass(context, &tree_tasks, "blobs", &totals);
+    report->blob_seconds = totals.seconds;
+    report->jobs = totals.jobs;
+    report->blob_bytes = totals.bytes;
+    tasks_clear(&tree_tasks);
+    if (result < 0)
+        return result;
+    /* What the store lists: the tree's blobs again (without a blob_info),
+     * and those it keeps elsewhere, re-hashed with --deep. */
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    remote->examined = 1;
-    remote->deep = context->options->deep != 0;
+    remote->examined = blob_store_keeps_blobs_outside_tree(context->store);
+    remote->deep = remote->examined && context->options->deep != 0;
     snprintf(remote->store, sizeof remote->store, "%s", context->store->operations->name);
-    int result = list_remote(context);
+    result = list_store(context);
     if (result == 0 && remote->deep)
-        result = verify_remote(context);
+        result = collect_store_tasks(context, &store_tasks);
+    if (result == 0 && remote->deep) {
+        result = verify_pass(context, &store_tasks, "remote blobs", &totals);
+        remote->jobs = totals.jobs;
+    }
+    tasks_clear(&store_tasks);
     remote->seconds = seconds_since(&start);
     return result;
 }

@@ -64,25 +64,23 @@ static int in_tree(const struct fsck_report *report, const struct digest *digest
 }
 
 /* 1 when the blob exists, 0 when it does not. A blob that cannot be checked
- * (EACCES, EIO) counts as present: nothing is removed on a doubt. With a
- * remote store, what step 1 found in the tree or in the store's listing is
- * present without asking the store (a network round trip per link); only a
- * blob in neither is asked about, so that one pushed since the listing is not
- * taken for missing (and a missing one is asked about again under the lock). */
+ * (EACCES, EIO) counts as present: nothing is removed on a doubt. What step 1
+ * found in the tree or in the store's listing is present without asking the
+ * store (for a bucket, a network round trip per link); only a blob in
+ * neither is asked about, so that one pushed since the listing is not taken
+ * for missing (and a missing one is asked about again under the lock). */
 static int blob_present(struct fsck_context *context, const struct digest *digest)
 {
-    if (blob_store_is_remote(context->store)) {
-        const struct fsck_remote_blob *listed = fsck_remote_blob_find(context->report, digest);
-        if ((listed != NULL && !listed->gone) || in_tree(context->report, digest))
-            return 1;
-    }
+    const struct fsck_remote_blob *listed = fsck_remote_blob_find(context->report, digest);
+    if ((listed != NULL && !listed->gone) || in_tree(context->report, digest))
+        return 1;
     struct blob_info info;
     return blob_store_stat(context->store, digest, &info) == -ENOENT ? 0 : 1;
 }
 
-/* The size of the blob the store serves for `digest` (remote store): the
- * listed size of one only the store holds, else a stat (the tree's copy comes
- * first, and costs no round trip). -ENOENT when it is gone. */
+/* The size of the blob the store serves for `digest`: the listed size of
+ * one only the store holds outside the tree, else a stat (the tree's copy
+ * comes first, and costs no round trip). -ENOENT when it is gone. */
 static int served_size(struct fsck_context *context, const struct digest *digest, int64_t *size_out)
 {
     const struct fsck_remote_blob *listed = fsck_remote_blob_find(context->report, digest);
@@ -288,8 +286,8 @@ static const char *reference_label(enum reference_role role)
     return "blob";
 }
 
-/* Remote store: the blob a config or layer descriptor names has the size the
- * descriptor gives (the server checked that when the manifest was pushed, so
+/* The blob a config or layer descriptor names has the size the descriptor
+ * gives (the server checked that when the manifest was pushed, so
  * a difference means the store's copy changed since; --deep tells whether
  * its bytes are still right). A blob found corrupt is reported already. */
 static int check_size(struct fsck_context *context, const char *name,
@@ -367,8 +365,7 @@ static int check_manifest(struct fsck_context *context, const char *name,
         int linked = tree_path_layer_link(context->tree, name, referenced, path) == 0 &&
                      link_file_read(path, &target) == 0 && digest_equal(&target, referenced);
         if (linked && blob_present(context, referenced)) {
-            if (blob_store_is_remote(context->store))
-                result = check_size(context, name, digest, reference, link_path);
+            result = check_size(context, name, digest, reference, link_path);
             continue;
         }
         if (!linked && reference->descriptor.has_urls)
@@ -463,34 +460,10 @@ static int check_referrers(struct fsck_context *context, const char *name)
     return result < 0 ? result : 0;
 }
 
-/* Sorted union of two sorted lists (into `a`). */
-static int merge_names(struct string_list *a, const struct string_list *b)
-{
-    struct string_list merged = {0};
-    size_t i = 0, j = 0;
-    int result = 0;
-    while (result == 0 && (i < a->count || j < b->count)) {
-        int order = i == a->count ? 1 : j == b->count ? -1 : strcmp(a->items[i], b->items[j]);
-        const char *next = order <= 0 ? a->items[i] : b->items[j];
-        result = string_list_append(&merged, next);
-        if (order <= 0)
-            i++;
-        if (order >= 0)
-            j++;
-    }
-    string_list_clear(a);
-    *a = merged;
-    return result;
-}
-
 int fsck_links_check(struct fsck_context *context)
 {
-    struct string_list repositories = {0}, with_layers = {0};
-    int result = walk_repositories(context->tree, &repositories);
-    if (result == 0)
-        result = walk_repositories_with(context->tree, "_layers", &with_layers);
-    if (result == 0)
-        result = merge_names(&repositories, &with_layers);
+    struct string_list repositories = {0};
+    int result = walk_repository_directories(context->tree, &repositories);
     for (size_t r = 0; result == 0 && r < repositories.count; r++) {
         const char *name = repositories.items[r];
         if ((result = check_layers(context, name)) < 0 ||
@@ -499,7 +472,6 @@ int fsck_links_check(struct fsck_context *context)
             (result = check_referrers(context, name)) < 0)
             break;
     }
-    string_list_clear(&with_layers);
     string_list_clear(&repositories);
     fsck_digest_list_sort(&context->report->referenced);
     return result;

@@ -32,10 +32,9 @@
  * whole directory. manifest_invalid and manifest_reference_missing are never
  * repaired: the manifest is intact, what it needs can still be pushed again.
  *
- * With a remote store (blob_store_is_remote), "blob exists" is answered from
- * what step 1 saw (the tree's blobs and the store's listing) without asking
- * the store; only a target in neither is asked about (blob_store_stat: a
- * blob pushed since the listing), again under the lock before it is called
+ * With every store, "blob exists" is answered from what step 1 saw (the tree's blobs and the
+ * store's listing) without asking the store; only a target in neither is asked about
+ * (blob_store_stat: a blob pushed since the listing), again under the lock before it is called
  * dangling. And every config and layer a manifest names must have the size
  * its descriptor gives (the listed size, or the tree's copy's):
  * blob_size_mismatch, never repaired (the server checked that size at push,
@@ -47,7 +46,7 @@
 #ifndef CAIRN_TOOLS_FSCK_LINKS_H
 #define CAIRN_TOOLS_FSCK_LINKS_H
 
-#include "tools/fsck.h"
+#include "tools/fsck_context.h"
 
 int fsck_links_check(struct fsck_context *context);
 

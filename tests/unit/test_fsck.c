@@ -226,7 +226,7 @@ static void fake_destroy(struct blob_store *store)
 
 static const struct blob_store_operations fake_remote_operations = {
     .name = FAKE_REMOTE_NAME,
-    .flags = BLOB_STORE_REMOTE,
+    .flags = BLOB_STORE_OUTSIDE_TREE,
     .stat = fake_stat,
     .open = fake_open,
     .read = fake_read,
@@ -802,7 +802,7 @@ static void test_manifest_references_missing_layer(void **state)
     struct fixture *fixture = *state;
     struct digest missing = support_digest("sha256:" HEX_B);
     size_t size = 10;
-    struct digest manifest = put_manifest(fixture, &fixture->config, 38, &missing, &size, 1, NULL);
+    struct digest manifest = put_manifest(fixture, &fixture->config, 37, &missing, &size, 1, NULL);
     link_revision(fixture, NAME, &manifest);
     struct fsck_report report;
     run(fixture, 1, &report);
@@ -818,6 +818,29 @@ static void test_manifest_references_missing_layer(void **state)
     assert_true(support_exists(path));
     run(fixture, 0, &report);
     assert_int_equal(fsck_report_count(&report, FSCK_MANIFEST_REFERENCE_MISSING), 1);
+    fsck_report_clear(&report);
+}
+
+/* Sizes are checked the same way with the filesystem store: a descriptor
+ * that gives a blob of the tree another size (its bytes re-hashed sound). */
+static void test_size_mismatch_in_the_tree(void **state)
+{
+    struct fixture *fixture = *state;
+    size_t size = 99;
+    struct digest manifest =
+        put_manifest(fixture, &fixture->config, 37, &fixture->layer, &size, 1, NULL);
+    link_revision(fixture, NAME, &manifest);
+    struct fsck_report report;
+    run(fixture, 1, &report);
+    print_problems(&report);
+    assert_int_equal(report.problem_count, 1);
+    const struct fsck_problem *problem = only(&report, FSCK_BLOB_SIZE_MISMATCH);
+    assert_non_null(strstr(problem->detail, fixture->layer.string));
+    assert_non_null(strstr(problem->detail, "99 bytes"));
+    assert_non_null(strstr(problem->detail, "the fs store has 37 bytes"));
+    assert_non_null(strstr(problem->detail, "the descriptor is wrong"));
+    assert_false(problem->repaired);
+    assert_false(report.remote.examined);
     fsck_report_clear(&report);
 }
 
@@ -1397,6 +1420,7 @@ int main(void)
         FIXTURE_TEST(test_tag_without_current_link),
         FIXTURE_TEST(test_revision_to_missing_blob),
         FIXTURE_TEST(test_manifest_references_missing_layer),
+        FIXTURE_TEST(test_size_mismatch_in_the_tree),
         FIXTURE_TEST(test_manifest_invalid),
         FIXTURE_TEST(test_dangling_referrer),
         FIXTURE_TEST(test_unreadable_link_is_left_alone),
