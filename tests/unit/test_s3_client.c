@@ -23,16 +23,16 @@
 
 #include "drivers/s3_client.h"
 #include "layout/error.h"
+#include "s3_test_server.h"
 
-#define ACCESS_KEY "cairn-test-access"
-#define SECRET_KEY "cairn-test-secret-K3y"
-#define BUCKET "cairn-test"
+#define ACCESS_KEY S3_TEST_ACCESS_KEY
+#define SECRET_KEY S3_TEST_SECRET_KEY
+#define BUCKET S3_TEST_BUCKET
 #define MEBIBYTE (1024 * 1024)
 
 static const char *s3_directory;
-static pid_t server_pid = -1;
+static struct s3_test_server server = {.pid = -1};
 static int server_port;
-static char *server_root;
 
 /* A call that must succeed; on failure the module's message is shown. */
 #define assert_ok(call)                                                                            \
@@ -42,59 +42,21 @@ static char *server_root;
             fail_msg("%s = %lld: %s", #call, assert_ok_result, error_message());                   \
     } while (0)
 
-/* ---- the launcher -------------------------------------------------------- */
+/* ---- the launcher (s3_test_server.h) ----------------------------------- */
 
 static int server_start(void)
 {
-    char script[PATH_MAX], data[PATH_MAX];
-    snprintf(script, sizeof script, "%s/s3-server.js", s3_directory);
-    server_root = support_root_create();
-    snprintf(data, sizeof data, "%s/data", server_root);
-    int pipe_fds[2];
-    if (pipe(pipe_fds) < 0)
-        return -1;
-    server_pid = fork();
-    if (server_pid < 0)
-        return -1;
-    if (server_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlives a crashed test */
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        execlp("node", "node", script, "--host", "127.0.0.1", "--port", "0", "--directory", data,
-               "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--bucket", BUCKET,
-               (char *)NULL);
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    char line[256];
-    size_t used = 0;
-    int found = 0;
-    while (!found && used + 1 < sizeof line) {
-        struct pollfd poll_fd = {pipe_fds[0], POLLIN, 0};
-        if (poll(&poll_fd, 1, 30000) <= 0)
-            break;
-        ssize_t got = read(pipe_fds[0], line + used, sizeof line - 1 - used);
-        if (got <= 0)
-            break;
-        used += (size_t)got;
-        line[used] = '\0';
-        found = strchr(line, '\n') != NULL && sscanf(line, "listening %d", &server_port) == 1;
-    }
-    close(pipe_fds[0]);
-    if (!found) {
-        fprintf(stderr, "s3-server.js did not print \"listening <port>\"\n");
-        return -1;
-    }
-    return 0;
+    int result = s3_test_server_start(&server, s3_directory);
+    server_port = server.port;
+    return result;
 }
 
 static void server_stop(void)
 {
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-        server_pid = -1;
+    if (server.pid > 0) {
+        kill(server.pid, SIGTERM);
+        waitpid(server.pid, NULL, 0);
+        server.pid = -1;
     }
 }
 
@@ -1093,26 +1055,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    server_stop();
-    if (server_root != NULL)
-        support_root_remove(server_root);
-    server_root = NULL;
+    s3_test_server_stop(&server);
     return 0;
-}
-
-static int node_available(void)
-{
-    pid_t child = fork();
-    if (child == 0) {
-        int null_fd = open("/dev/null", O_WRONLY);
-        dup2(null_fd, STDOUT_FILENO);
-        dup2(null_fd, STDERR_FILENO);
-        execlp("node", "node", "--version", (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    return child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
 }
 
 int main(int argc, char **argv)
@@ -1138,10 +1082,7 @@ int main(int argc, char **argv)
     };
     int failures = cmocka_run_group_tests_name("s3_client_scripted", offline, NULL, NULL);
 
-    char modules[PATH_MAX];
-    snprintf(modules, sizeof modules, "%s/node_modules/@20minutes/s3rver/package.json",
-             s3_directory);
-    if (!node_available() || access(modules, R_OK) != 0) {
+    if (!s3_test_server_available(s3_directory)) {
         printf("SKIP: the s3rver tests need node and `npm ci --prefix %s`\n", s3_directory);
         curl_global_cleanup();
         return failures ? 1 : 77;
