@@ -6,6 +6,8 @@
 #   (a) manifest GET by tag        wrk -t$BENCH_WRK_THREADS -c$BENCH_CONNS -d$BENCH_DURATION
 #   (b) blob GET of $BENCH_BLOB_MIB MiB   curl -o /dev/null, run twice, the second counts
 #   (c) monolithic blob push of the same blob   POST, then PUT ?digest= with the body
+#   (d) small-image pushes: $BENCH_PUSH_WORKERS clients push single-layer images
+#       for $BENCH_PUSH_SECONDS s (tests/bench/push_load.py); pushes per second
 #
 # Environment (defaults in brackets):
 #   CAIRN_BINARY      [<repo>/build/cairn]
@@ -20,6 +22,9 @@
 #                     about 4 x BENCH_BLOB_MIB free (blob file, one copy per
 #                     server, plus upload scratch space)
 #   BENCH_ONLY        []         "cairn" or "distribution" to run one side only
+#   BENCH_PUSH_WORKERS [4]       concurrent pushers for (d)
+#   BENCH_PUSH_SECONDS [10]      duration of (d)
+#   BENCH_PUSH_LAYER  [4096]     bytes of each pushed layer in (d)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +39,9 @@ REPO_DIR=$(cd "$HERE/../.." && pwd)
 : "${BENCH_WRK_THREADS:=2}"
 : "${BENCH_TMP:=/var/tmp}"
 : "${BENCH_ONLY:=}"
+: "${BENCH_PUSH_WORKERS:=4}"
+: "${BENCH_PUSH_SECONDS:=10}"
+: "${BENCH_PUSH_LAYER:=4096}"
 
 OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
 
@@ -223,6 +231,11 @@ run_side() {
     log "(b) GET of the $BENCH_BLOB_MIB MiB blob, twice"
     out=$(bench_get "$base" "$BLOB_DIGEST" "$BLOB_SIZE") || exit 1
     read -r R["$side.get1"] R["$side.get2"] <<<"$out"
+    log "(d) small-image pushes: $BENCH_PUSH_WORKERS clients for $BENCH_PUSH_SECONDS s"
+    out=$(python3 "$HERE/push_load.py" "$base" "$BENCH_PUSH_WORKERS" "$BENCH_PUSH_SECONDS" \
+        "$BENCH_PUSH_LAYER") || die "push load against $base failed"
+    read -r R["$side.pushes"] R["$side.push_p50"] R["$side.push_p99"] _ <<<"$out"
+    log "$side: ${R[$side.pushes]} small-image pushes/s (p50 ${R[$side.push_p50]} ms, p99 ${R[$side.push_p99]} ms)"
     log "$side: ${R[$side.rps]} manifest GET/s (p50 ${R[$side.p50]} ms, p99 ${R[$side.p99]} ms); push ${R[$side.push_s]} s (${R[$side.push_mbps]} MB/s); blob GET ${R[$side.get1]} then ${R[$side.get2]} MB/s"
 }
 
@@ -256,6 +269,9 @@ row "(b) blob GET, MB/s (1st run, cold-ish)" get1
 row "(b) blob GET, MB/s (2nd run, counted)" get2
 row "(c) push, seconds (POST + PUT)" push_s
 row "(c) push, MB/s" push_mbps
+row "(d) small-image pushes per second" pushes
+row "(d) push latency p50, ms" push_p50
+row "(d) push latency p99, ms" push_p99
 echo
-echo "Ratios: higher is better for cairn in every row except latency and push seconds."
+echo "Ratios: higher is better for cairn in every row except latency and push seconds (lower is better there)."
 [[ -n ${R[cairn.push_stages]:-} ]] && echo "cairn push, where the time went: ${R[cairn.push_stages]}"
