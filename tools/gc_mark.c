@@ -191,7 +191,7 @@ static int mark_all_layers(struct gc_mark *mark, const struct tree *tree,
     struct digest_list layers = {0};
     int result = walk_layers(tree, repository->name, &layers);
     if (result < 0) {
-        result = gc_mark_add_error(mark, "%s: cannot list _layers: %s", repository->name,
+        result = gc_mark_add_error(mark, "%s: cannot list the layer links: %s", repository->name,
                                    error_message());
         digest_list_clear(&layers);
         return result;

@@ -456,7 +456,7 @@ static int sweep_layer_links(struct sweep *sweep)
         char layers_directory[TREE_PATH_MAX];
         if (walk_layers(sweep->tree, name, &layers) < 0 ||
             tree_path_layers_directory(sweep->tree, name, layers_directory) < 0) {
-            status = add_error(sweep, "%s: cannot list _layers: %s", name, error_message());
+            status = add_error(sweep, "%s: cannot list the layer links: %s", name, error_message());
             digest_list_clear(&layers);
             continue;
         }
