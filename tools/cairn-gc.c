@@ -34,7 +34,7 @@ static void usage(FILE *out)
           "\n"
           "Deletes the blobs no manifest references, safely beside a running cairn.\n"
           "\n"
-          "  --root DIR                 the registry's root directory (Distribution's rootdirectory)\n"
+          "  --root DIR                 the registry's root directory\n"
           "  --config FILE              take storage.filesystem.rootdirectory from cairn's\n"
           "                             (or Distribution's) configuration file\n"
           "  --dry-run                  delete nothing; report what would be deleted\n"
