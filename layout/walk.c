@@ -199,11 +199,25 @@ static int walk_repository_level(char path[TREE_PATH_MAX], size_t path_length,
     return result;
 }
 
-int walk_repositories_visit(const struct tree *tree, const char *marker,
+/* The directory name of each marker: the tree's grammar, spelled here only. */
+static const char *marker_name(enum repository_marker marker)
+{
+    switch (marker) {
+    case REPOSITORY_MARKER_LAYERS:
+        return "_layers";
+    case REPOSITORY_MARKER_UPLOADS:
+        return "_uploads";
+    case REPOSITORY_MARKER_MANIFESTS:
+    default:
+        return "_manifests";
+    }
+}
+
+int walk_repositories_visit(const struct tree *tree, enum repository_marker marker,
                             int (*visit)(const char *name, void *context), void *context)
 {
     char path[TREE_PATH_MAX], name[REPOSITORY_NAME_MAX + 1] = "";
-    struct repository_visitor visitor = {marker, visit, context};
+    struct repository_visitor visitor = {marker_name(marker), visit, context};
     int result = tree_path_repositories(tree, path);
     return result < 0 ? result : walk_repository_level(path, strlen(path), name, 0, &visitor);
 }
@@ -213,7 +227,8 @@ static int append_name(const char *name, void *context)
     return string_list_append(context, name);
 }
 
-int walk_repositories_with(const struct tree *tree, const char *marker, struct string_list *out)
+static int repositories_with(const struct tree *tree, enum repository_marker marker,
+                             struct string_list *out)
 {
     int result = walk_repositories_visit(tree, marker, append_name, out);
     if (result < 0)
@@ -224,7 +239,7 @@ int walk_repositories_with(const struct tree *tree, const char *marker, struct s
 
 int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out)
 {
-    return walk_repositories_with(tree, "_uploads", out);
+    return repositories_with(tree, REPOSITORY_MARKER_UPLOADS, out);
 }
 
 struct layer_search {
@@ -266,12 +281,12 @@ int walk_find_layer_link(const struct tree *tree, const struct digest *digest,
 {
     struct layer_search search = {tree, digest, may_read, context, name_out};
     name_out[0] = '\0';
-    return walk_repositories_visit(tree, "_layers", search_layer_link, &search);
+    return walk_repositories_visit(tree, REPOSITORY_MARKER_LAYERS, search_layer_link, &search);
 }
 
 int walk_repositories(const struct tree *tree, struct string_list *out)
 {
-    return walk_repositories_with(tree, "_manifests", out);
+    return repositories_with(tree, REPOSITORY_MARKER_MANIFESTS, out);
 }
 
 static int list_valid_directories(int path_result, const char *path,
@@ -408,7 +423,7 @@ int walk_referrer_subjects(const struct tree *tree, const char *name, struct dig
 
 int walk_repositories_with_layers(const struct tree *tree, struct string_list *out)
 {
-    return walk_repositories_with(tree, "_layers", out);
+    return repositories_with(tree, REPOSITORY_MARKER_LAYERS, out);
 }
 
 int walk_directory_entries(const char *path, struct string_list *directories,

@@ -50,12 +50,17 @@ int walk_subdirectories(const char *path, struct string_list *out);
  * _manifests child; nested names like "a/b/c" included), sorted. */
 int walk_repositories(const struct tree *tree, struct string_list *out);
 
-/* The same walk, but listing the names whose directory has a `marker` child:
- * "_uploads" (uploads to purge even where no manifest was ever pushed),
- * "_layers" (repositories that hold blob links). */
-int walk_repositories_with(const struct tree *tree, const char *marker, struct string_list *out);
-/* walk_repositories_with "_uploads": the repositories that have uploads in
- * progress (or had: the directory may be empty). */
+/* Which child of a repository's directory a walk looks for: the walks below
+ * list the names whose directory has it. */
+enum repository_marker {
+    REPOSITORY_MARKER_MANIFESTS, /* _manifests: a repository (walk_repositories) */
+    REPOSITORY_MARKER_LAYERS,    /* _layers: it holds blob links */
+    REPOSITORY_MARKER_UPLOADS,   /* _uploads: uploads to purge, even where no
+                                    manifest was ever pushed */
+};
+
+/* The same walk as walk_repositories, for the repositories that have uploads
+ * in progress (or had: the directory may be empty). */
 int walk_repositories_with_uploads(const struct tree *tree, struct string_list *out);
 
 /* The repositories whose directory has a _layers child (they hold blob
@@ -77,7 +82,7 @@ int walk_directory_is_empty(const char *path);
 /* The same walk without a list: calls visit(name, context) for each such
  * repository in directory order (unsorted, for a search that may stop
  * early) and stops at the first non-zero value, which it returns. */
-int walk_repositories_visit(const struct tree *tree, const char *marker,
+int walk_repositories_visit(const struct tree *tree, enum repository_marker marker,
                             int (*visit)(const char *name, void *context), void *context);
 
 /* Every repository a checker must look into: the directories that have a

@@ -35,7 +35,7 @@ static void usage(FILE *stream)
           "Verifies a cairn (or Distribution) registry tree: re-hashes every blob, checks\n"
           "every link, tag and manifest, lists temporary files and stale uploads.\n"
           "\n"
-          "  --root DIR      the registry's root directory (the tree is DIR/docker/registry/v2)\n"
+          "  --root DIR      the registry's root directory\n"
           "  --config FILE   take the root from FILE's storage.filesystem.rootdirectory; with\n"
           "                  storage.s3, check the blobs in the bucket too\n"
           "  --repair        remove dangling and garbage links, broken tags, temporary files\n"

@@ -215,7 +215,8 @@ static void test_find_layer_link(void **state)
 
     /* The visitor stops the walk at its first non-zero value. */
     int visits = 0;
-    assert_int_equal(walk_repositories_visit(&f->tree, "_layers", stop_at_first, &visits), 7);
+    assert_int_equal(
+        walk_repositories_visit(&f->tree, REPOSITORY_MARKER_LAYERS, stop_at_first, &visits), 7);
     assert_int_equal(visits, 1);
 }
 
