@@ -169,12 +169,65 @@ void response_send(h2o_req_t *req, int status, const char *content_type, const c
     h2o_send(req, &buffer, 1, H2O_SEND_STATE_FINAL);
 }
 
+/* The length of the UTF-8 sequence at `text` (1-4), or 0 when it is not a
+ * valid one (overlong forms, surrogates and values above U+10FFFF included)
+ * or is an ASCII control character. */
+static size_t printable_sequence(const unsigned char *text)
+{
+    unsigned char first = text[0];
+    if (first < 0x80)
+        return first >= 0x20 && first != 0x7f;
+    size_t length = first >= 0xc2 && first <= 0xdf   ? 2
+                    : first >= 0xe0 && first <= 0xef ? 3
+                    : first >= 0xf0 && first <= 0xf4 ? 4
+                                                     : 0;
+    for (size_t i = 1; i < length; i++)
+        if ((text[i] & 0xc0) != 0x80)
+            return 0;
+    if ((first == 0xe0 && text[1] < 0xa0) || (first == 0xed && text[1] > 0x9f) ||
+        (first == 0xf0 && text[1] < 0x90) || (first == 0xf4 && text[1] > 0x8f))
+        return 0;
+    return length;
+}
+
+/* `message` as it can go into the JSON body: messages quote what a client
+ * sent, which need not be UTF-8 (a percent-escape decodes to any byte), and
+ * the JSON encoder refuses such strings. Every byte that is not part of a
+ * printable UTF-8 sequence is written as \xNN; a message too long for
+ * `buffer` is cut at a sequence boundary. */
+static const char *printable_message(const char *message, char *buffer, size_t size)
+{
+    const unsigned char *in = (const unsigned char *)message;
+    size_t used = 0;
+    while (*in != '\0') {
+        size_t length = printable_sequence(in);
+        if (length == 0) {
+            if (used + 5 > size)
+                break;
+            snprintf(buffer + used, size - used, "\\x%02x", *in);
+            used += 4;
+            in++;
+            continue;
+        }
+        if (used + length + 1 > size)
+            break;
+        memcpy(buffer + used, in, length);
+        used += length;
+        in += length;
+    }
+    buffer[used] = '\0';
+    return buffer;
+}
+
 void response_send_error(h2o_req_t *req, int error, const char *message)
 {
     struct error_description description = describe(error);
-    json_t *entry = json_pack("{s:s, s:s, s:o}", "code", description.code, "message",
-                              message != NULL && message[0] != '\0' ? message : description.message,
-                              "detail", json_object());
+    char printable[1024];
+    if (message == NULL || message[0] == '\0')
+        message = description.message;
+    json_t *entry =
+        json_pack("{s:s, s:s, s:o}", "code", description.code, "message",
+                  printable_message(message, printable, sizeof printable), "detail", json_object());
     json_t *document = json_pack("{s:[o]}", "errors", entry);
     char *body = document != NULL ? json_dumps(document, JSON_COMPACT) : NULL;
     json_decref(document);

@@ -301,6 +301,18 @@ class ChunkedUploadTest(CairnTestCase):
         self.assert_error(r, 400, "DIGEST_INVALID")
         self.assert_no_path(self.tree.layer_link(name, sha256(b"data")))
 
+    def test_put_with_digest_escaping_to_a_non_ascii_byte(self):
+        # A fuzzer's find (issue 11): %a2 decodes to a byte that is not
+        # UTF-8, which the error message quotes; the answer is the
+        # parameter's 400, never a 500.
+        name = self.repo()
+        for digest in ("sh/%a256:2d7", "sh%ffa256:2d7", "sha256:%c3%28ab"):
+            loc = self.start_upload(name)
+            r = self.put_upload(loc, digest, b"data")
+            self.assert_error(r, 400, "DIGEST_INVALID")
+            self.assertTrue(r.json()["errors"][0]["message"].isprintable(), r.json())
+        self.assert_no_path(self.tree.layer_link(name, sha256(b"data")))
+
     def test_put_whole_body_in_final_request(self):
         name = self.repo()
         data = b"all in the PUT"
