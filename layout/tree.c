@@ -203,6 +203,30 @@ int tree_path_tag_index_link(const struct tree *tree, const char *name, const ch
                            digest_algorithm_name(digest->algorithm), digest_hex(digest));
 }
 
+int tree_path_tag_staging_template(const struct tree *tree, const char *name,
+                                   char out[TREE_PATH_MAX])
+{
+    return repository_path(tree, name, out, "/_manifests/tags/" TREE_TAG_STAGING_PREFIX "XXXXXX");
+}
+
+int tree_is_tag_staging(const char *entry)
+{
+    size_t prefix = sizeof TREE_TAG_STAGING_PREFIX - 1;
+    return strncmp(entry, TREE_TAG_STAGING_PREFIX, prefix) == 0 && strlen(entry) == prefix + 6;
+}
+
+int tree_path_tag_current_link_in(const char *tag_directory, char out[TREE_PATH_MAX])
+{
+    return path_format(out, "%s/current/link", tag_directory);
+}
+
+int tree_path_tag_index_link_in(const char *tag_directory, const struct digest *digest,
+                                char out[TREE_PATH_MAX])
+{
+    return path_format(out, "%s/index/%s/%s/link", tag_directory,
+                       digest_algorithm_name(digest->algorithm), digest_hex(digest));
+}
+
 int tree_path_referrers_directory(const struct tree *tree, const char *name,
                                   const struct digest *subject, char out[TREE_PATH_MAX])
 {

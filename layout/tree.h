@@ -97,6 +97,21 @@ int tree_path_tag_current_link(const struct tree *tree, const char *name, const 
 int tree_path_tag_index_link(const struct tree *tree, const char *name, const char *tag,
                              const struct digest *digest, char out[TREE_PATH_MAX]);
 
+/* A tag is staged and retired under a name in _manifests/tags that no tag
+ * can have (tags never start with '.'), so that it appears and disappears
+ * with one rename (layout/tag_update.h):
+ * T/.../_manifests/tags/.cairn-tag-XXXXXX, a mkdtemp(3) template. */
+#define TREE_TAG_STAGING_PREFIX ".cairn-tag-"
+int tree_path_tag_staging_template(const struct tree *tree, const char *name,
+                                   char out[TREE_PATH_MAX]);
+/* Whether an entry of _manifests/tags is such a staging directory. */
+int tree_is_tag_staging(const char *entry);
+/* current/link and index/<alg>/<hex>/link inside a tag directory given by
+ * its path (a tag's own, or a staging directory). */
+int tree_path_tag_current_link_in(const char *tag_directory, char out[TREE_PATH_MAX]);
+int tree_path_tag_index_link_in(const char *tag_directory, const struct digest *digest,
+                                char out[TREE_PATH_MAX]);
+
 /* T/.../_manifests/referrers/<alg>/<subject-hex> */
 int tree_path_referrers_directory(const struct tree *tree, const char *name,
                                   const struct digest *subject, char out[TREE_PATH_MAX]);

@@ -308,6 +308,27 @@ int walk_tags(const struct tree *tree, const char *name, struct string_list *out
                                   out);
 }
 
+int walk_tags_with_current(const struct tree *tree, const char *name, struct string_list *out)
+{
+    int result = walk_tags(tree, name, out);
+    size_t kept = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        char path[TREE_PATH_MAX];
+        struct stat status;
+        int found = result == 0;
+        if (found && (result = tree_path_tag_current_link(tree, name, out->items[i], path)) < 0)
+            found = 0;
+        if (found && lstat(path, &status) == 0 && S_ISREG(status.st_mode))
+            out->items[kept++] = out->items[i];
+        else
+            free(out->items[i]);
+    }
+    out->count = kept;
+    if (result < 0)
+        string_list_clear(out);
+    return result;
+}
+
 int walk_uploads(const struct tree *tree, const char *name, struct string_list *out)
 {
     char path[TREE_PATH_MAX];

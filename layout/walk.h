@@ -108,6 +108,11 @@ int walk_find_layer_link(const struct tree *tree, const struct digest *digest,
 
 /* Every tag of a repository (directories under _manifests/tags), sorted. */
 int walk_tags(const struct tree *tree, const char *name, struct string_list *out);
+/* The tags the API shows (tags/list): those of walk_tags that have their
+ * current link. A directory without one (a tree written by Distribution, or
+ * by a cairn before tags appeared whole, that crashed halfway) names no
+ * manifest, so it is no tag; cairn-fsck reports it. Sorted. */
+int walk_tags_with_current(const struct tree *tree, const char *name, struct string_list *out);
 
 /* Digests of every revision link directory, layer link directory, and
  * referrer of `subject`. Sorted by digest string. */

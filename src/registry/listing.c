@@ -30,7 +30,7 @@ int listing_tags(const struct tree *tree, const char *name, struct string_list *
 {
     if (!repository_exists(tree, name))
         return error_set(-REGISTRY_ERROR_NAME_UNKNOWN, "repository name not known to registry");
-    return walk_tags(tree, name, out);
+    return walk_tags_with_current(tree, name, out);
 }
 
 int listing_page_size_parse(const char *text, long *size_out)

@@ -2,15 +2,19 @@
 #include "src/registry/repository.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "layout/atomic_file.h"
 #include "layout/error.h"
 #include "layout/gc_lock.h"
 #include "layout/link_file.h"
 #include "layout/names.h"
+#include "layout/tag_update.h"
 #include "layout/walk.h"
 #include "src/registry/registry_error.h"
 #include "src/registry/stored_manifest.h"
@@ -65,6 +69,33 @@ void repository_writer_unlock(int fd)
 {
     if (fd >= 0)
         gc_lock_release(fd);
+}
+
+/* Tag changes of one repository run one at a time in this process: a
+ * manifest PUT by tag from its revision link to its tag link, a tag DELETE,
+ * a manifest DELETE from its tag scan to its revision's removal. Otherwise a
+ * DELETE of a manifest could scan the tags, a PUT tag it again, and the
+ * DELETE remove the revision the new tag names. Repositories map onto a
+ * fixed set of mutexes by a hash of their name (two repositories may share
+ * one, which only serializes them). cairn-gc deletes manifests under the
+ * exclusive GC lock, which excludes every PUT (they hold it shared). */
+#define TAG_MUTEXES 64
+static pthread_mutex_t tag_mutexes[TAG_MUTEXES];
+static pthread_once_t tag_mutexes_once = PTHREAD_ONCE_INIT;
+
+static void tag_mutexes_init(void)
+{
+    for (size_t i = 0; i < TAG_MUTEXES; i++)
+        pthread_mutex_init(&tag_mutexes[i], NULL);
+}
+
+static pthread_mutex_t *tag_mutex_of(const char *name)
+{
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)name; *c != '\0'; c++)
+        hash = (hash ^ *c) * 16777619u;
+    pthread_once(&tag_mutexes_once, tag_mutexes_init);
+    return &tag_mutexes[hash % TAG_MUTEXES];
 }
 
 int repository_link_blob(const struct tree *tree, struct blob_store *blobs, const char *name,
@@ -279,6 +310,9 @@ static int write_manifest_locked(const struct tree *tree, struct blob_store *blo
     result = blob_store_put(blobs, &put->digest, body, length);
     if (result < 0)
         return result;
+    pthread_mutex_t *tag_mutex = by_tag ? tag_mutex_of(name) : NULL;
+    if (tag_mutex != NULL)
+        pthread_mutex_lock(tag_mutex);
     result = tree_path_revision_link(tree, name, &put->digest, path);
     if (result == 0)
         result = link_file_write(path, &put->digest);
@@ -287,33 +321,41 @@ static int write_manifest_locked(const struct tree *tree, struct blob_store *blo
         if (result == 0)
             result = link_file_write(path, &put->digest);
     }
-    if (result == 0 && by_tag) {
-        result = tree_path_tag_index_link(tree, name, reference, &put->digest, path);
-        if (result == 0)
-            result = link_file_write(path, &put->digest);
-        if (result == 0)
-            result = tree_path_tag_current_link(tree, name, reference, path);
-        if (result == 0)
-            result = link_file_write(path, &put->digest);
-    }
+    /* The tag last, and whole (layout/tag_update.h). */
+    if (result == 0 && by_tag)
+        result = tag_update_write(tree, name, reference, &put->digest);
+    if (tag_mutex != NULL)
+        pthread_mutex_unlock(tag_mutex);
     return result;
+}
+
+/* Under the repository's tag mutex. */
+static int delete_tag_locked(const struct tree *tree, const char *name, const char *tag)
+{
+    int result = tag_update_remove(tree, name, tag);
+    if (result == -ENOENT)
+        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "tag %s unknown in %s", tag, name);
+    return result;
+}
+
+/* What a crash left in the tags directory: staging directories untouched
+ * for a while (cairn-gc deletes manifests from another process, so a
+ * staging directory the server is using now must not look abandoned). */
+#define TAG_STAGING_GRACE_SECONDS 60
+
+static void remove_tag_staging_locked(const struct tree *tree, const char *name)
+{
+    (void)tag_update_remove_staging(tree, name, TAG_STAGING_GRACE_SECONDS, (long long)time(NULL));
 }
 
 int repository_delete_tag(const struct tree *tree, const char *name, const char *tag)
 {
-    char path[TREE_PATH_MAX], tags[TREE_PATH_MAX];
-    struct stat status;
-    int result = tree_path_tag_directory(tree, name, tag, path);
-    if (result < 0)
-        return result;
-    result = tree_path_tags_directory(tree, name, tags);
-    if (result < 0)
-        return result;
-    if (stat(path, &status) != 0)
-        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "tag %s unknown in %s", tag, name);
-    result = directory_remove_tree(path);
+    pthread_mutex_t *tag_mutex = tag_mutex_of(name);
+    pthread_mutex_lock(tag_mutex);
+    int result = delete_tag_locked(tree, name, tag);
     if (result == 0)
-        result = directory_sync(tags);
+        remove_tag_staging_locked(tree, name);
+    pthread_mutex_unlock(tag_mutex);
     return result;
 }
 
@@ -351,7 +393,7 @@ static int delete_tags_of(const struct tree *tree, const char *name, const struc
     for (size_t i = 0; result == 0 && i < tags.count; i++) {
         char link[TREE_PATH_MAX], tag_directory[TREE_PATH_MAX];
         if (naming[i]) {
-            result = repository_delete_tag(tree, name, tags.items[i]);
+            result = delete_tag_locked(tree, name, tags.items[i]);
             continue;
         }
         result = tree_path_tag_index_link(tree, name, tags.items[i], digest, link);
@@ -424,12 +466,17 @@ int repository_delete_manifest_as(const struct tree *tree, struct blob_store *bl
     /* Everything that names the revision first, the revision last: a
      * deletion cut short leaves a revision to delete again, never a tag or
      * a referrer entry naming a missing revision. */
+    pthread_mutex_t *tag_mutex = tag_mutex_of(name);
+    pthread_mutex_lock(tag_mutex);
     result = delete_tags_of(tree, name, digest, how != NULL && how->untagged_only);
     if (result == 0)
         result = delete_referrer_entry(tree, blobs, name, digest, how);
-    if (result < 0)
-        return result;
-    return link_file_remove(path, revisions);
+    if (result == 0)
+        result = link_file_remove(path, revisions);
+    if (result == 0)
+        remove_tag_staging_locked(tree, name);
+    pthread_mutex_unlock(tag_mutex);
+    return result;
 }
 
 int repository_delete_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,

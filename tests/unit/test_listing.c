@@ -2,6 +2,7 @@
  * filter, tag lists, page sizes and pages. */
 #include "gc_test_tree.h"
 
+#include "layout/link_file.h"
 #include "src/registry/listing.h"
 #include "src/registry/registry_error.h"
 
@@ -45,6 +46,15 @@ static void test_tags(void **state)
     assert_int_equal(tags.count, 2);
     assert_string_equal(tags.items[0], "v1");
     assert_string_equal(tags.items[1], "v2");
+    string_list_clear(&tags);
+    /* A tag directory without its current link (a half-made or
+     * half-removed tag of a crashed writer) is not listed. */
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_tag_index_link(&fixture.tree, "app", "half", &image.digest, path),
+                     0);
+    assert_int_equal(link_file_write(path, &image.digest), 0);
+    assert_int_equal(listing_tags(&fixture.tree, "app", &tags), 0);
+    assert_int_equal(tags.count, 2);
     string_list_clear(&tags);
     assert_int_equal(listing_tags(&fixture.tree, "other", &tags), -REGISTRY_ERROR_NAME_UNKNOWN);
     assert_int_equal(tags.count, 0);

@@ -1,0 +1,152 @@
+/* layout/tag_update.h */
+#include "layout/tag_update.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "layout/atomic_file.h"
+#include "layout/error.h"
+#include "layout/link_file.h"
+#include "layout/walk.h"
+
+/* How many staging names are tried before giving up (a name is taken only
+ * by a leftover of a crash or by a concurrent writer). */
+#define STAGING_ATTEMPTS 16
+
+/* A fresh staging path in <name>'s tags directory (not created). */
+static int staging_path(const struct tree *tree, const char *name, char out[TREE_PATH_MAX])
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char random_bytes[6];
+    int result = tree_path_tag_staging_template(tree, name, out);
+    if (result < 0)
+        return result;
+    if (getrandom(random_bytes, sizeof random_bytes, 0) != (ssize_t)sizeof random_bytes)
+        return error_set(-EIO, "getrandom failed: %s", strerror(errno));
+    char *suffix = out + strlen(out) - sizeof random_bytes;
+    for (size_t i = 0; i < sizeof random_bytes; i++)
+        suffix[i] = alphabet[random_bytes[i] % (sizeof alphabet - 1)];
+    return 0;
+}
+
+/* Index link, then current link, inside `tag_directory`. */
+static int write_links_in(const char *tag_directory, const struct digest *digest)
+{
+    char path[TREE_PATH_MAX];
+    int result = tree_path_tag_index_link_in(tag_directory, digest, path);
+    if (result == 0)
+        result = link_file_write(path, digest);
+    if (result == 0)
+        result = tree_path_tag_current_link_in(tag_directory, path);
+    if (result == 0)
+        result = link_file_write(path, digest);
+    return result;
+}
+
+/* Makes a new staging directory (0777 under the umask, as every directory
+ * of the tree), durably. */
+static int make_staging(const struct tree *tree, const char *name, const char *tags,
+                        char staging[TREE_PATH_MAX])
+{
+    int result = directory_create(tags);
+    for (int attempt = 0; result == 0; attempt++) {
+        if ((result = staging_path(tree, name, staging)) < 0)
+            return result;
+        if (mkdir(staging, 0777) == 0)
+            return directory_sync(tags);
+        if (errno != EEXIST || attempt == STAGING_ATTEMPTS)
+            return error_set(-errno, "cannot create %s: %s", staging, strerror(errno));
+    }
+    return result;
+}
+
+int tag_update_write(const struct tree *tree, const char *name, const char *tag,
+                     const struct digest *digest)
+{
+    char tag_directory[TREE_PATH_MAX], tags[TREE_PATH_MAX], staging[TREE_PATH_MAX];
+    struct stat status;
+    int result = tree_path_tag_directory(tree, name, tag, tag_directory);
+    if (result == 0)
+        result = tree_path_tags_directory(tree, name, tags);
+    if (result < 0)
+        return result;
+    if (stat(tag_directory, &status) == 0)
+        return write_links_in(tag_directory, digest);
+    if (errno != ENOENT)
+        return error_set(-errno, "cannot stat %s: %s", tag_directory, strerror(errno));
+
+    if ((result = make_staging(tree, name, tags, staging)) < 0)
+        return result;
+    result = write_links_in(staging, digest);
+    if (result == 0 && rename(staging, tag_directory) == 0)
+        return directory_sync(tags);
+    int error = result < 0 ? 0 : errno;
+    directory_remove_tree(staging);
+    if (result < 0)
+        return result;
+    if (error == EEXIST || error == ENOTEMPTY) /* another writer made the tag meanwhile */
+        return write_links_in(tag_directory, digest);
+    return error_set(-error, "cannot rename %s to %s: %s", staging, tag_directory, strerror(error));
+}
+
+int tag_update_remove(const struct tree *tree, const char *name, const char *tag)
+{
+    char tag_directory[TREE_PATH_MAX], tags[TREE_PATH_MAX], staging[TREE_PATH_MAX];
+    int result = tree_path_tag_directory(tree, name, tag, tag_directory);
+    if (result == 0)
+        result = tree_path_tags_directory(tree, name, tags);
+    for (int attempt = 0; result == 0; attempt++) {
+        if ((result = staging_path(tree, name, staging)) < 0)
+            return result;
+        /* An empty directory of that name (a leftover) is replaced. */
+        if (rename(tag_directory, staging) == 0)
+            break;
+        int error = errno;
+        if (error == ENOENT)
+            return error_set(-ENOENT, "tag %s unknown in %s", tag, name);
+        if ((error != EEXIST && error != ENOTEMPTY) || attempt == STAGING_ATTEMPTS)
+            return error_set(-error, "cannot rename %s to %s: %s", tag_directory, staging,
+                             strerror(error));
+    }
+    if (result < 0)
+        return result;
+    if ((result = directory_sync(tags)) < 0) /* from here on the tag is gone */
+        return result;
+    result = directory_remove_tree(staging);
+    return result < 0 ? result : directory_sync(tags);
+}
+
+int tag_update_remove_staging(const struct tree *tree, const char *name,
+                              long long older_than_seconds, long long now)
+{
+    char tags[TREE_PATH_MAX];
+    struct string_list directories = {0};
+    int result = tree_path_tags_directory(tree, name, tags);
+    if (result == 0)
+        result = walk_directory_entries(tags, &directories, NULL);
+    int removed = 0;
+    for (size_t i = 0; result == 0 && i < directories.count; i++) {
+        char path[TREE_PATH_MAX];
+        struct stat status;
+        if (!tree_is_tag_staging(directories.items[i]))
+            continue;
+        if ((result = tree_path_child(tags, directories.items[i], path)) < 0)
+            break;
+        if (lstat(path, &status) != 0 || !S_ISDIR(status.st_mode))
+            continue;
+        /* A rename (a tag being retired) changes the ctime, a write the mtime. */
+        long long touched =
+            (long long)(status.st_mtime > status.st_ctime ? status.st_mtime : status.st_ctime);
+        if (older_than_seconds > 0 && touched > now - older_than_seconds)
+            continue;
+        if ((result = directory_remove_tree(path)) == 0)
+            removed++;
+    }
+    string_list_clear(&directories);
+    if (result == 0 && removed > 0)
+        result = directory_sync(tags);
+    return result < 0 ? result : removed;
+}
