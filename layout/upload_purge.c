@@ -76,3 +76,49 @@ int upload_purge(const struct tree *tree, long long older_than_seconds, long lon
     string_list_clear(&repositories);
     return status;
 }
+
+/* rmdir and fsync the parent: 1 removed, 0 not empty or already gone. */
+static int remove_if_empty(const char *directory, const char *parent)
+{
+    if (rmdir(directory) == 0)
+        return directory_sync(parent) < 0 ? -EIO : 1;
+    if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT)
+        return 0;
+    return error_set(-errno, "cannot remove %s: %s", directory, strerror(errno));
+}
+
+int upload_remove_empty_directories(const struct tree *tree, const char *name)
+{
+    char repositories[TREE_PATH_MAX], directory[TREE_PATH_MAX], uploads[TREE_PATH_MAX];
+    struct string_list entries = {0};
+    int result = tree_path_repositories(tree, repositories);
+    if (result == 0)
+        result = tree_path_repository(tree, name, directory);
+    if (result == 0)
+        result = tree_path_uploads_directory(tree, name, uploads);
+    if (result == 0)
+        result = walk_directory_entries(directory, &entries, &entries);
+    for (size_t i = 0; result == 0 && i < entries.count; i++)
+        if (tree_repository_entry_kind(entries.items[i]) != TREE_ENTRY_UPLOADS)
+            result = 1; /* the repository has more than uploads: it stays */
+    string_list_clear(&entries);
+    if (result != 0)
+        return result < 0 ? result : 0;
+    if ((result = remove_if_empty(uploads, directory)) < 0)
+        return result;
+    size_t stop = strlen(repositories);
+    for (;;) {
+        char *slash = strrchr(directory, '/');
+        if (slash == NULL || (size_t)(slash - directory) < stop)
+            return 0;
+        *slash = '\0';
+        char parent[TREE_PATH_MAX];
+        memcpy(parent, directory, strlen(directory) + 1);
+        *slash = '/';
+        if ((result = remove_if_empty(directory, parent)) <= 0)
+            return result;
+        memcpy(directory, parent, strlen(parent) + 1);
+        if (strlen(directory) <= stop)
+            return 0;
+    }
+}

@@ -32,4 +32,15 @@ int upload_purge(const struct tree *tree, long long older_than_seconds, long lon
                                 uint64_t bytes, void *context),
                  void *context, struct upload_purge_result *result);
 
+/* After an upload of <name> was removed because it failed or was
+ * cancelled: when <name>'s directory holds nothing but an empty _uploads,
+ * removes that, then <name>'s directory and its parents while they are
+ * empty (never repositories/ itself), each removal made durable by
+ * fsyncing the parent. So an upload that failed in a new repository leaves
+ * no directory. rmdir(2) only removes an empty directory, so one that a
+ * concurrent upload or push has put something into stays, and a writer
+ * that finds a directory gone creates it again (directory_create retries).
+ * 0 or a negative errno (message set). */
+int upload_remove_empty_directories(const struct tree *tree, const char *name);
+
 #endif

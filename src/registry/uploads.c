@@ -13,6 +13,7 @@
 
 #include "layout/atomic_file.h"
 #include "layout/error.h"
+#include "layout/upload_purge.h"
 #include "src/observe/metrics.h"
 #include "src/registry/registry_error.h"
 #include "src/registry/repository.h"
@@ -97,18 +98,26 @@ int upload_start(const struct tree *tree, const char *name, char id_out[UPLOAD_I
     clock_gettime(CLOCK_REALTIME, &now);
     tree_format_started_at(now.tv_sec, now.tv_nsec, started_at);
     result = atomic_file_write(path, started_at, strlen(started_at));
-    if (result < 0)
-        return result;
-    result = tree_path_upload_data(tree, name, id_out, path);
-    if (result < 0)
-        return result;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return error_set(-errno, "cannot create %s: %s", path, strerror(errno));
-    close(fd);
-    result = directory_sync_parent(path);
     if (result == 0)
+        result = tree_path_upload_data(tree, name, id_out, path);
+    if (result == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+            result = error_set(-errno, "cannot create %s: %s", path, strerror(errno));
+        else
+            close(fd);
+    }
+    if (result == 0)
+        result = directory_sync_parent(path);
+    if (result == 0) {
         metrics_upload_started();
+        return 0;
+    }
+    /* A failed start leaves no directory either (its message is kept). */
+    char directory[TREE_PATH_MAX];
+    if (tree_path_upload_directory(tree, name, id_out, directory) == 0 &&
+        directory_remove_tree(directory) == 0)
+        (void)upload_remove_empty_directories(tree, name);
     return result;
 }
 
@@ -371,7 +380,10 @@ int upload_append_end(struct upload_session *session, int ok)
     return ok ? -EIO : 0;
 }
 
-static int remove_upload_directory(struct upload_session *session, const struct tree *tree)
+/* With `failed`, the directories a new repository got for this upload
+ * go too (layout/upload_purge.h). */
+static int remove_upload_directory(struct upload_session *session, const struct tree *tree,
+                                   int failed)
 {
     char path[TREE_PATH_MAX], uploads[TREE_PATH_MAX];
     int result = tree_path_upload_directory(tree, session->name, session->id, path);
@@ -385,7 +397,11 @@ static int remove_upload_directory(struct upload_session *session, const struct 
     if (result == 0)
         result = directory_sync(uploads);
     /* cairn-gc may have removed the emptied _uploads meanwhile: still gone. */
-    return result == -ENOENT ? 0 : result;
+    if (result == -ENOENT)
+        result = 0;
+    if (result == 0 && failed)
+        result = upload_remove_empty_directories(tree, session->name);
+    return result;
 }
 
 int upload_commit(struct upload_session *session, const struct tree *tree, struct blob_store *blobs,
@@ -414,7 +430,7 @@ int upload_commit(struct upload_session *session, const struct tree *tree, struc
     if (result < 0)
         return result;
     if (!digest_equal(&actual, expected)) {
-        remove_upload_directory(session, tree);
+        remove_upload_directory(session, tree, 1);
         return error_set(-REGISTRY_ERROR_DIGEST_INVALID, "upload hashes to %s, not %s",
                          actual.string, expected->string);
     }
@@ -440,12 +456,12 @@ int upload_commit(struct upload_session *session, const struct tree *tree, struc
         result = link_blob_locked(tree, blobs, session->name, expected);
     repository_writer_unlock(lock);
     if (result == 0)
-        result = remove_upload_directory(session, tree);
+        result = remove_upload_directory(session, tree, 0);
     session->timing.commit_seconds += now_seconds() - started;
     return result;
 }
 
 int upload_cancel(struct upload_session *session, const struct tree *tree)
 {
-    return remove_upload_directory(session, tree);
+    return remove_upload_directory(session, tree, 1);
 }

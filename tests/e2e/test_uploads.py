@@ -558,3 +558,58 @@ class AutomaticMountSwitchTest(CairnTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FailedUploadLeavesNothingTest(CairnTestCase):
+    """A failed or cancelled upload to a repository that did not exist leaves
+    no directory behind: not its upload, not _uploads/, not the repository's
+    own directory (nor the parents a nested name created)."""
+
+    def assert_no_repository_directory(self, name):
+        path = self.tree.repo(name)
+        self.assertFalse(path.exists(), f"{path} left: {list(path.rglob('*'))}")
+
+    def test_mismatched_monolithic_post(self):
+        name = self.repo()
+        data = b"a body that is not what the digest says"
+        r = self.req("POST", f"/v2/{name}/blobs/uploads/?digest={sha256(b'other')}", body=data,
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn(b"DIGEST_INVALID", r.body)
+        self.assert_no_repository_directory(name)
+
+    def test_mismatched_monolithic_post_nested_name(self):
+        name = self.repo() + "/inner/most"
+        r = self.req("POST", f"/v2/{name}/blobs/uploads/?digest={sha256(b'other')}",
+                     body=b"something else",
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 400, r)
+        self.assert_no_repository_directory(name.split("/")[0])
+
+    def test_cancelled_upload(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        self.assertEqual(self.patch(loc, b"some bytes").status, 202)
+        r = self.req("DELETE", loc)
+        self.assertEqual(r.status, 204, r)
+        self.assert_no_repository_directory(name)
+
+    def test_failed_commit(self):
+        name = self.repo()
+        loc = self.start_upload(name)
+        r = self.req("PUT", loc + ("&" if "?" in loc else "?") + f"digest={sha256(b'x')}",
+                     body=b"not x", headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 400, r)
+        self.assert_no_repository_directory(name)
+
+    def test_existing_repository_keeps_its_directories(self):
+        name = self.repo()
+        data = b"a blob that stays"
+        r = self.req("POST", f"/v2/{name}/blobs/uploads/?digest={sha256(data)}", body=data,
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 201, r)
+        loc = self.start_upload(name)
+        self.assertEqual(self.req("DELETE", loc).status, 204)
+        self.assertTrue(self.tree.layer_link(name, sha256(data)).is_file())
+        r = self.req("GET", f"/v2/{name}/blobs/{sha256(data)}")
+        self.assertEqual(r.status, 200, r)

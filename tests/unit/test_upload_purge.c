@@ -71,10 +71,70 @@ static void test_purge(void **state)
     support_root_remove(root);
 }
 
+static int repository_exists_on_disk(const struct tree *tree, const char *name)
+{
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_repository(tree, name, path), 0);
+    return access(path, F_OK) == 0;
+}
+
+static void remove_upload(const struct tree *tree, const char *name, const char *id)
+{
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_upload_directory(tree, name, id, path), 0);
+    assert_int_equal(directory_remove_tree(path), 0);
+}
+
+static void test_remove_empty_directories(void **state)
+{
+    (void)state;
+    char *root = support_root_create();
+    struct tree tree;
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_open(&tree, root, 1), 0);
+
+    /* A new nested repository whose only upload failed: nothing stays. */
+    make_upload(&tree, "a/b/c", OLD_ID, "2020-01-02T03:04:05Z", 10);
+    remove_upload(&tree, "a/b/c", OLD_ID);
+    assert_int_equal(upload_remove_empty_directories(&tree, "a/b/c"), 0);
+    assert_false(repository_exists_on_disk(&tree, "a"));
+    assert_int_equal(tree_path_repositories(&tree, path), 0);
+    assert_true(access(path, F_OK) == 0);
+
+    /* Another upload in progress in the same new repository: it stays. */
+    make_upload(&tree, "two", OLD_ID, "2020-01-02T03:04:05Z", 10);
+    make_upload(&tree, "two", NEW_ID, "2020-01-02T03:04:05Z", 10);
+    remove_upload(&tree, "two", OLD_ID);
+    assert_int_equal(upload_remove_empty_directories(&tree, "two"), 0);
+    assert_true(exists(&tree, "two", NEW_ID));
+
+    /* A repository that has links keeps its directories (_uploads too). */
+    make_upload(&tree, "kept", OLD_ID, "2020-01-02T03:04:05Z", 10);
+    struct digest digest = support_digest("sha256:" HEX_A);
+    assert_int_equal(tree_path_layer_link(&tree, "kept", &digest, path), 0);
+    assert_int_equal(atomic_file_write(path, digest.string, strlen(digest.string)), 0);
+    remove_upload(&tree, "kept", OLD_ID);
+    assert_int_equal(upload_remove_empty_directories(&tree, "kept"), 0);
+    assert_int_equal(tree_path_uploads_directory(&tree, "kept", path), 0);
+    assert_true(access(path, F_OK) == 0);
+
+    /* A parent that is a repository of its own, or holds another, stays. */
+    make_upload(&tree, "kept/inner", OLD_ID, "2020-01-02T03:04:05Z", 10);
+    remove_upload(&tree, "kept/inner", OLD_ID);
+    assert_int_equal(upload_remove_empty_directories(&tree, "kept/inner"), 0);
+    assert_false(repository_exists_on_disk(&tree, "kept/inner"));
+    assert_true(repository_exists_on_disk(&tree, "kept"));
+
+    /* Nothing there at all: nothing to do. */
+    assert_int_equal(upload_remove_empty_directories(&tree, "never"), 0);
+    support_root_remove(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_purge),
+        cmocka_unit_test(test_remove_empty_directories),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
