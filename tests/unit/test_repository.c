@@ -4,6 +4,7 @@
 #include "gc_test_tree.h"
 
 #include <errno.h>
+#include <pthread.h>
 
 #include "src/registry/registry_error.h"
 #include "src/registry/repository.h"
@@ -265,6 +266,73 @@ static void test_delete_tag_keeps_the_revision(void **state)
     gc_fixture_close(&fixture);
 }
 
+/* A PUT by tag and a DELETE of the same manifest, started together many
+ * times: whichever wins, afterwards every tag directory has its current
+ * link and names a revision the repository holds (a DELETE must not scan
+ * the tags, let the PUT tag the manifest, then remove its revision). */
+struct race {
+    struct gc_fixture *fixture;
+    pthread_barrier_t *start;
+    const char *body;
+    struct digest digest;
+    int deleter;
+};
+
+#define RACE_EPISODES 60
+
+static void *race_run(void *argument)
+{
+    struct race *race = argument;
+    struct manifest_put_result put;
+    pthread_barrier_wait(race->start);
+    if (race->deleter)
+        repository_delete_manifest(&race->fixture->tree, race->fixture->store, "app",
+                                   &race->digest);
+    else
+        repository_put_manifest(&race->fixture->tree, race->fixture->store, "app", "t",
+                                MEDIA_TYPE_OCI_MANIFEST, race->body, strlen(race->body), &put);
+    return NULL;
+}
+
+static void test_racing_put_and_delete_leave_no_tag_without_revision(void **state)
+{
+    (void)state;
+    struct gc_fixture fixture;
+    gc_fixture_open(&fixture);
+    struct gc_object config = gc_layer(&fixture, "app", "{\"config\":2}");
+    struct gc_object layer = gc_layer(&fixture, "app", "racing layer");
+    char body[2048];
+    image_body(body, sizeof body, &config, &layer, NULL);
+    pthread_barrier_t start;
+    struct race races[2];
+    for (int i = 0; i < 2; i++) {
+        races[i] = (struct race){.fixture = &fixture, .start = &start, .body = body, .deleter = i};
+        assert_int_equal(digest_of_buffer(DIGEST_SHA256, body, strlen(body), &races[i].digest), 0);
+    }
+    int broken = 0;
+    for (int episode = 0; episode < RACE_EPISODES && !broken; episode++) {
+        struct manifest_put_result put;
+        assert_int_equal(repository_put_manifest(&fixture.tree, fixture.store, "app", "t",
+                                                 MEDIA_TYPE_OCI_MANIFEST, body, strlen(body), &put),
+                         0);
+        pthread_t threads[2];
+        assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(pthread_create(&threads[i], NULL, race_run, &races[i]), 0);
+        for (int i = 0; i < 2; i++)
+            pthread_join(threads[i], NULL);
+        pthread_barrier_destroy(&start);
+
+        char path[TREE_PATH_MAX];
+        struct digest target;
+        assert_int_equal(tree_path_tag_current_link(&fixture.tree, "app", "t", path), 0);
+        if (link_file_read(path, &target) == 0 && !revision_exists(&fixture, "app", &target))
+            broken = episode + 1;
+    }
+    assert_int_equal(broken, 0);
+    gc_fixture_close(&fixture);
+}
+
 static void test_link_stat_and_unlink_blob(void **state)
 {
     (void)state;
@@ -303,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_delete_manifest_without_blob_finds_its_referrer_entry),
         cmocka_unit_test(test_delete_untagged_only_refuses_a_tagged_manifest),
         cmocka_unit_test(test_delete_tag_keeps_the_revision),
+        cmocka_unit_test(test_racing_put_and_delete_leave_no_tag_without_revision),
         cmocka_unit_test(test_link_stat_and_unlink_blob),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
