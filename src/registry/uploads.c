@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,11 +115,12 @@ int upload_start(const struct tree *tree, const char *name, char id_out[UPLOAD_I
         return 0;
     }
     /* A failed start leaves no directory either (its message is kept). */
-    char directory[TREE_PATH_MAX];
+    char directory[TREE_PATH_MAX], message[ERROR_MESSAGE_MAX];
+    snprintf(message, sizeof message, "%s", error_message());
     if (tree_path_upload_directory(tree, name, id_out, directory) == 0 &&
         directory_remove_tree(directory) == 0)
         (void)upload_remove_empty_directories(tree, name);
-    return result;
+    return error_set(result, "%s", message);
 }
 
 int upload_size(const struct tree *tree, const char *name, const char *id, int64_t *size_out)
