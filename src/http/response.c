@@ -68,6 +68,8 @@ static struct error_description describe(int error)
                                           "upload is being written by another request"};
     case REGISTRY_ERROR_NOT_FOUND:
         return (struct error_description){"NOT_FOUND", 404, "no such endpoint"};
+    case REGISTRY_ERROR_FRAMING_INVALID:
+        return (struct error_description){"UNSUPPORTED", 400, "ambiguous request framing"};
     case REGISTRY_ERROR_UNAVAILABLE:
         return (struct error_description){"UNAVAILABLE", 503, "blob storage is unavailable"};
     default:

@@ -29,6 +29,7 @@
 #include "src/http/endpoints.h"
 #include "src/observe/metrics.h"
 #include "src/http/endpoint_context.h"
+#include "src/http/request_framing.h"
 #include "src/config/reload.h"
 #include "src/config/runtime.h"
 #include "src/http/response.h"
@@ -367,6 +368,14 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     h2o_add_header_by_str(&req->pool, &req->res.headers,
                           H2O_STRLIT("docker-distribution-api-version"), 0,
                           "Docker-Distribution-API-Version", H2O_STRLIT("registry/2.0"));
+
+    /* Before anything reads the request: its bytes may belong to another. */
+    const char *framing = request_framing_refusal(req);
+    if (framing != NULL) {
+        req->http1_is_persistent = 0; /* h2o closes; nothing after it is parsed */
+        response_send_error(req, REGISTRY_ERROR_FRAMING_INVALID, framing);
+        return 0;
+    }
 
     size_t path_length = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     int debug = on_debug_listener(req);

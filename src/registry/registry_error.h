@@ -32,6 +32,7 @@ enum registry_error {
     REGISTRY_ERROR_TOO_LARGE,           /* a manifest over the limit */
     REGISTRY_ERROR_BUSY,                /* the upload is being written by another request */
     REGISTRY_ERROR_NOT_FOUND,           /* no such route */
+    REGISTRY_ERROR_FRAMING_INVALID,     /* ambiguous HTTP/1 framing: UNSUPPORTED with 400 */
     REGISTRY_ERROR_UNAVAILABLE,         /* the blob store (S3) failed or is unreachable: 503 */
     REGISTRY_ERROR_INTERNAL,            /* a disk or system failure */
 };
