@@ -37,7 +37,14 @@ static void send_page(h2o_req_t *req, const struct string_list *list, const char
         response_send_error(req, REGISTRY_ERROR_PAGINATION_INVALID, NULL);
         return;
     }
-    int has_last = query_parameter(req, "last", last, sizeof last) == 1;
+    /* A last= that does not decode (a bad escape, a NUL, too long for any
+     * name or tag) is the pagination's 400, not a parameter to drop. */
+    int has_last = query_parameter(req, "last", last, sizeof last);
+    if (has_last < 0) {
+        json_decref(document);
+        response_send_error(req, REGISTRY_ERROR_PAGINATION_INVALID, NULL);
+        return;
+    }
 
     struct listing_page page;
     listing_page_select(list, has_last ? last : NULL, page_size, &page);
@@ -105,7 +112,12 @@ static void send_referrers(struct registry *registry, h2o_req_t *req, const stru
         return;
     }
     char filter[MEDIA_TYPE_MAX];
-    int filtered = query_parameter(req, "artifactType", filter, sizeof filter) == 1;
+    /* An artifactType= that does not decode (a bad escape, a NUL, longer
+     * than any media type) is still a filter, one that nothing matches. */
+    int found = query_parameter(req, "artifactType", filter, sizeof filter);
+    int filtered = found != 0, matches_nothing = found < 0;
+    if (matches_nothing)
+        filter[0] = '\0';
     json_t *index;
     int result = referrers_index(&registry->tree, registry->blobs, route->name, &subject,
                                  filtered ? filter : NULL, &index);
@@ -113,6 +125,8 @@ static void send_referrers(struct registry *registry, h2o_req_t *req, const stru
         response_send_failure(req, result);
         return;
     }
+    if (matches_nothing)
+        json_array_clear(json_object_get(index, "manifests"));
     char *body = json_dumps(index, JSON_COMPACT);
     json_decref(index);
     if (body == NULL) {

@@ -105,6 +105,17 @@ class TagsListTest(CairnTestCase):
         self.assertEqual(tags, [])
         self.assertIsNone(link)
 
+    def test_malformed_percent_escapes(self):
+        # Issue 11: a spoilt n= or last= is the pagination's 400, not a
+        # parameter silently dropped.
+        for key in ("n", "last"):
+            for bad in ("%zz", "%", "%0", "%00", "a%0", "%g1"):
+                with self.subTest(key=key, value=bad):
+                    r = self.req("GET", f"/v2/{self.name}/tags/list?{key}={bad}")
+                    self.assert_error(r, 400, "PAGINATION_NUMBER_INVALID")
+                    r = self.req("GET", f"/v2/_catalog?{key}={bad}")
+                    self.assert_error(r, 400, "PAGINATION_NUMBER_INVALID")
+
     def test_unknown_repository(self):
         r = self.req("GET", "/v2/no-such-repo/tags/list")
         self.assert_error(r, 404, "NAME_UNKNOWN")

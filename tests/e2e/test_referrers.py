@@ -129,6 +129,18 @@ class ReferrersTest(CairnTestCase):
         self.assertEqual(manifests, [])
         self.assertEqual(r.header("OCI-Filters-Applied"), "artifactType")
 
+    def test_filter_with_malformed_percent_escape(self):
+        # Issue 11: a spoilt artifactType= is still a filter (one that no
+        # artifact type matches), never dropped to list everything.
+        name = self.repo()
+        subj, desc = self.subject_of(name)
+        self.artifact(name, desc, SBOM)
+        for bad in ("%zz", "%", "application/spdx%2", "%00", "x" * 300):
+            with self.subTest(value=bad):
+                manifests, r = self.referrers(name, subj.digest, f"?artifactType={bad}")
+                self.assertEqual(manifests, [])
+                self.assertEqual(r.header("OCI-Filters-Applied"), "artifactType")
+
     def test_no_filter_header_without_filter(self):
         name = self.repo()
         subj, desc = self.subject_of(name)

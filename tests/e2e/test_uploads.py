@@ -8,6 +8,8 @@ import uuid
 from cairn_server import UUID4_RE, CairnServer, CairnTestCase, sha256, sha512, write_atomic
 
 MiB = 1024 * 1024
+# Malformed percent escapes (issue 11), each spoiling the value it is in.
+BAD_ESCAPES = ("%zz", "%", "%0", "%00", "sha256:%", "sha256%3", "sha256%00:ab", "%g1")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
@@ -313,6 +315,19 @@ class ChunkedUploadTest(CairnTestCase):
             self.assertTrue(r.json()["errors"][0]["message"].isprintable(), r.json())
         self.assert_no_path(self.tree.layer_link(name, sha256(b"data")))
 
+    def test_malformed_percent_escapes_in_digest(self):
+        # Issue 11: a malformed escape spoils the parameter, whose 400 the
+        # client gets (never a 500, never a digest read as absent).
+        name = self.repo()
+        for bad in BAD_ESCAPES:
+            with self.subTest(digest=bad):
+                loc = self.start_upload(name)
+                r = self.put_upload(loc, bad, b"data")
+                self.assert_error(r, 400, "DIGEST_INVALID")
+                r = self.req("POST", f"/v2/{name}/blobs/uploads/?digest={bad}", b"data")
+                self.assert_error(r, 400, "DIGEST_INVALID")
+        self.assert_no_path(self.tree.layer_link(name, sha256(b"data")))
+
     def test_put_whole_body_in_final_request(self):
         name = self.repo()
         data = b"all in the PUT"
@@ -410,6 +425,19 @@ class MountTest(CairnTestCase):
         d = sha256(b"not in src")
         r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={src}")
         self.assert_upload_session(r, dst)
+        self.assert_no_path(self.tree.layer_link(dst, d))
+
+    def test_malformed_percent_escapes_in_mount_and_from(self):
+        # A spoilt mount= is a bad digest (400); a spoilt from= names no
+        # repository, so, as for any unusable from=, a plain upload starts.
+        src, dst = self.repo("from"), self.repo("to")
+        d = self.push_blob(src, b"escape me")
+        for bad in BAD_ESCAPES:
+            with self.subTest(value=bad):
+                r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={bad}&from={src}")
+                self.assert_error(r, 400, "DIGEST_INVALID")
+                r = self.req("POST", f"/v2/{dst}/blobs/uploads/?mount={d}&from={bad}")
+                self.assert_upload_session(r, dst)
         self.assert_no_path(self.tree.layer_link(dst, d))
 
     def test_mount_when_blob_exists_only_elsewhere(self):
