@@ -78,9 +78,16 @@ static int kind_of_body(json_t *root, int content_type_kind)
 {
     json_t *media_type = json_object_get(root, "mediaType");
     if (media_type == NULL) {
-        if (content_type_kind >= 0)
-            return content_type_kind;
-        return json_object_get(root, "manifests") ? MANIFEST_OCI_INDEX : MANIFEST_OCI_IMAGE;
+        /* What a GET will serve it as (manifest_media_type_of()); a
+         * Content-Type that says otherwise would be served as a type it was
+         * not pushed as (Docker types always carry their mediaType). */
+        int inferred = json_object_get(root, "manifests") ? MANIFEST_OCI_INDEX : MANIFEST_OCI_IMAGE;
+        if (content_type_kind >= 0 && content_type_kind != inferred) {
+            error_set(-EINVAL, "no mediaType, so the body is %s, not the Content-Type %s",
+                      known_media_types[inferred], known_media_types[content_type_kind]);
+            return -1;
+        }
+        return inferred;
     }
     if (!json_is_string(media_type)) {
         error_set(-EINVAL, "mediaType is not a string");

@@ -350,6 +350,36 @@ class ManifestRejectTest(CairnTestCase):
                 r = self.put_manifest(name, "t", img.body, ct)
                 self.assert_rejected(r, name, img.body, 400, "MANIFEST_INVALID", tag="t")
 
+    def test_media_type_absent_and_content_type_not_the_inferred_one(self):
+        # A fuzzer's find (issue 11): a body without mediaType is served with
+        # the type inferred from it (an index when it has "manifests", else an
+        # OCI image), so a PUT whose Content-Type says otherwise (a Docker
+        # manifest or list, an OCI index without "manifests") would be served
+        # as a type it was not pushed as. It is refused, as Distribution
+        # refuses Docker manifests without their mediaType.
+        name = self.repo()
+        img = self.make_image(name, push=False, media_type=DOCKER_MANIFEST)
+        m = json.loads(img.body)
+        del m["mediaType"]
+        body = canonical_json(m)
+        for ct in (DOCKER_MANIFEST, OCI_INDEX):
+            with self.subTest(content_type=ct):
+                r = self.put_manifest(name, "t", body, ct)
+                self.assert_rejected(r, name, body, 400, "MANIFEST_INVALID", tag="t")
+
+    def test_media_type_absent_and_content_type_the_inferred_one(self):
+        name = self.repo()
+        img = self.make_image(name, push=False)
+        m = json.loads(img.body)
+        del m["mediaType"]
+        body = canonical_json(m)
+        r = self.put_manifest(name, "t", body, OCI_MANIFEST)
+        self.assertEqual(r.status, 201, r)
+        r = self.req("GET", f"/v2/{name}/manifests/t")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, body)
+        self.assertEqual(r.header("Content-Type"), OCI_MANIFEST)
+
     def test_put_by_digest_that_does_not_match(self):
         name = self.repo()
         img = self.make_image(name, push=False)
