@@ -8,58 +8,11 @@
 
 #include "layout/error.h"
 #include "src/http/blob_sender.h"
+#include "src/http/range.h"
 #include "src/registry/repository.h"
 #include "src/http/response.h"
 #include "src/config/runtime.h"
 #include "src/http/worker_pool.h"
-
-/* Parses a single "bytes=" range against `size`: 1 when a range applies,
- * 0 when the whole blob should be sent (no header, or one we ignore, like
- * several ranges), -1 when it cannot be satisfied. */
-static int parse_range(h2o_iovec_t header, int64_t size, int64_t *first, int64_t *last)
-{
-    char text[128];
-    if (header.base == NULL || header.len >= sizeof text)
-        return 0;
-    memcpy(text, header.base, header.len);
-    text[header.len] = '\0';
-    if (strncmp(text, "bytes=", 6) != 0 || strchr(text, ',') != NULL)
-        return 0;
-    const char *spec = text + 6, *dash = strchr(spec, '-');
-    if (dash == NULL)
-        return 0;
-    char *end;
-    if (dash == spec) { /* suffix: the last N bytes */
-        if (dash[1] < '0' || dash[1] > '9')
-            return 0;
-        long long suffix = strtoll(dash + 1, &end, 10);
-        if (*end != '\0')
-            return 0;
-        if (suffix == 0 || size == 0)
-            return -1;
-        *first = suffix >= size ? 0 : size - suffix;
-        *last = size - 1;
-        return 1;
-    }
-    if (spec[0] < '0' || spec[0] > '9')
-        return 0;
-    long long start = strtoll(spec, &end, 10);
-    if (end != dash)
-        return 0;
-    long long stop = size - 1;
-    if (dash[1] != '\0') {
-        if (dash[1] < '0' || dash[1] > '9')
-            return 0;
-        stop = strtoll(dash + 1, &end, 10);
-        if (*end != '\0' || stop < start)
-            return 0;
-    }
-    if (start >= size)
-        return -1;
-    *first = start;
-    *last = stop >= size ? size - 1 : stop;
-    return 1;
-}
 
 static int etag_matches(h2o_iovec_t header, const struct digest *digest)
 {
@@ -97,7 +50,8 @@ static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req,
         return;
     }
     int64_t first = 0, last = info->size - 1;
-    int range = parse_range(request_header(req, "range"), info->size, &first, &last);
+    h2o_iovec_t range_header = request_header(req, "range");
+    int range = range_parse(range_header.base, range_header.len, info->size, &first, &last);
     if (range < 0) {
         blob_reader_close(reader);
         response_add_header_format(req, "content-range", "Content-Range", "bytes */%" PRId64,

@@ -14,6 +14,7 @@
 #include "layout/names.h"
 #include "src/http/access_control.h"
 #include "src/http/query.h"
+#include "src/http/range.h"
 #include "src/registry/mount.h"
 #include "src/registry/repository.h"
 #include "src/http/response.h"
@@ -266,33 +267,6 @@ static void upload_complete(struct request_work *work)
     free(upload);
 }
 
-/* "<start>-<end>" (inclusive, as Distribution and the OCI spec write it;
- * a "bytes " prefix is tolerated). 0 and the start when valid. */
-static int parse_content_range(h2o_iovec_t header, size_t body_length, int64_t *start_out)
-{
-    char text[64];
-    if (header.len >= sizeof text)
-        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "Content-Range too long");
-    memcpy(text, header.base, header.len);
-    text[header.len] = '\0';
-    const char *cursor = strncmp(text, "bytes ", 6) == 0 ? text + 6 : text;
-    char *end;
-    if (*cursor < '0' || *cursor > '9')
-        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "malformed Content-Range");
-    long long start = strtoll(cursor, &end, 10);
-    if (*end != '-' || end[1] < '0' || end[1] > '9')
-        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "malformed Content-Range");
-    long long last = strtoll(end + 1, &end, 10);
-    if ((*end != '\0' && *end != '/') || last < start - 1)
-        return error_set(-REGISTRY_ERROR_BLOB_UPLOAD_INVALID, "malformed Content-Range");
-    if ((unsigned long long)(last - start + 1) != body_length)
-        return error_set(-REGISTRY_ERROR_RANGE_INVALID,
-                         "Content-Range covers %lld bytes but the body has %zu", last - start + 1,
-                         body_length);
-    *start_out = start;
-    return 0;
-}
-
 static int read_digest_parameter(h2o_req_t *req, const char *key, struct digest *digest)
 {
     char text[DIGEST_STRING_MAX + 1];
@@ -379,7 +353,8 @@ static int take_chunk(h2o_req_t *req, const struct route *route, struct upload_w
     h2o_iovec_t content_range = request_header(req, "content-range");
     if (content_range.base == NULL)
         return 0;
-    return parse_content_range(content_range, req->entity.len, &upload->range_start);
+    return content_range_parse(content_range.base, content_range.len, req->entity.len,
+                               &upload->range_start);
 }
 
 static int plan_append(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
