@@ -40,14 +40,19 @@ int link_file_read(const char *path, struct digest *out)
             break;
     }
     close(fd);
-    if (length >= sizeof buffer)
-        return error_set(-EINVAL, "link %s is longer than a digest", path);
-    if (digest_parse(buffer, length, out) < 0) {
+    if (link_file_parse(buffer, length, out) < 0) {
         char reason[ERROR_MESSAGE_MAX / 2];
         snprintf(reason, sizeof reason, "%s", error_message());
         return error_set(-EINVAL, "link %s: %s", path, reason);
     }
     return 0;
+}
+
+int link_file_parse(const char *content, size_t length, struct digest *out)
+{
+    if (length >= DIGEST_STRING_MAX)
+        return error_set(-EINVAL, "longer than a digest");
+    return digest_parse(content, length, out) < 0 ? -EINVAL : 0;
 }
 
 int link_file_write(const char *path, const struct digest *digest)

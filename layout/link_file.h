@@ -14,6 +14,10 @@
 #include "layout/digest.h"
 
 int link_file_read(const char *path, struct digest *out);
+/* What link_file_read() does with the bytes it read: `content` (`length`
+ * bytes, any bytes) must be exactly one digest string. 0, or -EINVAL with
+ * the reason in error_message(). */
+int link_file_parse(const char *content, size_t length, struct digest *out);
 int link_file_write(const char *path, const struct digest *digest);
 /* Removes a link and the directory that holds it (every link lives alone in
  * a directory named after a digest or a tag's "current"), fsyncs the parent,
