@@ -14,6 +14,7 @@
 #include "layout/duration.h"
 #include "layout/error.h"
 #include "layout/object_key.h"
+#include "src/config/tls_cipher_suites.h"
 
 #define KEY_MAX 256
 /* List items copied from the file, in all: YAML aliases let a small file name
@@ -849,9 +850,100 @@ static int load_storage(struct loader *loader, yaml_node_t *node)
     return result;
 }
 
+/* http.tls.ciphersuites: Distribution's (Go's) suite names, a list or one
+ * name, into config->tls_cipher_list (tls_cipher_suites.h says which names
+ * are accepted, refused or only warned about). An empty list keeps the
+ * default, as in Distribution. */
+static int load_cipher_suites(struct loader *loader, yaml_node_t *node, const char *key)
+{
+    char buffer[96];
+    if (is_null(node))
+        return 0;
+    if (node->type == YAML_MAPPING_NODE)
+        return fail(loader, node, key, "expected a list of cipher suite names, got %s",
+                    shown(node, buffer));
+    size_t count = 1;
+    if (node->type == YAML_SEQUENCE_NODE)
+        count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (count == 0)
+        return 0;
+    /* Every OpenSSL name is shorter than its Go name: the Go names' lengths,
+     * each plus a separator, bound the list. */
+    size_t capacity = 1;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item =
+            node->type == YAML_SEQUENCE_NODE
+                ? yaml_document_get_node(&loader->document, node->data.sequence.items.start[i])
+                : node;
+        capacity += item->type == YAML_SCALAR_NODE ? item->data.scalar.length + 1 : 0;
+    }
+    char *list = malloc(capacity);
+    if (list == NULL)
+        return out_of_memory();
+    list[0] = '\0';
+    size_t length = 0;
+    const yaml_node_t *first_tls13 = NULL;
+    int result = 0;
+    for (size_t i = 0; i < count && result == 0; i++) {
+        yaml_node_t *item = node;
+        char item_key[KEY_MAX];
+        item_key[0] = '\0';
+        append_key(item_key, key);
+        if (node->type == YAML_SEQUENCE_NODE) {
+            item = yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
+            index_key(item_key, key, i);
+        }
+        const char *name;
+        result = scalar_text(loader, item, item_key, "a cipher suite name", &name);
+        if (result < 0)
+            break;
+        const struct tls_cipher_suite *suite = tls_cipher_suite_find(name);
+        if (suite == NULL) {
+            result = fail(loader, item, item_key,
+                          "unknown cipher suite %s (names as in Distribution, such as "
+                          "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)",
+                          shown(item, buffer));
+        } else if (suite->kind == TLS_CIPHER_SUITE_INSECURE) {
+            result = fail(loader, item, item_key,
+                          "%s is insecure (RC4, 3DES or CBC with SHA-256) and not supported", name);
+        } else if (suite->kind == TLS_CIPHER_SUITE_TLS13) {
+            if (first_tls13 == NULL)
+                first_tls13 = item;
+        } else {
+            if (suite->kind == TLS_CIPHER_SUITE_LEGACY)
+                result = warn(loader, item,
+                              "%s: %s is outside Mozilla's intermediate profile (static RSA key "
+                              "exchange or CBC); TLS 1.2 offers it as listed",
+                              item_key, name);
+            size_t add = strlen(suite->openssl_name);
+            if (length > 0)
+                list[length++] = ':';
+            memcpy(list + length, suite->openssl_name, add + 1);
+            length += add;
+        }
+    }
+    if (result == 0 && first_tls13 != NULL)
+        result =
+            warn(loader, first_tls13,
+                 length > 0 ? "%s: TLS 1.3 suites cannot be configured (as in Distribution); "
+                              "TLS 1.3 offers all of its suites"
+                            : "%s lists only TLS 1.3 suites, which cannot be configured (as in "
+                              "Distribution): TLS 1.2 clients cannot connect, TLS 1.3 offers "
+                              "all of its suites",
+                 key);
+    if (result < 0) {
+        free(list);
+        return result;
+    }
+    free(loader->config->tls_cipher_list);
+    loader->config->tls_cipher_list = list;
+    return 0;
+}
+
 static int load_tls(struct loader *loader, yaml_node_t *node, const char *parent)
 {
-    static const char *const known[] = {"ciphersuites", "letsencrypt", NULL};
+    static const char *const known[] = {"letsencrypt", NULL};
+    yaml_node_t *cipher_suites_key = NULL, *cipher_suites = NULL;
     struct config *config = loader->config;
     size_t count;
     int result = mapping_open(loader, node, parent, &count);
@@ -886,8 +978,23 @@ static int load_tls(struct loader *loader, yaml_node_t *node, const char *parent
             } else
                 result = fail(loader, entry.value, key, "expected %s, got %s", expected,
                               shown(entry.value, buffer));
+        } else if (strcmp(entry.name, "ciphersuites") == 0) {
+            cipher_suites_key = entry.key;
+            cipher_suites = entry.value;
         } else
             result = ignore(loader, &entry, key, in_list(entry.name, known));
+    }
+    /* After the loop: minimumtls may come after ciphersuites. */
+    if (result == 0 && cipher_suites != NULL) {
+        char key[KEY_MAX];
+        join_key(key, parent, "ciphersuites");
+        if (config->tls_minimum_version >= 0x0304 && !is_null(cipher_suites))
+            result = warn(loader, cipher_suites_key,
+                          "%s is not used with minimumtls tls1.3 (TLS 1.3's suites cannot be "
+                          "configured, as in Distribution)",
+                          key);
+        else
+            result = load_cipher_suites(loader, cipher_suites, key);
     }
     return result;
 }
@@ -1342,6 +1449,7 @@ void config_release(struct config *config)
     free(config->tls_certificate);
     free(config->tls_key);
     free_list(config->tls_client_cas, config->tls_client_ca_count);
+    free(config->tls_cipher_list);
     free(config->htpasswd_realm);
     free(config->htpasswd_path);
     free(config->token_realm);

@@ -72,6 +72,9 @@ struct config {
     char **tls_client_cas;    /* http.tls.clientcas: mTLS when non-empty */
     size_t tls_client_ca_count;
     int tls_minimum_version; /* http.tls.minimumtls: tls1.2 (default) or tls1.3 -> 0x0303/0x0304 */
+    char *tls_cipher_list;   /* http.tls.ciphersuites as OpenSSL's TLS 1.2 cipher list; NULL: the
+                              * default (CONFIG_DEFAULT_TLS12_CIPHER_LIST); "": only TLS 1.3 names
+                              * were listed, so TLS 1.2 has no suite */
     char debug_address[300]; /* http.debug.addr: separate listener for /metrics, "" = main */
 
     /* auth (at most one of htpasswd and token) */

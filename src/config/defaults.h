@@ -31,6 +31,14 @@
 #define CONFIG_DEFAULT_LISTEN_ADDRESS "127.0.0.1:5000"
 /* http.tls.minimumtls: TLS 1.2 (OpenSSL's TLS1_2_VERSION) */
 #define CONFIG_DEFAULT_TLS_MINIMUM_VERSION 0x0303
+/* http.tls.ciphersuites: what TLS 1.2 offers when the key is absent, Mozilla's
+ * "intermediate" profile (ECDHE key exchange, AEAD ciphers; DHE left out), in
+ * OpenSSL's names and the server's order of preference. TLS 1.3 keeps
+ * OpenSSL's default suites, which are not configurable. */
+#define CONFIG_DEFAULT_TLS12_CIPHER_LIST                                                           \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 /* auth.htpasswd.realm */
 #define CONFIG_DEFAULT_HTPASSWD_REALM "cairn"

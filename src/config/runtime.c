@@ -180,7 +180,8 @@ static void list_live_changes(const struct config *config, const struct config *
     if (text_differs(config->tls_certificate, previous->tls_certificate) ||
         text_differs(config->tls_key, previous->tls_key) ||
         config->tls_client_ca_count != previous->tls_client_ca_count ||
-        config->tls_minimum_version != previous->tls_minimum_version)
+        config->tls_minimum_version != previous->tls_minimum_version ||
+        text_differs(config->tls_cipher_list, previous->tls_cipher_list))
         note(changes, size, first, "http.tls");
     if (text_differs(config->htpasswd_path, previous->htpasswd_path) ||
         text_differs(config->htpasswd_realm, previous->htpasswd_realm))

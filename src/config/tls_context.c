@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "layout/error.h"
+#include "src/config/defaults.h"
 
 static int fail(const char *what, const char *path)
 {
@@ -57,6 +58,14 @@ int tls_context_create(const struct config *config, SSL_CTX **context_out)
     if (context == NULL)
         return fail("cannot create a context", NULL);
     int minimum = config->tls_minimum_version != 0 ? config->tls_minimum_version : TLS1_2_VERSION;
+    const char *ciphers = config->tls_cipher_list != NULL ? config->tls_cipher_list
+                                                          : CONFIG_DEFAULT_TLS12_CIPHER_LIST;
+    if (ciphers[0] == '\0')
+        minimum = TLS1_3_VERSION; /* only TLS 1.3 suites were listed: TLS 1.2 has none */
+    else if (SSL_CTX_set_cipher_list(context, ciphers) != 1) {
+        SSL_CTX_free(context);
+        return fail("cannot use the TLS 1.2 cipher suites", ciphers);
+    }
     SSL_CTX_set_min_proto_version(context, minimum);
     SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                      SSL_OP_CIPHER_SERVER_PREFERENCE);

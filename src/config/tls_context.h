@@ -5,7 +5,11 @@
  *
  * tls_context_create() loads the certificate chain, the key (checked against
  * each other) and, for mTLS, the client CA bundles, sets the minimum version
- * (TLS 1.2 by default) and selects ALPN h2, then http/1.1. A new context is
+ * (TLS 1.2 by default), the TLS 1.2 cipher suites (http.tls.ciphersuites, by
+ * default Mozilla's intermediate profile: CONFIG_DEFAULT_TLS12_CIPHER_LIST;
+ * TLS 1.3 keeps OpenSSL's suites), refuses renegotiation
+ * (SSL_OP_NO_RENEGOTIATION; src/http/ssl_interpose.h makes the alert reach
+ * the client) and selects ALPN h2, then http/1.1. A new context is
  * built at every reload; connections keep the context they were accepted
  * with (OpenSSL reference-counts it), so rotating a certificate never drops
  * an open connection. With client CAs, a client certificate is requested and

@@ -493,7 +493,7 @@ static void test_unused_distribution_keys(void **state)
         "config.yml:9: http.net is not used by cairn",
         "config.yml:10: http.headers is not used by cairn",
         "config.yml:15: http.tls.minimumtls: tls1.0 is below cairn's minimum, using tls1.2",
-        "config.yml:16: http.tls.ciphersuites is not used by cairn",
+        "config.yml:16: http.tls.ciphersuites lists only TLS 1.3 suites",
         "config.yml:19: http.debug.prometheus is not used by cairn",
         "config.yml:22: log.fields is not used by cairn",
         "config.yml:24: log.hooks is not used by cairn",
@@ -503,6 +503,7 @@ static void test_unused_distribution_keys(void **state)
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         assert_non_null(strstr(config.warnings[i], expected[i]));
     assert_int_equal(config.tls_minimum_version, 0x0303);
+    assert_string_equal(config.tls_cipher_list, ""); /* TLS 1.2 has no suite */
     assert_int_equal(config.log_format, LOG_FORMAT_JSON);
     assert_string_equal(config.listen_address, ":5000");
     assert_string_equal(config.debug_address, ":5001");
@@ -512,6 +513,50 @@ static void test_unused_distribution_keys(void **state)
     expect_warnings(fixture, "stroage:\n  filesystem: {}\n", &config, 1,
                     "config.yml:1: stroage is not a Distribution or cairn key, ignored");
     config_release(&config);
+}
+
+/* http.tls.ciphersuites: Go names into OpenSSL's TLS 1.2 list, in order. */
+static void test_tls_cipher_suites(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config config;
+    expect_warnings(fixture, "http:\n  tls:\n    ciphersuites: []\n", &config, 0, NULL);
+    assert_null(config.tls_cipher_list); /* the default, as in Distribution */
+    config_release(&config);
+    expect_warnings(fixture,
+                    "http:\n  tls:\n    ciphersuites:\n"
+                    "      - TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256\n"
+                    "      - TLS_AES_256_GCM_SHA384\n"
+                    "      - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\n",
+                    &config, 1, "config.yml:5: http.tls.ciphersuites: TLS 1.3 suites cannot");
+    assert_string_equal(config.tls_cipher_list,
+                        "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256");
+    config_release(&config);
+    expect_warnings(fixture, "http:\n  tls:\n    ciphersuites: TLS_RSA_WITH_AES_128_GCM_SHA256\n",
+                    &config, 1,
+                    "config.yml:3: http.tls.ciphersuites: TLS_RSA_WITH_AES_128_GCM_SHA256 is "
+                    "outside Mozilla's intermediate profile");
+    assert_string_equal(config.tls_cipher_list, "AES128-GCM-SHA256");
+    config_release(&config);
+    expect_warnings(fixture,
+                    "http:\n  tls:\n    ciphersuites: [TLS_RSA_WITH_AES_128_GCM_SHA256]\n"
+                    "    minimumtls: tls1.3\n",
+                    &config, 1,
+                    "config.yml:3: http.tls.ciphersuites is not used with minimumtls tls1.3");
+    assert_null(config.tls_cipher_list);
+    config_release(&config);
+
+    expect_error(fixture,
+                 "http:\n  tls:\n    ciphersuites:\n      - "
+                 "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n      - AES128-SHA\n",
+                 "config.yml:5: http.tls.ciphersuites[1]: unknown cipher suite \"AES128-SHA\"");
+    expect_error(fixture, "http:\n  tls:\n    ciphersuites: [TLS_RSA_WITH_RC4_128_SHA]\n",
+                 "config.yml:3: http.tls.ciphersuites[0]: TLS_RSA_WITH_RC4_128_SHA is insecure");
+    expect_error(fixture, "http:\n  tls:\n    ciphersuites: {a: b}\n",
+                 "config.yml:3: http.tls.ciphersuites: expected a list of cipher suite names");
+    expect_error(
+        fixture, "http:\n  tls:\n    ciphersuites: [[TLS_AES_128_GCM_SHA256]]\n",
+        "config.yml:3: http.tls.ciphersuites[0]: expected a cipher suite name, got a list");
 }
 
 static void test_storage_drivers(void **state)
@@ -1041,6 +1086,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_yaml_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unused_distribution_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_cipher_suites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_drivers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_disables_purging, setup, teardown),
