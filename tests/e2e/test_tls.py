@@ -1,7 +1,10 @@
 """TLS: HTTPS with ALPN h2 and http/1.1 (curl --http2), minimum version,
-certificate rotation by reload without dropping open connections, a broken
-certificate edit refused, client certificates (mTLS) as identities, skopeo
-with credentials over TLS, and a >2 GiB upload over HTTP/1.1 + TLS."""
+the TLS 1.2 cipher suites (Mozilla's intermediate profile by default,
+http.tls.ciphersuites as in Distribution, at start and by reload), client
+renegotiation refused with a no_renegotiation alert, certificate rotation by
+reload without dropping open connections, a broken certificate edit refused,
+client certificates (mTLS) as identities, skopeo with credentials over TLS,
+and a >2 GiB upload over HTTP/1.1 + TLS."""
 
 import hashlib
 import os
@@ -10,13 +13,15 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import textwrap
+import threading
 import unittest
 from pathlib import Path
 
-from cairn_server import (HOST, CairnServer, CairnTestCase, Pki, client_context, helpers_for,
-                          htpasswd_text, make_oci_layout, merge, parse_challenge, password_of,
-                          poll_until, require_tools, run_tool, sha256, skopeo, write_atomic,
-                          yaml_doc)
+from cairn_server import (HOST, CairnServer, CairnTestCase, Pki, client_context, find_binary,
+                          free_port, helpers_for, htpasswd_text, make_oci_layout, merge,
+                          parse_challenge, password_of, poll_until, require_tools, run_tool,
+                          sha256, skopeo, write_atomic, yaml_doc)
 
 RELOAD_TIMEOUT = 3.0
 GiB = 1024 ** 3
@@ -51,6 +56,87 @@ def s_client_serial(port, *extra):
     if x.returncode != 0:
         return None
     return int(x.stdout.decode().strip().split("=", 1)[1], 16)
+
+
+# Mozilla's "intermediate" profile for TLS 1.2: ECDHE key exchange, AEAD
+# ciphers. With an RSA certificate only the RSA half can be negotiated.
+INTERMEDIATE_TLS12_RSA = {"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+                          "ECDHE-RSA-CHACHA20-POLY1305"}
+
+
+def tls12_cipher(port, cipher, timeout=10):
+    """The suite a TLS 1.2 handshake offering only `cipher` (an OpenSSL name)
+    negotiates, or None when the server refuses it."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(f"{cipher}:@SECLEVEL=0")
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as raw:
+            with ctx.wrap_socket(raw, server_hostname=HOST) as s:
+                return s.cipher()[0]
+    except (ssl.SSLError, ConnectionError):
+        return None
+
+
+def every_tls12_cipher():
+    """Every TLS 1.2 suite this machine's OpenSSL can offer, by OpenSSL name."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+    return sorted({c["name"] for c in ctx.get_ciphers() if c["protocol"] != "TLSv1.3"})
+
+
+def tls12_accepted(port):
+    """The TLS 1.2 suites the server accepts, each offered alone."""
+    return {c for c in every_tls12_cipher() if tls12_cipher(port, c) is not None}
+
+
+def s_client_cipher(port, *extra):
+    """(return code, output) of `openssl s_client` with `extra` options and
+    nothing to send."""
+    p = subprocess.run(["openssl", "s_client", "-connect", f"{HOST}:{port}",
+                        "-servername", "localhost", *extra],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    return p.returncode, p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+
+
+def s_client_renegotiate(port, cafile, wait=10):
+    """`openssl s_client -tls1_2`, typing "R" (renegotiate) once the
+    handshake is done; returns (return code, everything it printed). Fails
+    the caller (AssertionError) when s_client is still waiting after `wait`
+    seconds: the server must answer the attempt."""
+    proc = subprocess.Popen(["openssl", "s_client", "-connect", f"{HOST}:{port}",
+                             "-servername", "localhost", "-tls1_2", "-CAfile", str(cafile)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    printed = []
+    reader = threading.Thread(target=lambda: printed.extend(iter(proc.stdout.readline, b"")))
+    reader.start()
+    # stdin stays open until s_client exits: at end of input it would quit
+    # before the server's answer arrives (and -ign_eof turns "R" off).
+    try:
+        # the session summary ends the handshake's output
+        if not poll_until(lambda: b"Verify return code" in b"".join(printed), wait):
+            raise AssertionError("s_client's handshake did not finish:\n"
+                                 + b"".join(printed).decode(errors="replace"))
+        proc.stdin.write(b"R\n")
+        proc.stdin.flush()
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        reader.join()
+        raise AssertionError("s_client got no answer to its renegotiation within "
+                             f"{wait}s:\n{b''.join(printed).decode(errors='replace')}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+        reader.join()
+        proc.stdout.close()
+    return proc.returncode, b"".join(printed).decode(errors="replace")
 
 
 def curl(url, *args, cacert, body=None, version_flag="--http2", cert=None):
@@ -192,6 +278,45 @@ class TlsTest(PkiMixin, CairnTestCase):
         with self.assertRaises(ssl.SSLCertVerificationError):
             handshake(self.server.port, None)  # system CAs only
 
+    # -- TLS 1.2 cipher suites by default: Mozilla's intermediate profile
+
+    def test_tls12_static_rsa_suite_refused(self):
+        rc, out = s_client_cipher(self.server.port, "-tls1_2", "-cipher", "AES128-GCM-SHA256")
+        self.assertNotEqual(rc, 0, out)
+        self.assertNotIn("Cipher is AES128-GCM-SHA256", out)
+
+    def test_tls12_cbc_suite_refused(self):
+        rc, out = s_client_cipher(self.server.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
+        self.assertNotEqual(rc, 0, out)
+        self.assertNotIn("Cipher is ECDHE-RSA-AES128-SHA", out)
+
+    def test_tls12_ecdhe_aead_suite_accepted(self):
+        rc, out = s_client_cipher(self.server.port, "-tls1_2", "-cipher",
+                                  "ECDHE-RSA-AES128-GCM-SHA256")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("Cipher is ECDHE-RSA-AES128-GCM-SHA256", out)
+
+    def test_tls12_accepts_only_ecdhe_aead_suites(self):
+        self.assertEqual(tls12_accepted(self.server.port), INTERMEDIATE_TLS12_RSA)
+
+    def test_tls13_suites_unchanged(self):
+        for suite in ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                      "TLS_CHACHA20_POLY1305_SHA256"):
+            rc, out = s_client_cipher(self.server.port, "-tls1_3", "-ciphersuites", suite)
+            self.assertEqual(rc, 0, out)
+            self.assertIn(f"TLSv1.3, Cipher is {suite}", out)
+
+    # -- renegotiation
+
+    def test_renegotiation_refused_with_alert(self):
+        rc, out = s_client_renegotiate(self.server.port, self.ca.cert)
+        self.assertIn("RENEGOTIATING", out)
+        self.assertNotIn("bad record mac", out)
+        # s_client's own words for the no_renegotiation alert
+        self.assertIn("no renegotiation", out)
+        # and the server goes on serving
+        self.assertEqual(self.req("GET", "/v2/").status, 200)
+
 
 class Tls13MinimumTest(PkiMixin, CairnTestCase):
 
@@ -230,6 +355,211 @@ class Tls13MinimumTest(PkiMixin, CairnTestCase):
         _, _, version = handshake(self.server.port, self.ca.cert)
         self.assertEqual(version, "TLSv1.3")
         self.assertEqual(self.req("GET", "/v2/").status, 200)
+
+
+class CipherSuitesTest(PkiMixin, CairnTestCase):
+    """http.tls.ciphersuites with one TLS 1.2 suite: only it is accepted, and
+    TLS 1.3 keeps its own suites."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_pki()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.drop_pki()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.drop_pki()
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(
+            config=yaml_doc(tls_config(cls.server_cert, http={"tls": {
+                "ciphersuites": ["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]}})),
+            ssl_context=client_context(cls.ca.cert))
+
+    def test_only_the_configured_suite(self):
+        self.assertEqual(tls12_accepted(self.server.port), {"ECDHE-RSA-AES256-GCM-SHA384"})
+
+    def test_tls13_still_served(self):
+        _, _, version = handshake(self.server.port, self.ca.cert,
+                                  minimum=ssl.TLSVersion.TLSv1_3)
+        self.assertEqual(version, "TLSv1.3")
+        self.assertEqual(self.req("GET", "/v2/").status, 200)
+
+
+class CipherSuitesReloadTest(PkiMixin, unittest.TestCase):
+    """A reload that changes http.tls.ciphersuites applies to new handshakes."""
+
+    def setUp(self):
+        self.make_pki()
+        self.addCleanup(self.drop_pki)
+        self.server = CairnServer(config=yaml_doc(tls_config(self.server_cert)),
+                                  ssl_context=client_context(self.ca.cert))
+        self.addCleanup(self.server.cleanup)
+        self.server.start()
+
+    def tearDown(self):
+        if self.server.proc is not None:
+            self.server.stop()
+
+    def reload_with(self, suites):
+        mark = self.server.log_mark()
+        write_atomic(self.server.config_path, yaml_doc(tls_config(
+            self.server_cert, http={"tls": {"ciphersuites": suites}})))
+        self.assertIsNotNone(self.server.wait_for_log(r"reloaded.*http\.tls", mark,
+                                                      RELOAD_TIMEOUT),
+                             self.server.log_since(mark))
+
+    def test_reload_changes_the_suites(self):
+        port = self.server.port
+        conn = self.server.connection()
+        self.addCleanup(conn.close)
+        conn.request("GET", "/v2/")
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(tls12_cipher(port, "ECDHE-RSA-CHACHA20-POLY1305"),
+                         "ECDHE-RSA-CHACHA20-POLY1305")
+
+        self.reload_with(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])
+        self.assertEqual(tls12_cipher(port, "ECDHE-RSA-AES128-GCM-SHA256"),
+                         "ECDHE-RSA-AES128-GCM-SHA256")
+        self.assertIsNone(tls12_cipher(port, "ECDHE-RSA-CHACHA20-POLY1305"))
+        # the connection opened before the reload still serves
+        conn.request("GET", "/v2/")
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 200)
+
+        # a suite outside the profile, listed on purpose, as Distribution allows
+        self.reload_with(["TLS_RSA_WITH_AES_128_GCM_SHA256"])
+        self.assertEqual(tls12_cipher(port, "AES128-GCM-SHA256"), "AES128-GCM-SHA256")
+        self.assertIsNone(tls12_cipher(port, "ECDHE-RSA-AES128-GCM-SHA256"))
+
+    def test_reload_with_unknown_suite_is_refused(self):
+        mark = self.server.log_mark()
+        write_atomic(self.server.config_path, yaml_doc(tls_config(
+            self.server_cert, http={"tls": {"ciphersuites": ["TLS_NO_SUCH_SUITE"]}})))
+        line = self.server.wait_for_log(r"refused", mark, RELOAD_TIMEOUT)
+        self.assertIsNotNone(line, self.server.log_since(mark))
+        self.assertIn("http.tls.ciphersuites", self.server.log_since(mark))
+        self.assertEqual(tls12_accepted(self.server.port), INTERMEDIATE_TLS12_RSA)
+
+
+class CipherSuitesConfigTest(PkiMixin, unittest.TestCase):
+    """http.tls.ciphersuites in `cairn --check-config` and at start: unknown
+    and insecure names are errors naming the file, line and key; suites
+    outside the profile and TLS 1.3 suites are warnings."""
+
+    def setUp(self):
+        self.binary = find_binary()
+        if self.binary is None:
+            self.skipTest("CAIRN_BINARY is not set")
+        self.make_pki()
+        self.addCleanup(self.drop_pki)
+        self.dir = Path(tempfile.mkdtemp(prefix="cairn-e2e-ciphers-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def write(self, tls_lines):
+        path = self.dir / "config.yml"
+        path.write_text(textwrap.dedent(f"""\
+            version: 0.1
+            storage:
+              filesystem:
+                rootdirectory: {self.dir}/root
+            http:
+              addr: 127.0.0.1:{free_port()}
+              tls:
+                certificate: {self.server_cert.cert}
+                key: {self.server_cert.key}
+            """) + textwrap.indent(textwrap.dedent(tls_lines), "    "))
+        return path
+
+    def run_cairn(self, *args):
+        try:
+            p = subprocess.run([self.binary, *map(str, args)], stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail(f"cairn {args} did not exit within 20 s")
+        return p.returncode, p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+
+    def assert_refused(self, tls_lines, line, words):
+        path = self.write(tls_lines)
+        for args in (["--check-config", path], ["--config", path]):
+            rc, out = self.run_cairn(*args)
+            self.assertNotEqual(rc, 0, f"cairn {args[0]} accepted:\n{path.read_text()}\n{out}")
+            self.assertIn(f"{path}:{line}: http.tls.ciphersuites", out)
+            for word in words:
+                self.assertIn(word, out)
+            self.assertNotIn(": ok", out)
+
+    def assert_accepted(self, tls_lines):
+        path = self.write(tls_lines)
+        rc, out = self.run_cairn("--check-config", path)
+        self.assertEqual(rc, 0, f"--check-config refused:\n{path.read_text()}\n{out}")
+        self.assertIn(f"{path}: ok", out)
+        return path, out
+
+    def test_unknown_name(self):
+        self.assert_refused("""\
+            ciphersuites:
+              - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+              - TLS_ECDHE_RSA_WITH_AES_512_GCM_SHA256
+            """, 12, ["TLS_ECDHE_RSA_WITH_AES_512_GCM_SHA256", "unknown"])
+
+    def test_openssl_name_is_unknown(self):
+        self.assert_refused("ciphersuites: [ECDHE-RSA-AES128-GCM-SHA256]\n", 10,
+                            ["ECDHE-RSA-AES128-GCM-SHA256", "unknown"])
+
+    def test_insecure_names(self):
+        for name in ("TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+                     "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"):
+            with self.subTest(name=name):
+                self.assert_refused(f"ciphersuites: [{name}]\n", 10, [name, "insecure"])
+
+    def test_known_names_accepted(self):
+        _, out = self.assert_accepted("""\
+            ciphersuites:
+              - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+              - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+              - TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+              - TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+              - TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+              - TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+            """)
+        self.assertNotIn("warning", out)
+
+    def test_outside_profile_is_a_warning(self):
+        path, out = self.assert_accepted("""\
+            ciphersuites:
+              - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+              - TLS_RSA_WITH_AES_128_CBC_SHA
+            """)
+        self.assertIn(f"{path}:12: http.tls.ciphersuites", out)
+        self.assertIn("TLS_RSA_WITH_AES_128_CBC_SHA", out)
+
+    def test_tls13_names_are_a_warning(self):
+        path, out = self.assert_accepted("""\
+            ciphersuites:
+              - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+              - TLS_AES_128_GCM_SHA256
+            """)
+        self.assertIn(f"{path}:12: http.tls.ciphersuites", out)
+        self.assertIn("TLS 1.3", out)
+
+    def test_with_minimum_tls13_is_a_warning(self):
+        path, out = self.assert_accepted("""\
+            minimumtls: tls1.3
+            ciphersuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]
+            """)
+        self.assertIn(f"{path}:11: http.tls.ciphersuites", out)
+        self.assertIn("tls1.3", out)
 
 
 class CertificateReloadTest(PkiMixin, unittest.TestCase):
