@@ -13,7 +13,7 @@
  * The executable defines the two picohttpparser functions libh2o frames with;
  * libh2o calls both through its PLT, so its calls bind to these definitions
  * (CMakeLists.txt exports them with --export-dynamic-symbol, as it does
- * SSL_read for ssl_read_clamp.h):
+ * SSL_read for ssl_interpose.h):
  *
  *  - phr_parse_request() runs the library's own parser (found with
  *    dlsym(RTLD_NEXT)), then looks once at the header names. A request with
