@@ -14,7 +14,7 @@
 
 /* Statuses that keep their own label value; anything else is "other". */
 static const int METRICS_STATUSES[] = {200, 201, 202, 204, 206, 304, 307, 400, 401,
-                                       403, 404, 405, 409, 413, 416, 500, 503};
+                                       403, 404, 405, 409, 413, 416, 429, 500, 503};
 #define STATUS_KNOWN_COUNT (sizeof METRICS_STATUSES / sizeof METRICS_STATUSES[0])
 #define STATUS_OTHER STATUS_KNOWN_COUNT
 #define STATUS_COUNT (STATUS_KNOWN_COUNT + 1)
@@ -34,6 +34,8 @@ static const char *const METHOD_LABELS[METRICS_METHOD_COUNT] = {"GET",   "HEAD",
 static const char *const AUTH_LABELS[METRICS_AUTH_FAILURE_COUNT] = {
     "missing",       "malformed",          "bad_password", "token_invalid",
     "token_expired", "client_certificate", "denied"};
+
+static const char *const LOGIN_LIMIT_LABELS[METRICS_LOGIN_LIMIT_COUNT] = {"address", "user"};
 
 /* Threads beyond this many share shards (still exact: the adds are atomic). */
 #define SHARD_COUNT 16
@@ -57,6 +59,8 @@ static _Thread_local struct shard *thread_shard;
 static _Atomic int64_t uploads_in_progress;
 static _Atomic uint64_t reloads[2]; /* [0] failure, [1] success */
 static _Atomic uint64_t auth_failures[METRICS_AUTH_FAILURE_COUNT];
+static _Atomic uint64_t logins_throttled[METRICS_LOGIN_LIMIT_COUNT];
+static _Atomic uint64_t login_queue_full;
 static double process_start_seconds;
 
 /* Runs when the program starts (the object is linked in because the server
@@ -154,6 +158,17 @@ void metrics_auth_failure(enum metrics_auth_failure reason)
         add(&auth_failures[reason], 1);
 }
 
+void metrics_login_throttled(enum metrics_login_limit limit)
+{
+    if ((unsigned)limit < METRICS_LOGIN_LIMIT_COUNT)
+        add(&logins_throttled[limit], 1);
+}
+
+void metrics_login_queue_full(void)
+{
+    add(&login_queue_full, 1);
+}
+
 void metrics_reset(void)
 {
     for (size_t s = 0; s < SHARD_COUNT; s++) {
@@ -175,6 +190,9 @@ void metrics_reset(void)
     atomic_store(&reloads[1], 0);
     for (size_t i = 0; i < METRICS_AUTH_FAILURE_COUNT; i++)
         atomic_store(&auth_failures[i], 0);
+    for (size_t i = 0; i < METRICS_LOGIN_LIMIT_COUNT; i++)
+        atomic_store(&logins_throttled[i], 0);
+    atomic_store(&login_queue_full, 0);
 }
 
 static void header(FILE *out, const char *name, const char *type, const char *help)
@@ -268,6 +286,16 @@ static void render_process(FILE *out)
     for (size_t i = 0; i < METRICS_AUTH_FAILURE_COUNT; i++)
         fprintf(out, "cairn_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n", AUTH_LABELS[i],
                 load(&auth_failures[i]));
+
+    header(out, "cairn_login_throttled_total", "counter",
+           "Logins refused (429) by the failed-login limits without a password check, by "
+           "limit.");
+    for (size_t i = 0; i < METRICS_LOGIN_LIMIT_COUNT; i++)
+        fprintf(out, "cairn_login_throttled_total{limit=\"%s\"} %" PRIu64 "\n",
+                LOGIN_LIMIT_LABELS[i], load(&logins_throttled[i]));
+    header(out, "cairn_login_queue_full_total", "counter",
+           "Logins answered 503 because the password checks' queue was full.");
+    fprintf(out, "cairn_login_queue_full_total %" PRIu64 "\n", load(&login_queue_full));
 
     header(out, "cairn_build_info", "gauge", "The running cairn's version; always 1.");
     fprintf(out, "cairn_build_info{version=\"%s\"} 1\n", CAIRN_VERSION);

@@ -13,7 +13,7 @@
  * with traffic: routes are the enum below, methods GET HEAD PUT POST PATCH
  * DELETE or "other", statuses are the ones the API answers (METRICS_STATUSES
  * in metrics.c: 200 201 202 204 206 304 307 400 401 403 404 405 409 413 416
- * 500 503) or "other". Series with a zero count are left out of
+ * 429 500 503) or "other". Series with a zero count are left out of
  * cairn_http_requests_total; the histogram and byte counters list every route.
  *
  *     // on the loop, when the response is done:
@@ -72,6 +72,13 @@ enum metrics_auth_failure {
     METRICS_AUTH_FAILURE_COUNT
 };
 
+/* The `limit` label of cairn_login_throttled_total. */
+enum metrics_login_limit {
+    METRICS_LOGIN_LIMIT_ADDRESS, /* "address": the client address is locked */
+    METRICS_LOGIN_LIMIT_USER,    /* "user": the name is under attack, the address failed */
+    METRICS_LOGIN_LIMIT_COUNT
+};
+
 /* The method label for a method token as h2o gives it (not NUL-terminated,
  * case-sensitive as in HTTP). */
 enum metrics_method metrics_method_parse(const char *method, size_t length);
@@ -97,6 +104,13 @@ void metrics_reload(int ok);
 
 /* cairn_auth_failures_total{reason=...}. */
 void metrics_auth_failure(enum metrics_auth_failure reason);
+
+/* cairn_login_throttled_total{limit=...}: a login refused with 429 by the
+ * failed-login limits (src/auth/login_limiter.h), without a password check. */
+void metrics_login_throttled(enum metrics_login_limit limit);
+/* cairn_login_queue_full_total: a login answered 503 because the password
+ * checks' queue was full. */
+void metrics_login_queue_full(void);
 
 /* The whole exposition (text/plain; version=0.0.4), NUL-terminated, in a
  * malloc'd buffer the caller frees. 0, or -ENOMEM with error_set(). */
