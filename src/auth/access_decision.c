@@ -103,6 +103,10 @@ static void login_remember(const struct access_policy *policy, const char *user,
 
 struct password_check {
     const struct htpasswd *htpasswd; /* kept alive by the caller while the check runs */
+    struct login_limiter *limiter;   /* NULL: no limits */
+    struct login_limit_settings limits;
+    struct login_attempt attempt; /* what the limiter admitted */
+    int ran;                      /* access_password_check() ran */
     char user[HTPASSWD_USER_MAX + 1];
     char password[HTPASSWD_PASSWORD_MAX + 1];
     unsigned char mac[32];
@@ -124,8 +128,14 @@ static int refuse_password(struct access_identity *identity)
     return -EACCES;
 }
 
+static void finish_attempt(struct password_check *check, enum login_outcome outcome)
+{
+    login_limiter_finish(check->limiter, &check->limits, &check->attempt, outcome);
+}
+
 static int identify_password(const struct access_policy *policy, const char *header, size_t length,
-                             struct access_identity *identity, struct password_check **check_out)
+                             const struct login_address *client, struct access_identity *identity,
+                             struct password_check **check_out)
 {
     struct password_check *check = calloc(1, sizeof *check);
     if (check == NULL)
@@ -139,8 +149,25 @@ static int identify_password(const struct access_policy *policy, const char *hea
     }
     snprintf(check->user, sizeof check->user, "%s", identity->user);
     check->htpasswd = policy->htpasswd;
+    /* Before the login cache too: a locked address must not learn that a
+     * guess is right from a cached success. */
+    static const struct login_address unknown_client;
+    check->limiter = policy->login_limiter;
+    check->limits = policy->login_limits;
+    enum login_verdict verdict = login_limiter_admit(
+        check->limiter, &check->limits, client != NULL ? client : &unknown_client, check->user,
+        &check->attempt, &identity->retry_after_seconds);
+    if (verdict != LOGIN_ADMITTED) {
+        check_free(check);
+        identity->user[0] = '\0';
+        return error_set(-EAGAIN, "too many failed logins %s; try again in %us",
+                         verdict == LOGIN_THROTTLED_ADDRESS ? "from this address"
+                                                            : "for this user from this address",
+                         identity->retry_after_seconds);
+    }
     check->has_mac = login_mac(check->user, check->password, check->mac) == 0;
     if (check->has_mac && login_cached(policy, check->user, check->mac)) {
+        finish_attempt(check, LOGIN_SUCCEEDED);
         check_free(check);
         identity->source = IDENTITY_PASSWORD;
         return 0;
@@ -156,6 +183,7 @@ static int identify_password(const struct access_policy *policy, const char *hea
 void access_password_check(struct password_check *check)
 {
     check->result = htpasswd_check(check->htpasswd, check->user, check->password);
+    check->ran = 1;
     OPENSSL_cleanse(check->password, sizeof check->password);
 }
 
@@ -165,6 +193,7 @@ int access_password_checked(const struct access_policy *policy, struct access_id
     int result = check->result;
     if (result == 0 && check->has_mac)
         login_remember(policy, check->user, check->mac);
+    finish_attempt(check, result == 0 ? LOGIN_SUCCEEDED : LOGIN_FAILED);
     check_free(check);
     if (result < 0)
         return refuse_password(identity);
@@ -174,6 +203,10 @@ int access_password_checked(const struct access_policy *policy, struct access_id
 
 void access_password_abandon(struct password_check *check)
 {
+    /* A guess whose client went away still counts once it was checked. */
+    finish_attempt(check, !check->ran          ? LOGIN_NOT_CHECKED
+                          : check->result == 0 ? LOGIN_SUCCEEDED
+                                               : LOGIN_FAILED);
     check_free(check);
 }
 
@@ -200,7 +233,8 @@ static int identify_token(const struct access_policy *policy, const char *header
 
 int access_identify(const struct access_policy *policy, const char *authorization,
                     size_t authorization_length, const char *certificate_user,
-                    struct access_identity *identity, struct password_check **check_out)
+                    const struct login_address *client, struct access_identity *identity,
+                    struct password_check **check_out)
 {
     memset(identity, 0, sizeof *identity);
     identity->source = IDENTITY_ANONYMOUS;
@@ -209,7 +243,7 @@ int access_identify(const struct access_policy *policy, const char *authorizatio
     if (authorization != NULL) {
         if (policy->htpasswd != NULL &&
             starts_with_scheme(authorization, authorization_length, "Basic"))
-            return identify_password(policy, authorization, authorization_length, identity,
+            return identify_password(policy, authorization, authorization_length, client, identity,
                                      check_out);
         if (policy->token_verifier != NULL &&
             starts_with_scheme(authorization, authorization_length, "Bearer"))

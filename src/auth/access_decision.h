@@ -26,11 +26,18 @@
  *    default deny); without any rules, everything (Distribution's behaviour,
  *    so an existing htpasswd setup keeps working).
  *
+ * Failed Basic logins are limited per client address and per user name
+ * (policy->login_limiter, src/auth/login_limiter.h): a throttled attempt is
+ * refused before any password check or login-cache lookup, -EAGAIN with
+ * identity->retry_after_seconds set (the HTTP side answers 429).
+ *
  *     struct access_identity identity;
  *     struct password_check *check = NULL;
- *     int result = access_identify(&policy, header, header_length, NULL, &identity, &check);
+ *     int result = access_identify(&policy, header, header_length, NULL, &client, &identity,
+ *                                  &check);
  *     if (result == 1) { access_password_check(check);   // on a worker thread
  *                        result = access_password_checked(&policy, &identity, check); }
+ *     if (result == -EAGAIN) -> 429, Retry-After: identity.retry_after_seconds
  *     if (result < 0) -> refused (401)
  *     if (!access_decision_allows(&policy, &identity, name, ACCESS_PULL)) -> 401 or 403
  *     access_identity_release(&identity);
@@ -42,6 +49,7 @@
 
 #include "layout/walk.h"
 #include "src/auth/access_rules.h"
+#include "src/auth/login_limiter.h"
 #include "src/auth/token.h"
 
 struct htpasswd;
@@ -52,6 +60,10 @@ struct access_policy {
     const struct access_rules *access_rules;     /* NULL: no rules */
     int client_certificates; /* verified TLS client certificates identify users */
     int anonymous_pull;      /* anonymous callers may pull everything */
+    /* Failed-login limits: process-wide state (NULL: none), this
+     * configuration's settings. */
+    struct login_limiter *login_limiter;
+    struct login_limit_settings login_limits;
     /* Which configuration this is: a login remembered under another one is
      * forgotten (a reloaded htpasswd file). */
     unsigned long generation;
@@ -72,8 +84,9 @@ enum identity_source {
 
 struct access_identity {
     enum identity_source source;
-    char user[256];           /* "" when anonymous; the token's subject for a token */
-    struct token_grant grant; /* IDENTITY_TOKEN only */
+    char user[256];               /* "" when anonymous; the token's subject for a token */
+    struct token_grant grant;     /* IDENTITY_TOKEN only */
+    unsigned retry_after_seconds; /* access_identify() returned -EAGAIN: when to try again */
 };
 
 /* Whether the policy configures any authentication at all. */
@@ -85,15 +98,19 @@ struct password_check;
 
 /* Fills `identity` from the Authorization header's value (`authorization`
  * NULL when there is none) and, without one, the user of a verified client
- * certificate (`certificate_user`, NULL or "" when none). 0 when known; 1
+ * certificate (`certificate_user`, NULL or "" when none); `client` is the
+ * caller's address for the login limits (NULL: unknown). 0 when known; 1
  * when a password must still be checked: `*check_out` is then set (run
  * access_password_check() on a worker thread, then
  * access_password_checked() back on the loop; with `check_out` NULL the
- * check runs here); or -EACCES when credentials were given and are wrong
- * (the reason is in error_message() and has been counted in the metrics). */
+ * check runs here); -EAGAIN when the login limits refuse the attempt
+ * (identity->retry_after_seconds says when to try again); or -EACCES when
+ * credentials were given and are wrong (the reason is in error_message()
+ * and has been counted in the metrics). */
 int access_identify(const struct access_policy *policy, const char *authorization,
                     size_t authorization_length, const char *certificate_user,
-                    struct access_identity *identity, struct password_check **check_out);
+                    const struct login_address *client, struct access_identity *identity,
+                    struct password_check **check_out);
 
 /* The bcrypt comparison (worker thread). The caller keeps the policy's
  * htpasswd alive until this returns. */
@@ -105,7 +122,8 @@ void access_password_check(struct password_check *check);
 int access_password_checked(const struct access_policy *policy, struct access_identity *identity,
                             struct password_check *check);
 
-/* Frees a check that will not complete (the request went away). */
+/* Frees a check that will not complete: the request went away (a check
+ * that ran still counts for the login limits) or no worker took it. */
 void access_password_abandon(struct password_check *check);
 
 /* 1 when `identity` may do `actions` (ACCESS_* bits) on `repository` (NULL

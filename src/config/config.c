@@ -1291,6 +1291,32 @@ static int load_access(struct loader *loader, yaml_node_t *node, const char *par
     return result;
 }
 
+static int load_login_limits(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    struct login_limit_settings *limits = &loader->config->login_limits;
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "enabled") == 0)
+            result = get_bool(loader, entry.value, key, &limits->enabled);
+        else if (strcmp(entry.name, "address_failures") == 0)
+            result = get_count(loader, entry.value, key, 1, 1000000, &limits->address_failures);
+        else if (strcmp(entry.name, "user_failures") == 0)
+            result = get_count(loader, entry.value, key, 1, 1000000, &limits->user_failures);
+        else if (strcmp(entry.name, "window") == 0)
+            result = get_duration(loader, entry.value, key, 1, 1, &limits->window_seconds);
+        else
+            result = fail(loader, entry.key, key,
+                          "unknown key (login_limits has enabled, address_failures, "
+                          "user_failures and window)");
+    }
+    return result;
+}
+
 static int load_cairn(struct loader *loader, yaml_node_t *node)
 {
     struct config *config = loader->config;
@@ -1306,6 +1332,13 @@ static int load_cairn(struct loader *loader, yaml_node_t *node)
             result = get_count(loader, entry.value, key, 1, CONFIG_THREADS_MAX, &config->threads);
         else if (strcmp(entry.name, "workers") == 0)
             result = get_count(loader, entry.value, key, 1, CONFIG_WORKERS_MAX, &config->workers);
+        else if (strcmp(entry.name, "login_workers") == 0)
+            result =
+                get_count(loader, entry.value, key, 1, CONFIG_WORKERS_MAX, &config->login_workers);
+        else if (strcmp(entry.name, "login_queue") == 0)
+            result = get_count(loader, entry.value, key, 1, 1u << 20, &config->login_queue);
+        else if (strcmp(entry.name, "login_limits") == 0)
+            result = load_login_limits(loader, entry.value, key);
         else if (strcmp(entry.name, "max_body_size") == 0)
             result = get_size(loader, entry.value, key, 1, &config->max_body_size);
         else if (strcmp(entry.name, "body_temporary_directory") == 0)
@@ -1322,7 +1355,8 @@ static int load_cairn(struct loader *loader, yaml_node_t *node)
             result = load_groups(loader, entry.value, key);
         else if (strcmp(entry.name, "access") != 0)
             result = fail(loader, entry.key, key,
-                          "unknown key (cairn's keys are threads, workers, max_body_size, "
+                          "unknown key (cairn's keys are threads, workers, login_workers, "
+                          "login_queue, login_limits, max_body_size, "
                           "body_temporary_directory, request_timeout, shutdown_grace, "
                           "anonymous_pull, automatic_mount, groups and access)");
     }
@@ -1437,6 +1471,14 @@ void config_defaults(struct config *config)
                       : cores > CONFIG_THREADS_MAX ? CONFIG_THREADS_MAX
                                                    : (unsigned)cores;
     config->workers = CONFIG_DEFAULT_WORKERS;
+    config->login_workers = CONFIG_DEFAULT_LOGIN_WORKERS;
+    config->login_queue = CONFIG_DEFAULT_LOGIN_QUEUE;
+    config->login_limits = (struct login_limit_settings){
+        .enabled = 1,
+        .address_failures = CONFIG_DEFAULT_LOGIN_ADDRESS_FAILURES,
+        .user_failures = CONFIG_DEFAULT_LOGIN_USER_FAILURES,
+        .window_seconds = CONFIG_DEFAULT_LOGIN_WINDOW_SECONDS,
+    };
     config->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
     config->request_timeout_seconds = CONFIG_DEFAULT_REQUEST_TIMEOUT_SECONDS;
     config->shutdown_grace_seconds = CONFIG_DEFAULT_SHUTDOWN_GRACE_SECONDS;

@@ -43,6 +43,7 @@
 #include "drivers/s3_client.h"
 #include "layout/tree.h"
 #include "src/auth/access_rules.h"
+#include "src/auth/login_limiter.h"
 #include "src/config/defaults.h"
 #include "src/observe/access_log.h"
 
@@ -89,6 +90,8 @@ struct config {
     /* cairn's own */
     unsigned threads;                 /* cairn.threads (cores) */
     unsigned workers;                 /* cairn.workers (4) */
+    unsigned login_workers;           /* cairn.login_workers (2) */
+    unsigned login_queue;             /* cairn.login_queue (32) */
     uint64_t max_body_size;           /* cairn.max_body_size (16GiB) */
     char *body_temporary_directory;   /* cairn.body_temporary_directory (<root>/.cairn-tmp) */
     uint64_t request_timeout_seconds; /* cairn.request_timeout (15m) */
@@ -99,6 +102,8 @@ struct config {
     size_t group_count;
     struct access_rule_spec *access_rules; /* cairn.access: ordered */
     size_t access_rule_count;
+    /* cairn.login_limits (on: 10 failures an address, 10 a name, in 5m) */
+    struct login_limit_settings login_limits;
 
     char **warnings; /* lines to log: unused Distribution keys */
     size_t warning_count;

@@ -48,6 +48,18 @@
 /* cairn.workers (at most CONFIG_WORKERS_MAX) */
 #define CONFIG_WORKERS_MAX 1024
 #define CONFIG_DEFAULT_WORKERS 4
+/* cairn.login_workers: threads of their own for password checks (bcrypt),
+ * so that uploads and manifest PUTs never wait behind logins */
+#define CONFIG_DEFAULT_LOGIN_WORKERS 2
+/* cairn.login_queue: checks waiting for a login worker; beyond it, 503 at once */
+#define CONFIG_DEFAULT_LOGIN_QUEUE 32
+/* cairn.login_limits (src/auth/login_limiter.h): failed logins before an
+ * address is locked, before a name is under attack, and the window */
+#define CONFIG_DEFAULT_LOGIN_ADDRESS_FAILURES 10
+#define CONFIG_DEFAULT_LOGIN_USER_FAILURES 10
+#define CONFIG_DEFAULT_LOGIN_WINDOW_SECONDS (5 * 60)
+/* Keys each table of the login limiter holds (fixed memory) */
+#define CONFIG_LOGIN_LIMITER_CAPACITY 4096
 /* cairn.max_body_size: 16 GiB */
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (16ULL << 30)
 /* cairn.request_timeout: 15 minutes */

@@ -143,6 +143,14 @@ static void keep_restart_settings(struct config *config, const struct config *pr
         note(changes, size, first, "cairn.workers (needs restart, kept)");
         config->workers = previous->workers;
     }
+    if (config->login_workers != previous->login_workers) {
+        note(changes, size, first, "cairn.login_workers (needs restart, kept)");
+        config->login_workers = previous->login_workers;
+    }
+    if (config->login_queue != previous->login_queue) {
+        note(changes, size, first, "cairn.login_queue (needs restart, kept)");
+        config->login_queue = previous->login_queue;
+    }
     if (config->max_body_size != previous->max_body_size) {
         note(changes, size, first, "cairn.max_body_size (needs restart, kept)");
         config->max_body_size = previous->max_body_size;
@@ -200,6 +208,13 @@ static void list_live_changes(const struct config *config, const struct config *
     if (config->access_rule_count != previous->access_rule_count ||
         config->group_count != previous->group_count)
         note(changes, size, first, "cairn.access");
+    const struct login_limit_settings *limits = &config->login_limits,
+                                      *before = &previous->login_limits;
+    if (limits->enabled != before->enabled ||
+        limits->address_failures != before->address_failures ||
+        limits->user_failures != before->user_failures ||
+        limits->window_seconds != before->window_seconds)
+        note(changes, size, first, "cairn.login_limits");
     if (config->shutdown_grace_seconds != previous->shutdown_grace_seconds)
         note(changes, size, first, "cairn.shutdown_grace");
     if (config->redirect_disabled != previous->redirect_disabled)

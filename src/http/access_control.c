@@ -2,7 +2,9 @@
 #include "src/http/access_control.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
+#include "layout/error.h"
 #include "src/auth/htpasswd.h"
 #include "src/observe/metrics.h"
 #include "src/http/response.h"
@@ -26,6 +28,7 @@ void access_control_policy(const struct runtime *runtime, struct access_policy *
         .access_rules = runtime->access_rules,
         .client_certificates = runtime->config.tls_client_ca_count > 0,
         .anonymous_pull = runtime->config.anonymous_pull,
+        .login_limits = runtime->config.login_limits,
         .generation = runtime->generation,
         .owner = (void *)runtime,
         .acquire = acquire_runtime,
@@ -34,16 +37,32 @@ void access_control_policy(const struct runtime *runtime, struct access_policy *
 }
 
 int access_control_identify(h2o_req_t *req, const struct runtime *runtime,
-                            struct access_identity *identity, struct password_check **check_out)
+                            struct login_limiter *limiter, struct access_identity *identity,
+                            struct password_check **check_out)
 {
     struct access_policy policy;
     access_control_policy(runtime, &policy);
+    policy.login_limiter = limiter;
+    struct sockaddr_storage peer;
+    socklen_t peer_length = req->conn->callbacks->get_peername(req->conn, (void *)&peer);
+    struct login_address client;
+    login_address_from_sockaddr(peer_length > 0 ? (struct sockaddr *)&peer : NULL, peer_length,
+                                &client);
     h2o_iovec_t header = request_header(req, "authorization");
     char certificate_user[sizeof identity->user] = "";
     if (header.base == NULL && policy.client_certificates &&
         !tls_client_identity(req, certificate_user, sizeof certificate_user))
         certificate_user[0] = '\0';
-    return access_identify(&policy, header.base, header.len, certificate_user, identity, check_out);
+    return access_identify(&policy, header.base, header.len, certificate_user, &client, identity,
+                           check_out);
+}
+
+void access_control_throttle(h2o_req_t *req, const struct access_identity *identity)
+{
+    response_add_header_format(req, "retry-after", "Retry-After", "%u",
+                               identity->retry_after_seconds > 0 ? identity->retry_after_seconds
+                                                                 : 1);
+    response_send_error(req, REGISTRY_ERROR_TOO_MANY_REQUESTS, error_message());
 }
 
 int access_control_allows(const struct runtime *runtime, const struct access_identity *identity,

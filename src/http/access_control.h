@@ -9,7 +9,9 @@
  * user (password or certificate).
  *
  *     struct access_identity identity;
- *     if (access_control_identify(req, runtime, &identity, &check) < 0) -> 401
+ *     int result = access_control_identify(req, runtime, limiter, &identity, &check);
+ *     if (result == -EAGAIN) access_control_throttle(req, &identity);   // 429
+ *     else if (result < 0) -> 401
  *     if (!access_control_allows(runtime, &identity, name, ACCESS_PULL))
  *         access_control_refuse(req, runtime, &identity, name, ACCESS_PULL);
  *     access_identity_release(&identity);
@@ -27,11 +29,18 @@
 void access_control_policy(const struct runtime *runtime, struct access_policy *out);
 
 /* access_identify() for the request: its Authorization header, else (with
- * client CAs configured) its verified client certificate. The same results:
- * 0, 1 with `*check_out` to run (access_password_check() on a worker, then
- * access_password_checked()), or -EACCES (answer with access_control_refuse()). */
+ * client CAs configured) its verified client certificate; its peer address
+ * for the failed-login limits of `limiter` (process-wide; NULL: none) under
+ * the snapshot's cairn.login_limits. The same results: 0, 1 with
+ * `*check_out` to run (access_password_check() on a worker, then
+ * access_password_checked()), -EAGAIN (answer with access_control_throttle())
+ * or -EACCES (answer with access_control_refuse()). */
 int access_control_identify(h2o_req_t *req, const struct runtime *runtime,
-                            struct access_identity *identity, struct password_check **check_out);
+                            struct login_limiter *limiter, struct access_identity *identity,
+                            struct password_check **check_out);
+
+/* Answers 429 TOOMANYREQUESTS with Retry-After: identity->retry_after_seconds. */
+void access_control_throttle(h2o_req_t *req, const struct access_identity *identity);
 
 /* access_decision_allows() under the snapshot's policy. */
 int access_control_allows(const struct runtime *runtime, const struct access_identity *identity,

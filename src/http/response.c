@@ -70,6 +70,8 @@ static struct error_description describe(int error)
         return (struct error_description){"NOT_FOUND", 404, "no such endpoint"};
     case REGISTRY_ERROR_FRAMING_INVALID:
         return (struct error_description){"UNSUPPORTED", 400, "ambiguous request framing"};
+    case REGISTRY_ERROR_TOO_MANY_REQUESTS:
+        return (struct error_description){"TOOMANYREQUESTS", 429, "too many requests"};
     case REGISTRY_ERROR_UNAVAILABLE:
         return (struct error_description){"UNAVAILABLE", 503, "blob storage is unavailable"};
     default:
@@ -146,6 +148,10 @@ static const char *status_reason(int status)
         return "Payload Too Large";
     case 416:
         return "Requested Range Not Satisfiable";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
     default:
         return "Internal Server Error";
     }

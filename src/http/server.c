@@ -73,6 +73,10 @@ struct server {
     const struct config *settings; /* restart-only settings: the first snapshot's */
     h2o_globalconf_t config;
     struct registry registry;
+    /* Password checks on threads of their own, with a bounded queue: pushes
+     * never wait behind bcrypt (registry.workers never runs one). */
+    struct worker_pool *login_workers;
+    struct login_limiter *login_limiter; /* failed logins, across reloads */
     struct server_thread *threads;
     unsigned thread_count;
 };
@@ -401,7 +405,12 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     }
     const struct endpoint *row = endpoint_find(route.kind, req->method.base, req->method.len);
     struct password_check *check = NULL;
-    result = access_control_identify(req, state->runtime, &state->identity, &check);
+    result = access_control_identify(req, state->runtime, thread->server->login_limiter,
+                                     &state->identity, &check);
+    if (result == -EAGAIN) {
+        access_control_throttle(req, &state->identity);
+        return 0;
+    }
     if (result < 0) {
         refuse_login(req, state, &route, row);
         return 0;
@@ -421,7 +430,16 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         login->route = route;
         login->row = row;
         request_work_init(&login->work, req, &thread->work_receiver, login_run, login_complete);
-        worker_pool_submit(thread->server->registry.workers, &login->work);
+        if (worker_pool_try_submit(thread->server->login_workers, &login->work) < 0) {
+            metrics_login_queue_full();
+            access_password_abandon(check);
+            runtime_release(login->runtime);
+            request_work_dispose(&login->work);
+            free(login);
+            response_add_header(req, "retry-after", "Retry-After", "1", 1);
+            response_send_error(req, REGISTRY_ERROR_UNAVAILABLE,
+                                "too many logins waiting for a password check");
+        }
         return 0;
     }
     dispatch(thread, req, state, &route, row);
@@ -473,7 +491,8 @@ static void *thread_main(void *argument)
         if (deadline == 0)
             deadline = now_seconds() + (double)thread->runtime->config.shutdown_grace_seconds;
         if (thread->in_flight == 0 && !requests_arriving(thread) &&
-            worker_pool_outstanding(server->registry.workers) == 0)
+            worker_pool_outstanding(server->registry.workers) == 0 &&
+            worker_pool_outstanding(server->login_workers) == 0)
             break;
         if (now_seconds() > deadline) {
             log_message(LOG_LEVEL_WARN, "%lu requests still running after the grace period",
@@ -653,7 +672,11 @@ static int open_registry(struct server *server)
              ? blob_store_s3_create(&registry->tree, &settings->s3, &registry->blobs)
              : blob_store_fs_create(&registry->tree, &registry->blobs)) < 0 ||
         upload_sessions_create(&registry->uploads) < 0 ||
-        worker_pool_start(server->settings->workers, &registry->workers) < 0) {
+        worker_pool_start(server->settings->workers, 0, &registry->workers) < 0 ||
+        worker_pool_start(server->settings->login_workers, server->settings->login_queue,
+                          &server->login_workers) < 0 ||
+        login_limiter_create(CONFIG_LOGIN_LIMITER_CAPACITY, NULL, NULL, &server->login_limiter) <
+            0) {
         fprintf(stderr, "cairn: cannot open %s: %s\n", server->settings->root_directory,
                 error_message());
         return -EINVAL;
@@ -678,9 +701,12 @@ static int open_registry(struct server *server)
     return 0;
 }
 
-static void close_registry(struct registry *registry)
+static void close_registry(struct server *server)
 {
+    struct registry *registry = &server->registry;
     runtime_set_publish_hook(NULL, NULL);
+    worker_pool_stop(server->login_workers);
+    login_limiter_free(server->login_limiter);
     worker_pool_stop(registry->workers);
     upload_sessions_destroy(registry->uploads);
     if (registry->blobs != NULL)
@@ -771,7 +797,7 @@ stop:
         log_message(LOG_LEVEL_INFO, "stopped");
 done:
     reloader_stop(reloader);
-    close_registry(&server.registry);
+    close_registry(&server);
     free(server.threads);
     runtime_release(initial);
     return exit_code;

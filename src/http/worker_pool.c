@@ -17,6 +17,7 @@ struct worker_pool {
     pthread_mutex_t mutex;
     pthread_cond_t wake;
     struct request_work *head, *tail;
+    unsigned queued, queue_limit; /* waiting works; limit 0: none */
     int stopping;
     atomic_ulong outstanding;
     unsigned thread_count;
@@ -133,6 +134,7 @@ static void *worker_main(void *argument)
         pool->head = work->next_queued;
         if (pool->head == NULL)
             pool->tail = NULL;
+        pool->queued--;
         pthread_mutex_unlock(&pool->mutex);
         work->run(work);
         h2o_multithread_send_message(work->receiver, &work->message);
@@ -142,11 +144,12 @@ static void *worker_main(void *argument)
     return NULL;
 }
 
-int worker_pool_start(unsigned thread_count, struct worker_pool **pool_out)
+int worker_pool_start(unsigned thread_count, unsigned queue_limit, struct worker_pool **pool_out)
 {
     struct worker_pool *pool = calloc(1, sizeof *pool + thread_count * sizeof(pthread_t));
     if (pool == NULL)
         return error_set(-ENOMEM, "out of memory");
+    pool->queue_limit = queue_limit;
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->wake, NULL);
     for (unsigned i = 0; i < thread_count; i++) {
@@ -177,19 +180,35 @@ void worker_pool_stop(struct worker_pool *pool)
     free(pool);
 }
 
-void worker_pool_submit(struct worker_pool *pool, struct request_work *work)
+static int submit(struct worker_pool *pool, struct request_work *work, int bounded)
 {
+    pthread_mutex_lock(&pool->mutex);
+    if (bounded && pool->queue_limit > 0 && pool->queued >= pool->queue_limit) {
+        pthread_mutex_unlock(&pool->mutex);
+        return error_set(-EBUSY, "too many requests waiting for a worker");
+    }
     atomic_fetch_add(&pool->outstanding, 1);
     work->pool = pool;
-    pthread_mutex_lock(&pool->mutex);
     work->next_queued = NULL;
     if (pool->tail != NULL)
         pool->tail->next_queued = work;
     else
         pool->head = work;
     pool->tail = work;
+    pool->queued++;
     pthread_cond_signal(&pool->wake);
     pthread_mutex_unlock(&pool->mutex);
+    return 0;
+}
+
+void worker_pool_submit(struct worker_pool *pool, struct request_work *work)
+{
+    submit(pool, work, 0);
+}
+
+int worker_pool_try_submit(struct worker_pool *pool, struct request_work *work)
+{
+    return submit(pool, work, 1);
 }
 
 void worker_pool_receive(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)

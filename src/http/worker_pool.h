@@ -20,6 +20,11 @@
  *     request_work_init(&w->work, req, run, complete);
  *     worker_pool_submit(pool, &w->work);
  *     // complete(work): if (work->request) respond...; then free(w).
+ *
+ * A pool may bound its queue (the password checks' pool does: a login flood
+ * must not pile up work without end): worker_pool_try_submit() then refuses
+ * at once, -EBUSY, when that many works already wait for a thread, and the
+ * caller answers 503 instead of making the client wait.
  */
 #ifndef CAIRN_SRC_HTTP_WORKER_POOL_H
 #define CAIRN_SRC_HTTP_WORKER_POOL_H
@@ -46,7 +51,8 @@ struct request_work {
     char error_text[ERROR_MESSAGE_MAX]; /* error_message() of the worker, if result < 0 */
 };
 
-int worker_pool_start(unsigned thread_count, struct worker_pool **pool_out);
+/* `queue_limit`: works that may wait for a thread (0: no limit). */
+int worker_pool_start(unsigned thread_count, unsigned queue_limit, struct worker_pool **pool_out);
 /* Runs the work that was submitted, then joins the threads. */
 void worker_pool_stop(struct worker_pool *pool);
 
@@ -60,6 +66,8 @@ void request_work_init(struct request_work *work, h2o_req_t *request,
                        h2o_multithread_receiver_t *receiver, void (*run)(struct request_work *work),
                        void (*complete)(struct request_work *work));
 void worker_pool_submit(struct worker_pool *pool, struct request_work *work);
+/* worker_pool_submit(), or -EBUSY (nothing submitted) when the queue is full. */
+int worker_pool_try_submit(struct worker_pool *pool, struct request_work *work);
 
 /* Work submitted whose `complete` has not run yet (a loop must not exit
  * while its own work is outstanding). */

@@ -35,6 +35,7 @@ enum registry_error {
     REGISTRY_ERROR_FRAMING_INVALID,     /* ambiguous HTTP/1 framing: UNSUPPORTED with 400 */
     REGISTRY_ERROR_UNAVAILABLE,         /* the blob store (S3) failed or is unreachable: 503 */
     REGISTRY_ERROR_INTERNAL,            /* a disk or system failure */
+    REGISTRY_ERROR_TOO_MANY_REQUESTS,   /* TOOMANYREQUESTS, 429: failed-login limits */
 };
 
 #endif

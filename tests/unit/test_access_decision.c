@@ -68,7 +68,35 @@ static int identify(const struct access_policy *policy, const char *authorizatio
                     struct access_identity *identity, struct password_check **check)
 {
     return access_identify(policy, authorization, authorization != NULL ? strlen(authorization) : 0,
-                           NULL, identity, check);
+                           NULL, NULL, identity, check);
+}
+
+/* A locked address is refused before bcrypt and before the login cache: a
+ * cached success must not tell it that a guess is right. */
+static void test_login_limits(void **state)
+{
+    struct fixture *f = *state;
+    struct login_limiter *limiter;
+    assert_int_equal(login_limiter_create(64, NULL, NULL, &limiter), 0);
+    struct access_policy policy = {
+        .htpasswd = f->htpasswd,
+        .generation = 7,
+        .login_limiter = limiter,
+        .login_limits = {
+            .enabled = 1, .address_failures = 2, .user_failures = 100, .window_seconds = 60}};
+    struct access_identity identity;
+    assert_int_equal(identify(&policy, ALICE_BASIC, &identity, NULL), 0); /* now cached */
+    assert_int_equal(identify(&policy, ALICE_WRONG, &identity, NULL), -EACCES);
+    struct password_check *check = NULL;
+    assert_int_equal(identify(&policy, ALICE_WRONG, &identity, &check), 1);
+    access_password_check(check);
+    access_password_abandon(check); /* the client left: the failure counts */
+    assert_int_equal(identify(&policy, ALICE_BASIC, &identity, NULL), -EAGAIN);
+    assert_int_equal(identity.retry_after_seconds, 60);
+    assert_string_equal(identity.user, "");
+    policy.login_limits.enabled = 0; /* a reload turned them off */
+    assert_int_equal(identify(&policy, ALICE_BASIC, &identity, NULL), 0);
+    login_limiter_free(limiter);
 }
 
 static void test_no_authentication(void **state)
@@ -136,10 +164,10 @@ static void test_rules_and_certificate(void **state)
     struct access_policy policy = {.htpasswd = f->htpasswd, .access_rules = f->rules};
     struct access_identity identity;
     /* A certificate counts only where certificates identify users. */
-    assert_int_equal(access_identify(&policy, NULL, 0, "alice", &identity, NULL), 0);
+    assert_int_equal(access_identify(&policy, NULL, 0, "alice", NULL, &identity, NULL), 0);
     assert_int_equal(identity.source, IDENTITY_ANONYMOUS);
     policy.client_certificates = 1;
-    assert_int_equal(access_identify(&policy, NULL, 0, "alice", &identity, NULL), 0);
+    assert_int_equal(access_identify(&policy, NULL, 0, "alice", NULL, &identity, NULL), 0);
     assert_int_equal(identity.source, IDENTITY_CERTIFICATE);
     assert_string_equal(identity.user, "alice");
     assert_true(access_decision_allows(&policy, &identity, "team-a/app", ACCESS_PULL));
@@ -201,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_authentication),
+        cmocka_unit_test_setup_teardown(test_login_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_scope, setup, teardown),
