@@ -156,7 +156,7 @@ static int identify_password(const struct access_policy *policy, const char *hea
     check->limits = policy->login_limits;
     enum login_verdict verdict = login_limiter_admit(
         check->limiter, &check->limits, client != NULL ? client : &unknown_client, check->user,
-        &check->attempt, &identity->retry_after_seconds);
+        check->password, &check->attempt, &identity->retry_after_seconds);
     if (verdict != LOGIN_ADMITTED) {
         check_free(check);
         identity->user[0] = '\0';

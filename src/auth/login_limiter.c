@@ -18,11 +18,13 @@
 struct limiter_entry {
     unsigned char key[16];
     int used;
-    unsigned failures;     /* in the window */
-    unsigned pending;      /* admitted, not finished */
-    uint64_t window_end;   /* ms; 0: no failure yet */
-    uint64_t locked_until; /* ms; 0: not locked */
-    uint64_t last_seen;    /* ms */
+    unsigned failures;                              /* in the window */
+    unsigned pending;                               /* admitted, not finished */
+    uint64_t window_end;                            /* ms; 0: no failure yet */
+    uint64_t locked_until;                          /* ms; 0: not locked */
+    uint64_t last_seen;                             /* ms */
+    uint64_t failed_guesses[LOGIN_LIMITER_GUESSES]; /* addresses: recent failed pairs */
+    unsigned next_guess;
 };
 
 struct limiter_table {
@@ -179,6 +181,7 @@ static void refresh(struct limiter_entry *entry, uint64_t now)
     if (entry->locked_until == 0 && entry->window_end != 0 && now >= entry->window_end) {
         entry->window_end = 0;
         entry->failures = 0;
+        memset(entry->failed_guesses, 0, sizeof entry->failed_guesses);
     }
 }
 
@@ -261,7 +264,8 @@ static unsigned seconds_until(uint64_t until, uint64_t now)
 enum login_verdict login_limiter_admit(struct login_limiter *limiter,
                                        const struct login_limit_settings *settings,
                                        const struct login_address *address, const char *user,
-                                       struct login_attempt *attempt, unsigned *retry_after_seconds)
+                                       const char *password, struct login_attempt *attempt,
+                                       unsigned *retry_after_seconds)
 {
     memset(attempt, 0, sizeof *attempt);
     *retry_after_seconds = 0;
@@ -270,6 +274,20 @@ enum login_verdict login_limiter_admit(struct login_limiter *limiter,
     unsigned char key[16];
     attempt->address = *address;
     user_key(limiter, user, &attempt->user_key, key);
+    {
+        size_t user_length = strlen(user), password_length = strlen(password);
+        unsigned char pair[256 + 1 + 1024];
+        if (user_length + 1 + password_length > sizeof pair)
+            password_length = sizeof pair - 1 - (user_length < 256 ? user_length : 256);
+        user_length = user_length < 256 ? user_length : 256;
+        memcpy(pair, user, user_length);
+        pair[user_length] = '\0';
+        memcpy(pair + user_length + 1, password, password_length);
+        attempt->guess_key = siphash(limiter->hash_key, pair, user_length + 1 + password_length);
+        memset(pair, 0, sizeof pair);
+        if (attempt->guess_key == 0)
+            attempt->guess_key = 1; /* 0 marks an empty slot */
+    }
     snprintf(attempt->user, sizeof attempt->user, "%s", user);
 
     pthread_mutex_lock(&limiter->mutex);
@@ -338,8 +356,13 @@ void login_limiter_finish(struct login_limiter *limiter,
     struct limiter_entry *name = find(limiter, &limiter->users, key, now);
     if (name != NULL && name->pending > 0)
         name->pending--;
-    if (outcome == LOGIN_FAILED && settings->enabled) {
+    int repeat = 0;
+    if (outcome == LOGIN_FAILED && settings->enabled && from != NULL)
+        for (int i = 0; i < LOGIN_LIMITER_GUESSES; i++)
+            repeat |= from->failed_guesses[i] == attempt->guess_key;
+    if (outcome == LOGIN_FAILED && settings->enabled && !repeat) {
         from = find_or_add(limiter, &limiter->addresses, attempt->address.bytes, now);
+        from->failed_guesses[from->next_guess++ % LOGIN_LIMITER_GUESSES] = attempt->guess_key;
         address_burst = count_failure(from, settings->address_failures, window, now);
         name = find_or_add(limiter, &limiter->users, key, now);
         user_burst = count_failure(name, settings->user_failures, window, now);

@@ -23,7 +23,12 @@
  *    once: the name limit never locks the name itself. (A real user who
  *    mistypes once while the name is under attack waits for the window.)
  * A success changes no count: an attacker with one valid account cannot
- * reset its address by logging in.
+ * reset its address by logging in. A failure that repeats one of the last
+ * LOGIN_LIMITER_GUESSES failed (name, password) pairs of its address is not
+ * counted again: it guesses nothing new, and a client with a stale password
+ * that sends a dozen requests in parallel (containerd checks every layer at
+ * once) must not lock itself out for a window. Pairs are kept as 64-bit
+ * keyed hashes, never as text.
  *
  * Memory is fixed at creation: each table (addresses, names) is a keyed hash
  * of `capacity` slots in buckets of LOGIN_LIMITER_WAYS; a new key replaces,
@@ -46,7 +51,8 @@
  *     login_limiter_create(4096, NULL, NULL, &limiter);
  *     struct login_attempt attempt;
  *     unsigned retry_after;
- *     if (login_limiter_admit(limiter, &settings, &address, user, &attempt, &retry_after)
+ *     if (login_limiter_admit(limiter, &settings, &address, user, password, &attempt,
+ *                             &retry_after)
  *             != LOGIN_ADMITTED)
  *         -> 429 with Retry-After: retry_after
  *     ... bcrypt ...
@@ -62,6 +68,8 @@
 
 /* Slots per bucket of each table. */
 #define LOGIN_LIMITER_WAYS 8
+/* Failed (name, password) pairs remembered per address. */
+#define LOGIN_LIMITER_GUESSES 4
 
 /* What the configuration says (cairn.login_limits; src/config fills it). */
 struct login_limit_settings {
@@ -99,8 +107,9 @@ enum login_outcome {
 struct login_attempt {
     struct login_address address;
     uint64_t user_key;
-    char user[64]; /* the name, cut, for the log line */
-    int pending;   /* admitted and counted as pending */
+    uint64_t guess_key; /* the (name, password) pair */
+    char user[64];      /* the name, cut, for the log line */
+    int pending;        /* admitted and counted as pending */
 };
 
 struct login_limiter;
@@ -111,7 +120,7 @@ int login_limiter_create(size_t capacity, uint64_t (*clock)(void *context), void
                          struct login_limiter **out);
 void login_limiter_free(struct login_limiter *limiter);
 
-/* Whether `user` may have a password check from `address` now. Admitted:
+/* Whether `user` may have a password check (of `password`) from `address` now. Admitted:
  * `*attempt` is filled and must be finished exactly once. Throttled:
  * `*retry_after_seconds` (at least 1) says when the lock ends, and the
  * refusal is counted in the metrics. With settings->enabled 0: admitted,
@@ -119,7 +128,7 @@ void login_limiter_free(struct login_limiter *limiter);
 enum login_verdict login_limiter_admit(struct login_limiter *limiter,
                                        const struct login_limit_settings *settings,
                                        const struct login_address *address, const char *user,
-                                       struct login_attempt *attempt,
+                                       const char *password, struct login_attempt *attempt,
                                        unsigned *retry_after_seconds);
 
 /* The outcome of an admitted attempt: a failure counts against its address

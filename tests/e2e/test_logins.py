@@ -82,7 +82,7 @@ class Flood:
             user = self.known if n % 2 else f"nobody{index}x{n}"
             try:
                 r = request_from(source, self.port, "GET", "/v2/",
-                                 headers={"Authorization": basic_auth(user, f"guess{n}")})
+                                 headers={"Authorization": basic_auth(user, f"guess{index}x{n}")})
             except OSError:
                 continue
             with self.lock:

@@ -49,8 +49,12 @@ static enum login_verdict attempt(struct login_limiter *limiter, const char *add
     struct login_address from = ipv4(address);
     struct login_attempt ticket;
     unsigned ignored;
-    enum login_verdict verdict = login_limiter_admit(limiter, &limits, &from, user, &ticket,
-                                                     retry_after != NULL ? retry_after : &ignored);
+    static unsigned guess;
+    char password[32];
+    snprintf(password, sizeof password, "guess %u", ++guess); /* a new one each time */
+    enum login_verdict verdict =
+        login_limiter_admit(limiter, &limits, &from, user, password, &ticket,
+                            retry_after != NULL ? retry_after : &ignored);
     if (verdict == LOGIN_ADMITTED)
         login_limiter_finish(limiter, &limits, &ticket, outcome);
     return verdict;
@@ -115,20 +119,43 @@ static void test_pending_checks_count(void **state)
     struct login_attempt tickets[3], extra;
     unsigned retry;
     for (int i = 0; i < 3; i++)
-        assert_int_equal(login_limiter_admit(limiter, &limits, &from, "alice", &tickets[i], &retry),
-                         LOGIN_ADMITTED);
+        assert_int_equal(
+            login_limiter_admit(limiter, &limits, &from, "alice", "pw", &tickets[i], &retry),
+            LOGIN_ADMITTED);
     /* three checks running: a fourth would pass the limit if they fail */
-    assert_int_equal(login_limiter_admit(limiter, &limits, &from, "alice", &extra, &retry),
+    assert_int_equal(login_limiter_admit(limiter, &limits, &from, "alice", "pw", &extra, &retry),
                      LOGIN_THROTTLED_ADDRESS);
     assert_int_equal(retry, 1);
     login_limiter_finish(limiter, &limits, &tickets[0], LOGIN_SUCCEEDED);
     login_limiter_finish(limiter, &limits, &tickets[1], LOGIN_NOT_CHECKED);
-    assert_int_equal(login_limiter_admit(limiter, &limits, &from, "alice", &extra, &retry),
+    assert_int_equal(login_limiter_admit(limiter, &limits, &from, "alice", "pw2", &extra, &retry),
                      LOGIN_ADMITTED);
     login_limiter_finish(limiter, &limits, &extra, LOGIN_FAILED);
     login_limiter_finish(limiter, &limits, &extra, LOGIN_FAILED); /* twice: ignored */
     login_limiter_finish(limiter, &limits, &tickets[2], LOGIN_FAILED);
     /* two failures: one more may be checked */
+    assert_int_equal(attempt(limiter, "192.0.2.1", "alice", LOGIN_FAILED, NULL), LOGIN_ADMITTED);
+    assert_int_equal(attempt(limiter, "192.0.2.1", "alice", LOGIN_FAILED, NULL),
+                     LOGIN_THROTTLED_ADDRESS);
+    login_limiter_free(limiter);
+}
+
+static void test_repeated_guesses_count_once(void **state)
+{
+    (void)state;
+    struct login_limiter *limiter = make(64);
+    struct login_address from = ipv4("192.0.2.1");
+    struct login_attempt ticket;
+    unsigned retry;
+    /* a stale password, sent again and again: one failure */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(
+            login_limiter_admit(limiter, &limits, &from, "alice", "stale", &ticket, &retry),
+            LOGIN_ADMITTED);
+        login_limiter_finish(limiter, &limits, &ticket, LOGIN_FAILED);
+    }
+    /* two new guesses, and the address is locked */
+    assert_int_equal(attempt(limiter, "192.0.2.1", "alice", LOGIN_FAILED, NULL), LOGIN_ADMITTED);
     assert_int_equal(attempt(limiter, "192.0.2.1", "alice", LOGIN_FAILED, NULL), LOGIN_ADMITTED);
     assert_int_equal(attempt(limiter, "192.0.2.1", "alice", LOGIN_FAILED, NULL),
                      LOGIN_THROTTLED_ADDRESS);
@@ -192,7 +219,7 @@ static void test_disabled_counts_nothing(void **state)
     for (int i = 0; i < 10; i++) {
         struct login_attempt ticket;
         unsigned retry;
-        assert_int_equal(login_limiter_admit(limiter, &off, &from, "a", &ticket, &retry),
+        assert_int_equal(login_limiter_admit(limiter, &off, &from, "a", "pw", &ticket, &retry),
                          LOGIN_ADMITTED);
         login_limiter_finish(limiter, &off, &ticket, LOGIN_FAILED);
     }
@@ -233,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_address_locked_after_its_failures),
         cmocka_unit_test(test_failures_outside_the_window_are_forgotten),
         cmocka_unit_test(test_pending_checks_count),
+        cmocka_unit_test(test_repeated_guesses_count_once),
         cmocka_unit_test(test_user_under_attack_refuses_only_failed_addresses),
         cmocka_unit_test(test_ipv6_by_prefix),
         cmocka_unit_test(test_disabled_counts_nothing),
