@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -570,30 +569,86 @@ int walk_blob_directories(const struct tree *tree,
     return result;
 }
 
-/* nftw has no context argument: the list being filled, for this thread. */
-static _Thread_local struct string_list *temporary_files;
-static _Thread_local int temporary_walk_error;
-
-static int visit_for_temporary(const char *path, const struct stat *status, int type,
-                               struct FTW *position)
+/* Appends to `out` the temporaries in `path` and below (`path` has room
+ * for TREE_PATH_MAX and is restored before returning). */
+static int collect_temporaries(char path[TREE_PATH_MAX], int depth, struct string_list *out)
 {
-    (void)status;
-    (void)type;
-    if (atomic_file_is_temporary(path + position->base) &&
-        (temporary_walk_error = string_list_append(temporary_files, path)) < 0)
-        return 1;
-    return 0;
+    struct string_list directories = {0};
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0; /* gone meanwhile */
+        return error_set(-errno, "cannot list %s: %s", path, strerror(errno));
+    }
+    size_t length = strlen(path);
+    int result = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(directory);
+        if (entry == NULL) {
+            if (errno != 0)
+                result = error_set(-errno, "cannot list %s: %s", path, strerror(errno));
+            break;
+        }
+        const char *name = entry->d_name;
+        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+            continue;
+        unsigned char type = entry->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat status;
+            if (fstatat(dirfd(directory), name, &status, AT_SYMLINK_NOFOLLOW) < 0)
+                continue; /* gone meanwhile */
+            type = S_ISDIR(status.st_mode) ? DT_DIR : DT_REG;
+        }
+        if (atomic_file_is_temporary(name)) {
+            char full[TREE_PATH_MAX];
+            if ((result = join(full, path, name)) < 0 ||
+                (result = string_list_append(out, full)) < 0)
+                break;
+        } else if (type == DT_DIR && (result = string_list_append(&directories, name)) < 0) {
+            break;
+        }
+    }
+    closedir(directory);
+    for (size_t i = 0; result == 0 && i < directories.count; i++) {
+        const char *name = directories.items[i];
+        size_t name_length = strlen(name);
+        if (depth >= 512 || length + 1 + name_length >= TREE_PATH_MAX)
+            continue; /* deeper or longer than any path of the tree */
+        path[length] = '/';
+        memcpy(path + length + 1, name, name_length + 1);
+        result = collect_temporaries(path, depth + 1, out);
+        path[length] = '\0';
+    }
+    string_list_clear(&directories);
+    return result;
 }
 
 int walk_temporary_files(const struct tree *tree, struct string_list *out)
 {
-    temporary_files = out;
-    temporary_walk_error = 0;
-    int walked = nftw(tree->root, visit_for_temporary, 32, FTW_PHYS);
-    temporary_files = NULL;
-    int result = temporary_walk_error;
-    if (result == 0 && walked < 0 && errno != ENOENT)
-        result = error_set(-errno, "cannot walk %s: %s", tree->root, strerror(errno));
+    char path[TREE_PATH_MAX];
+    int length = snprintf(path, sizeof path, "%s", tree->root);
+    if (length < 0 || length >= (int)sizeof path)
+        return error_set(-ENAMETOOLONG, "path too long: %.64s", tree->root);
+    int result = collect_temporaries(path, 0, out);
+    string_list_sort(out);
+    return result;
+}
+
+int walk_hidden_tag_entries(const struct tree *tree, const char *name, struct string_list *out)
+{
+    char path[TREE_PATH_MAX];
+    int result = tree_path_tags_directory(tree, name, path);
+    if (result < 0)
+        return result;
+    struct string_list entries = {0};
+    result = walk_directory_entries(path, &entries, &entries);
+    for (size_t i = 0; result == 0 && i < entries.count; i++) {
+        const char *entry = entries.items[i];
+        if (entry[0] == '.' && !atomic_file_is_temporary(entry))
+            result = string_list_append(out, entry);
+    }
+    string_list_clear(&entries);
     string_list_sort(out);
     return result;
 }

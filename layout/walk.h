@@ -152,8 +152,18 @@ int walk_blob_directories(const struct tree *tree,
                           int (*visit)(const struct walk_blob_directory *blob, void *context),
                           void *context);
 
-/* Every file anywhere under T whose name is an atomic_file temporary
- * (layout/atomic_file.h), symbolic links not followed, sorted. */
+/* Every entry anywhere under T whose name is an atomic_file temporary
+ * (layout/atomic_file.h), as a path, symbolic links not followed, sorted.
+ * One readdir per directory of the tree (file types from the directory
+ * entries, no stat per entry): the cost of a full walk, for a sweeper or a
+ * checker that must find every leftover of a crash. */
 int walk_temporary_files(const struct tree *tree, struct string_list *out);
+
+/* The hidden entries of a repository's tags directory: names starting with
+ * '.' (no tag can: layout/names.h), which only an interrupted atomic tag
+ * change leaves there, files and directories alike; atomic_file
+ * temporaries are left out (walk_temporary_files lists those). Names,
+ * sorted; a missing directory lists nothing. */
+int walk_hidden_tag_entries(const struct tree *tree, const char *name, struct string_list *out);
 
 #endif

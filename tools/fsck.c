@@ -15,23 +15,30 @@
 #include "tools/fsck_links.h"
 #include "tools/tool_common.h"
 
-/* --- step 3: temporary files --------------------------------------------- */
+/* --- step 1: temporary files --------------------------------------------- */
 
-/* Whether `path` was modified after the run started (or is gone): the
+/* Whether `path` was changed after the run started (or is gone): the
  * temporary file of a write in progress (upload creation writes `startedat`
- * outside the GC lock), which is not a leftover. */
-static int written_during_run(const struct fsck_context *context, const char *path)
+ * outside the GC lock), which is not a leftover. A hidden tag entry counts
+ * its ctime too (a rename keeps a directory's mtime). */
+static int written_during_run(const struct fsck_context *context, const char *path, int hidden)
 {
     struct stat status;
     if (lstat(path, &status) < 0)
         return 1;
     const struct timespec *started = &context->started;
-    return status.st_mtim.tv_sec > started->tv_sec ||
-           (status.st_mtim.tv_sec == started->tv_sec && status.st_mtim.tv_nsec >= started->tv_nsec);
+    struct timespec changed = status.st_mtim;
+    if (hidden &&
+        (status.st_ctim.tv_sec > changed.tv_sec ||
+         (status.st_ctim.tv_sec == changed.tv_sec && status.st_ctim.tv_nsec > changed.tv_nsec)))
+        changed = status.st_ctim;
+    return changed.tv_sec > started->tv_sec ||
+           (changed.tv_sec == started->tv_sec && changed.tv_nsec >= started->tv_nsec);
 }
 
-/* Under the lock: still a temporary regular file? Then it goes. */
-static int remove_temporary(struct fsck_context *context, const char *path)
+/* Under the lock: still a temporary regular file (any entry, a directory
+ * with all it holds, when `hidden`)? Then it goes. */
+static int remove_temporary(struct fsck_context *context, const char *path, int hidden)
 {
     int result = fsck_repair_lock(context);
     if (result < 0)
@@ -39,7 +46,9 @@ static int remove_temporary(struct fsck_context *context, const char *path)
     struct stat status;
     if (lstat(path, &status) < 0)
         result = error_set(-errno, "gone meanwhile");
-    else if (!S_ISREG(status.st_mode))
+    else if (hidden && S_ISDIR(status.st_mode))
+        result = directory_remove_tree(path);
+    else if (!hidden && !S_ISREG(status.st_mode))
         result = error_set(-EISDIR, "not a regular file, left alone");
     else if (unlink(path) < 0)
         result = error_set(-errno, "cannot remove: %s", strerror(errno));
@@ -49,25 +58,44 @@ static int remove_temporary(struct fsck_context *context, const char *path)
     return result;
 }
 
+static int report_temporary(struct fsck_context *context, const char *path, int hidden)
+{
+    if (written_during_run(context, path, hidden))
+        return 0; /* a write in progress, not a leftover */
+    const char *detail =
+        hidden ? "left by an interrupted tag change" : "left by an interrupted atomic write";
+    if (!context->options->repair)
+        return fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 0, "%s", detail);
+    if (remove_temporary(context, path, hidden) == 0)
+        return fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 1, "%s; removed",
+                               detail);
+    return fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 0, "%s; not repaired: %s",
+                           detail, error_message());
+}
+
+/* First, so that the steps after it see what the leftovers hid: a blob
+ * directory holding only a temporary is an empty one to the blob step. */
 static int check_temporary_files(struct fsck_context *context)
 {
-    struct string_list found = {0};
+    struct string_list found = {0}, repositories = {0};
     int result = walk_temporary_files(context->tree, &found);
-    for (size_t i = 0; result == 0 && i < found.count; i++) {
-        const char *path = found.items[i];
-        if (written_during_run(context, path))
-            continue; /* a write in progress, not a leftover */
-        const char *detail = "left by an interrupted atomic write";
-        if (!context->options->repair)
-            result = fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 0, "%s", detail);
-        else if (remove_temporary(context, path) == 0)
-            result = fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 1, "%s; removed",
-                                     detail);
-        else
-            result = fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 0,
-                                     "%s; not repaired: %s", detail, error_message());
-    }
+    for (size_t i = 0; result == 0 && i < found.count; i++)
+        result = report_temporary(context, found.items[i], 0);
     string_list_clear(&found);
+    if (result == 0)
+        result = walk_repository_directories(context->tree, &repositories);
+    for (size_t r = 0; result == 0 && r < repositories.count; r++) {
+        struct string_list hidden = {0};
+        char tags[TREE_PATH_MAX], path[TREE_PATH_MAX];
+        result = walk_hidden_tag_entries(context->tree, repositories.items[r], &hidden);
+        if (result == 0)
+            result = tree_path_tags_directory(context->tree, repositories.items[r], tags);
+        for (size_t i = 0; result == 0 && i < hidden.count; i++)
+            if ((result = tree_path_child(tags, hidden.items[i], path)) == 0)
+                result = report_temporary(context, path, 1);
+        string_list_clear(&hidden);
+    }
+    string_list_clear(&repositories);
     return result;
 }
 
@@ -205,11 +233,11 @@ int fsck_run(const struct tree *tree, struct blob_store *store, const struct fsc
     struct fsck_context context = {
         .tree = tree, .store = store, .options = options, .report = report, .lock_fd = -1};
     clock_gettime(CLOCK_REALTIME, &context.started);
-    int result = fsck_blobs_verify(&context);
+    int result = check_temporary_files(&context);
+    if (result == 0)
+        result = fsck_blobs_verify(&context);
     if (result == 0)
         result = fsck_links_check(&context);
-    if (result == 0)
-        result = check_temporary_files(&context);
     if (result == 0)
         result = check_stale_uploads(&context);
     if (result == 0)

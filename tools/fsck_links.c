@@ -394,19 +394,35 @@ static int check_layers(struct fsck_context *context, const char *name)
     return result < 0 ? result : 0;
 }
 
+/* Every revision link first, then the manifests of the sound ones: an index
+ * is checked against the revisions that are left once the links are
+ * repaired, so that one pass reports all it leaves (a child's link removed
+ * after its index was checked would show up only in the next run). */
 static int check_revisions(struct fsck_context *context, const char *name)
 {
     struct digest_list revisions = {0};
     int result = walk_revisions(context->tree, name, &revisions);
+    unsigned char *sound = calloc(revisions.count ? revisions.count : 1, 1);
+    if (sound == NULL)
+        result = error_set(-ENOMEM, "out of memory");
+    struct link_item item = {.role = LINK_REVISION, .name = name};
     for (size_t i = 0; result >= 0 && i < revisions.count; i++) {
-        struct link_item item = {
-            .role = LINK_REVISION, .name = name, .expected = revisions.items[i]};
+        item.expected = revisions.items[i];
         result = tree_path_revision_link(context->tree, name, &item.expected, item.path);
         if (result == 0)
             result = check_link(context, &item, NULL);
         if (result == 1)
+            sound[i] = 1;
+    }
+    for (size_t i = 0; result >= 0 && i < revisions.count; i++) {
+        if (!sound[i])
+            continue;
+        item.expected = revisions.items[i];
+        result = tree_path_revision_link(context->tree, name, &item.expected, item.path);
+        if (result == 0)
             result = check_manifest(context, name, &item.expected, item.path);
     }
+    free(sound);
     digest_list_clear(&revisions);
     return result < 0 ? result : 0;
 }

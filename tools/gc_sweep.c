@@ -340,22 +340,21 @@ static int visit_blob(const struct digest *digest, const struct blob_info *liste
 {
     struct candidates *candidates = context;
     struct sweep *sweep = candidates->sweep;
-    int result = gc_digest_set_add(&sweep->present, digest);
-    if (result < 0)
-        return result;
-    if (gc_digest_set_contains(&sweep->mark->blobs, digest))
-        return 0;
+    int marked = gc_digest_set_contains(&sweep->mark->blobs, digest);
     /* An object store's listing carries size and LastModified; the
-     * filesystem's is stat'ed here. */
+     * filesystem's is stat'ed here, marked or not: a directory without
+     * data is no blob, and the _layers links to it are dangling. */
     struct blob_info info;
+    int result;
     if (listed != NULL) {
         info = *listed;
         result = 0;
     } else
         result = blob_store_stat(sweep->store, digest, &info);
     if (result == -ENOENT) {
-        /* A blob directory without data: nothing to reclaim, but a crashed
-         * put may have left its temporary there. */
+        /* A blob directory without data (a sweep or a put killed midway):
+         * nothing to reclaim, but a crashed put may have left its temporary
+         * there, and once that is gone the directory goes. */
         char path[TREE_PATH_MAX];
         if (tree_path_blob_directory(sweep->tree, digest, path) == 0 &&
             string_list_append(&sweep->blob_directories_without_data, path) < 0)
@@ -363,7 +362,11 @@ static int visit_blob(const struct digest *digest, const struct blob_info *liste
         return 0;
     }
     if (result < 0)
-        return add_error(sweep, "%s", error_message());
+        return marked ? 0 : add_error(sweep, "%s", error_message());
+    if ((result = gc_digest_set_add(&sweep->present, digest)) < 0)
+        return result;
+    if (marked)
+        return 0;
     if (info.modified_seconds >= sweep->cutoff)
         return 0;
     if (candidates->count == candidates->capacity) {
@@ -520,81 +523,90 @@ static int sweep_uploads(struct sweep *sweep)
 
 /* ---- leftover temporaries ---- */
 
-/* Whether `name` is an old atomic_file temporary in `directory`; removes it
- * unless dry run. 1 when it was one (counted), 0 when not, -ENOMEM. */
-static int clean_if_temporary(struct sweep *sweep, const char *directory, const char *name)
+/* When a leftover last changed: a temporary's mtime (its last write); for a
+ * hidden tag entry the later of mtime and ctime too (a rename, which moves
+ * a tag directory aside, keeps its mtime but not its ctime). */
+static long long debris_changed(const struct stat *status, int hidden)
 {
-    char path[TREE_PATH_MAX];
-    if (!atomic_file_is_temporary(name) || tree_path_child(directory, name, path) < 0)
-        return 0;
+    long long changed = (long long)status->st_mtim.tv_sec;
+    if (hidden && (long long)status->st_ctim.tv_sec > changed)
+        changed = (long long)status->st_ctim.tv_sec;
+    return changed;
+}
+
+/* Whether `path` is a leftover to remove: a regular temporary file (any
+ * entry when `hidden`) last changed before the cutoff. */
+static int is_old_debris(struct sweep *sweep, const char *path, int hidden, struct stat *status)
+{
+    return lstat(path, status) == 0 && (hidden || S_ISREG(status->st_mode)) &&
+           debris_changed(status, hidden) < sweep->cutoff;
+}
+
+/* Removes the leftover `path` under the lock, after checking again there
+ * that it is one (writers that hold the lock shared never leave one behind
+ * while they hold it; the cutoff protects the others). */
+static int remove_debris(struct sweep *sweep, const char *path, int hidden)
+{
     struct stat status;
-    int result = 0;
-    if (lstat(path, &status) == 0 && S_ISREG(status.st_mode) &&
-        (long long)status.st_mtim.tv_sec < sweep->now - GC_TEMPORARY_FILE_SECONDS) {
-        if (sweep->options->dry_run || unlink(path) == 0 || errno == ENOENT) {
-            sweep->result->temporary_files++;
-            result = 1;
-        } else {
-            result = add_error(sweep, "cannot remove %s: %s", path, strerror(errno));
-        }
+    if (sweep->options->dry_run) {
+        sweep->result->temporary_files++;
+        return 0;
     }
+    if (lock_enter(sweep) < 0)
+        return add_error(sweep, "cannot take the GC lock: %s", error_message());
+    int result = 0;
+    if (is_old_debris(sweep, path, hidden, &status)) {
+        int removed = 0;
+        if (S_ISDIR(status.st_mode))
+            removed = directory_remove_tree(path);
+        else if (unlink(path) < 0 && errno != ENOENT)
+            removed = error_set(-errno, "cannot remove %s: %s", path, strerror(errno));
+        if (removed == 0)
+            sweep->result->temporary_files++;
+        else
+            result = add_error(sweep, "%s", error_message());
+    }
+    lock_tick(sweep);
     return result;
 }
 
-/* Removes old temporaries from the directory `path`, and from its
- * subdirectories `levels` deep (only those named after a digest algorithm
- * when `algorithms_only`). */
-static int clean_temporaries_in(struct sweep *sweep, const char *path, int levels,
-                                int algorithms_only)
+/* Every leftover of an interrupted write anywhere in the tree: atomic_file
+ * temporaries (a crash between writing one and renaming it: in blob, link,
+ * tag and upload directories alike) and the hidden entries an interrupted
+ * atomic tag change leaves in a tags directory, last changed before the
+ * cutoff (older than the grace, and than the mark's start). One readdir per
+ * directory of the tree (layout/walk.h). */
+static int sweep_temporaries(struct sweep *sweep)
 {
-    struct string_list subdirectories = {0}, files = {0};
-    int status = walk_directory_entries(path, levels > 0 ? &subdirectories : NULL, &files);
+    struct string_list found = {0};
+    int status = walk_temporary_files(sweep->tree, &found);
     if (status < 0 && status != -ENOMEM)
-        status = add_error(sweep, "%s", error_message());
-    for (size_t i = 0; i < files.count && status >= 0; i++)
-        status = clean_if_temporary(sweep, path, files.items[i]);
-    for (size_t i = 0; i < subdirectories.count && status >= 0; i++) {
-        const char *name = subdirectories.items[i];
-        enum digest_algorithm algorithm;
-        char child[TREE_PATH_MAX];
-        if ((!algorithms_only || digest_algorithm_parse(name, strlen(name), &algorithm) == 0) &&
-            tree_path_child(path, name, child) == 0)
-            status = clean_temporaries_in(sweep, child, levels - 1, algorithms_only);
+        status = add_error(sweep, "temporaries: %s", error_message()); /* sweep what was found */
+    for (size_t i = 0; i < found.count && status >= 0; i++) {
+        struct stat entry;
+        if (is_old_debris(sweep, found.items[i], 0, &entry))
+            status = remove_debris(sweep, found.items[i], 0);
     }
-    string_list_clear(&subdirectories);
-    string_list_clear(&files);
-    return status < 0 ? status : 0;
-}
-
-/* Where a crash can leave a temporary and the GC lists anyway: the blob
- * fan-out levels, blob directories without data, and each repository's own
- * directories (down to the algorithm level). A temporary inside a link's or
- * a tag's own directory is left to `cairn-fsck --repair`, which visits every
- * directory (listing those ~100,000 directories here would double the run). */
-static int sweep_temporaries(struct sweep *sweep, const struct string_list *blob_directories)
-{
-    char path[TREE_PATH_MAX];
-    int status = 0;
-    if (tree_path_blobs(sweep->tree, path) == 0)
-        status = clean_temporaries_in(sweep, path, 2, 0);
-    for (size_t i = 0; i < blob_directories->count && status == 0; i++)
-        status = clean_temporaries_in(sweep, blob_directories->items[i], 0, 0);
-    for (size_t r = 0; r < sweep->mark->repository_count && status == 0; r++) {
+    string_list_clear(&found);
+    for (size_t r = 0; r < sweep->mark->repository_count && status >= 0; r++) {
         const char *name = sweep->mark->repositories[r].name;
-        static const struct {
-            int (*path)(const struct tree *, const char *, char[TREE_PATH_MAX]);
-            int levels;
-        } places[] = {
-            {tree_path_repository, 0},          {tree_path_layers_directory, 1},
-            {tree_path_manifests_directory, 0}, {tree_path_revisions_directory, 1},
-            {tree_path_tags_directory, 0},      {tree_path_uploads_directory, 1},
-        };
-        for (size_t i = 0; i < sizeof places / sizeof places[0] && status == 0; i++)
-            if (places[i].path(sweep->tree, name, path) == 0)
-                status = clean_temporaries_in(sweep, path, places[i].levels,
-                                              places[i].path != tree_path_uploads_directory);
+        struct string_list hidden = {0};
+        char tags[TREE_PATH_MAX], path[TREE_PATH_MAX];
+        status = walk_hidden_tag_entries(sweep->tree, name, &hidden);
+        if (status == 0)
+            status = tree_path_tags_directory(sweep->tree, name, tags);
+        if (status < 0 && status != -ENOMEM)
+            status = add_error(sweep, "%s: %s", name, error_message());
+        for (size_t i = 0; i < hidden.count && status >= 0; i++) {
+            struct stat entry;
+            if (tree_path_child(tags, hidden.items[i], path) == 0 &&
+                is_old_debris(sweep, path, 1, &entry))
+                status = remove_debris(sweep, path, 1);
+        }
+        string_list_clear(&hidden);
     }
-    return status;
+    lock_leave(sweep);
+    return status < 0 ? status : 0;
 }
 
 /* ---- directories left empty ---- */
@@ -743,6 +755,13 @@ static int prune_names(struct sweep *sweep, const char *path, const char *name, 
 static int sweep_directories(struct sweep *sweep)
 {
     char path[TREE_PATH_MAX];
+    /* Blob directories without data, now that their temporaries are gone
+     * (a commit or a put creates one under the lock, shared, just before it
+     * renames `data` in: rmdir under the lock exclusive never meets one). */
+    const struct string_list *blobs = &sweep->blob_directories_without_data;
+    for (size_t i = 0; i < blobs->count; i++)
+        if (prune(sweep, blobs->items[i], PRUNE_SELF, 0) < 0)
+            return -ENOMEM;
     if (tree_path_repositories(sweep->tree, path) < 0)
         return add_error(sweep, "%s", error_message());
     int result = prune_names(sweep, path, "", 0);
@@ -797,7 +816,7 @@ int gc_sweep_run(const struct tree *tree, struct blob_store *store, struct gc_ma
     if (status == 0)
         status = sweep_uploads(&sweep);
     if (status == 0)
-        status = sweep_temporaries(&sweep, &sweep.blob_directories_without_data);
+        status = sweep_temporaries(&sweep);
     if (status == 0 && gc_mark_is_complete(mark))
         status = sweep_directories(&sweep);
     lock_leave(&sweep);

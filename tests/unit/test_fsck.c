@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "drivers/fs.h"
+#include "layout/atomic_file.h"
 #include "layout/error.h"
 #include "layout/link_file.h"
 #include "layout/manifest.h"
@@ -933,6 +934,109 @@ static void test_temporary_file(void **state)
     assert_sound(fixture);
 }
 
+/* A put killed after its temporary was written: a blob directory holding
+ * only a temporary is repaired in one pass (temporary, then directory). */
+static void test_blob_directory_holding_only_a_temporary(void **state)
+{
+    struct fixture *fixture = *state;
+    char data[TREE_PATH_MAX], directory[TREE_PATH_MAX], temporary[TREE_PATH_MAX];
+    blob_data_path(fixture, &fixture->orphan, data);
+    assert_int_equal(unlink(data), 0);
+    assert_int_equal(tree_path_blob_directory(&fixture->tree, &fixture->orphan, directory), 0);
+    support_path(temporary, "%s/.cairn-tmp-Ab12Cd", directory);
+    support_write_string(temporary, "half a blob");
+    const enum fsck_problem_kind kinds[] = {FSCK_MISSING_BLOB_DATA, FSCK_TEMPORARY_FILE};
+    check_repair_sound(fixture, kinds, 2);
+    assert_false(support_exists(directory));
+}
+
+/* A hidden ('.') entry of a tags directory is what an interrupted atomic tag
+ * change leaves: a temporary_file, removed whole in one pass. */
+static void test_hidden_tag_entry(void **state)
+{
+    struct fixture *fixture = *state;
+    char tags[TREE_PATH_MAX], hidden[TREE_PATH_MAX], path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_tags_directory(&fixture->tree, NAME, tags), 0);
+    support_path(hidden, "%s/.v2.removing", tags);
+    support_path(path, "%s/current/link", hidden);
+    write_link(0, path, &fixture->manifest);
+    const enum fsck_problem_kind kinds[] = {FSCK_TEMPORARY_FILE};
+    check_repair_sound(fixture, kinds, 1);
+    assert_false(support_exists(hidden));
+}
+
+/* One --repair pass: a check run after it finds only what the pass
+ * reported and could not repair (kind and path), nothing new. */
+static void assert_one_repair_pass(struct fixture *fixture)
+{
+    struct fsck_report repaired, after;
+    run(fixture, 1, &repaired);
+    print_problems(&repaired);
+    run(fixture, 0, &after);
+    print_problems(&after);
+    for (size_t i = 0; i < after.problem_count; i++) {
+        int reported = 0;
+        for (size_t j = 0; j < repaired.problem_count && !reported; j++)
+            reported = !repaired.problems[j].repaired &&
+                       repaired.problems[j].kind == after.problems[i].kind &&
+                       strcmp(repaired.problems[j].path, after.problems[i].path) == 0;
+        if (!reported)
+            print_message("new after the repair pass: %s %s\n",
+                          fsck_problem_kind_name(after.problems[i].kind), after.problems[i].path);
+        assert_true(reported);
+    }
+    fsck_report_clear(&repaired);
+    fsck_report_clear(&after);
+}
+
+/* An index whose child's revision link the repair removes (its blob is
+ * gone): the index is checked after every revision link, in the same pass,
+ * whatever the order of their digests. */
+static void test_index_of_a_removed_child_in_one_pass(void **state)
+{
+    struct fixture *fixture = *state;
+    char body[1024], data[TREE_PATH_MAX];
+    struct digest index;
+    for (int seed = 0;; seed++) { /* an index sorted before its child */
+        snprintf(body, sizeof body,
+                 "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_OCI_INDEX
+                 "\",\"manifests\":[{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST
+                 "\",\"digest\":\"%s\",\"size\":1}],\"annotations\":{\"seed\":\"%d\"}}",
+                 fixture->manifest.string, seed);
+        assert_int_equal(digest_of_buffer(DIGEST_SHA256, body, strlen(body), &index), 0);
+        if (strcmp(index.string, fixture->manifest.string) < 0)
+            break;
+    }
+    assert_int_equal(put_blob(fixture, body, strlen(body)).algorithm, index.algorithm);
+    link_revision(fixture, NAME, &index);
+    blob_data_path(fixture, &fixture->manifest, data);
+    assert_int_equal(unlink(data), 0);
+    assert_one_repair_pass(fixture);
+}
+
+/* What a killed server leaves, all at once, goes in one pass. */
+static void test_crash_debris_in_one_pass(void **state)
+{
+    struct fixture *fixture = *state;
+    char path[TREE_PATH_MAX], directory[TREE_PATH_MAX];
+    /* a blob directory holding only a temporary, an empty one */
+    blob_data_path(fixture, &fixture->orphan, path);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(tree_path_blob_directory(&fixture->tree, &fixture->orphan, directory), 0);
+    support_path(path, "%s/.cairn-tmp-Ab12Cd", directory);
+    support_write_string(path, "half a blob");
+    blob_data_path(fixture, &fixture->extra, path);
+    assert_int_equal(unlink(path), 0);
+    /* a tag whose first write was cut short, with its temporary */
+    assert_int_equal(tree_path_tag_current_link(&fixture->tree, NAME, "half", path), 0);
+    *strrchr(path, '/') = '\0';
+    assert_int_equal(directory_create(path), 0);
+    support_path(directory, "%s/.cairn-tmp-Zz99Yy", path);
+    support_write_string(directory, "sha256:");
+    assert_one_repair_pass(fixture);
+    assert_sound(fixture);
+}
+
 static void make_upload(struct fixture *fixture, const char *id, const char *started_at)
 {
     char path[TREE_PATH_MAX];
@@ -1003,8 +1107,9 @@ static void test_every_damage_and_json(void **state)
     assert_true(json_is_number(json_object_get(blobs, "bytes_per_second")));
     assert_true(json_is_integer(json_object_get(json_object_get(document, "links"), "checked")));
     json_t *problems = json_object_get(document, "problems");
-    const char *expected[] = {"corrupt_blob", "dangling_link", "tag_without_revision",
-                              "temporary_file", "stale_upload"};
+    /* In the order of the steps: temporaries first. */
+    const char *expected[] = {"temporary_file", "corrupt_blob", "dangling_link",
+                              "tag_without_revision", "stale_upload"};
     assert_int_equal(json_array_size(problems), 5);
     for (size_t i = 0; i < 5; i++) {
         json_t *problem = json_array_get(problems, i);
@@ -1426,6 +1531,10 @@ int main(void)
         FIXTURE_TEST(test_unreadable_link_is_left_alone),
         FIXTURE_TEST(test_revision_directory_without_link_is_fine),
         FIXTURE_TEST(test_temporary_file),
+        FIXTURE_TEST(test_blob_directory_holding_only_a_temporary),
+        FIXTURE_TEST(test_hidden_tag_entry),
+        FIXTURE_TEST(test_index_of_a_removed_child_in_one_pass),
+        FIXTURE_TEST(test_crash_debris_in_one_pass),
         FIXTURE_TEST(test_stale_upload),
         FIXTURE_TEST(test_every_damage_and_json),
         FIXTURE_TEST(test_human_report),

@@ -4,8 +4,10 @@
 
 #include <sys/file.h>
 
+#include "layout/atomic_file.h"
 #include "layout/gc_lock.h"
 #include "layout/names.h"
+#include "tools/fsck.h"
 #include "tools/gc_mark.h"
 #include "tools/gc_sweep.h"
 
@@ -431,6 +433,199 @@ static void test_uploads_and_temporaries(void **state)
     gc_fixture_close(&fixture);
 }
 
+/* cairn-fsck's verdict on the fixture: the number of problems (printed). */
+static size_t fsck_problems(struct gc_fixture *fixture)
+{
+    struct fsck_options options = {
+        .jobs = 1, .now = (long long)time(NULL), .stale_upload_seconds = 168 * 3600};
+    struct fsck_report report;
+    fsck_report_init(&report);
+    assert_int_equal(fsck_run(&fixture->tree, fixture->store, &options, &report), 0);
+    for (size_t i = 0; i < report.problem_count; i++)
+        print_message("  fsck: %s %s %s\n", fsck_problem_kind_name(report.problems[i].kind),
+                      report.problems[i].path, report.problems[i].detail);
+    size_t count = report.problem_count;
+    fsck_report_clear(&report);
+    return count;
+}
+
+/* A run killed between removing a blob's data and its directory: the empty
+ * directory and the _layers links to it go in one run. */
+static void test_empty_blob_directory_and_its_links(void **state)
+{
+    (void)state;
+    struct gc_fixture fixture;
+    gc_fixture_open(&fixture);
+    gc_simple_image(&fixture, "app", "app", "v1", NULL);
+    struct gc_object half = gc_layer(&fixture, "app", "data removed, directory left");
+    gc_link_layer(&fixture, "other", &half.digest);
+    char data[TREE_PATH_MAX], directory[TREE_PATH_MAX];
+    gc_blob_path(&fixture, &half.digest, data);
+    assert_int_equal(unlink(data), 0);
+    assert_int_equal(tree_path_blob_directory(&fixture.tree, &half.digest, directory), 0);
+    gc_age_everything(&fixture, GC_TWO_DAYS);
+    assert_true(fsck_problems(&fixture) > 0);
+
+    struct run run;
+    run_gc(&fixture, &run, 0, 0, 3600);
+    assert_int_equal(run.result.errors.count, 0);
+    assert_false(support_exists(directory));
+    assert_false(layer_link_exists(&fixture, "app", &half));
+    assert_false(layer_link_exists(&fixture, "other", &half));
+    assert_int_equal(run.result.layer_links, 2);
+    run_release(&run);
+    assert_int_equal(fsck_problems(&fixture), 0);
+    gc_fixture_close(&fixture);
+}
+
+/* A put killed after its temporary was written: a blob directory holding
+ * only an old temporary goes, temporary and directory, in one run; a young
+ * one (a write that may be in flight) stays, and so does its directory. */
+static void test_blob_directory_holding_only_a_temporary(void **state)
+{
+    (void)state;
+    struct gc_fixture fixture;
+    gc_fixture_open(&fixture);
+    gc_simple_image(&fixture, "app", "app", "v1", NULL);
+    struct gc_object old = gc_put(&fixture, "killed long ago");
+    struct gc_object young = gc_put(&fixture, "being written");
+    char data[TREE_PATH_MAX], old_directory[TREE_PATH_MAX], young_directory[TREE_PATH_MAX];
+    char old_temporary[TREE_PATH_MAX], young_temporary[TREE_PATH_MAX];
+    gc_blob_path(&fixture, &old.digest, data);
+    assert_int_equal(unlink(data), 0);
+    gc_blob_path(&fixture, &young.digest, data);
+    assert_int_equal(unlink(data), 0);
+    assert_int_equal(tree_path_blob_directory(&fixture.tree, &old.digest, old_directory), 0);
+    assert_int_equal(tree_path_blob_directory(&fixture.tree, &young.digest, young_directory), 0);
+    support_path(old_temporary, "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "Ab12Cd", old_directory);
+    support_path(young_temporary, "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "Zz99Yy", young_directory);
+    support_write_string(old_temporary, "half a manifest");
+    gc_age_everything(&fixture, GC_TWO_DAYS);
+    support_write_string(young_temporary, "half a manifest");
+
+    struct run run;
+    run_gc(&fixture, &run, 0, 0, 3600);
+    assert_int_equal(run.result.errors.count, 0);
+    assert_int_equal(run.result.temporary_files, 1);
+    assert_false(support_exists(old_temporary));
+    assert_false(support_exists(old_directory));
+    assert_true(support_exists(young_temporary));
+    assert_true(support_exists(young_directory));
+    run_release(&run);
+
+    /* Once older than the grace, the young one goes too. */
+    gc_set_mtime(young_temporary, (long long)time(NULL) - 7200);
+    run_gc(&fixture, &run, 0, 0, 3600);
+    assert_int_equal(run.result.temporary_files, 1);
+    assert_false(support_exists(young_directory));
+    run_release(&run);
+    assert_int_equal(fsck_problems(&fixture), 0);
+    gc_fixture_close(&fixture);
+}
+
+/* (not inlined: the compiler would see the whole array as the path) */
+static __attribute__((noinline)) void plant_half_link(const char *path)
+{
+    support_write_string(path, "sha256:");
+}
+
+/* A server killed mid-write leaves temporaries in link directories, tag
+ * directories and uploads: the old ones go (grace 1 h), the young stay. */
+static void test_temporaries_everywhere(void **state)
+{
+    (void)state;
+    struct gc_fixture fixture;
+    gc_fixture_open(&fixture);
+    struct gc_object layer;
+    struct gc_object image = gc_simple_image(&fixture, "team/app", "app", "v1", &layer);
+    char directory[TREE_PATH_MAX], link[TREE_PATH_MAX];
+    char old_paths[5][TREE_PATH_MAX], young_path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_layer_link(&fixture.tree, "team/app", &layer.digest, link), 0);
+    /* (the link's own directory) */
+    snprintf(directory, sizeof directory, "%s", link);
+    *strrchr(directory, '/') = '\0';
+    support_path(old_paths[0], "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "aaaaaa", directory);
+    assert_int_equal(tree_path_revision_link(&fixture.tree, "team/app", &image.digest, link), 0);
+    *strrchr(link, '/') = '\0';
+    support_path(old_paths[1], "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "bbbbbb", link);
+    assert_int_equal(tree_path_tag_current_link(&fixture.tree, "team/app", "v1", link), 0);
+    *strrchr(link, '/') = '\0';
+    support_path(old_paths[2], "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "cccccc", link);
+    assert_int_equal(tree_path_tag_index_link(&fixture.tree, "team/app", "v1", &image.digest, link),
+                     0);
+    *strrchr(link, '/') = '\0';
+    support_path(old_paths[3], "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "dddddd", link);
+    /* A tag whose first PUT was killed before its current link. */
+    assert_int_equal(tree_path_tag_current_link(&fixture.tree, "team/app", "half", link), 0);
+    *strrchr(link, '/') = '\0';
+    assert_int_equal(directory_create(link), 0);
+    support_path(old_paths[4], "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "eeeeee", link);
+    for (int i = 0; i < 5; i++)
+        plant_half_link(old_paths[i]);
+    assert_int_equal(tree_path_blob_directory(&fixture.tree, &layer.digest, directory), 0);
+    support_path(young_path, "%s/" ATOMIC_FILE_TEMPORARY_PREFIX "ffffff", directory);
+    gc_age_everything(&fixture, GC_TWO_DAYS);
+    support_write_string(young_path, "a write in flight");
+
+    struct run run;
+    run_gc(&fixture, &run, 0, 0, 3600);
+    assert_int_equal(run.result.errors.count, 0);
+    assert_int_equal(run.result.temporary_files, 5);
+    for (int i = 0; i < 5; i++)
+        assert_false(support_exists(old_paths[i]));
+    assert_true(support_exists(young_path));
+    assert_true(gc_blob_exists(&fixture, &image));
+    assert_true(gc_blob_exists(&fixture, &layer));
+    assert_true(layer_link_exists(&fixture, "team/app", &layer));
+    run_release(&run);
+    gc_set_mtime(young_path, (long long)time(NULL) - 7200);
+    run_gc(&fixture, &run, 0, 0, 3600);
+    assert_int_equal(run.result.temporary_files, 1);
+    run_release(&run);
+    gc_fixture_close(&fixture);
+}
+
+/* Hidden entries of a tags directory ('.' names: an interrupted atomic tag
+ * change) older than the grace are debris; a young one stays. */
+static void test_hidden_tag_entries(void **state)
+{
+    (void)state;
+    struct gc_fixture fixture;
+    gc_fixture_open(&fixture);
+    struct gc_object image = gc_simple_image(&fixture, "app", "app", "v1", NULL);
+    char tags[TREE_PATH_MAX], old_entry[TREE_PATH_MAX], young_entry[TREE_PATH_MAX];
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_tags_directory(&fixture.tree, "app", tags), 0);
+    support_path(old_entry, "%s/.v2.removing", tags);
+    support_path(path, "%s/current/link", old_entry);
+    assert_int_equal(link_file_write(path, &image.digest), 0);
+    support_path(young_entry, "%s/.v3.new", tags);
+    support_path(path, "%s/current/link", young_entry);
+    assert_int_equal(link_file_write(path, &image.digest), 0);
+
+    struct run run;
+    /* Made "old" by running the sweep two hours from now. */
+    run_mark(&fixture, &run, 0, 0, 3600);
+    run.options.now = (long long)time(NULL) + 7200;
+    run.options.mark_start.tv_sec += 7200;
+    run_sweep(&fixture, &run);
+    assert_int_equal(run.result.errors.count, 0);
+    assert_false(support_exists(old_entry));
+    assert_false(support_exists(young_entry));
+    assert_true(revision_exists(&fixture, "app", &image));
+    assert_int_equal(tree_path_tag_current_link(&fixture.tree, "app", "v1", path), 0);
+    assert_true(support_exists(path));
+    run_release(&run);
+
+    /* Made now: kept. */
+    support_path(path, "%s/current/link", young_entry);
+    assert_int_equal(link_file_write(path, &image.digest), 0);
+    run_gc(&fixture, &run, 0, 0, 3600);
+    assert_true(support_exists(young_entry));
+    run_release(&run);
+    gc_fixture_close(&fixture);
+}
+
 static void test_incomplete_mark_deletes_nothing(void **state)
 {
     (void)state;
@@ -498,6 +693,10 @@ int main(void)
         cmocka_unit_test(test_freshened_after_mark_start_kept),
         cmocka_unit_test(test_writes_after_mark_keep_what_they_reach),
         cmocka_unit_test(test_uploads_and_temporaries),
+        cmocka_unit_test(test_empty_blob_directory_and_its_links),
+        cmocka_unit_test(test_blob_directory_holding_only_a_temporary),
+        cmocka_unit_test(test_temporaries_everywhere),
+        cmocka_unit_test(test_hidden_tag_entries),
         cmocka_unit_test(test_incomplete_mark_deletes_nothing),
         cmocka_unit_test(test_batches_release_the_lock),
     };
