@@ -15,7 +15,7 @@
 #include "tools/fsck_links.h"
 #include "tools/tool_common.h"
 
-/* --- step 1: temporary files --------------------------------------------- */
+/* --- step 0: leftovers of interrupted writes ------------------------------ */
 
 /* Whether `path` was changed after the run started (or is gone): the
  * temporary file of a write in progress (upload creation writes `startedat`
@@ -99,7 +99,7 @@ static int check_temporary_files(struct fsck_context *context)
     return result;
 }
 
-/* --- step 4: stale uploads ----------------------------------------------- */
+/* --- step 3: stale uploads ----------------------------------------------- */
 
 struct stale_upload {
     char name[TREE_PATH_MAX];

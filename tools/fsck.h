@@ -3,9 +3,16 @@
  * repaired, and the report (human or JSON).
  *
  * A run has four steps, in this order (each step sees the repairs of the
- * previous ones, so that a corrupt blob moved to the quarantine in step 1
+ * previous ones, so that one --repair pass repairs what it reports: a
+ * blob directory holding only a temporary is an empty one once step 0
+ * removed the temporary, a corrupt blob moved to the quarantine in step 1
  * makes its links dangling in step 2, where they are removed):
  *
+ *   0. leftovers of interrupted writes: temporary files (atomic_file.h
+ *      names) anywhere under T, and the hidden ('.') entries of every
+ *      tags directory (an interrupted atomic tag change), both
+ *      `temporary_file`; what changed since the run started is a write in
+ *      progress and is skipped;
  *   1. blobs (fsck_blobs.h), the same way for every store: every blob
  *      directory of T/blobs re-hashed, in parallel; then the store's
  *      listing (blob_store_list), whose blobs kept outside the tree (a
@@ -14,8 +21,7 @@
  *   2. links (fsck_links.h): every link file of every repository, and every
  *      manifest a revision names, with the size every config and layer
  *      descriptor gives;
- *   3. temporary files (atomic_file.h names) anywhere under T;
- *   4. stale uploads (older than FSCK_STALE_UPLOAD_SECONDS).
+ *   3. stale uploads (older than FSCK_STALE_UPLOAD_SECONDS).
  *
  * Then the orphaned blobs: sound blobs (of the tree, or listed by the store
  * and not found corrupt) that no link refers to (information for the
@@ -27,8 +33,8 @@
  *
  * The steps share a `struct fsck_context` (fsck_context.h: the GC lock of
  * repairs) and fill a `struct fsck_report` (fsck_report.h: problems,
- * counters, printing); this module only runs them in order, and steps 3
- * and 4.
+ * counters, printing); this module only runs them in order, and steps 0
+ * and 3.
  *
  * Repair policy (docs/fsck.md): only what is proven wrong is touched, and
  * blob bytes are never deleted: a corrupt blob is renamed into the quarantine

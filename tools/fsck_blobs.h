@@ -12,7 +12,7 @@
  *    T/blobs/<alg>/<xx>/<hex>: a directory whose name is a valid digest of
  *    <alg> is a blob; when <xx> is not <hex[0:2]> the blob is misplaced
  *    (neither server can find it) and is reported corrupt. Names outside the
- *    grammar are ignored here (temporary files are step 3's). `data` is
+ *    grammar are ignored here (temporary files are step 0's, fsck.h). `data` is
  *    re-hashed with digest_hasher (FSCK_BLOB_READ_SIZE reads,
  *    POSIX_FADV_SEQUENTIAL):
  *

@@ -8,7 +8,9 @@
  *
  *   _layers/<alg>/<hex>/link          valid digest, equal to <alg>:<hex>, blob exists
  *   _manifests/revisions/<alg>/<hex>/link
- *                                     the same; then the blob parses as a manifest
+ *                                     the same; then (once every revision link is
+ *                                     checked, so that one --repair pass sees the
+ *                                     links it left) the blob parses as a manifest
  *                                     (manifest_parse) and every blob it references
  *                                     is linked in _layers (foreign layers with
  *                                     "urls" excepted) and every child manifest is

@@ -26,10 +26,16 @@
  *          under the lock (a blob freshened since is kept: kept_freshened);
  *        - `_layers` links whose blob is absent (re-checked under the lock:
  *          an upload may have re-created it);
- *        - directories left empty under repositories/ (a repository with a
- *          revision or a tag keeps its `_manifests` skeleton).
- *      Uploads older than `uploads_older_than_seconds` (upload_purge) and
- *      atomic_file temporaries older than GC_TEMPORARY_FILE_SECONDS are
+ *        - leftovers of interrupted writes anywhere in the tree: atomic_file
+ *          temporaries last written before the cutoff, and hidden ('.')
+ *          entries of a tags directory (an interrupted atomic tag change)
+ *          last changed before it (mtime or ctime);
+ *        - blob directories without data (a put or a sweep killed midway;
+ *          the blob walk stats every blob, so the `_layers` links to them
+ *          are dangling and removed above) once empty, and directories left
+ *          empty under repositories/ (a repository with a revision or a tag
+ *          keeps its `_manifests` skeleton).
+ *      Uploads older than `uploads_older_than_seconds` (upload_purge) are
  *      removed without the lock (no writer uses them).
  *   4. With `dry_run` nothing is deleted and the lock is never taken; the
  *      result lists what would be deleted (directories: only those empty now).
@@ -65,7 +71,7 @@
 
 #define GC_SWEEP_BATCH_MAX 1000
 #define GC_SWEEP_BATCH_MILLISECONDS 50
-/* Leftover temporary files older than this are removed. */
+/* A live repository's empty `_uploads` is removed once idle this long. */
 #define GC_TEMPORARY_FILE_SECONDS 3600
 
 struct gc_sweep_options {
