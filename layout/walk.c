@@ -75,10 +75,14 @@ void digest_list_clear(struct digest_list *list)
     *list = (struct digest_list){0};
 }
 
-/* Appends to `out` the names of the subdirectories of `path` (symbolic links
- * are not followed) that `accept` takes; a missing directory lists nothing. */
-static int list_subdirectories(const char *path, int (*accept)(const char *name, size_t length),
-                               struct string_list *out)
+/* Calls `visit` with each entry of `path` but "." and "..", and its type
+ * (DT_DIR, DT_REG, ...; symbolic links are not followed, an entry gone
+ * between readdir and its stat is skipped). A missing directory has no
+ * entries. `visit` returns 0 to go on, 1 to stop early (the walk then
+ * returns 0) or a negative error, which the walk returns. */
+static int for_each_entry(const char *path,
+                          int (*visit)(const char *name, unsigned char type, void *context),
+                          void *context)
 {
     DIR *directory = opendir(path);
     if (directory == NULL) {
@@ -98,8 +102,6 @@ static int list_subdirectories(const char *path, int (*accept)(const char *name,
         const char *name = entry->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
             continue;
-        if (accept(name, strlen(name)) < 0)
-            continue;
         unsigned char type = entry->d_type;
         if (type == DT_UNKNOWN) {
             struct stat status;
@@ -107,11 +109,33 @@ static int list_subdirectories(const char *path, int (*accept)(const char *name,
                 continue; /* gone meanwhile */
             type = S_ISDIR(status.st_mode) ? DT_DIR : DT_REG;
         }
-        if (type == DT_DIR && (result = string_list_append(out, name)) < 0)
+        if ((result = visit(name, type, context)) != 0)
             break;
     }
     closedir(directory);
-    return result;
+    return result < 0 ? result : 0;
+}
+
+struct subdirectory_filter {
+    int (*accept)(const char *name, size_t length);
+    struct string_list *out;
+};
+
+static int append_subdirectory(const char *name, unsigned char type, void *context)
+{
+    struct subdirectory_filter *filter = context;
+    if (type != DT_DIR || filter->accept(name, strlen(name)) < 0)
+        return 0;
+    return string_list_append(filter->out, name);
+}
+
+/* Appends to `out` the names of the subdirectories of `path` (symbolic links
+ * are not followed) that `accept` takes; a missing directory lists nothing. */
+static int list_subdirectories(const char *path, int (*accept)(const char *name, size_t length),
+                               struct string_list *out)
+{
+    struct subdirectory_filter filter = {accept, out};
+    return for_each_entry(path, append_subdirectory, &filter);
 }
 
 static int accept_any(const char *name, size_t length)
@@ -446,33 +470,22 @@ int walk_repositories_with_layers(const struct tree *tree, struct string_list *o
     return repositories_with(tree, REPOSITORY_MARKER_LAYERS, out);
 }
 
+struct entry_lists {
+    struct string_list *directories, *files;
+};
+
+static int append_entry(const char *name, unsigned char type, void *context)
+{
+    struct entry_lists *lists = context;
+    struct string_list *list = type == DT_DIR ? lists->directories : lists->files;
+    return list != NULL ? string_list_append(list, name) : 0;
+}
+
 int walk_directory_entries(const char *path, struct string_list *directories,
                            struct string_list *files)
 {
-    DIR *directory = opendir(path);
-    if (directory == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return 0;
-        return error_set(-errno, "cannot open %s: %s", path, strerror(errno));
-    }
-    struct dirent *entry;
-    int result = 0;
-    while (result == 0 && (entry = readdir(directory)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        int is_directory = entry->d_type == DT_DIR;
-        if (entry->d_type == DT_UNKNOWN) {
-            struct stat status;
-            char child[TREE_PATH_MAX];
-            is_directory = tree_path_child(path, entry->d_name, child) == 0 &&
-                           lstat(child, &status) == 0 && S_ISDIR(status.st_mode);
-        }
-        struct string_list *list = is_directory ? directories : files;
-        if (list != NULL)
-            result = string_list_append(list, entry->d_name);
-    }
-    closedir(directory);
-    return result;
+    struct entry_lists lists = {directories, files};
+    return for_each_entry(path, append_entry, &lists);
 }
 
 int walk_directory_is_empty(const char *path)
@@ -488,7 +501,6 @@ int walk_directory_is_empty(const char *path)
     return empty;
 }
 
-/* Sorted union of two sorted lists (into `a`). */
 static int merge_names(struct string_list *a, const struct string_list *b)
 {
     struct string_list merged = {0};
@@ -569,47 +581,30 @@ int walk_blob_directories(const struct tree *tree,
     return result;
 }
 
+struct temporary_search {
+    const char *path;
+    struct string_list *out, *directories;
+};
+
+static int sort_temporary(const char *name, unsigned char type, void *context)
+{
+    struct temporary_search *search = context;
+    if (atomic_file_is_temporary(name)) {
+        char full[TREE_PATH_MAX];
+        int result = join(full, search->path, name);
+        return result < 0 ? result : string_list_append(search->out, full);
+    }
+    return type == DT_DIR ? string_list_append(search->directories, name) : 0;
+}
+
 /* Appends to `out` the temporaries in `path` and below (`path` has room
  * for TREE_PATH_MAX and is restored before returning). */
 static int collect_temporaries(char path[TREE_PATH_MAX], int depth, struct string_list *out)
 {
     struct string_list directories = {0};
-    DIR *directory = opendir(path);
-    if (directory == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return 0; /* gone meanwhile */
-        return error_set(-errno, "cannot list %s: %s", path, strerror(errno));
-    }
+    struct temporary_search search = {path, out, &directories};
     size_t length = strlen(path);
-    int result = 0;
-    for (;;) {
-        errno = 0;
-        struct dirent *entry = readdir(directory);
-        if (entry == NULL) {
-            if (errno != 0)
-                result = error_set(-errno, "cannot list %s: %s", path, strerror(errno));
-            break;
-        }
-        const char *name = entry->d_name;
-        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-            continue;
-        unsigned char type = entry->d_type;
-        if (type == DT_UNKNOWN) {
-            struct stat status;
-            if (fstatat(dirfd(directory), name, &status, AT_SYMLINK_NOFOLLOW) < 0)
-                continue; /* gone meanwhile */
-            type = S_ISDIR(status.st_mode) ? DT_DIR : DT_REG;
-        }
-        if (atomic_file_is_temporary(name)) {
-            char full[TREE_PATH_MAX];
-            if ((result = join(full, path, name)) < 0 ||
-                (result = string_list_append(out, full)) < 0)
-                break;
-        } else if (type == DT_DIR && (result = string_list_append(&directories, name)) < 0) {
-            break;
-        }
-    }
-    closedir(directory);
+    int result = for_each_entry(path, sort_temporary, &search);
     for (size_t i = 0; result == 0 && i < directories.count; i++) {
         const char *name = directories.items[i];
         size_t name_length = strlen(name);
