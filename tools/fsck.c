@@ -37,7 +37,9 @@ static int written_during_run(const struct fsck_context *context, const char *pa
 }
 
 /* Under the lock: still a temporary regular file (any entry, a directory
- * with all it holds, when `hidden`)? Then it goes. */
+ * with all it holds, when `hidden`)? Then it goes. -ENOENT when it is gone:
+ * a write that was in progress when the walk saw it (a tag change begun
+ * before the run started) has finished. */
 static int remove_temporary(struct fsck_context *context, const char *path, int hidden)
 {
     int result = fsck_repair_lock(context);
@@ -66,9 +68,12 @@ static int report_temporary(struct fsck_context *context, const char *path, int 
         hidden ? "left by an interrupted tag change" : "left by an interrupted atomic write";
     if (!context->options->repair)
         return fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 0, "%s", detail);
-    if (remove_temporary(context, path, hidden) == 0)
+    int removed = remove_temporary(context, path, hidden);
+    if (removed == 0)
         return fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 1, "%s; removed",
                                detail);
+    if (removed == -ENOENT)
+        return 0; /* finished meanwhile: it was a write in progress, not a leftover */
     return fsck_report_add(context->report, FSCK_TEMPORARY_FILE, path, 0, "%s; not repaired: %s",
                            detail, error_message());
 }
