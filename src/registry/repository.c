@@ -468,7 +468,15 @@ int repository_delete_manifest_as(const struct tree *tree, struct blob_store *bl
      * a referrer entry naming a missing revision. */
     pthread_mutex_t *tag_mutex = tag_mutex_of(name);
     pthread_mutex_lock(tag_mutex);
-    result = delete_tags_of(tree, name, digest, how != NULL && how->untagged_only);
+    /* Again under the mutex: a concurrent DELETE of the same manifest may
+     * have removed it since the look above (it is unknown now, 404, not an
+     * internal error). */
+    result = link_file_exists(path);
+    if (result == 0)
+        result = error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s",
+                           digest->string, name);
+    if (result > 0)
+        result = delete_tags_of(tree, name, digest, how != NULL && how->untagged_only);
     if (result == 0)
         result = delete_referrer_entry(tree, blobs, name, digest, how);
     if (result == 0)

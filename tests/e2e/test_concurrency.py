@@ -112,6 +112,30 @@ class ConcurrentPushTest(CairnTestCase):
                 t.join(timeout=30)
         self.assertEqual(read_errors, [])
 
+    def test_same_manifest_deleted_concurrently(self):
+        """Several DELETEs of one manifest at once: one 202, the others 404
+        MANIFEST_UNKNOWN (never a 500 from the one that lost the race)."""
+        name = "concurrent/deletes"
+        for round_ in range(12):
+            img = self.make_image(name, f"r{round_}", layers=1)
+            barrier = threading.Barrier(THREADS)
+            statuses = [None] * THREADS
+
+            def delete(i):
+                barrier.wait(timeout=30)
+                r = self.req("DELETE", f"/v2/{name}/manifests/{img.digest}")
+                statuses[i] = (r.status, r.body)
+
+            self.run_threads(delete)
+            codes = sorted(s for s, _ in statuses)
+            self.assertEqual(codes.count(202), 1, f"round {round_}: {statuses}")
+            self.assertEqual(codes.count(404), THREADS - 1, f"round {round_}: {statuses}")
+            for status, body in statuses:
+                if status == 404:
+                    self.assertIn(b"MANIFEST_UNKNOWN", body, statuses)
+            self.assertEqual(self.get_manifest(name, img.digest).status, 404)
+        self.assert_tree_clean()
+
 
 if __name__ == "__main__":
     unittest.main()
