@@ -456,21 +456,14 @@ int repository_delete_manifest_as(const struct tree *tree, struct blob_store *bl
         result = tree_path_revisions_directory(tree, name, revisions);
     if (result < 0)
         return result;
-    result = link_file_exists(path);
-    if (result < 0)
-        return result;
-    if (result == 0)
-        return error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s",
-                         digest->string, name);
 
     /* Everything that names the revision first, the revision last: a
      * deletion cut short leaves a revision to delete again, never a tag or
-     * a referrer entry naming a missing revision. */
+     * a referrer entry naming a missing revision. Whether the revision
+     * exists is asked under the mutex: of concurrent DELETEs of one
+     * manifest, the ones after the first find it unknown (404). */
     pthread_mutex_t *tag_mutex = tag_mutex_of(name);
     pthread_mutex_lock(tag_mutex);
-    /* Again under the mutex: a concurrent DELETE of the same manifest may
-     * have removed it since the look above (it is unknown now, 404, not an
-     * internal error). */
     result = link_file_exists(path);
     if (result == 0)
         result = error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s",
