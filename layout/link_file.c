@@ -12,7 +12,21 @@
 #include "layout/error.h"
 #include "layout/tree.h"
 
+static void stamp_from_status(const struct stat *status, struct link_stamp *stamp)
+{
+    stamp->device = status->st_dev;
+    stamp->inode = status->st_ino;
+    stamp->size = status->st_size;
+    stamp->modified = status->st_mtim;
+    stamp->changed = status->st_ctim;
+}
+
 int link_file_read(const char *path, struct digest *out)
+{
+    return link_file_read_stamped(path, out, NULL);
+}
+
+int link_file_read_stamped(const char *path, struct digest *out, struct link_stamp *stamp)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -38,6 +52,15 @@ int link_file_read(const char *path, struct digest *out)
         length += (size_t)n;
         if ((size_t)n < wanted || length == sizeof buffer)
             break;
+    }
+    if (stamp != NULL) {
+        struct stat status;
+        if (fstat(fd, &status) != 0) {
+            int error = errno;
+            close(fd);
+            return error_set(-error, "cannot stat link %s: %s", path, strerror(error));
+        }
+        stamp_from_status(&status, stamp);
     }
     close(fd);
     if (link_file_parse(buffer, length, out) < 0) {
@@ -68,6 +91,26 @@ int link_file_exists(const char *path)
     if (errno == ENOENT || errno == ENOTDIR)
         return 0;
     return error_set(-errno, "cannot stat link %s: %s", path, strerror(errno));
+}
+
+int link_file_stamp(const char *path, struct link_stamp *stamp)
+{
+    struct stat status;
+    if (stat(path, &status) != 0) {
+        int error = errno == ENOTDIR ? ENOENT : errno;
+        return error_set(-error, "cannot stat link %s: %s", path, strerror(error));
+    }
+    if (!S_ISREG(status.st_mode))
+        return error_set(-ENOENT, "link %s is not a file", path);
+    stamp_from_status(&status, stamp);
+    return 0;
+}
+
+int link_stamp_equal(const struct link_stamp *a, const struct link_stamp *b)
+{
+    return a->device == b->device && a->inode == b->inode && a->size == b->size &&
+           a->modified.tv_sec == b->modified.tv_sec && a->modified.tv_nsec == b->modified.tv_nsec &&
+           a->changed.tv_sec == b->changed.tv_sec && a->changed.tv_nsec == b->changed.tv_nsec;
 }
 
 int link_file_remove(const char *path, const char *stop_at)

@@ -16,6 +16,7 @@
 #include "layout/names.h"
 #include "layout/tag_update.h"
 #include "layout/walk.h"
+#include "src/registry/link_cache.h"
 #include "src/registry/registry_error.h"
 #include "src/registry/stored_manifest.h"
 
@@ -176,7 +177,9 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
         result = tree_path_tag_current_link(tree, name, reference, path);
         if (result < 0)
             return result;
-        result = link_file_read(path, digest_out);
+        /* The tag link changes on every push of the tag, by anyone: one
+         * stat() tells the cache whether what it read last is still there. */
+        result = link_cache_read(path, digest_out);
         if (result == -ENOENT)
             return repository_manifest_unknown(tree, name, reference);
         if (result < 0)

@@ -1,6 +1,9 @@
 """PUT / GET / HEAD / DELETE /v2/<name>/manifests/<reference>."""
 
 import json
+import os
+import shutil
+import time
 import unittest
 
 from cairn_server import (DOCKER_LIST, DOCKER_MANIFEST, EMPTY_JSON, EMPTY_JSON_DIGEST,
@@ -164,6 +167,50 @@ class ManifestPushTest(CairnTestCase):
         self.assert_link(self.tree.tag_index_link(name, "moving", b.digest), b.digest)
         self.assert_get(name, "moving", b.body, OCI_MANIFEST)
         self.assert_get(name, a.digest, a.body, OCI_MANIFEST)
+
+
+class TagChangedBehindTheServerTest(CairnTestCase):
+    """cairn keeps what it read of a tag's link while one stat() shows the
+    link unchanged (src/registry/link_cache.h). A tag moved or removed by
+    another process on the same tree (another server, a restore) must be
+    seen by the very next GET, on every thread."""
+
+    GETS = 8  # on fresh connections: both of the server's threads answer
+
+    def write_link_behind(self, path, digest):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(".behind")
+        staged.write_text(digest)
+        os.replace(staged, path)
+
+    def assert_gets(self, name, ref, body):
+        for _ in range(self.GETS):
+            r = self.get_manifest(name, ref)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, body)
+
+    def test_tag_moved_and_removed_behind_the_server(self):
+        name = self.repo()
+        a = self.make_image(name, "moving")
+        b = self.make_image(name)  # a revision, no tag
+        # Links changed in the last 2 s are not kept; let this one be kept.
+        time.sleep(2.2)
+        self.assert_gets(name, "moving", a.body)
+
+        self.write_link_behind(self.tree.tag_index_link(name, "moving", b.digest), b.digest)
+        self.write_link_behind(self.tree.tag_current_link(name, "moving"), b.digest)
+        self.assert_gets(name, "moving", b.body)
+
+        time.sleep(2.2)
+        self.assert_gets(name, "moving", b.body)
+        self.write_link_behind(self.tree.tag_current_link(name, "moving"), a.digest)
+        self.assert_gets(name, "moving", a.body)
+
+        time.sleep(2.2)
+        self.assert_gets(name, "moving", a.body)
+        shutil.rmtree(self.tree.tag_current_link(name, "moving").parent.parent)
+        for _ in range(self.GETS):
+            self.assert_error(self.get_manifest(name, "moving"), 404, "MANIFEST_UNKNOWN")
 
 
 class ManifestGetErrorsTest(CairnTestCase):
