@@ -483,9 +483,12 @@ static void *thread_main(void *argument)
 
     set_up_loop(thread);
     sem_post(&thread->set_up);
+    /* The access-log lines of one turn of the loop go out in one write. */
+    access_log_batch_start();
 
     for (;;) {
         h2o_evloop_run(thread->loop, 100);
+        (void)access_log_flush();
         if (!atomic_load(&thread->stopping))
             continue;
         if (deadline == 0)
@@ -500,6 +503,7 @@ static void *thread_main(void *argument)
             break;
         }
     }
+    (void)access_log_flush();
     return NULL;
 }
 

@@ -313,12 +313,47 @@ static int write_all(const char *data, size_t length)
     return 0;
 }
 
+/* This thread's batch (access_log_batch_start); unused elsewhere. */
+static _Thread_local struct {
+    int enabled;
+    size_t length;
+    char bytes[ACCESS_LOG_BATCH_MAX];
+} batch;
+
+void access_log_batch_start(void)
+{
+    batch.enabled = 1;
+}
+
+int access_log_flush(void)
+{
+    if (batch.length == 0)
+        return 0;
+    int result = write_all(batch.bytes, batch.length);
+    batch.length = 0;
+    if (result < 0)
+        return error_set(result, "cannot write the access log: %s", strerror(-result));
+    return 0;
+}
+
 int access_log_write(enum log_format format, const struct access_log_entry *entry)
 {
     char buffer[ACCESS_LOG_LINE_MAX];
     int length = access_log_format(format, entry, buffer, sizeof buffer);
     if (length < 0)
         return length;
+    if (batch.enabled) {
+        if (batch.length + (size_t)length > sizeof batch.bytes) {
+            int result = access_log_flush();
+            if (result < 0)
+                return result;
+        }
+        if ((size_t)length <= sizeof batch.bytes) {
+            memcpy(batch.bytes + batch.length, buffer, (size_t)length);
+            batch.length += (size_t)length;
+            return 0;
+        }
+    }
     int result = write_all(buffer, (size_t)length);
     if (result < 0)
         return error_set(result, "cannot write the access log: %s", strerror(-result));
@@ -431,6 +466,8 @@ void log_message(enum log_level level, const char *format, ...)
     char buffer[ACCESS_LOG_LINE_MAX];
     int length = format_message((enum log_format)((settings >> 8) & 0xff), level, NULL, message,
                                 buffer, sizeof buffer);
-    if (length > 0)
+    if (length > 0) {
+        (void)access_log_flush(); /* this thread's earlier lines first */
         (void)write_all(buffer, (size_t)length);
+    }
 }

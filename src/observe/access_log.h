@@ -3,7 +3,8 @@
  * messages (log_message), and request ids. Everything goes to stderr, which
  * systemd hands to the journal.
  *
- * Lines are built in a bounded buffer and written with a single write(2), so
+ * Lines are built in a bounded buffer and written with a single write(2)
+ * (event-loop threads put a turn's lines into one write: "Batching" below), so
  * two threads never interleave within a line (a pipe guarantees it up to
  * PIPE_BUF = 4096 bytes, the journal's stream socket for whole writes in
  * practice). Every field is escaped, so one request is always one line and
@@ -84,8 +85,29 @@ int access_log_format(enum log_format format, const struct access_log_entry *ent
                       size_t size);
 
 /* Formats the line and writes it to the log descriptor (stderr) in one
- * write(2). 0, or a negative errno with error_set(). */
+ * write(2) — or, on a thread that batches, appends it to the batch. 0, or a
+ * negative errno with error_set(). */
 int access_log_write(enum log_format format, const struct access_log_entry *entry);
+
+/*
+ * Batching, for event-loop threads that answer many requests per turn of
+ * their loop: after access_log_batch_start(), this thread's access-log lines
+ * collect in a buffer of ACCESS_LOG_BATCH_MAX bytes (PIPE_BUF: a batch is as
+ * indivisible on a pipe as one line) and go out in one write(2) when the
+ * next line would not fit, when the thread logs a log_message() line (so a
+ * thread's lines keep their order), and at access_log_flush(), which the
+ * loop calls after every turn. A line never straddles two writes; a line
+ * longer than the buffer is written alone. What a batch holds when the
+ * process is killed is lost: at most one turn's lines.
+ *
+ *     access_log_batch_start();
+ *     for (;;) { h2o_evloop_run(loop, 100); access_log_flush(); }
+ */
+#define ACCESS_LOG_BATCH_MAX 4096
+void access_log_batch_start(void);
+/* Writes out this thread's batch; 0 (also with nothing to write), or a
+ * negative errno with error_set() (the batch is dropped). */
+int access_log_flush(void);
 
 /* A fresh request id: 16 lowercase hex digits (64 random bits) and a NUL.
  * A per-thread generator seeded from getrandom(2): no lock, no syscall after

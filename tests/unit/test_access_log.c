@@ -334,6 +334,81 @@ static void test_log_message(void **state)
     log_configure(LOG_LEVEL_INFO, LOG_FORMAT_TEXT);
 }
 
+static size_t count_lines(const char *text)
+{
+    size_t lines = 0;
+    for (; *text != '\0'; text++)
+        lines += *text == '\n';
+    return lines;
+}
+
+/* Batching is per thread: run on a thread of its own, as a loop would. */
+static void *batching_thread(void *argument)
+{
+    int reader = ((int *)argument)[0];
+    static char buffer[ACCESS_LOG_LINE_MAX * 2];
+    struct access_log_entry entry = example("/v2/batched/manifests/latest");
+    access_log_batch_start();
+
+    /* Nothing is written before the flush; then all of it, in order. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(access_log_write(LOG_FORMAT_TEXT, &entry), 0);
+    assert_int_equal(drain(reader, buffer, sizeof buffer), 0);
+    assert_int_equal(access_log_flush(), 0);
+    drain(reader, buffer, sizeof buffer);
+    assert_int_equal(count_lines(buffer), 3);
+    assert_int_equal(access_log_flush(), 0); /* nothing left */
+    assert_int_equal(drain(reader, buffer, sizeof buffer), 0);
+
+    /* A log_message() line of the same thread comes after its earlier lines. */
+    assert_int_equal(access_log_write(LOG_FORMAT_TEXT, &entry), 0);
+    log_message(LOG_LEVEL_WARN, "after the request");
+    drain(reader, buffer, sizeof buffer);
+    char *request = strstr(buffer, "\"GET /v2/batched"), *message = strstr(buffer, "after the");
+    assert_non_null(request);
+    assert_non_null(message);
+    assert_true(request < message);
+
+    /* A full batch goes out at once, in whole lines of at most one batch. */
+    size_t total = 0;
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(access_log_write(LOG_FORMAT_TEXT, &entry), 0);
+        size_t length = drain(reader, buffer, sizeof buffer);
+        assert_true(length <= ACCESS_LOG_BATCH_MAX);
+        if (length > 0) {
+            assert_int_equal(buffer[length - 1], '\n');
+            total += count_lines(buffer);
+        }
+    }
+    assert_true(total > 0 && total < 200);
+    assert_int_equal(access_log_flush(), 0);
+    drain(reader, buffer, sizeof buffer);
+    total += count_lines(buffer);
+    assert_int_equal(total, 200);
+    return NULL;
+}
+
+static void test_batching(void **state)
+{
+    (void)state;
+    int pipe_ends[2];
+    assert_int_equal(pipe2(pipe_ends, O_NONBLOCK | O_CLOEXEC), 0);
+    int previous = log_set_descriptor(pipe_ends[1]);
+    log_configure(LOG_LEVEL_INFO, LOG_FORMAT_TEXT);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, batching_thread, pipe_ends), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    /* This thread never started a batch: its line is written at once. */
+    struct access_log_entry entry = example("/v2/");
+    assert_int_equal(access_log_write(LOG_FORMAT_TEXT, &entry), 0);
+    char buffer[ACCESS_LOG_LINE_MAX];
+    drain(pipe_ends[0], buffer, sizeof buffer);
+    assert_int_equal(count_lines(buffer), 1);
+    log_set_descriptor(previous);
+    close(pipe_ends[0]);
+    close(pipe_ends[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_long_path),     cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_time_now),      cmocka_unit_test(test_request_ids),
         cmocka_unit_test(test_message_lines), cmocka_unit_test(test_log_message),
+        cmocka_unit_test(test_batching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
