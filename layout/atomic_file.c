@@ -81,7 +81,22 @@ int directory_sync_parent(const char *path)
     return result < 0 ? result : directory_sync(parent);
 }
 
-int directory_create(const char *path)
+/* When the directories a creation makes are made durable (their parents
+ * fsynced): at once, later (pending_syncs_flush, after the file they are made
+ * for is synced: on a journalling file system that file's sync commits the
+ * mkdirs too, and the parents' syncs then only flush), or never (scratch). */
+enum directory_syncing { SYNC_NOW, SYNC_LATER, SYNC_NEVER };
+
+/* The parents still to be fsynced after a SYNC_LATER creation: prefixes of
+ * the created path, by length. */
+#define PENDING_SYNCS_MAX 16
+struct pending_syncs {
+    size_t count;
+    size_t lengths[PENDING_SYNCS_MAX];
+};
+
+static int create_directories(const char *path, enum directory_syncing syncing,
+                              struct pending_syncs *pending)
 {
     char buffer[PATH_MAX];
     size_t length = strlen(path);
@@ -97,9 +112,17 @@ int directory_create(const char *path)
      * existing directory, then back down restoring the slashes. */
     for (;;) {
         if (mkdir(buffer, 0777) == 0) {
-            int result = directory_sync_parent(buffer);
-            if (result < 0)
-                return result;
+            const char *slash = strrchr(buffer, '/');
+            size_t parent_length = slash == NULL     ? 0
+                                   : slash == buffer ? 1
+                                                     : (size_t)(slash - buffer);
+            if (syncing == SYNC_LATER && parent_length > 0 && pending->count < PENDING_SYNCS_MAX) {
+                pending->lengths[pending->count++] = parent_length;
+            } else if (syncing != SYNC_NEVER) {
+                int result = directory_sync_parent(buffer);
+                if (result < 0)
+                    return result;
+            }
         } else if (errno == ENOENT) {
             char *slash = strrchr(buffer, '/');
             if (slash == NULL || slash == buffer)
@@ -122,6 +145,27 @@ int directory_create(const char *path)
     return 0;
 }
 
+/* fsyncs the parents a SYNC_LATER creation of `path` left pending. */
+static int pending_syncs_flush(const char *path, struct pending_syncs *pending)
+{
+    char parent[PATH_MAX];
+    for (size_t i = 0; i < pending->count; i++) {
+        size_t length = pending->lengths[i];
+        memcpy(parent, path, length);
+        parent[length] = '\0';
+        int result = directory_sync(parent);
+        if (result < 0)
+            return result;
+    }
+    pending->count = 0;
+    return 0;
+}
+
+int directory_create(const char *path)
+{
+    return create_directories(path, SYNC_NOW, NULL);
+}
+
 /* 0 or a positive errno. */
 static int write_all(int fd, const char *data, size_t length)
 {
@@ -138,9 +182,11 @@ static int write_all(int fd, const char *data, size_t length)
 }
 
 /* Creates the temporary file in `directory` (a mkostemp template written to
- * temporary[PATH_MAX]), writes and fsyncs it. */
+ * temporary[PATH_MAX]) and writes it; fsyncs it unless SYNC_NEVER. Creates
+ * `directory` when it is missing, as `syncing` says. */
 static int write_temporary(const char *directory, const void *data, size_t length,
-                           char temporary[PATH_MAX])
+                           char temporary[PATH_MAX], enum directory_syncing syncing,
+                           struct pending_syncs *pending)
 {
     int fd = -1;
     for (int attempt = 0;; attempt++) {
@@ -154,7 +200,7 @@ static int write_temporary(const char *directory, const void *data, size_t lengt
         int error = errno;
         if (error != ENOENT || attempt == ENOENT_RETRIES)
             return error_set(-error, "cannot create a file in %s: %s", directory, strerror(error));
-        int result = directory_create(directory);
+        int result = create_directories(directory, syncing, pending);
         if (result < 0)
             return result;
     }
@@ -165,7 +211,7 @@ static int write_temporary(const char *directory, const void *data, size_t lengt
         step = "write";
         error = write_all(fd, data, length);
     }
-    if (error == 0 && fsync(fd) < 0) {
+    if (error == 0 && syncing != SYNC_NEVER && fsync(fd) < 0) {
         step = "fsync";
         error = errno;
     }
@@ -180,19 +226,38 @@ static int write_temporary(const char *directory, const void *data, size_t lengt
     return 0;
 }
 
-int atomic_file_write(const char *path, const void *data, size_t length)
+static int write_via_temporary(const char *path, const void *data, size_t length,
+                               enum directory_syncing syncing)
 {
     char directory[PATH_MAX], temporary[PATH_MAX];
+    struct pending_syncs pending = {0};
     int result = parent_of(path, directory);
-    if (result < 0 || (result = directory_create(directory)) < 0 ||
-        (result = write_temporary(directory, data, length, temporary)) < 0)
+    if (result < 0 || (result = create_directories(directory, syncing, &pending)) < 0 ||
+        (result = write_temporary(directory, data, length, temporary, syncing, &pending)) < 0)
         return result;
     if (rename(temporary, path) < 0) {
         int error = errno;
         unlink(temporary);
         return error_set(-error, "cannot rename %s to %s: %s", temporary, path, strerror(error));
     }
-    return directory_sync(directory);
+    if (syncing == SYNC_NEVER)
+        return 0;
+    /* The file, then its directory, then the directories made for it: the
+     * file's fsync has committed their creation on a journalling file
+     * system, so the parents' fsyncs that follow cost a flush, not a commit. */
+    if ((result = directory_sync(directory)) < 0)
+        return result;
+    return pending_syncs_flush(directory, &pending);
+}
+
+int atomic_file_write(const char *path, const void *data, size_t length)
+{
+    return write_via_temporary(path, data, length, SYNC_LATER);
+}
+
+int atomic_file_write_scratch(const char *path, const void *data, size_t length)
+{
+    return write_via_temporary(path, data, length, SYNC_NEVER);
 }
 
 int file_rename_durable(const char *from, const char *to)
@@ -201,8 +266,9 @@ int file_rename_durable(const char *from, const char *to)
     int result = parent_of(from, from_directory);
     if (result < 0 || (result = parent_of(to, to_directory)) < 0)
         return result;
+    struct pending_syncs pending = {0};
     for (int attempt = 0;; attempt++) {
-        if ((result = directory_create(to_directory)) < 0)
+        if ((result = create_directories(to_directory, SYNC_LATER, &pending)) < 0)
             return result;
         if (rename(from, to) == 0)
             break;
@@ -211,7 +277,8 @@ int file_rename_durable(const char *from, const char *to)
         if (error != ENOENT || attempt == ENOENT_RETRIES || access(from, F_OK) < 0)
             return error_set(-error, "cannot rename %s to %s: %s", from, to, strerror(error));
     }
-    if ((result = directory_sync(to_directory)) < 0)
+    if ((result = directory_sync(to_directory)) < 0 ||
+        (result = pending_syncs_flush(to_directory, &pending)) < 0)
         return result;
     if (strcmp(from_directory, to_directory) != 0)
         return directory_sync(from_directory);

@@ -8,7 +8,9 @@
  * new one, never a torn file, and after it returns 0 the content survives a
  * crash. A failed write removes its temporary file. Missing parent directories
  * are created, and each directory created is made durable by fsyncing its
- * parent (directory_create()).
+ * parent — after the file's own fsync, rename and directory fsync, so that
+ * on a journalling file system one commit covers the new directories too
+ * (until it returns nothing of it is acknowledged, so the order is free).
  *
  * A crash can still leave a temporary file behind; atomic_file_is_temporary()
  * recognises their names so that the GC and fsck can remove them.
@@ -21,6 +23,13 @@
 #define ATOMIC_FILE_TEMPORARY_PREFIX ".cairn-tmp-"
 
 int atomic_file_write(const char *path, const void *data, size_t length);
+
+/* atomic_file_write() for scratch state that a crash may lose (an upload's
+ * startedat: a lost upload is answered 404 BLOB_UPLOAD_UNKNOWN and the
+ * client starts it again; nothing acknowledged as stored depends on it):
+ * the same temporary and rename, so no reader sees a torn file, but nothing
+ * is fsynced. */
+int atomic_file_write_scratch(const char *path, const void *data, size_t length);
 
 /* mkdir -p; every directory it creates is made durable (its parent fsynced). */
 int directory_create(const char *path);
@@ -39,8 +48,9 @@ int directory_sync_deferred_flush(const char *path_on_file_system);
 /* fsync the directory that contains `path`. */
 int directory_sync_parent(const char *path);
 
-/* rename(from, to) creating to's parents, then fsync to's directory (and
- * from's, when different). */
+/* rename(from, to) creating to's parents, then fsync to's directory, the
+ * parents of the directories it created, and from's directory when
+ * different. */
 int file_rename_durable(const char *from, const char *to);
 
 /* rm -rf `path` (no error when it does not exist). */

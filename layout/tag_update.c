@@ -47,7 +47,8 @@ static int write_links_in(const char *tag_directory, const struct digest *digest
 }
 
 /* Makes a new staging directory (0777 under the umask, as every directory
- * of the tree), durably. */
+ * of the tree). Not fsynced: nothing names it, and the tags directory is
+ * fsynced after it is renamed into place (a crash before leaves it or not). */
 static int make_staging(const struct tree *tree, const char *name, const char *tags,
                         char staging[TREE_PATH_MAX])
 {
@@ -56,7 +57,7 @@ static int make_staging(const struct tree *tree, const char *name, const char *t
         if ((result = staging_path(tree, name, staging)) < 0)
             return result;
         if (mkdir(staging, 0777) == 0)
-            return directory_sync(tags);
+            return 0;
         if (errno != EEXIST || attempt == STAGING_ATTEMPTS)
             return error_set(-errno, "cannot create %s: %s", staging, strerror(errno));
     }

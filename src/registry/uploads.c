@@ -98,7 +98,10 @@ int upload_start(const struct tree *tree, const char *name, char id_out[UPLOAD_I
         return result;
     clock_gettime(CLOCK_REALTIME, &now);
     tree_format_started_at(now.tv_sec, now.tv_nsec, started_at);
-    result = atomic_file_write(path, started_at, strlen(started_at));
+    /* An upload is scratch until its commit: nothing of its start is
+     * fsynced (a crash may lose it; the client is then told 404
+     * BLOB_UPLOAD_UNKNOWN and starts again, docs/layout.md). */
+    result = atomic_file_write_scratch(path, started_at, strlen(started_at));
     if (result == 0)
         result = tree_path_upload_data(tree, name, id_out, path);
     if (result == 0) {
@@ -108,8 +111,6 @@ int upload_start(const struct tree *tree, const char *name, char id_out[UPLOAD_I
         else
             close(fd);
     }
-    if (result == 0)
-        result = directory_sync_parent(path);
     if (result == 0) {
         metrics_upload_started();
         return 0;
@@ -387,20 +388,15 @@ int upload_append_end(struct upload_session *session, int ok)
 static int remove_upload_directory(struct upload_session *session, const struct tree *tree,
                                    int failed)
 {
-    char path[TREE_PATH_MAX], uploads[TREE_PATH_MAX];
+    char path[TREE_PATH_MAX];
     int result = tree_path_upload_directory(tree, session->name, session->id, path);
-    if (result == 0)
-        result = tree_path_uploads_directory(tree, session->name, uploads);
     if (result < 0)
         return result;
     session->removed = 1;
     metrics_upload_finished();
+    /* Not fsynced: an upload directory a crash brings back is stale
+     * scratch, removed by the purge (docs/layout.md). */
     result = directory_remove_tree(path);
-    if (result == 0)
-        result = directory_sync(uploads);
-    /* cairn-gc may have removed the emptied _uploads meanwhile: still gone. */
-    if (result == -ENOENT)
-        result = 0;
     if (result == 0 && failed)
         result = upload_remove_empty_directories(tree, session->name);
     return result;
