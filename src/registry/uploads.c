@@ -98,10 +98,18 @@ int upload_start(const struct tree *tree, const char *name, char id_out[UPLOAD_I
         return result;
     clock_gettime(CLOCK_REALTIME, &now);
     tree_format_started_at(now.tv_sec, now.tv_nsec, started_at);
-    /* An upload is scratch until its commit: nothing of its start is
-     * fsynced (a crash may lose it; the client is then told 404
-     * BLOB_UPLOAD_UNKNOWN and starts again, docs/layout.md). */
-    result = atomic_file_write_scratch(path, started_at, strlen(started_at));
+    /* The repository's directories up to _uploads are durable (a new
+     * repository's directory is where its links will go; in a known
+     * repository this is one mkdir that finds it there). The upload itself
+     * is scratch until its commit: nothing of its start is fsynced (a crash
+     * may lose it; the client is then told 404 BLOB_UPLOAD_UNKNOWN and
+     * starts again, docs/layout.md). */
+    char uploads[TREE_PATH_MAX];
+    result = tree_path_uploads_directory(tree, name, uploads);
+    if (result == 0)
+        result = directory_create(uploads);
+    if (result == 0)
+        result = atomic_file_write_scratch(path, started_at, strlen(started_at));
     if (result == 0)
         result = tree_path_upload_data(tree, name, id_out, path);
     if (result == 0) {
