@@ -95,9 +95,11 @@ static int append_in_parallel(struct upload_work *upload, struct upload_session 
     return result;
 }
 
-/* Appends the request body (if any) to the acquired upload. */
+/* Appends the request body (if any) to the acquired upload; durably unless
+ * the request commits the upload next (the commit syncs it). */
 static int append_body(struct upload_work *upload, struct upload_session *session)
 {
+    int sync = upload->operation == OPERATION_APPEND;
     int result = upload_append_begin(session, upload->range_start);
     if (result < 0)
         return result;
@@ -105,7 +107,7 @@ static int append_body(struct upload_work *upload, struct upload_session *sessio
         result = append_in_parallel(upload, session);
     else
         result = request_work_consume_body(&upload->work, 0, consume_into_upload, session);
-    int end = upload_append_end(session, result == 0);
+    int end = upload_append_end(session, result == 0, sync);
     return result < 0 ? result : end;
 }
 

@@ -15,7 +15,7 @@
  *
  *     upload_append_begin(session, start);        // start: Content-Range or -1
  *     upload_append(session, data, length) ...    // any number of slices
- *     upload_append_end(session, ok);             // fdatasync, or roll back
+ *     upload_append_end(session, ok, sync);       // keep (fdatasync), or roll back
  *     upload_commit(session, tree, blobs, &digest); // verify, rename, link
  *
  * A failed or cancelled append truncates the data file back to where it was,
@@ -70,8 +70,11 @@ int upload_append(struct upload_session *session, const char *data, size_t lengt
  * writes the bytes, the other feeds the running hash. */
 int upload_append_data(struct upload_session *session, const char *data, size_t length);
 int upload_append_hash(struct upload_session *session, const char *data, size_t length);
-/* ok: make the appended bytes durable; !ok: truncate them away. */
-int upload_append_end(struct upload_session *session, int ok);
+/* ok: keep the appended bytes, with `sync` durably (a PATCH: the upload can
+ * be resumed from them after a crash), without when upload_commit() follows
+ * at once (it fdatasyncs the whole upload before the blob exists); !ok:
+ * truncate them away. */
+int upload_append_end(struct upload_session *session, int ok, int sync);
 
 /* Verifies the data against `expected` and moves it into the blob store, links
  * it into the repository and removes the upload. On a digest mismatch

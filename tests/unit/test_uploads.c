@@ -49,7 +49,7 @@ static void append(struct fixture *fixture, const char *name, const char *id, in
     int result = upload_append_begin(session, start);
     if (result == 0) {
         result = upload_append(session, data, strlen(data));
-        int end = upload_append_end(session, result == 0);
+        int end = upload_append_end(session, result == 0, 1);
         if (result == 0)
             result = end;
     }
