@@ -12,43 +12,23 @@
 #include "src/config/runtime.h"
 #include "src/http/worker_pool.h"
 
-static void send_manifest(struct registry *registry, h2o_req_t *req, const struct route *route)
+/* Answers a manifest's bytes: 200, or 304 for a matching If-None-Match. */
+static void answer_manifest(h2o_req_t *req, const struct digest *digest, const char *body,
+                            size_t length, const char *media_type)
 {
-    struct digest digest;
-    int result = route->reference_too_long
-                     ? repository_manifest_unknown(&registry->tree, route->name, NULL)
-                     : repository_resolve_manifest(&registry->tree, route->name, route->reference,
-                                                   &digest, NULL);
-    if (result < 0) {
-        response_send_failure(req, result);
-        return;
-    }
-    const char *body, *media_type;
-    size_t length;
-    char *read_body = NULL;
-    if (!manifest_cache_lookup(&digest, &body, &length, &media_type)) {
-        result =
-            repository_read_manifest(registry->blobs, &digest, &read_body, &length, &media_type);
-        if (result < 0) {
-            response_send_failure(req, result);
-            return;
-        }
-        body = read_body;
-        manifest_cache_store(&digest, body, length, media_type);
-    }
-    response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest.string,
-                        digest.string_length);
-    response_add_header_format(req, "etag", "ETag", "\"%s\"", digest.string);
+    response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
+                        digest->string_length);
+    response_add_header_format(req, "etag", "ETag", "\"%s\"", digest->string);
     h2o_iovec_t if_none_match = request_header(req, "if-none-match");
     if (if_none_match.base != NULL && h2o_strstr(if_none_match.base, if_none_match.len,
-                                                 digest.string, digest.string_length) != SIZE_MAX)
+                                                 digest->string, digest->string_length) != SIZE_MAX)
         response_send(req, 304, NULL, NULL, 0);
     else
         response_send(req, 200, media_type, body, length);
-    free(read_body);
 }
 
 enum manifest_operation {
+    OPERATION_GET, /* the bytes of a manifest not in this thread's cache */
     OPERATION_PUT,
     OPERATION_DELETE_DIGEST,
     OPERATION_DELETE_TAG,
@@ -63,6 +43,7 @@ struct manifest_work {
     char content_type[MEDIA_TYPE_MAX];
     char *body;
     size_t length;
+    const char *media_type; /* GET */
     struct manifest_put_result put;
 };
 
@@ -73,6 +54,10 @@ static void manifest_run(struct request_work *work)
     const char *name = manifest->route.name;
     int result;
     switch (manifest->operation) {
+    case OPERATION_GET:
+        result = repository_read_manifest(registry->blobs, &manifest->digest, &manifest->body,
+                                          &manifest->length, &manifest->media_type);
+        break;
     case OPERATION_PUT:
         result = repository_put_manifest(&registry->tree, registry->blobs, name,
                                          manifest->route.reference, manifest->content_type,
@@ -96,6 +81,12 @@ static void manifest_complete(struct request_work *work)
     if (req != NULL) {
         if (work->result < 0) {
             response_send_failure_message(req, work->result, work->error_text);
+        } else if (manifest->operation == OPERATION_GET) {
+            /* On the loop thread again: its cache keeps the bytes. */
+            manifest_cache_store(&manifest->digest, manifest->body, manifest->length,
+                                 manifest->media_type);
+            answer_manifest(req, &manifest->digest, manifest->body, manifest->length,
+                            manifest->media_type);
         } else if (manifest->operation == OPERATION_PUT) {
             const struct digest *digest = &manifest->put.digest;
             response_add_header_format(req, "location", "Location", "/v2/%s/manifests/%s",
@@ -190,10 +181,41 @@ static void submit(struct endpoint_context *endpoint, h2o_req_t *req, const stru
     worker_pool_submit(registry->workers, &manifest->work);
 }
 
+/* The reference is resolved on the loop (link files: a stat() or two) and
+ * a cached manifest answered at once; only the bytes of one not cached are
+ * read on a worker, since the store may be remote or the disk cold: the
+ * loop never waits for them. */
 void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
                          const struct route *route)
 {
-    send_manifest(endpoint->registry, req, route);
+    struct registry *registry = endpoint->registry;
+    struct digest digest;
+    int result = route->reference_too_long
+                     ? repository_manifest_unknown(&registry->tree, route->name, NULL)
+                     : repository_resolve_manifest(&registry->tree, route->name, route->reference,
+                                                   &digest, NULL);
+    if (result < 0) {
+        response_send_failure(req, result);
+        return;
+    }
+    const char *body, *media_type;
+    size_t length;
+    if (manifest_cache_lookup(&digest, &body, &length, &media_type)) {
+        answer_manifest(req, &digest, body, length, media_type);
+        return;
+    }
+    struct manifest_work *manifest = calloc(1, sizeof *manifest);
+    if (manifest == NULL) {
+        response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
+        return;
+    }
+    manifest->registry = registry;
+    manifest->route = *route;
+    manifest->operation = OPERATION_GET;
+    manifest->digest = digest;
+    request_work_init(&manifest->work, req, endpoint->work_receiver, manifest_run,
+                      manifest_complete);
+    worker_pool_submit(registry->workers, &manifest->work);
 }
 
 void manifest_handle_put(struct endpoint_context *endpoint, h2o_req_t *req,

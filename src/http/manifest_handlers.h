@@ -3,7 +3,11 @@
  * reference is a tag or a digest.
  *
  * GET/HEAD answer the stored bytes with their media type, Docker-Content-Digest
- * and ETag. PUT verifies and stores (repository_put_manifest, on a worker
+ * and ETag. The reference is resolved on the event loop (a stat() or two of
+ * link files) and a manifest in the loop thread's cache
+ * (src/registry/manifest_cache.h) answered at once; the bytes of one that is
+ * not are read on a worker (the store may be remote, the disk cold), so the
+ * loop never waits for them. PUT verifies and stores (repository_put_manifest, on a worker
  * thread) and answers 201 with Location, Docker-Content-Digest and, for a
  * manifest with a subject, OCI-Subject. DELETE by digest removes the revision
  * and every tag on it; DELETE by tag removes the tag; both 202.

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import threading
 import time
 import unittest
 
@@ -211,6 +212,48 @@ class TagChangedBehindTheServerTest(CairnTestCase):
         shutil.rmtree(self.tree.tag_current_link(name, "moving").parent.parent)
         for _ in range(self.GETS):
             self.assert_error(self.get_manifest(name, "moving"), 404, "MANIFEST_UNKNOWN")
+
+
+class ManifestReadOffTheLoopTest(CairnTestCase):
+    """The bytes of a manifest not in the cache are read on a worker, never
+    on the event loop: a slow store (a cold disk, a bucket) must not stall
+    the loop's other clients. The manifest's blob is made a FIFO, whose open
+    blocks until a writer comes: with one loop thread, /v2/ must still
+    answer while that GET waits."""
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(threads=1)
+
+    def test_slow_manifest_read_does_not_stall_the_loop(self):
+        name = self.repo()
+        img = self.make_image(name, "v1")
+        data = self.tree.blob_data(img.digest)
+        data.unlink()
+        os.mkfifo(data)
+        self.addCleanup(lambda: data.unlink() if data.is_fifo() else None)
+        answers = []
+        waiting = threading.Thread(
+            target=lambda: answers.append(self.get_manifest(name, "v1")), daemon=True)
+        waiting.start()
+        time.sleep(0.3)  # the GET is in: its read waits on the FIFO
+        for _ in range(3):
+            started = time.monotonic()
+            r = self.req("GET", "/v2/", timeout=5)
+            self.assertEqual(r.status, 200, r)
+            self.assertLess(time.monotonic() - started, 2.0, "the loop waited for the read")
+        self.assertEqual(answers, [], "the GET did not wait for its bytes")
+        # A writer lets the open return; the read then finds a FIFO, not a
+        # blob (an error answer, at once or after our bytes): either way the
+        # waiting GET gets its answer.
+        writer = os.open(data, os.O_WRONLY)
+        try:
+            os.write(writer, img.body)
+        except BrokenPipeError:
+            pass  # the reader was done already
+        os.close(writer)
+        waiting.join(10)
+        self.assertEqual(len(answers), 1, "the waiting GET got no answer")
 
 
 class ManifestGetErrorsTest(CairnTestCase):
