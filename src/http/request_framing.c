@@ -1,9 +1,12 @@
 /* src/http/request_framing.h */
 #include "src/http/request_framing.h"
 
+#include "src/http/body_spool.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* The name of the marker headers. h2o lowercases header names in place, so
@@ -117,6 +120,25 @@ static const char *framing_problem(const struct phr_header *headers, size_t coun
     return NULL;
 }
 
+/* Why a Content-Length body cannot be received (body_spool.h), or NULL.
+ * Runs after framing_problem(): at most one digits-only Content-Length. */
+static const char *spool_problem(const struct phr_header *headers, size_t count,
+                                 size_t header_bytes)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (framing_header_of(&headers[i]) != FRAMING_CONTENT_LENGTH)
+            continue;
+        uint64_t length = 0;
+        for (size_t j = 0; j < headers[i].value_len; j++) {
+            if (length > UINT64_MAX / 10 - 10)
+                return NULL; /* absurd: h2o's entity limit answers it */
+            length = length * 10 + (uint64_t)(headers[i].value[j] - '0');
+        }
+        return body_spool_refusal(length, header_bytes);
+    }
+    return NULL;
+}
+
 /* Turns the request into one without a body whose first header is a marker
  * carrying `why`. */
 static void mark_refused(struct phr_header *headers, size_t count, const char *why)
@@ -148,6 +170,8 @@ int phr_parse_request(const char *buffer, size_t length, const char **method, si
     if (result <= 0)
         return result;
     const char *why = framing_problem(headers, *num_headers, *minor_version);
+    if (why == NULL)
+        why = spool_problem(headers, *num_headers, (size_t)result);
     if (why != NULL)
         mark_refused(headers, *num_headers, why);
     return result;

@@ -29,6 +29,7 @@
 #include "src/http/endpoints.h"
 #include "src/observe/metrics.h"
 #include "src/http/endpoint_context.h"
+#include "src/http/body_spool.h"
 #include "src/http/request_framing.h"
 #include "src/config/reload.h"
 #include "src/config/runtime.h"
@@ -377,7 +378,10 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     const char *framing = request_framing_refusal(req);
     if (framing != NULL) {
         req->http1_is_persistent = 0; /* h2o closes; nothing after it is parsed */
-        response_send_error(req, REGISTRY_ERROR_FRAMING_INVALID, framing);
+        response_send_error(req,
+                            body_spool_is_refusal(framing) ? REGISTRY_ERROR_UNAVAILABLE
+                                                           : REGISTRY_ERROR_FRAMING_INVALID,
+                            framing);
         return 0;
     }
 
