@@ -25,10 +25,13 @@
  *    Content-Length, Transfer-Encoding, Upgrade and folded line become a
  *    marker header whose value says why. So h2o reads no body, sends no
  *    100-continue, never upgrades to h2c, and runs the handler at once.
+ *    A well-framed request whose Content-Length body has no room to be
+ *    spooled (body_spool.h) is handed over the same way, with
+ *    body_spool_refusal()'s text as the marker's value.
  *  - request_framing_refusal() tells the handler, for any request (HTTP/2
  *    included: never), whether it is such a request. The handler must answer
- *    400 and set req->http1_is_persistent = 0: h2o then closes the connection
- *    after the answer and never parses the bytes that followed.
+ *    400 (503 for body_spool_is_refusal()) and set req->http1_is_persistent = 0: h2o then closes
+ * the connection after the answer and never parses the bytes that followed.
  *  - phr_decode_chunked() replaces the library's chunk decoder with a strict
  *    one: a chunk size is 1 to 16 hex digits, then optional spaces or tabs,
  *    then an extension after `;` or the end of the line; every line ends in
@@ -38,7 +41,8 @@
  *    logged by cairn. It keeps the library's state layout (the decoder lives
  *    in h2o's structures), so phr_decode_chunked_is_in_data() still works.
  *
- * Costs: one pass over the header names per HTTP/1 request, no allocation;
+ * Costs: one pass over the header names per HTTP/1 request, no allocation
+ * (and one statvfs for a body large enough to be spooled);
  * the handler's check is two loads and a compare.
  *
  *     const char *why = request_framing_refusal(req);
