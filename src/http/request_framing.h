@@ -30,8 +30,9 @@
  *    body_spool_refusal()'s text as the marker's value.
  *  - request_framing_refusal() tells the handler, for any request (HTTP/2
  *    included: never), whether it is such a request. The handler must answer
- *    400 (503 for body_spool_is_refusal()) and set req->http1_is_persistent = 0: h2o then closes
- * the connection after the answer and never parses the bytes that followed.
+ *    400 (503 when body_spool_is_refusal()) and set
+ *    req->http1_is_persistent = 0: h2o then closes the connection after the
+ *    answer and never parses the bytes that followed.
  *  - phr_decode_chunked() replaces the library's chunk decoder with a strict
  *    one: a chunk size is 1 to 16 hex digits, then optional spaces or tabs,
  *    then an extension after `;` or the end of the line; every line ends in
