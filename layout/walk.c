@@ -359,14 +359,36 @@ int walk_uploads(const struct tree *tree, const char *name, struct string_list *
                                   upload_id_validate, out);
 }
 
-/* Calls visit for each <alg>/<hex> directory under `path` (with <hex> under
- * a fan-out directory <hex[0:2]> when `fan_out`). */
-static int walk_digest_directories(const char *path, int fan_out,
-                                   int (*visit)(const struct digest *digest, void *context),
-                                   void *context)
+/* One <alg>/[<xx>/]<hex> directory that walk_digest_directories found. */
+struct digest_directory {
+    struct digest digest; /* <alg>:<hex>, from the names */
+    int misplaced;        /* fan-out: under another <xx> than <hex[0:2]> */
+    const char *parent;   /* the directory that holds <hex> */
+    const char *hex;
+};
+
+typedef int digest_directory_visit(const struct digest_directory *found, void *context);
+
+static int list_subdirectories_in_order(const char *path,
+                                        int (*accept)(const char *name, size_t length), int sorted,
+                                        struct string_list *out)
+{
+    int result = list_subdirectories(path, accept, out);
+    if (result == 0 && sorted)
+        string_list_sort(out);
+    return result;
+}
+
+/* The one walk of digest-named directories: calls visit for each
+ * <alg>/<hex> directory under `path`, or each <alg>/<xx>/<hex> with
+ * `fan_out` (misplaced ones flagged, not skipped), names outside the
+ * grammar skipped; level by level in sorted order with `sorted`. Stops and
+ * returns visit's value when it is non-zero. */
+static int walk_digest_directories(const char *path, int fan_out, int sorted,
+                                   digest_directory_visit *visit, void *context)
 {
     struct string_list algorithms = {0};
-    int result = list_subdirectories(path, accept_algorithm, &algorithms);
+    int result = list_subdirectories_in_order(path, accept_algorithm, sorted, &algorithms);
     for (size_t a = 0; result == 0 && a < algorithms.count; a++) {
         char directory[TREE_PATH_MAX];
         struct string_list prefixes = {0}, hexes = {0};
@@ -374,7 +396,7 @@ static int walk_digest_directories(const char *path, int fan_out,
         if (result < 0)
             break;
         if (fan_out)
-            result = list_subdirectories(directory, accept_any, &prefixes);
+            result = list_subdirectories_in_order(directory, accept_any, sorted, &prefixes);
         else
             result = string_list_append(&prefixes, "");
         for (size_t p = 0; result == 0 && p < prefixes.count; p++) {
@@ -383,18 +405,17 @@ static int walk_digest_directories(const char *path, int fan_out,
             string_list_clear(&hexes);
             result = join(inner, directory, prefix);
             if (result == 0)
-                result = list_subdirectories(inner, accept_any, &hexes);
+                result = list_subdirectories_in_order(inner, accept_any, sorted, &hexes);
             for (size_t h = 0; result == 0 && h < hexes.count; h++) {
                 char text[DIGEST_STRING_MAX + 8];
-                struct digest digest;
-                const char *hex = hexes.items[h];
-                int length = snprintf(text, sizeof text, "%s:%s", algorithms.items[a], hex);
+                struct digest_directory found = {.parent = inner, .hex = hexes.items[h]};
+                int length = snprintf(text, sizeof text, "%s:%s", algorithms.items[a], found.hex);
                 if (length <= 0 || length >= (int)sizeof text ||
-                    digest_parse(text, (size_t)length, &digest) < 0)
-                    continue;
-                if (fan_out && (strlen(prefix) != 2 || memcmp(prefix, hex, 2) != 0))
-                    continue;
-                result = visit(&digest, context);
+                    digest_parse(text, (size_t)length, &found.digest) < 0)
+                    continue; /* outside the grammar */
+                found.misplaced =
+                    fan_out && (strlen(prefix) != 2 || memcmp(prefix, found.hex, 2) != 0);
+                result = visit(&found, context);
             }
         }
         string_list_clear(&prefixes);
@@ -404,16 +425,16 @@ static int walk_digest_directories(const char *path, int fan_out,
     return result;
 }
 
-static int append_digest(const struct digest *digest, void *context)
+static int append_digest(const struct digest_directory *found, void *context)
 {
-    return digest_list_append(context, digest);
+    return digest_list_append(context, &found->digest);
 }
 
 static int list_digests(int path_result, const char *path, struct digest_list *out)
 {
     if (path_result < 0)
         return path_result;
-    int result = walk_digest_directories(path, 0, append_digest, out);
+    int result = walk_digest_directories(path, 0, 0, append_digest, out);
     if (result == 0 && out->count > 1)
         qsort(out->items, out->count, sizeof *out->items, compare_digests);
     return result;
@@ -438,12 +459,24 @@ int walk_referrers(const struct tree *tree, const char *name, const struct diges
     return list_digests(tree_path_referrers_directory(tree, name, subject, path), path, out);
 }
 
+struct blob_visit {
+    int (*visit)(const struct digest *digest, void *context);
+    void *context;
+};
+
+static int visit_placed_blob(const struct digest_directory *found, void *context)
+{
+    struct blob_visit *blobs = context;
+    return found->misplaced ? 0 : blobs->visit(&found->digest, blobs->context);
+}
+
 int walk_blobs(const struct tree *tree, int (*visit)(const struct digest *digest, void *context),
                void *context)
 {
     char path[TREE_PATH_MAX];
+    struct blob_visit blobs = {visit, context};
     int result = tree_path_blobs(tree, path);
-    return result < 0 ? result : walk_digest_directories(path, 1, visit, context);
+    return result < 0 ? result : walk_digest_directories(path, 1, 0, visit_placed_blob, &blobs);
 }
 
 int walk_tag_index(const struct tree *tree, const char *name, const char *tag,
@@ -532,52 +565,36 @@ int walk_repository_directories(const struct tree *tree, struct string_list *out
     return result;
 }
 
+struct blob_directory_visit {
+    int (*visit)(const struct walk_blob_directory *blob, void *context);
+    void *context;
+    struct walk_blob_directory *blob; /* two paths: on the heap */
+};
+
+static int visit_blob_directory(const struct digest_directory *found, void *context)
+{
+    struct blob_directory_visit *walk = context;
+    struct walk_blob_directory *blob = walk->blob;
+    blob->digest = found->digest;
+    blob->misplaced = found->misplaced;
+    int result = join(blob->directory, found->parent, found->hex);
+    if (result == 0)
+        result = join(blob->data, blob->directory, "data");
+    return result < 0 ? result : walk->visit(blob, walk->context);
+}
+
 int walk_blob_directories(const struct tree *tree,
                           int (*visit)(const struct walk_blob_directory *blob, void *context),
                           void *context)
 {
     char blobs[TREE_PATH_MAX];
-    struct string_list algorithms = {0};
-    struct walk_blob_directory *blob = malloc(sizeof *blob);
-    if (blob == NULL)
+    struct blob_directory_visit walk = {visit, context, malloc(sizeof *walk.blob)};
+    if (walk.blob == NULL)
         return error_set(-ENOMEM, "out of memory");
     int result = tree_path_blobs(tree, blobs);
     if (result == 0)
-        result = walk_subdirectories(blobs, &algorithms);
-    for (size_t a = 0; result == 0 && a < algorithms.count; a++) {
-        const char *algorithm = algorithms.items[a];
-        if (accept_algorithm(algorithm, strlen(algorithm)) < 0)
-            continue;
-        char algorithm_path[TREE_PATH_MAX];
-        struct string_list prefixes = {0};
-        result = join(algorithm_path, blobs, algorithm);
-        if (result == 0)
-            result = walk_subdirectories(algorithm_path, &prefixes);
-        for (size_t p = 0; result == 0 && p < prefixes.count; p++) {
-            const char *prefix = prefixes.items[p];
-            char prefix_path[TREE_PATH_MAX];
-            struct string_list hexes = {0};
-            result = join(prefix_path, algorithm_path, prefix);
-            if (result == 0)
-                result = walk_subdirectories(prefix_path, &hexes);
-            for (size_t h = 0; result == 0 && h < hexes.count; h++) {
-                const char *hex = hexes.items[h];
-                char text[DIGEST_STRING_MAX + 16];
-                int length = snprintf(text, sizeof text, "%s:%s", algorithm, hex);
-                if (length <= 0 || length >= (int)sizeof text ||
-                    digest_parse(text, (size_t)length, &blob->digest) < 0)
-                    continue; /* outside the grammar: not a blob */
-                blob->misplaced = strlen(prefix) != 2 || memcmp(prefix, hex, 2) != 0;
-                if ((result = join(blob->directory, prefix_path, hex)) == 0 &&
-                    (result = join(blob->data, blob->directory, "data")) == 0)
-                    result = visit(blob, context);
-            }
-            string_list_clear(&hexes);
-        }
-        string_list_clear(&prefixes);
-    }
-    string_list_clear(&algorithms);
-    free(blob);
+        result = walk_digest_directories(blobs, 1, 1, visit_blob_directory, &walk);
+    free(walk.blob);
     return result;
 }
 

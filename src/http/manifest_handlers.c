@@ -157,9 +157,19 @@ static int plan_delete(struct endpoint_context *endpoint, h2o_req_t *req,
     return 0;
 }
 
-/* Plans the work on the loop, then runs it on a worker thread. */
+static int plan_read(struct endpoint_context *endpoint, h2o_req_t *req,
+                     struct manifest_work *manifest)
+{
+    (void)endpoint;
+    (void)req;
+    manifest->operation = OPERATION_GET;
+    return 0;
+}
+
+/* Plans the work on the loop, then runs it on a worker thread. `digest`:
+ * the manifest's, when the caller resolved the reference already. */
 static void submit(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
-                   manifest_planner *plan)
+                   manifest_planner *plan, const struct digest *digest)
 {
     struct registry *registry = endpoint->registry;
     struct manifest_work *manifest = calloc(1, sizeof *manifest);
@@ -169,6 +179,8 @@ static void submit(struct endpoint_context *endpoint, h2o_req_t *req, const stru
     }
     manifest->registry = registry;
     manifest->route = *route;
+    if (digest != NULL)
+        manifest->digest = *digest;
     int result = plan(endpoint, req, manifest);
     if (result < 0) {
         response_send_failure(req, result);
@@ -204,28 +216,17 @@ void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
         answer_manifest(req, &digest, body, length, media_type);
         return;
     }
-    struct manifest_work *manifest = calloc(1, sizeof *manifest);
-    if (manifest == NULL) {
-        response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
-        return;
-    }
-    manifest->registry = registry;
-    manifest->route = *route;
-    manifest->operation = OPERATION_GET;
-    manifest->digest = digest;
-    request_work_init(&manifest->work, req, endpoint->work_receiver, manifest_run,
-                      manifest_complete);
-    worker_pool_submit(registry->workers, &manifest->work);
+    submit(endpoint, req, route, plan_read, &digest);
 }
 
 void manifest_handle_put(struct endpoint_context *endpoint, h2o_req_t *req,
                          const struct route *route)
 {
-    submit(endpoint, req, route, plan_put);
+    submit(endpoint, req, route, plan_put, NULL);
 }
 
 void manifest_handle_delete(struct endpoint_context *endpoint, h2o_req_t *req,
                             const struct route *route)
 {
-    submit(endpoint, req, route, plan_delete);
+    submit(endpoint, req, route, plan_delete, NULL);
 }
