@@ -17,10 +17,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "src/observe/access_log.h"
+#include "src/observe/metrics.h"
+
 #define SPOOL_NAME "/h2o.body."
 
 static const char refusal_text[] = "not enough disk space to receive the request body";
-static _Atomic uint64_t failures;
 static _Thread_local int fresh_spool_fd = -1;
 
 typedef int (*mkstemp_function)(char *);
@@ -74,16 +76,12 @@ int posix_fallocate(int fd, off_t offset, off_t length)
     fresh_spool_fd = -1;
     if (result != 0) {
         close(fd); /* h2o drops its only copy of fd after this failure */
-        atomic_fetch_add_explicit(&failures, 1, memory_order_relaxed);
-        fprintf(stderr, "cairn: request body spool file of %lld bytes: %s (connection dropped)\n",
-                (long long)length, strerror(result));
+        metrics_request_body_spool_failed();
+        log_message(LOG_LEVEL_WARN,
+                    "request body spool file of %lld bytes: %s (connection dropped)",
+                    (long long)length, strerror(result));
     }
     return result;
-}
-
-uint64_t body_spool_failures(void)
-{
-    return atomic_load_explicit(&failures, memory_order_relaxed);
 }
 
 uint64_t body_spool_file_bytes(uint64_t request_bytes)

@@ -61,7 +61,4 @@ uint64_t body_spool_file_bytes(uint64_t request_bytes);
 const char *body_spool_refusal(uint64_t content_length, size_t header_bytes);
 int body_spool_is_refusal(const char *why);
 
-/* Spool files closed after a failed allocation, since the start. */
-uint64_t body_spool_failures(void);
-
 #endif

@@ -61,6 +61,7 @@ static _Atomic uint64_t reloads[2]; /* [0] failure, [1] success */
 static _Atomic uint64_t auth_failures[METRICS_AUTH_FAILURE_COUNT];
 static _Atomic uint64_t logins_throttled[METRICS_LOGIN_LIMIT_COUNT];
 static _Atomic uint64_t login_queue_full;
+static _Atomic uint64_t body_spool_failures;
 static double process_start_seconds;
 
 /* Runs when the program starts (the object is linked in because the server
@@ -169,6 +170,11 @@ void metrics_login_queue_full(void)
     add(&login_queue_full, 1);
 }
 
+void metrics_request_body_spool_failed(void)
+{
+    add(&body_spool_failures, 1);
+}
+
 void metrics_reset(void)
 {
     for (size_t s = 0; s < SHARD_COUNT; s++) {
@@ -193,6 +199,7 @@ void metrics_reset(void)
     for (size_t i = 0; i < METRICS_LOGIN_LIMIT_COUNT; i++)
         atomic_store(&logins_throttled[i], 0);
     atomic_store(&login_queue_full, 0);
+    atomic_store(&body_spool_failures, 0);
 }
 
 static void header(FILE *out, const char *name, const char *type, const char *help)
@@ -296,6 +303,11 @@ static void render_process(FILE *out)
     header(out, "cairn_login_queue_full_total", "counter",
            "Logins answered 503 because the password checks' queue was full.");
     fprintf(out, "cairn_login_queue_full_total %" PRIu64 "\n", load(&login_queue_full));
+    header(out, "cairn_request_body_spool_failures_total", "counter",
+           "Request bodies whose spool file could not be allocated (a full disk); their "
+           "connections were dropped.");
+    fprintf(out, "cairn_request_body_spool_failures_total %" PRIu64 "\n",
+            load(&body_spool_failures));
 
     header(out, "cairn_build_info", "gauge", "The running cairn's version; always 1.");
     fprintf(out, "cairn_build_info{version=\"%s\"} 1\n", CAIRN_VERSION);

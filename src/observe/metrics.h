@@ -111,6 +111,9 @@ void metrics_login_throttled(enum metrics_login_limit limit);
 /* cairn_login_queue_full_total: a login answered 503 because the password
  * checks' queue was full. */
 void metrics_login_queue_full(void);
+/* cairn_request_body_spool_failures_total: a request body whose spool file
+ * could not be allocated (a full disk): its connection was dropped. */
+void metrics_request_body_spool_failed(void);
 
 /* The whole exposition (text/plain; version=0.0.4), NUL-terminated, in a
  * malloc'd buffer the caller frees. 0, or -ENOMEM with error_set(). */

@@ -6,6 +6,7 @@ pushes work again. Needs root (it mounts a tmpfs as the registry root)."""
 
 import email.parser
 import os
+import re
 import select
 import shutil
 import socket
@@ -166,6 +167,13 @@ class FullDiskTest(CairnTestCase):
             time.sleep(0.1)
         self.assertEqual(self.spool_fds(), [], "spool files still open")
         self.assertGreater(free_bytes(self.mount), before - MIB, "disk space not returned")
+        # Each dropped connection is counted and logged (there is no
+        # access-log line for it: no request was made of it).
+        metrics = self.req("GET", "/metrics").body.decode()
+        failures = re.search(r"^cairn_request_body_spool_failures_total (\d+)$", metrics, re.M)
+        self.assertIsNotNone(failures, metrics[-2000:])
+        self.assertGreaterEqual(int(failures.group(1)), 1, "spool failures not counted")
+        self.assertIn("request body spool file of", self.server.log_tail(1 << 20))
 
     def test_failed_small_pushes_leave_no_upload_directories(self):
         name = self.repo()
