@@ -1034,6 +1034,13 @@ static int load_http(struct loader *loader, yaml_node_t *node)
                     result =
                         ignore(loader, &debug, debug_key, strcmp(debug.name, "prometheus") == 0);
             }
+        } else if (strcmp(entry.name, "idle_timeout") == 0) {
+            result = get_duration(loader, entry.value, key, 1, 1, &config->idle_timeout_seconds);
+        } else if (strcmp(entry.name, "header_timeout") == 0) {
+            result = get_duration(loader, entry.value, key, 1, 1, &config->header_timeout_seconds);
+        } else if (strcmp(entry.name, "max_connections") == 0) {
+            result = get_count(loader, entry.value, key, 1, CONFIG_MAX_CONNECTIONS_MAX,
+                               &config->max_connections);
         } else if (strcmp(entry.name, "net") == 0) {
             if (is_null(entry.value))
                 continue;
@@ -1482,6 +1489,8 @@ void config_defaults(struct config *config)
     config->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
     config->request_timeout_seconds = CONFIG_DEFAULT_REQUEST_TIMEOUT_SECONDS;
     config->shutdown_grace_seconds = CONFIG_DEFAULT_SHUTDOWN_GRACE_SECONDS;
+    config->idle_timeout_seconds = CONFIG_DEFAULT_IDLE_TIMEOUT_SECONDS;
+    config->header_timeout_seconds = CONFIG_DEFAULT_HEADER_TIMEOUT_SECONDS;
     config->automatic_mount = 1;
 }
 

@@ -64,6 +64,14 @@
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (16ULL << 30)
 /* cairn.request_timeout: 15 minutes */
 #define CONFIG_DEFAULT_REQUEST_TIMEOUT_SECONDS (15 * 60)
+/* http.idle_timeout: a keep-alive connection with no request for this long
+ * is closed (src/http/connections.h) */
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_SECONDS 30
+/* http.header_timeout: from a request's first byte to the end of its header */
+#define CONFIG_DEFAULT_HEADER_TIMEOUT_SECONDS 20
+/* http.max_connections: the largest value accepted (the limit it gets is
+ * also bounded by RLIMIT_NOFILE; 0, the default, derives it from there) */
+#define CONFIG_MAX_CONNECTIONS_MAX (1u << 20)
 /* cairn.shutdown_grace */
 #define CONFIG_DEFAULT_SHUTDOWN_GRACE_SECONDS 30
 

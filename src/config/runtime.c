@@ -159,6 +159,18 @@ static void keep_restart_settings(struct config *config, const struct config *pr
         note(changes, size, first, "cairn.request_timeout (needs restart, kept)");
         config->request_timeout_seconds = previous->request_timeout_seconds;
     }
+    if (config->idle_timeout_seconds != previous->idle_timeout_seconds) {
+        note(changes, size, first, "http.idle_timeout (needs restart, kept)");
+        config->idle_timeout_seconds = previous->idle_timeout_seconds;
+    }
+    if (config->header_timeout_seconds != previous->header_timeout_seconds) {
+        note(changes, size, first, "http.header_timeout (needs restart, kept)");
+        config->header_timeout_seconds = previous->header_timeout_seconds;
+    }
+    if (config->max_connections != previous->max_connections) {
+        note(changes, size, first, "http.max_connections (needs restart, kept)");
+        config->max_connections = previous->max_connections;
+    }
     if (text_differs(config->body_temporary_directory, previous->body_temporary_directory)) {
         note(changes, size, first, "cairn.body_temporary_directory (needs restart, kept)");
         free(config->body_temporary_directory);

@@ -25,6 +25,7 @@
 #include "layout/error.h"
 #include "layout/walk.h"
 #include "src/http/access_control.h"
+#include "src/http/connections.h"
 #include "src/observe/access_log.h"
 #include "src/http/endpoints.h"
 #include "src/observe/metrics.h"
@@ -62,9 +63,9 @@ struct server_thread {
     h2o_multithread_receiver_t control_receiver;
     h2o_multithread_message_t stop_message;
     struct endpoint_context endpoint;
-    unsigned long in_flight;    /* requests not yet freed (loop thread only) */
-    struct runtime *runtime;    /* the snapshot new requests on this loop use */
-    h2o_linklist_t connections; /* struct connection, open on this loop */
+    unsigned long in_flight;        /* requests not yet freed (loop thread only) */
+    struct runtime *runtime;        /* the snapshot new requests on this loop use */
+    struct connections connections; /* open on this loop; cap, timeouts */
     atomic_int stopping;
     int started;
 };
@@ -80,6 +81,7 @@ struct server {
     struct login_limiter *login_limiter; /* failed logins, across reloads */
     struct server_thread *threads;
     unsigned thread_count;
+    unsigned max_connections; /* http.max_connections as the descriptors allow */
 };
 
 static struct server_thread *thread_of(h2o_req_t *req)
@@ -117,49 +119,15 @@ static void refresh_runtime(struct server_thread *thread)
     thread->accept_context.ssl_ctx = fresh->tls_context;
 }
 
-/* An accepted connection, tracked so that a stop can wait for requests whose
- * bytes are still arriving (h2o runs a handler only once the body is in). */
-struct connection {
-    h2o_linklist_t link;
-    h2o_socket_t *socket;
-    int debug; /* accepted on http.debug.addr: /metrics and /healthz only */
-};
-
-static void connection_closed(void *data)
-{
-    struct connection *connection = data;
-    h2o_linklist_unlink(&connection->link);
-    free(connection);
-}
-
-/* Whether some connection holds the start of a request not yet handled. */
-static int requests_arriving(struct server_thread *thread)
-{
-    for (h2o_linklist_t *node = thread->connections.next; node != &thread->connections;
-         node = node->next) {
-        struct connection *connection = H2O_STRUCT_FROM_MEMBER(struct connection, link, node);
-        if (connection->socket->input != NULL && connection->socket->input->size > 0)
-            return 1;
-    }
-    return 0;
-}
-
+/* A stop waits for requests whose bytes are still arriving (h2o runs a
+ * handler only once the body is in): connections_requests_arriving(). */
 static void accept_connection(h2o_socket_t *listener, int debug)
 {
     struct server_thread *thread = listener->data;
     refresh_runtime(thread);
-    h2o_socket_t *socket = h2o_evloop_socket_accept(listener);
-    if (socket == NULL)
-        return;
-    struct connection *connection = calloc(1, sizeof *connection);
-    if (connection != NULL) {
-        connection->socket = socket;
-        connection->debug = debug;
-        h2o_linklist_insert(&thread->connections, &connection->link);
-        socket->on_close.cb = connection_closed;
-        socket->on_close.data = connection;
-    }
-    h2o_accept(debug ? &thread->debug_accept_context : &thread->accept_context, socket);
+    h2o_socket_t *socket = connections_accept(&thread->connections, listener);
+    if (socket != NULL)
+        h2o_accept(debug ? &thread->debug_accept_context : &thread->accept_context, socket);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *error)
@@ -174,15 +142,12 @@ static void on_accept_debug(h2o_socket_t *listener, const char *error)
         accept_connection(listener, 1);
 }
 
-/* Whether the request came in on the debug listener. */
+/* Whether the request came in on the debug listener (the uncapped one). */
 static int on_debug_listener(h2o_req_t *req)
 {
     if (req->conn->callbacks->get_socket == NULL)
         return 0;
-    h2o_socket_t *socket = req->conn->callbacks->get_socket(req->conn);
-    if (socket == NULL || socket->on_close.cb != connection_closed)
-        return 0;
-    return ((struct connection *)socket->on_close.data)->debug;
+    return connections_uncapped(req->conn->callbacks->get_socket(req->conn));
 }
 
 static void send_metrics(h2o_req_t *req)
@@ -457,16 +422,9 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     while (!h2o_linklist_is_empty(messages)) {
         h2o_linklist_unlink(messages->next);
     }
-    if (thread->listener != NULL) {
-        h2o_socket_read_stop(thread->listener);
-        h2o_socket_close(thread->listener);
-        thread->listener = NULL;
-    }
-    if (thread->debug_listener != NULL) {
-        h2o_socket_read_stop(thread->debug_listener);
-        h2o_socket_close(thread->debug_listener);
-        thread->debug_listener = NULL;
-    }
+    connections_stop_listening(&thread->connections);
+    thread->listener = NULL;
+    thread->debug_listener = NULL;
     h2o_context_request_shutdown(&thread->context);
 }
 
@@ -497,7 +455,7 @@ static void *thread_main(void *argument)
             continue;
         if (deadline == 0)
             deadline = now_seconds() + (double)thread->runtime->config.shutdown_grace_seconds;
-        if (thread->in_flight == 0 && !requests_arriving(thread) &&
+        if (thread->in_flight == 0 && !connections_requests_arriving(&thread->connections) &&
             worker_pool_outstanding(server->registry.workers) == 0 &&
             worker_pool_outstanding(server->login_workers) == 0)
             break;
@@ -553,7 +511,8 @@ static int configure_h2o(struct server *server)
     server->config.server_name = h2o_iovec_init(NULL, 0);
     server->config.max_request_entity_size = server->settings->max_body_size;
     server->config.http1.req_timeout = server->settings->request_timeout_seconds * 1000;
-    server->config.http2.idle_timeout = 60 * 1000;
+    server->config.http2.idle_timeout = server->settings->idle_timeout_seconds * 1000;
+    server->config.handshake_timeout = server->settings->header_timeout_seconds * 1000;
 
     h2o_hostconf_t *host =
         h2o_config_register_host(&server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -601,7 +560,13 @@ static void set_up_loop(struct server_thread *thread)
 {
     struct server *server = thread->server;
     thread->loop = h2o_evloop_create();
-    h2o_linklist_init_anchor(&thread->connections);
+    struct connection_settings limits = {
+        .idle_ms = server->settings->idle_timeout_seconds * 1000,
+        .header_ms = server->settings->header_timeout_seconds * 1000,
+        .limit =
+            (server->max_connections + server->settings->threads - 1) / server->settings->threads,
+    };
+    connections_init(&thread->connections, thread->loop, &limits);
     h2o_context_init(&thread->context, thread->loop, &server->config);
     h2o_multithread_register_receiver(thread->context.queue, &thread->work_receiver,
                                       worker_pool_receive);
@@ -615,14 +580,14 @@ static void set_up_loop(struct server_thread *thread)
     thread->listener =
         h2o_evloop_socket_create(thread->loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     thread->listener->data = thread;
-    h2o_socket_read_start(thread->listener, on_accept);
+    connections_listen(&thread->connections, thread->listener, on_accept, 1);
     if (thread->debug_fd >= 0) {
         thread->debug_accept_context = thread->accept_context;
         thread->debug_accept_context.ssl_ctx = NULL;
         thread->debug_listener =
             h2o_evloop_socket_create(thread->loop, thread->debug_fd, H2O_SOCKET_FLAG_DONT_READ);
         thread->debug_listener->data = thread;
-        h2o_socket_read_start(thread->debug_listener, on_accept_debug);
+        connections_listen(&thread->connections, thread->debug_listener, on_accept_debug, 0);
     }
 }
 
@@ -748,6 +713,13 @@ int server_run(struct options *options)
     runtime_publish(initial);
     log_configure(initial->config.log_level, initial->config.log_format);
     server.settings = &initial->config;
+    if (connections_budget(server.settings->max_connections,
+                           server.settings->threads + server.settings->workers +
+                               server.settings->login_workers,
+                           &server.max_connections) < 0) {
+        fprintf(stderr, "cairn: %s\n", error_message());
+        goto done;
+    }
     if (open_registry(&server) < 0)
         goto done;
     if (configure_h2o(&server) < 0)

@@ -62,6 +62,8 @@ static _Atomic uint64_t auth_failures[METRICS_AUTH_FAILURE_COUNT];
 static _Atomic uint64_t logins_throttled[METRICS_LOGIN_LIMIT_COUNT];
 static _Atomic uint64_t login_queue_full;
 static _Atomic uint64_t body_spool_failures;
+static _Atomic uint64_t connection_events[METRICS_CONNECTION_EVENT_COUNT];
+static _Atomic int64_t connections_open;
 static double process_start_seconds;
 
 /* Runs when the program starts (the object is linked in because the server
@@ -175,6 +177,17 @@ void metrics_request_body_spool_failed(void)
     add(&body_spool_failures, 1);
 }
 
+void metrics_connection_event(enum metrics_connection_event event)
+{
+    if ((unsigned)event < METRICS_CONNECTION_EVENT_COUNT)
+        add(&connection_events[event], 1);
+}
+
+void metrics_connections_add(int delta)
+{
+    atomic_fetch_add_explicit(&connections_open, delta, memory_order_relaxed);
+}
+
 void metrics_reset(void)
 {
     for (size_t s = 0; s < SHARD_COUNT; s++) {
@@ -200,6 +213,9 @@ void metrics_reset(void)
         atomic_store(&logins_throttled[i], 0);
     atomic_store(&login_queue_full, 0);
     atomic_store(&body_spool_failures, 0);
+    for (size_t i = 0; i < METRICS_CONNECTION_EVENT_COUNT; i++)
+        atomic_store(&connection_events[i], 0);
+    atomic_store(&connections_open, 0);
 }
 
 static void header(FILE *out, const char *name, const char *type, const char *help)
@@ -308,6 +324,24 @@ static void render_process(FILE *out)
            "connections were dropped.");
     fprintf(out, "cairn_request_body_spool_failures_total %" PRIu64 "\n",
             load(&body_spool_failures));
+
+    header(out, "cairn_http_connections", "gauge", "Client connections open.");
+    fprintf(out, "cairn_http_connections %" PRId64 "\n",
+            atomic_load_explicit(&connections_open, memory_order_relaxed));
+    header(out, "cairn_http_connections_closed_total", "counter",
+           "Connections cairn closed: idle past http.idle_timeout, or a request header "
+           "unfinished past http.header_timeout.");
+    fprintf(out, "cairn_http_connections_closed_total{reason=\"idle\"} %" PRIu64 "\n",
+            load(&connection_events[METRICS_CONNECTION_IDLE_CLOSED]));
+    fprintf(out, "cairn_http_connections_closed_total{reason=\"slow_header\"} %" PRIu64 "\n",
+            load(&connection_events[METRICS_CONNECTION_HEADER_CLOSED]));
+    header(out, "cairn_http_accept_paused_total", "counter",
+           "Times a loop stopped accepting: at its share of http.max_connections, or out of "
+           "file descriptors.");
+    fprintf(out, "cairn_http_accept_paused_total{reason=\"max_connections\"} %" PRIu64 "\n",
+            load(&connection_events[METRICS_CONNECTION_AT_CAP]));
+    fprintf(out, "cairn_http_accept_paused_total{reason=\"descriptors\"} %" PRIu64 "\n",
+            load(&connection_events[METRICS_CONNECTION_NO_DESCRIPTORS]));
 
     header(out, "cairn_build_info", "gauge", "The running cairn's version; always 1.");
     fprintf(out, "cairn_build_info{version=\"%s\"} 1\n", CAIRN_VERSION);

@@ -115,6 +115,20 @@ void metrics_login_queue_full(void);
  * could not be allocated (a full disk): its connection was dropped. */
 void metrics_request_body_spool_failed(void);
 
+/* What happened to connections (src/http/connections.h):
+ * cairn_http_connections_closed_total{reason="idle"|"slow_header"} and
+ * cairn_http_accept_paused_total{reason="max_connections"|"descriptors"}. */
+enum metrics_connection_event {
+    METRICS_CONNECTION_IDLE_CLOSED,
+    METRICS_CONNECTION_HEADER_CLOSED,
+    METRICS_CONNECTION_AT_CAP,
+    METRICS_CONNECTION_NO_DESCRIPTORS,
+    METRICS_CONNECTION_EVENT_COUNT
+};
+void metrics_connection_event(enum metrics_connection_event event);
+/* cairn_http_connections: +1 when a connection is accepted, -1 when it closes. */
+void metrics_connections_add(int delta);
+
 /* The whole exposition (text/plain; version=0.0.4), NUL-terminated, in a
  * malloc'd buffer the caller frees. 0, or -ENOMEM with error_set(). */
 int metrics_render(char **out, size_t *length);
