@@ -8,7 +8,10 @@ connections they have (issue 11 item 4)."""
 import os
 import resource
 import select
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 import unittest
 
@@ -191,6 +194,42 @@ class ShortTimeouts(CairnTestCase):
             sock.sendall(b"0\r\n\r\n")
             status, answer = read_response(sock, timeout=10)
             self.assertEqual(status, 201, answer)
+        self.assert_blob_stored(name, digest, body)
+
+
+@unittest.skipIf(shutil.which("curl") is None, "curl is not installed")
+class Http2Timeouts(CairnTestCase):
+    """header 1 s, idle 3 s (h2o's HTTP/2 idle timeout, re-armed on every read:
+    curl's --limit-rate pauses up to about a second between bursts)."""
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(config=yaml_doc({
+            "version": "0.1",
+            "http": {"idle_timeout": "3s", "header_timeout": "1s"},
+        }))
+
+    def test_slow_http2_upload_succeeds(self):
+        # HTTP/2 is left to h2o's own idle timeout: a partial frame in the
+        # input buffer is not a slow HTTP/1 header.
+        name = self.repo()
+        resp = self.req("POST", f"/v2/{name}/blobs/uploads/")
+        self.assert_status(resp, 202)
+        location = resp.header("Location")
+        body = os.urandom(96 * 1024)
+        digest = sha256(body)
+        separator = "&" if "?" in location else "?"
+        with tempfile.NamedTemporaryFile() as data:
+            data.write(body)
+            data.flush()
+            result = subprocess.run(
+                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                 "--http2-prior-knowledge", "--limit-rate", "24k", "--max-time", "30",
+                 "-X", "PUT", "-H", "Content-Type: application/octet-stream",
+                 "--data-binary", f"@{data.name}",
+                 f"http://{HOST}:{self.server.port}{location}{separator}digest={digest}"],
+                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.stdout, "2 201", result.stderr)
         self.assert_blob_stored(name, digest, body)
 
 
