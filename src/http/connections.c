@@ -339,7 +339,6 @@ int connections_requests_arriving(const struct connections *connections)
 void connections_stop_listening(struct connections *connections)
 {
     h2o_timeout_unlink(&connections->retry);
-    h2o_timeout_unlink(&connections->sweep);
     for (size_t i = 0; i < 2; i++) {
         struct connection_listener *slot = &connections->listeners[i];
         if (slot->socket != NULL) {

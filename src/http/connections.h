@@ -137,7 +137,8 @@ int connections_uncapped(h2o_socket_t *socket);
  * answered (so a stop waits for it). */
 int connections_requests_arriving(const struct connections *connections);
 
-/* Closes the listeners and stops the timers; open connections stay. */
+/* Closes the listeners; open connections stay, and the sweep goes on, so a
+ * slow header does not hold a stop for all of cairn.shutdown_grace. */
 void connections_stop_listening(struct connections *connections);
 
 #endif
