@@ -95,8 +95,8 @@ struct pending_syncs {
     size_t lengths[PENDING_SYNCS_MAX];
 };
 
-static int create_directories(const char *path, enum directory_syncing syncing,
-                              struct pending_syncs *pending)
+static int create_directories_once(const char *path, enum directory_syncing syncing,
+                                   struct pending_syncs *pending)
 {
     char buffer[PATH_MAX];
     size_t length = strlen(path);
@@ -143,6 +143,18 @@ static int create_directories(const char *path, enum directory_syncing syncing,
     if (!S_ISDIR(status.st_mode))
         return error_set(-ENOTDIR, "%s exists and is not a directory", buffer);
     return 0;
+}
+
+/* mkdir -p that survives a concurrent cleanup (cairn-gc, the upload purge)
+ * removing an empty directory of the path between its mkdir and its check:
+ * the walk is made again. */
+static int create_directories(const char *path, enum directory_syncing syncing,
+                              struct pending_syncs *pending)
+{
+    int result = -ENOENT;
+    for (int attempt = 0; result == -ENOENT && attempt <= ENOENT_RETRIES; attempt++)
+        result = create_directories_once(path, syncing, pending);
+    return result;
 }
 
 /* fsyncs the parents a SYNC_LATER creation of `path` left pending. */
