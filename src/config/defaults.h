@@ -74,5 +74,11 @@
 #define CONFIG_MAX_CONNECTIONS_MAX (1u << 20)
 /* cairn.shutdown_grace */
 #define CONFIG_DEFAULT_SHUTDOWN_GRACE_SECONDS 30
+/* HTTP/2 streams a client may reset on one connection (fixed, no key;
+ * src/http/http2_reset_guard.h): a burst of 200, refilled at 100 a second.
+ * A browser or docker cancels a few dozen at once; a rapid-reset attack
+ * sends hundreds of thousands. */
+#define CONFIG_HTTP2_RESET_BURST 200
+#define CONFIG_HTTP2_RESET_RATE 100
 
 #endif

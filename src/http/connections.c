@@ -12,6 +12,7 @@
 #include <h2o/http2.h>
 
 #include "layout/error.h"
+#include "src/http/http2_reset_guard.h"
 #include "src/observe/access_log.h"
 #include "src/observe/metrics.h"
 
@@ -36,6 +37,7 @@ struct connection {
     enum phase phase;
     uint64_t phase_since; /* loop ms */
     size_t seen_read, seen_written;
+    struct http2_reset_guard reset_guard; /* counts its client's RST_STREAMs */
 };
 
 int connections_budget(unsigned configured, unsigned threads, unsigned *total)
@@ -149,6 +151,7 @@ static void connection_closed(void *data)
 {
     struct connection *connection = data;
     struct connections *connections = connection->table;
+    http2_reset_guard_unwatch(&connection->reset_guard);
     h2o_linklist_unlink(&connection->link);
     if (connection->capped)
         connections->counted--;
@@ -200,6 +203,7 @@ h2o_socket_t *connections_accept(struct connections *connections, h2o_socket_t *
     h2o_linklist_insert(&connections->open, &connection->link);
     socket->on_close.cb = connection_closed;
     socket->on_close.data = connection;
+    http2_reset_guard_watch(&connection->reset_guard, socket);
     metrics_connections_add(1);
     if (slot->capped) {
         connections->counted++;

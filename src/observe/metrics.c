@@ -64,6 +64,7 @@ static _Atomic uint64_t login_queue_full;
 static _Atomic uint64_t body_spool_failures;
 static _Atomic uint64_t connection_events[METRICS_CONNECTION_EVENT_COUNT];
 static _Atomic int64_t connections_open;
+static _Atomic uint64_t http2_rapid_reset_closed;
 static double process_start_seconds;
 
 /* Runs when the program starts (the object is linked in because the server
@@ -188,6 +189,11 @@ void metrics_connections_add(int delta)
     atomic_fetch_add_explicit(&connections_open, delta, memory_order_relaxed);
 }
 
+void metrics_http2_rapid_reset_closed(void)
+{
+    add(&http2_rapid_reset_closed, 1);
+}
+
 void metrics_reset(void)
 {
     for (size_t s = 0; s < SHARD_COUNT; s++) {
@@ -216,6 +222,7 @@ void metrics_reset(void)
     for (size_t i = 0; i < METRICS_CONNECTION_EVENT_COUNT; i++)
         atomic_store(&connection_events[i], 0);
     atomic_store(&connections_open, 0);
+    atomic_store(&http2_rapid_reset_closed, 0);
 }
 
 static void header(FILE *out, const char *name, const char *type, const char *help)
@@ -324,6 +331,11 @@ static void render_process(FILE *out)
            "connections were dropped.");
     fprintf(out, "cairn_request_body_spool_failures_total %" PRIu64 "\n",
             load(&body_spool_failures));
+    header(out, "cairn_http2_rapid_reset_closed_total", "counter",
+           "HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for resetting streams "
+           "too fast.");
+    fprintf(out, "cairn_http2_rapid_reset_closed_total %" PRIu64 "\n",
+            load(&http2_rapid_reset_closed));
 
     header(out, "cairn_http_connections", "gauge", "Client connections open.");
     fprintf(out, "cairn_http_connections %" PRId64 "\n",

@@ -129,6 +129,10 @@ void metrics_connection_event(enum metrics_connection_event event);
 /* cairn_http_connections: +1 when a connection is accepted, -1 when it closes. */
 void metrics_connections_add(int delta);
 
+/* One HTTP/2 connection closed with GOAWAY ENHANCE_YOUR_CALM for resetting
+ * streams too fast (src/http/http2_reset_guard.h). */
+void metrics_http2_rapid_reset_closed(void);
+
 /* The whole exposition (text/plain; version=0.0.4), NUL-terminated, in a
  * malloc'd buffer the caller frees. 0, or -ENOMEM with error_set(). */
 int metrics_render(char **out, size_t *length);
