@@ -60,7 +60,7 @@ class FrameReader:
         while len(self.buffer) < size:
             try:
                 chunk = self.sock.recv(65536)
-            except (ConnectionResetError, BrokenPipeError):
+            except (ConnectionResetError, BrokenPipeError, TimeoutError):
                 chunk = b""
             if not chunk:
                 return False
