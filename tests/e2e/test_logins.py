@@ -9,6 +9,7 @@ loopback on Linux) to look like different hosts."""
 
 import base64
 import http.client
+import os
 import re
 import shutil
 import signal
@@ -311,9 +312,11 @@ class LoginLimitTest(LoginTestCase):
         finally:
             flood.stop()
         self.assertEqual(r.status, 200, r)
-        self.assertLess(elapsed, max(0.1, 2 * unloaded),
+        # A sanitizer build's timing jitters: tests/run multiplies the bound.
+        slack = float(os.environ.get("CAIRN_E2E_TIMING_SLACK", "1"))
+        self.assertLess(elapsed, max(0.1, 2 * unloaded) * slack,
                         f"the real user waited {elapsed * 1000:.0f} ms "
-                        f"(an unloaded login: {unloaded * 1000:.0f} ms)")
+                        f"(an unloaded login: {unloaded * 1000:.0f} ms, slack {slack})")
         text = self.metrics()
         self.assertGreater(metric_value(text, "cairn_login_throttled_total", '{limit="address"}'), 0)
         self.assertGreater(metric_value(text, "cairn_login_throttled_total", '{limit="user"}'), 0)
