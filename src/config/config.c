@@ -1038,6 +1038,9 @@ static int load_http(struct loader *loader, yaml_node_t *node)
             result = get_duration(loader, entry.value, key, 1, 1, &config->idle_timeout_seconds);
         } else if (strcmp(entry.name, "header_timeout") == 0) {
             result = get_duration(loader, entry.value, key, 1, 1, &config->header_timeout_seconds);
+        } else if (strcmp(entry.name, "http2_reset_block") == 0) {
+            result =
+                get_duration(loader, entry.value, key, 1, 0, &config->http2_reset_block_seconds);
         } else if (strcmp(entry.name, "max_connections") == 0) {
             result = get_count(loader, entry.value, key, 1, CONFIG_MAX_CONNECTIONS_MAX,
                                &config->max_connections);
@@ -1491,6 +1494,7 @@ void config_defaults(struct config *config)
     config->shutdown_grace_seconds = CONFIG_DEFAULT_SHUTDOWN_GRACE_SECONDS;
     config->idle_timeout_seconds = CONFIG_DEFAULT_IDLE_TIMEOUT_SECONDS;
     config->header_timeout_seconds = CONFIG_DEFAULT_HEADER_TIMEOUT_SECONDS;
+    config->http2_reset_block_seconds = CONFIG_DEFAULT_HTTP2_RESET_BLOCK_SECONDS;
     config->automatic_mount = 1;
 }
 

@@ -77,9 +77,10 @@ struct config {
                               * default (CONFIG_DEFAULT_TLS12_CIPHER_LIST); "": only TLS 1.3 names
                               * were listed, so TLS 1.2 has no suite */
     char debug_address[300]; /* http.debug.addr: separate listener for /metrics, "" = main */
-    uint64_t idle_timeout_seconds;   /* http.idle_timeout (30s): keep-alive idle */
-    uint64_t header_timeout_seconds; /* http.header_timeout (20s): first byte to whole header */
-    unsigned max_connections;        /* http.max_connections; 0: from RLIMIT_NOFILE */
+    uint64_t idle_timeout_seconds;      /* http.idle_timeout (30s): keep-alive idle */
+    uint64_t header_timeout_seconds;    /* http.header_timeout (20s): first byte to whole header */
+    uint64_t http2_reset_block_seconds; /* http.http2_reset_block (30s; 0: off) */
+    unsigned max_connections;           /* http.max_connections; 0: from RLIMIT_NOFILE */
 
     /* auth (at most one of htpasswd and token) */
     char *htpasswd_realm;                /* auth.htpasswd.realm */

@@ -80,5 +80,9 @@
  * sends hundreds of thousands. */
 #define CONFIG_HTTP2_RESET_BURST 200
 #define CONFIG_HTTP2_RESET_RATE 100
+/* http.http2_reset_block: an address whose connections were closed for
+ * rapid resets 3 times in a minute is refused new connections this long
+ * (src/http/address_block.h); 0 turns it off */
+#define CONFIG_DEFAULT_HTTP2_RESET_BLOCK_SECONDS 30
 
 #endif

@@ -167,6 +167,10 @@ static void keep_restart_settings(struct config *config, const struct config *pr
         note(changes, size, first, "http.header_timeout (needs restart, kept)");
         config->header_timeout_seconds = previous->header_timeout_seconds;
     }
+    if (config->http2_reset_block_seconds != previous->http2_reset_block_seconds) {
+        note(changes, size, first, "http.http2_reset_block (needs restart, kept)");
+        config->http2_reset_block_seconds = previous->http2_reset_block_seconds;
+    }
     if (config->max_connections != previous->max_connections) {
         note(changes, size, first, "http.max_connections (needs restart, kept)");
         config->max_connections = previous->max_connections;

@@ -12,6 +12,7 @@
 #include <h2o/http2.h>
 
 #include "layout/error.h"
+#include "src/http/address_block.h"
 #include "src/http/http2_reset_guard.h"
 #include "src/observe/access_log.h"
 #include "src/observe/metrics.h"
@@ -172,6 +173,18 @@ static struct connection *connection_of(h2o_socket_t *socket)
     return socket->on_close.data;
 }
 
+/* Whether the peer of a socket just accepted is blocked (address_block.h). */
+static int blocked(h2o_socket_t *socket)
+{
+    if (!address_block_tracking())
+        return 0;
+    struct sockaddr_storage peer;
+    socklen_t length = h2o_socket_getpeername(socket, (struct sockaddr *)&peer);
+    struct login_address address;
+    login_address_from_sockaddr(length > 0 ? (struct sockaddr *)&peer : NULL, length, &address);
+    return address_block_refuses(&address, address_block_now_ms());
+}
+
 h2o_socket_t *connections_accept(struct connections *connections, h2o_socket_t *listener)
 {
     struct connection_listener *slot = NULL;
@@ -187,6 +200,11 @@ h2o_socket_t *connections_accept(struct connections *connections, h2o_socket_t *
         int error = errno;
         if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM)
             out_of_descriptors(connections, error);
+        return NULL;
+    }
+    if (slot->capped && blocked(socket)) {
+        h2o_socket_close(socket);
+        metrics_connection_event(METRICS_CONNECTION_BLOCKED);
         return NULL;
     }
     struct connection *connection = calloc(1, sizeof *connection);

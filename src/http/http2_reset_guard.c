@@ -2,14 +2,16 @@
 #include "src/http/http2_reset_guard.h"
 
 #include <dlfcn.h>
-#include <netdb.h>
-#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <inttypes.h>
 #include <pthread.h>
-#include <stdio.h>
+#include <stdatomic.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "src/config/defaults.h"
+#include "src/http/address_block.h"
 #include "src/observe/access_log.h"
 #include "src/observe/metrics.h"
 
@@ -124,22 +126,46 @@ static struct http2_reset_guard *guard_of(const uint8_t *payload)
     return NULL;
 }
 
-static void log_trip(struct http2_reset_guard *guard)
+/* Closes since the last "closed the connection" line, and when that was. */
+static _Atomic uint64_t closes_unlogged;
+static _Atomic uint64_t logged_at_ms;
+
+/* Counts the close against the client's address (address_block.h) and
+ * logs it: a line whenever an address gets blocked, else at most one line a
+ * second (a flood of reconnects must not flood the log). */
+static void trip(struct http2_reset_guard *guard)
 {
-    struct sockaddr_storage address;
-    socklen_t length = h2o_socket_getpeername(guard->socket, (struct sockaddr *)&address);
-    char peer[NI_MAXHOST] = "unknown";
-    if (length > 0) {
-        size_t size = h2o_socket_getnumerichost((struct sockaddr *)&address, length, peer);
-        if (size == SIZE_MAX || size >= sizeof peer)
-            snprintf(peer, sizeof peer, "unknown");
-        else
-            peer[size] = '\0';
+    struct sockaddr_storage peer;
+    socklen_t length = h2o_socket_getpeername(guard->socket, (struct sockaddr *)&peer);
+    struct login_address address;
+    login_address_from_sockaddr(length > 0 ? (struct sockaddr *)&peer : NULL, length, &address);
+    char shown[INET6_ADDRSTRLEN + 8] = "unknown";
+    static const struct login_address zero;
+    if (memcmp(&address, &zero, sizeof zero) != 0)
+        login_address_format(&address, shown, sizeof shown);
+    metrics_http2_rapid_reset_closed();
+    uint64_t now = address_block_now_ms();
+    if (address_block_strike(&address, now) == 1) {
+        log_message(LOG_LEVEL_WARN,
+                    "HTTP/2 client %s reset more than %d streams (refill %d/s) on %d "
+                    "connections within %u s: sent GOAWAY ENHANCE_YOUR_CALM, and new "
+                    "connections from it are refused for http.http2_reset_block",
+                    shown, CONFIG_HTTP2_RESET_BURST, CONFIG_HTTP2_RESET_RATE, ADDRESS_BLOCK_STRIKES,
+                    ADDRESS_BLOCK_WINDOW_MS / 1000);
+        return;
     }
+    uint64_t unlogged = atomic_fetch_add(&closes_unlogged, 1) + 1;
+    uint64_t last = atomic_load(&logged_at_ms);
+    if (last != 0 && now < last + 1000)
+        return;
+    if (!atomic_compare_exchange_strong(&logged_at_ms, &last, now))
+        return;
+    atomic_fetch_sub(&closes_unlogged, unlogged);
     log_message(LOG_LEVEL_WARN,
                 "HTTP/2 client %s reset more than %d streams (refill %d/s): sent GOAWAY "
-                "ENHANCE_YOUR_CALM and closed the connection",
-                peer, CONFIG_HTTP2_RESET_BURST, CONFIG_HTTP2_RESET_RATE);
+                "ENHANCE_YOUR_CALM and closed the connection (%" PRIu64
+                " such closes since the last line)",
+                shown, CONFIG_HTTP2_RESET_BURST, CONFIG_HTTP2_RESET_RATE, unlogged);
 }
 
 int h2o_http2_decode_rst_stream_payload(struct st_h2o_http2_rst_stream_payload_t *payload,
@@ -161,8 +187,7 @@ int h2o_http2_decode_rst_stream_payload(struct st_h2o_http2_rst_stream_payload_t
         return 0;
     if (!guard->tripped) {
         guard->tripped = 1;
-        metrics_http2_rapid_reset_closed();
-        log_trip(guard);
+        trip(guard);
     }
     *err_desc = "too many streams reset";
     return H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM;

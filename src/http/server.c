@@ -25,6 +25,7 @@
 #include "layout/error.h"
 #include "layout/walk.h"
 #include "src/http/access_control.h"
+#include "src/http/address_block.h"
 #include "src/http/connections.h"
 #include "src/observe/access_log.h"
 #include "src/http/endpoints.h"
@@ -720,6 +721,7 @@ int server_run(struct options *options)
         fprintf(stderr, "cairn: %s\n", error_message());
         goto done;
     }
+    address_block_configure(server.settings->http2_reset_block_seconds * 1000);
     if (open_registry(&server) < 0)
         goto done;
     if (configure_h2o(&server) < 0)

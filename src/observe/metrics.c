@@ -341,12 +341,15 @@ static void render_process(FILE *out)
     fprintf(out, "cairn_http_connections %" PRId64 "\n",
             atomic_load_explicit(&connections_open, memory_order_relaxed));
     header(out, "cairn_http_connections_closed_total", "counter",
-           "Connections cairn closed: idle past http.idle_timeout, or a request header "
-           "unfinished past http.header_timeout.");
+           "Connections cairn closed: idle past http.idle_timeout, a request header "
+           "unfinished past http.header_timeout, or accepted from an address blocked by "
+           "http.http2_reset_block.");
     fprintf(out, "cairn_http_connections_closed_total{reason=\"idle\"} %" PRIu64 "\n",
             load(&connection_events[METRICS_CONNECTION_IDLE_CLOSED]));
     fprintf(out, "cairn_http_connections_closed_total{reason=\"slow_header\"} %" PRIu64 "\n",
             load(&connection_events[METRICS_CONNECTION_HEADER_CLOSED]));
+    fprintf(out, "cairn_http_connections_closed_total{reason=\"blocked\"} %" PRIu64 "\n",
+            load(&connection_events[METRICS_CONNECTION_BLOCKED]));
     header(out, "cairn_http_accept_paused_total", "counter",
            "Times a loop stopped accepting: at its share of http.max_connections, or out of "
            "file descriptors.");

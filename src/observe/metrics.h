@@ -123,6 +123,7 @@ enum metrics_connection_event {
     METRICS_CONNECTION_HEADER_CLOSED,
     METRICS_CONNECTION_AT_CAP,
     METRICS_CONNECTION_NO_DESCRIPTORS,
+    METRICS_CONNECTION_BLOCKED, /* closed at accept: its address is blocked */
     METRICS_CONNECTION_EVENT_COUNT
 };
 void metrics_connection_event(enum metrics_connection_event event);

@@ -40,8 +40,11 @@ def reset_pairs(first_stream_id, count, path="/v2/"):
                     for s in range(first_stream_id, first_stream_id + 2 * count, 2))
 
 
-def connect(port, host="127.0.0.1", timeout=10):
-    sock = socket.create_connection((host, port), timeout=timeout)
+def connect(port, host="127.0.0.1", timeout=10, source=None):
+    """An h2c connection (prior knowledge), from the address `source` if
+    given (any 127.x.y.z works on loopback: a distinct client address)."""
+    sock = socket.create_connection((host, port), timeout=timeout,
+                                    source_address=(source, 0) if source else None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.sendall(PREFACE + frame(SETTINGS, 0, 0) +
                  frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 30)))
