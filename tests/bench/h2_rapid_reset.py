@@ -28,15 +28,17 @@ import h2_frames as h2  # noqa: E402
 BATCH = 500  # pairs per sendall
 
 
-def attacker(port, counter, goaways, lock, stop, niceness):
+def attacker(port, counter, goaways, lock, stop, niceness, cpus, source):
     os.nice(niceness)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     batches = []  # batch i holds stream ids from 1 + 2*BATCH*i, kept for reconnects
     sent = 0
     while True:
         if stop.is_set():
             return
         try:
-            sock = h2.connect(port)
+            sock = h2.connect(port, source=source)
         except OSError:
             time.sleep(0.01)
             continue
@@ -106,7 +108,17 @@ def main():
     p.add_argument("--attacker-nice", type=int, default=0,
                    help="niceness of the attackers (on a small machine they compete with "
                         "the server and the normal client for the same cores)")
+    p.add_argument("--seconds", type=float, default=10,
+                   help="the attack lasts at least this long")
+    p.add_argument("--attacker-address", default="127.0.0.2",
+                   help="the attackers' source address (the normal client is 127.0.0.1)")
+    p.add_argument("--attacker-cpus", default="",
+                   help="CPUs the attackers are pinned to, e.g. 1 or 2-3 (empty: any)")
     a = p.parse_args()
+    cpus = set()
+    for part in filter(None, a.attacker_cpus.split(",")):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
 
     base = measure(a.port, a.blob_path, a.samples)
 
@@ -115,15 +127,18 @@ def main():
     lock = multiprocessing.Lock()
     stop = multiprocessing.Event()
     procs = [multiprocessing.Process(target=attacker, args=(a.port, counter, goaways, lock, stop,
-                                                                  a.attacker_nice))
+                                                                  a.attacker_nice, cpus,
+                                                                  a.attacker_address))
              for _ in range(a.connections)]
     start = time.perf_counter()
     for pr in procs:
         pr.start()
     time.sleep(0.2)
     loaded = {"/v2/": [], "blob": []}
-    # measure until the attack sent its pairs and the client has its samples
-    while counter.value < a.pairs or len(loaded["blob"]) < a.samples:
+    # measure until the attack sent its pairs, lasted --seconds, and the client
+    # has its samples
+    while (counter.value < a.pairs or len(loaded["blob"]) < a.samples
+           or time.perf_counter() - start < a.seconds):
         chunk = measure(a.port, a.blob_path, 20)
         for k in loaded:
             loaded[k] += chunk[k]
@@ -133,7 +148,7 @@ def main():
     elapsed = time.perf_counter() - start
 
     print(f"attack: {counter.value} HEADERS+RST_STREAM pairs written over {a.connections} connections "
-          f"(reconnecting, nice {a.attacker_nice}), {elapsed:.1f} s, {counter.value / elapsed:.0f} pairs/s, "
+          f"(reconnecting, from {a.attacker_address}, nice {a.attacker_nice}, CPUs {a.attacker_cpus or 'any'}), {elapsed:.1f} s, {counter.value / elapsed:.0f} pairs/s, "
           f"connections closed by the server: {goaways.value}")
     print(f"{'route':6} {'phase':9} {'median':>8} {'p99':>8} {'worst':>8}  (ms, n)")
     for k in ("/v2/", "blob"):
