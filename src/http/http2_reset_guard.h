@@ -28,8 +28,10 @@
  *    src/config/defaults.h).
  *    With the bucket empty it returns H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM:
  *    the client gets GOAWAY ENHANCE_YOUR_CALM and the connection closes. It
- *    counts cairn_http2_rapid_reset_closed_total and logs one warning per
- *    connection.
+ *    counts cairn_http2_rapid_reset_closed_total, logs a warning (at most
+ *    one line a second) and counts a strike against the client's address
+ *    (address_block.h): an address that keeps reconnecting is refused new
+ *    connections for a while.
  *
  * A frame on a socket nobody watches (none should exist) passes unchecked.
  * The server watches every accepted socket (h2c by prior knowledge or
@@ -38,8 +40,8 @@
  * What it does not do: it does not count streams the server itself resets
  * (a client provoking server-side resets, "MadeYouReset"), nor limit a
  * client that opens streams without resetting them (those wait behind the
- * 100-stream limit), nor limit reconnecting: each new connection starts with
- * a full bucket (docs/operations.md, "HTTP/2 rapid reset").
+ * 100-stream limit). Each new connection starts with a full bucket; the
+ * address block bounds how often (docs/operations.md, "HTTP/2 rapid reset").
  *
  *     // on the loop thread, when a connection is accepted:
  *     http2_reset_guard_watch(&connection->reset_guard, socket);
