@@ -13,6 +13,7 @@
 #include "drivers/s3_config.h"
 #include "layout/duration.h"
 #include "layout/error.h"
+#include "layout/names.h"
 #include "layout/object_key.h"
 #include "src/config/tls_cipher_suites.h"
 
@@ -1327,6 +1328,179 @@ static int load_login_limits(struct loader *loader, yaml_node_t *node, const cha
     return result;
 }
 
+/* ---- proxy: and cairn.mirrors (drivers/upstream.h) ---- */
+
+/* An upstream URL: http(s)://host[:port], no path (one trailing '/' is dropped). */
+static int get_upstream_url(struct loader *loader, const yaml_node_t *node, const char *key,
+                            char **out)
+{
+    char buffer[96];
+    int result = get_string(loader, node, key, out);
+    if (result < 0 || *out == NULL)
+        return result;
+    char *url = *out;
+    size_t length = strlen(url);
+    if (length > 0 && url[length - 1] == '/')
+        url[--length] = '\0';
+    const char *host = strncmp(url, "https://", 8) == 0  ? url + 8
+                       : strncmp(url, "http://", 7) == 0 ? url + 7
+                                                         : NULL;
+    if (host == NULL || host[0] == '\0' || host[0] == ':' || strchr(host, '/') != NULL ||
+        strpbrk(host, " \t?#@") != NULL)
+        return fail(loader, node, key,
+                    "expected an http:// or https:// URL without a path, such as "
+                    "https://registry-1.docker.io, got %s",
+                    shown(node, buffer));
+    return 0;
+}
+
+static struct upstream_settings *add_mirror(struct loader *loader)
+{
+    struct config *config = loader->config;
+    struct upstream_settings *grown =
+        realloc(config->mirrors, (config->mirror_count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return NULL;
+    config->mirrors = grown;
+    struct upstream_settings *mirror = &grown[config->mirror_count++];
+    memset(mirror, 0, sizeof *mirror);
+    mirror->ttl_seconds = CONFIG_DEFAULT_MIRROR_TTL_SECONDS;
+    return mirror;
+}
+
+/* What every upstream needs, whichever section named it. */
+static int check_upstream(struct loader *loader, const yaml_node_t *node, const char *key,
+                          const struct upstream_settings *mirror)
+{
+    if (mirror->url == NULL)
+        return fail(loader, node, key, "%s is required",
+                    mirror->prefix[0] == '\0' ? "remoteurl" : "url");
+    if ((mirror->username == NULL) != (mirror->password == NULL))
+        return fail(loader, node, key, "username and password go together (one is missing)");
+    if (mirror->credentials_file != NULL && mirror->username != NULL)
+        return fail(loader, node, key, "credentials_file or username and password, not both");
+    return 0;
+}
+
+static int load_proxy(struct loader *loader, yaml_node_t *node)
+{
+    size_t count;
+    int result = mapping_open(loader, node, "proxy", &count);
+    if (result < 0 || count == 0)
+        return result;
+    struct upstream_settings *mirror = add_mirror(loader);
+    if (mirror == NULL || (mirror->prefix = strdup("")) == NULL)
+        return out_of_memory();
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, "proxy", entry.name);
+        if (strcmp(entry.name, "remoteurl") == 0)
+            result = get_upstream_url(loader, entry.value, key, &mirror->url);
+        else if (strcmp(entry.name, "username") == 0)
+            result = get_string(loader, entry.value, key, &mirror->username);
+        else if (strcmp(entry.name, "password") == 0)
+            result = get_string(loader, entry.value, key, &mirror->password);
+        else if (strcmp(entry.name, "ttl") == 0) {
+            uint64_t eviction = 0;
+            result = get_duration(loader, entry.value, key, 0, 0, &eviction);
+            if (result == 0)
+                result = warn(loader, entry.key,
+                              "proxy.ttl: cairn does not evict cached content yet; tags are "
+                              "checked upstream after %ds (docs/mirror.md)",
+                              CONFIG_DEFAULT_MIRROR_TTL_SECONDS);
+        } else
+            result = ignore(loader, &entry, key, 0);
+    }
+    if (result == 0)
+        result = check_upstream(loader, node, "proxy", mirror);
+    return result;
+}
+
+static int load_mirror(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    char buffer[96];
+    if (node->type != YAML_MAPPING_NODE)
+        return fail(loader, node, parent, "expected a mapping with prefix and url, got %s",
+                    shown(node, buffer));
+    struct upstream_settings *mirror = add_mirror(loader);
+    if (mirror == NULL)
+        return out_of_memory();
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "prefix") == 0) {
+            result = get_string(loader, entry.value, key, &mirror->prefix);
+            if (result == 0 && mirror->prefix != NULL &&
+                repository_name_validate(mirror->prefix, strlen(mirror->prefix)) < 0)
+                result = fail(loader, entry.value, key,
+                              "expected a repository name such as hub or mirror/ghcr, got %s",
+                              shown(entry.value, buffer));
+        } else if (strcmp(entry.name, "url") == 0)
+            result = get_upstream_url(loader, entry.value, key, &mirror->url);
+        else if (strcmp(entry.name, "username") == 0)
+            result = get_string(loader, entry.value, key, &mirror->username);
+        else if (strcmp(entry.name, "password") == 0)
+            result = get_string(loader, entry.value, key, &mirror->password);
+        else if (strcmp(entry.name, "credentials_file") == 0)
+            result = get_string(loader, entry.value, key, &mirror->credentials_file);
+        else if (strcmp(entry.name, "ca_bundle") == 0)
+            result = get_string(loader, entry.value, key, &mirror->ca_bundle);
+        else if (strcmp(entry.name, "ttl") == 0)
+            result = get_duration(loader, entry.value, key, 1, 0, &mirror->ttl_seconds);
+        else if (strcmp(entry.name, "hosts") == 0)
+            result = get_list(loader, entry.value, key, &mirror->hosts, &mirror->host_count);
+        else
+            result = fail(loader, entry.key, key,
+                          "unknown key (a mirror has prefix, url, username, password, "
+                          "credentials_file, ca_bundle, ttl and hosts)");
+    }
+    if (result == 0 && mirror->prefix == NULL)
+        result = fail(loader, node, parent, "prefix is required");
+    if (result == 0)
+        result = check_upstream(loader, node, parent, mirror);
+    return result;
+}
+
+static int load_mirrors(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    char buffer[96];
+    if (is_null(node))
+        return 0;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return fail(loader, node, parent, "expected a list of mirrors, got %s",
+                    shown(node, buffer));
+    size_t count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    int result = 0;
+    for (size_t i = 0; i < count && result == 0; i++) {
+        char key[KEY_MAX];
+        index_key(key, parent, i);
+        yaml_node_t *item =
+            yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
+        result = load_mirror(loader, item, key);
+        /* One prefix may not hold another: a name has one upstream. */
+        const struct config *config = loader->config;
+        const char *mine = config->mirrors[config->mirror_count - 1].prefix;
+        for (size_t j = 0; j + 1 < config->mirror_count && result == 0; j++) {
+            const char *other = config->mirrors[j].prefix;
+            size_t shorter = strlen(mine) < strlen(other) ? strlen(mine) : strlen(other);
+            if (other[0] != '\0' && strncmp(mine, other, shorter) == 0 &&
+                (mine[shorter] == '\0' || mine[shorter] == '/') &&
+                (other[shorter] == '\0' || other[shorter] == '/'))
+                result = fail(loader, item, key,
+                              "prefix \"%.100s\" overlaps the prefix \"%.100s\" of another "
+                              "mirror",
+                              mine, other);
+        }
+    }
+    return result;
+}
+
 static int load_cairn(struct loader *loader, yaml_node_t *node)
 {
     struct config *config = loader->config;
@@ -1363,12 +1537,14 @@ static int load_cairn(struct loader *loader, yaml_node_t *node)
             result = get_bool(loader, entry.value, key, &config->automatic_mount);
         else if (strcmp(entry.name, "groups") == 0)
             result = load_groups(loader, entry.value, key);
+        else if (strcmp(entry.name, "mirrors") == 0)
+            result = load_mirrors(loader, entry.value, key);
         else if (strcmp(entry.name, "access") != 0)
             result = fail(loader, entry.key, key,
                           "unknown key (cairn's keys are threads, workers, login_workers, "
                           "login_queue, login_limits, max_body_size, "
                           "body_temporary_directory, request_timeout, shutdown_grace, "
-                          "anonymous_pull, automatic_mount, groups and access)");
+                          "anonymous_pull, automatic_mount, groups, mirrors and access)");
     }
     for (size_t i = 0; i < count && result == 0; i++) {
         struct entry entry;
@@ -1383,9 +1559,9 @@ static int load_cairn(struct loader *loader, yaml_node_t *node)
 
 static int load_root(struct loader *loader, yaml_node_t *node)
 {
-    static const char *const known[] = {"loglevel",      "middleware", "reporting", "notifications",
-                                        "redis",         "health",     "proxy",     "validation",
-                                        "compatibility", "catalog",    "policy",    NULL};
+    static const char *const known[] = {"loglevel", "middleware", "reporting",  "notifications",
+                                        "redis",    "health",     "validation", "compatibility",
+                                        "catalog",  "policy",     NULL};
     char buffer[96];
     if (is_null(node))
         return 0;
@@ -1411,6 +1587,8 @@ static int load_root(struct loader *loader, yaml_node_t *node)
             result = load_auth(loader, entry.value);
         else if (strcmp(entry.name, "cairn") == 0)
             result = load_cairn(loader, entry.value);
+        else if (strcmp(entry.name, "proxy") == 0)
+            result = load_proxy(loader, entry.value);
         else
             result = ignore(loader, &entry, entry.name, in_list(entry.name, known));
     }
@@ -1523,6 +1701,9 @@ void config_release(struct config *config)
         free_list(config->access_rules[i].repositories, config->access_rules[i].repository_count);
     }
     free(config->access_rules);
+    for (size_t i = 0; i < config->mirror_count; i++)
+        upstream_settings_release(&config->mirrors[i]);
+    free(config->mirrors);
     free_list(config->warnings, config->warning_count);
     memset(config, 0, sizeof *config);
 }

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "drivers/s3_client.h"
+#include "drivers/upstream.h"
 #include "layout/tree.h"
 #include "src/auth/access_rules.h"
 #include "src/auth/login_limiter.h"
@@ -108,6 +109,11 @@ struct config {
     size_t access_rule_count;
     /* cairn.login_limits (on: 10 failures an address, 10 a name, in 5m) */
     struct login_limit_settings login_limits;
+    /* cairn.mirrors[] and Distribution's proxy: (prefix "", the whole
+     * registry), in the file's order; prefixes never overlap, but proxy's
+     * "" holds every name another mirror does not (docs/mirror.md) */
+    struct upstream_settings *mirrors;
+    size_t mirror_count;
 
     char **warnings; /* lines to log: unused Distribution keys */
     size_t warning_count;

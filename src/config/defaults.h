@@ -74,6 +74,12 @@
 #define CONFIG_MAX_CONNECTIONS_MAX (1u << 20)
 /* cairn.shutdown_grace */
 #define CONFIG_DEFAULT_SHUTDOWN_GRACE_SECONDS 30
+/* cairn.mirrors[].ttl: how long a tag fetched from an upstream is served
+ * from the tree before one HEAD upstream checks it again (docs/mirror.md).
+ * Short enough that a moved tag (a rebuilt :latest) shows within minutes;
+ * long enough that a CI burst pulling the same image makes one check. */
+#define CONFIG_DEFAULT_MIRROR_TTL_SECONDS (5 * 60)
+#define CONFIG_DEFAULT_MIRROR_TTL_TEXT "5m"
 /* HTTP/2 streams a client may reset on one connection (fixed, no key;
  * src/http/http2_reset_guard.h): a burst of 200, refilled at 100 a second.
  * A browser or docker cancels a few dozen at once; a rapid-reset attack

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "drivers/s3_config.h"
+#include "drivers/upstream.h"
 #include "layout/error.h"
 #include "src/auth/access_rules.h"
 #include "src/auth/htpasswd.h"
@@ -40,6 +41,16 @@ static int load_named(const struct config *config, struct runtime *runtime)
     if (result == 0 && config->access_rule_count > 0)
         result = access_rules_create(config->access_rules, config->access_rule_count,
                                      config->groups, config->group_count, &runtime->access_rules);
+    if (result == 0 && config->mirror_count > 0) {
+        runtime->upstreams = calloc(config->mirror_count, sizeof *runtime->upstreams);
+        if (runtime->upstreams == NULL)
+            result = error_set(-ENOMEM, "out of memory");
+        for (size_t i = 0; i < config->mirror_count && result == 0; i++) {
+            result = upstream_create(&config->mirrors[i], &runtime->upstreams[i]);
+            if (result == 0)
+                runtime->upstream_count++;
+        }
+    }
     return result;
 }
 
@@ -50,6 +61,9 @@ static void release_loaded(struct runtime *runtime)
     htpasswd_free(runtime->htpasswd);
     token_verifier_free(runtime->token_verifier);
     access_rules_free(runtime->access_rules);
+    for (size_t i = 0; i < runtime->upstream_count; i++)
+        upstream_destroy(runtime->upstreams[i]);
+    free(runtime->upstreams);
 }
 
 int runtime_check(const struct config *config)
@@ -184,6 +198,25 @@ static void keep_restart_settings(struct config *config, const struct config *pr
     }
 }
 
+static int mirrors_differ(const struct config *config, const struct config *previous)
+{
+    if (config->mirror_count != previous->mirror_count)
+        return 1;
+    for (size_t i = 0; i < config->mirror_count; i++) {
+        const struct upstream_settings *a = &config->mirrors[i], *b = &previous->mirrors[i];
+        if (text_differs(a->prefix, b->prefix) || text_differs(a->url, b->url) ||
+            text_differs(a->username, b->username) || text_differs(a->password, b->password) ||
+            text_differs(a->credentials_file, b->credentials_file) ||
+            text_differs(a->ca_bundle, b->ca_bundle) || a->ttl_seconds != b->ttl_seconds ||
+            a->host_count != b->host_count)
+            return 1;
+        for (size_t j = 0; j < a->host_count; j++)
+            if (strcmp(a->hosts[j], b->hosts[j]) != 0)
+                return 1;
+    }
+    return 0;
+}
+
 static void list_live_changes(const struct config *config, const struct config *previous,
                               char *changes, size_t size, int *first)
 {
@@ -233,6 +266,8 @@ static void list_live_changes(const struct config *config, const struct config *
         note(changes, size, first, "cairn.login_limits");
     if (config->shutdown_grace_seconds != previous->shutdown_grace_seconds)
         note(changes, size, first, "cairn.shutdown_grace");
+    if (mirrors_differ(config, previous))
+        note(changes, size, first, "cairn.mirrors/proxy");
     if (config->redirect_disabled != previous->redirect_disabled)
         note(changes, size, first, "storage.redirect.disable");
     if (config->s3_enabled && (strcmp(config->s3.access_key, previous->s3.access_key) != 0 ||

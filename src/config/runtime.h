@@ -14,7 +14,11 @@
  *
  * Settings that cannot change live (listen address, root directory, threads,
  * workers, body limits and timeouts) keep their old values in a new snapshot
- * and are reported as needing a restart.
+ * and are reported as needing a restart. Mirrors (proxy: and cairn.mirrors)
+ * change live: each snapshot has its own upstream clients (credentials files
+ * are read again, cached tokens start empty), and a mirror removed from the
+ * file stops being one for new requests; what it cached stays in the tree as
+ * ordinary repositories.
  *
  *     struct runtime *runtime;
  *     if (runtime_build(&config, previous, &runtime, changes, sizeof changes) == 0)
@@ -34,6 +38,7 @@
 
 struct access_rules;
 struct htpasswd;
+struct upstream;
 struct token_verifier;
 
 struct runtime {
@@ -44,6 +49,11 @@ struct runtime {
     struct htpasswd *htpasswd;             /* NULL without auth.htpasswd */
     struct token_verifier *token_verifier; /* NULL without auth.token */
     struct access_rules *access_rules;     /* NULL without cairn.access rules */
+    /* One client per config.mirrors[i] (same order), built with the
+     * snapshot: mirrors reload live. Work that calls them holds a reference
+     * to the snapshot. */
+    struct upstream **upstreams;
+    size_t upstream_count;
 };
 
 /* Builds a snapshot from `config` (whose contents it takes over: the caller

@@ -444,9 +444,8 @@ static void test_unused_distribution_keys(void **state)
                     &config, 1, "config.yml:3: storage.cache is not used by cairn");
     config_release(&config);
 
-    static const char *const sections[] = {"notifications", "redis",      "health",
-                                           "proxy",         "validation", "compatibility",
-                                           "middleware",    "reporting",  "loglevel"};
+    static const char *const sections[] = {"notifications", "redis",      "health",    "validation",
+                                           "compatibility", "middleware", "reporting", "loglevel"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         char yaml[128], expected[128];
         snprintf(yaml, sizeof yaml, "version: 0.1\n%s:\n  anything: 1\n", sections[i]);
@@ -1074,6 +1073,107 @@ static void test_options_errors(void **state)
     fclose(errors);
 }
 
+/* Distribution's proxy: the whole registry mirrors one upstream. */
+static void test_proxy(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config config;
+    expect_warnings(fixture,
+                    "version: 0.1\n"
+                    "proxy:\n"
+                    "  remoteurl: https://registry-1.docker.io/\n"
+                    "  username: alice\n"
+                    "  password: s3cret\n"
+                    "  ttl: 168h\n",
+                    &config, 1, "config.yml:6: proxy.ttl: cairn does not evict");
+    assert_int_equal(config.mirror_count, 1);
+    assert_string_equal(config.mirrors[0].prefix, "");
+    assert_string_equal(config.mirrors[0].url, "https://registry-1.docker.io");
+    assert_string_equal(config.mirrors[0].username, "alice");
+    assert_string_equal(config.mirrors[0].password, "s3cret");
+    assert_int_equal(config.mirrors[0].ttl_seconds, CONFIG_DEFAULT_MIRROR_TTL_SECONDS);
+    config_release(&config);
+
+    expect_error(fixture, "proxy:\n  username: a\n  password: b\n",
+                 "config.yml:2: proxy: remoteurl is required");
+    expect_error(fixture, "proxy:\n  remoteurl: ftp://example.com\n",
+                 "config.yml:2: proxy.remoteurl: expected an http:// or https:// URL");
+    expect_error(fixture, "proxy:\n  remoteurl: https://example.com/v2/\n",
+                 "proxy.remoteurl: expected an http:// or https:// URL without a path");
+    expect_error(fixture, "proxy:\n  remoteurl: https://example.com\n  username: a\n",
+                 "config.yml:2: proxy: username and password go together");
+}
+
+static void test_mirrors(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config config;
+    expect_warnings(fixture,
+                    "cairn:\n"
+                    "  mirrors:\n"
+                    "    - prefix: hub\n"
+                    "      url: https://registry-1.docker.io\n"
+                    "      hosts: [docker.io, registry-1.docker.io]\n"
+                    "      credentials_file: /etc/cairn/hub.credentials\n"
+                    "    - prefix: mirror/ghcr\n"
+                    "      url: http://127.0.0.1:5001\n"
+                    "      username: bot\n"
+                    "      password: token\n"
+                    "      ttl: 1h30m\n"
+                    "      ca_bundle: /etc/ssl/ghcr.pem\n",
+                    &config, 0, NULL);
+    assert_int_equal(config.mirror_count, 2);
+    const struct upstream_settings *hub = &config.mirrors[0], *ghcr = &config.mirrors[1];
+    assert_string_equal(hub->prefix, "hub");
+    assert_string_equal(hub->url, "https://registry-1.docker.io");
+    assert_int_equal(hub->host_count, 2);
+    assert_string_equal(hub->hosts[0], "docker.io");
+    assert_string_equal(hub->credentials_file, "/etc/cairn/hub.credentials");
+    assert_null(hub->username);
+    assert_int_equal(hub->ttl_seconds, CONFIG_DEFAULT_MIRROR_TTL_SECONDS);
+    assert_string_equal(ghcr->prefix, "mirror/ghcr");
+    assert_string_equal(ghcr->username, "bot");
+    assert_string_equal(ghcr->password, "token");
+    assert_int_equal(ghcr->ttl_seconds, 5400);
+    assert_string_equal(ghcr->ca_bundle, "/etc/ssl/ghcr.pem");
+    config_release(&config);
+
+    /* Next to proxy:, which takes every other name. */
+    expect_warnings(
+        fixture,
+        "proxy:\n  remoteurl: http://127.0.0.1:6000\n"
+        "cairn:\n  mirrors:\n    - {prefix: hub, url: 'http://127.0.0.1:6001', ttl: 0}\n",
+        &config, 0, NULL);
+    assert_int_equal(config.mirror_count, 2);
+    assert_int_equal(config.mirrors[1].ttl_seconds, 0);
+    config_release(&config);
+
+    expect_error(fixture, "cairn:\n  mirrors:\n    - url: http://a.example\n",
+                 "config.yml:3: cairn.mirrors[0]: prefix is required");
+    expect_error(fixture, "cairn:\n  mirrors:\n    - prefix: hub\n",
+                 "config.yml:3: cairn.mirrors[0]: url is required");
+    expect_error(fixture, "cairn:\n  mirrors:\n    - prefix: Hub\n      url: http://a.example\n",
+                 "config.yml:3: cairn.mirrors[0].prefix: expected a repository name");
+    expect_error(fixture,
+                 "cairn:\n  mirrors:\n    - prefix: hub\n      url: http://a.example\n"
+                 "      colour: blue\n",
+                 "config.yml:5: cairn.mirrors[0].colour: unknown key (a mirror has prefix");
+    expect_error(fixture,
+                 "cairn:\n  mirrors:\n    - prefix: hub\n      url: http://a.example\n"
+                 "      ttl: soon\n",
+                 "config.yml:5: cairn.mirrors[0].ttl: ");
+    expect_error(fixture,
+                 "cairn:\n  mirrors:\n    - prefix: hub\n      url: http://a.example\n"
+                 "      credentials_file: /f\n      username: a\n      password: b\n",
+                 "config.yml:3: cairn.mirrors[0]: credentials_file or username and password");
+    expect_error(fixture,
+                 "cairn:\n  mirrors:\n    - {prefix: hub, url: 'http://a.example'}\n"
+                 "    - {prefix: hub/quay, url: 'http://b.example'}\n",
+                 "config.yml:4: cairn.mirrors[1]: prefix \"hub/quay\" overlaps the prefix \"hub\"");
+    expect_error(fixture, "cairn:\n  mirrors:\n    prefix: hub\n",
+                 "config.yml:3: cairn.mirrors: expected a list of mirrors");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1098,6 +1198,8 @@ int main(void)
         cmocka_unit_test(test_split_listen),
         cmocka_unit_test_setup_teardown(test_options_over_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mirrors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
