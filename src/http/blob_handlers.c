@@ -9,6 +9,7 @@
 #include "layout/error.h"
 #include "src/http/blob_sender.h"
 #include "src/http/range.h"
+#include "src/registry/mirror.h"
 #include "src/registry/repository.h"
 #include "src/http/response.h"
 #include "src/config/runtime.h"
@@ -114,13 +115,25 @@ struct fetch_work {
     struct digest digest;
     unsigned how;
     struct blob_serving serving;
+    /* A miss of a mirrored repository: filled from this upstream first
+     * (mirror.h), which lives in `runtime`, referenced until completion. */
+    struct runtime *runtime;
+    struct upstream *upstream;
+    char remote[UPSTREAM_NAME_MAX];
 };
 
 static void fetch_run(struct request_work *work)
 {
     struct fetch_work *fetch = (struct fetch_work *)work;
-    request_work_set_result(work, serve_blob(fetch->endpoint->registry, fetch->route.name,
-                                             &fetch->digest, fetch->how, &fetch->serving));
+    struct registry *registry = fetch->endpoint->registry;
+    int result = 0;
+    if (fetch->upstream != NULL)
+        result = mirror_fill_blob(&registry->tree, registry->blobs, fetch->upstream,
+                                  fetch->route.name, fetch->remote, &fetch->digest);
+    if (result == 0)
+        result =
+            serve_blob(registry, fetch->route.name, &fetch->digest, fetch->how, &fetch->serving);
+    request_work_set_result(work, result);
 }
 
 static void fetch_complete(struct request_work *work)
@@ -134,6 +147,7 @@ static void fetch_complete(struct request_work *work)
     else
         respond_with_blob(fetch->endpoint, req, &fetch->digest, &fetch->serving);
     request_work_dispose(work);
+    runtime_release(fetch->runtime);
     free(fetch);
 }
 
@@ -150,7 +164,14 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
         respond_with_blob(endpoint, req, digest, &serving);
         return;
     }
-    if (result != -EWOULDBLOCK) {
+    struct runtime *runtime = endpoint->runtime;
+    char remote[UPSTREAM_NAME_MAX];
+    struct upstream *upstream =
+        result == -REGISTRY_ERROR_BLOB_UNKNOWN && runtime->upstream_count > 0
+            ? mirror_find(runtime->upstreams, runtime->upstream_count, route->name, remote,
+                          sizeof remote)
+            : NULL;
+    if (result != -EWOULDBLOCK && upstream == NULL) {
         response_send_failure(req, result);
         return;
     }
@@ -158,6 +179,12 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
     if (fetch == NULL) {
         response_send_error(req, REGISTRY_ERROR_INTERNAL, "out of memory");
         return;
+    }
+    if (upstream != NULL) {
+        fetch->upstream = upstream;
+        memcpy(fetch->remote, remote, sizeof remote);
+        runtime_acquire(runtime);
+        fetch->runtime = runtime;
     }
     fetch->endpoint = endpoint;
     fetch->route = *route;

@@ -7,6 +7,7 @@
 
 #include "layout/error.h"
 #include "src/registry/manifest_cache.h"
+#include "src/registry/mirror.h"
 #include "src/registry/repository.h"
 #include "src/http/response.h"
 #include "src/config/runtime.h"
@@ -28,7 +29,8 @@ static void answer_manifest(h2o_req_t *req, const struct digest *digest, const c
 }
 
 enum manifest_operation {
-    OPERATION_GET, /* the bytes of a manifest not in this thread's cache */
+    OPERATION_GET,        /* the bytes of a manifest not in this thread's cache */
+    OPERATION_MIRROR_GET, /* GET after the mirror's upstream was asked (mirror.h) */
     OPERATION_PUT,
     OPERATION_DELETE_DIGEST,
     OPERATION_DELETE_TAG,
@@ -45,6 +47,11 @@ struct manifest_work {
     size_t length;
     const char *media_type; /* GET */
     struct manifest_put_result put;
+    /* OPERATION_MIRROR_GET: the upstream lives in this snapshot, referenced
+     * until the work completes */
+    struct runtime *runtime;
+    struct upstream *upstream;
+    char remote[UPSTREAM_NAME_MAX];
 };
 
 static void manifest_run(struct request_work *work)
@@ -54,6 +61,14 @@ static void manifest_run(struct request_work *work)
     const char *name = manifest->route.name;
     int result;
     switch (manifest->operation) {
+    case OPERATION_MIRROR_GET:
+        result =
+            mirror_fill_manifest(&registry->tree, registry->blobs, manifest->upstream, name,
+                                 manifest->remote, manifest->route.reference, &manifest->digest);
+        if (result == 0)
+            result = repository_read_manifest(registry->blobs, &manifest->digest, &manifest->body,
+                                              &manifest->length, &manifest->media_type);
+        break;
     case OPERATION_GET:
         result = repository_read_manifest(registry->blobs, &manifest->digest, &manifest->body,
                                           &manifest->length, &manifest->media_type);
@@ -81,7 +96,8 @@ static void manifest_complete(struct request_work *work)
     if (req != NULL) {
         if (work->result < 0) {
             response_send_failure_message(req, work->result, work->error_text);
-        } else if (manifest->operation == OPERATION_GET) {
+        } else if (manifest->operation == OPERATION_GET ||
+                   manifest->operation == OPERATION_MIRROR_GET) {
             /* On the loop thread again: its cache keeps the bytes. */
             manifest_cache_store(&manifest->digest, manifest->body, manifest->length,
                                  manifest->media_type);
@@ -102,6 +118,7 @@ static void manifest_complete(struct request_work *work)
         }
     }
     request_work_dispose(work);
+    runtime_release(manifest->runtime);
     free(manifest->body);
     free(manifest);
 }
@@ -166,6 +183,24 @@ static int plan_read(struct endpoint_context *endpoint, h2o_req_t *req,
     return 0;
 }
 
+/* A mirrored repository whose manifest the tree cannot answer alone: the
+ * upstream is asked on a worker (mirror.h). */
+static int plan_mirror_read(struct endpoint_context *endpoint, h2o_req_t *req,
+                            struct manifest_work *manifest)
+{
+    (void)req;
+    struct runtime *runtime = endpoint->runtime;
+    manifest->upstream =
+        mirror_find(runtime->upstreams, runtime->upstream_count, manifest->route.name,
+                    manifest->remote, sizeof manifest->remote);
+    if (manifest->upstream == NULL)
+        return error_set(-REGISTRY_ERROR_INTERNAL, "mirror vanished");
+    runtime_acquire(runtime);
+    manifest->runtime = runtime;
+    manifest->operation = OPERATION_MIRROR_GET;
+    return 0;
+}
+
 /* Plans the work on the loop, then runs it on a worker thread. `digest`:
  * the manifest's, when the caller resolved the reference already. */
 static void submit(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
@@ -201,7 +236,19 @@ void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
                          const struct route *route)
 {
     struct registry *registry = endpoint->registry;
+    struct runtime *runtime = endpoint->runtime;
     struct digest digest;
+    char remote[UPSTREAM_NAME_MAX];
+    struct upstream *upstream = runtime->upstream_count == 0 || route->reference_too_long
+                                    ? NULL
+                                    : mirror_find(runtime->upstreams, runtime->upstream_count,
+                                                  route->name, remote, sizeof remote);
+    if (upstream != NULL &&
+        !mirror_manifest_is_fresh(&registry->tree, route->name, route->reference,
+                                  upstream_settings_of(upstream)->ttl_seconds)) {
+        submit(endpoint, req, route, plan_mirror_read, NULL);
+        return;
+    }
     int result = route->reference_too_long
                      ? repository_manifest_unknown(&registry->tree, route->name, NULL)
                      : repository_resolve_manifest(&registry->tree, route->name, route->reference,

@@ -38,6 +38,7 @@
 #include "src/http/response.h"
 #include "src/http/router.h"
 #include "src/observe/systemd_notify.h"
+#include "src/registry/mirror.h"
 #include "src/registry/upload_purger.h"
 #include "src/registry/uploads.h"
 #include "src/http/worker_pool.h"
@@ -235,6 +236,14 @@ static unsigned required_access(const struct endpoint *row, const struct route *
     return row != NULL ? row->access : endpoint_route_access(route->kind);
 }
 
+/* A repository under a mirror prefix (or any, with proxy:). */
+static int mirrored(const struct runtime *runtime, const char *repository)
+{
+    char remote[UPSTREAM_NAME_MAX];
+    return runtime->upstream_count > 0 && mirror_find(runtime->upstreams, runtime->upstream_count,
+                                                      repository, remote, sizeof remote) != NULL;
+}
+
 /* After the caller is known: everything the row says (access, read-only
  * mode, disabled deletes), then its handler; 405 for a method without one. */
 static void dispatch(struct server_thread *thread, h2o_req_t *req, struct request_state *state,
@@ -260,6 +269,12 @@ static void dispatch(struct server_thread *thread, h2o_req_t *req, struct reques
                                    !request_is_head(req);
     if (state->runtime->config.read_only && writes) {
         response_send_error(req, REGISTRY_ERROR_UNSUPPORTED, "the registry is in read-only mode");
+        return;
+    }
+    if (writes && repository != NULL && mirrored(state->runtime, repository)) {
+        response_send_error(req, REGISTRY_ERROR_UNSUPPORTED,
+                            "this repository mirrors an upstream registry: pushes and deletes "
+                            "are refused");
         return;
     }
     if (row == NULL) {

@@ -2,6 +2,7 @@
 #include "src/registry/repository.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -209,7 +210,7 @@ int repository_read_manifest(struct blob_store *blobs, const struct digest *dige
 static int write_manifest_locked(const struct tree *tree, struct blob_store *blobs,
                                  const char *name, const char *reference, int by_tag,
                                  const char *body, size_t length, const struct manifest *manifest,
-                                 struct manifest_put_result *put);
+                                 int check, struct manifest_put_result *put);
 
 /* Every blob and child manifest must already be in the repository. */
 static int check_references(const struct tree *tree, struct blob_store *blobs, const char *name,
@@ -257,9 +258,9 @@ static int check_references(const struct tree *tree, struct blob_store *blobs, c
     return 0;
 }
 
-int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
-                            const char *reference, const char *content_type, const char *body,
-                            size_t length, struct manifest_put_result *put)
+static int put_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
+                        const char *reference, const char *content_type, const char *body,
+                        size_t length, int check, struct manifest_put_result *put)
 {
     size_t reference_length = strlen(reference);
     int by_tag = reference_kind(reference, reference_length) == REFERENCE_TAG;
@@ -289,20 +290,76 @@ int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, c
         manifest_release(&manifest);
         return lock;
     }
-    result =
-        write_manifest_locked(tree, blobs, name, reference, by_tag, body, length, &manifest, put);
+    result = write_manifest_locked(tree, blobs, name, reference, by_tag, body, length, &manifest,
+                                   check, put);
     repository_writer_unlock(lock);
     manifest_release(&manifest);
+    return result;
+}
+
+int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
+                            const char *reference, const char *content_type, const char *body,
+                            size_t length, struct manifest_put_result *put)
+{
+    return put_manifest(tree, blobs, name, reference, content_type, body, length, 1, put);
+}
+
+int repository_put_mirrored_manifest(const struct tree *tree, struct blob_store *blobs,
+                                     const char *name, const char *reference,
+                                     const char *content_type, const char *body, size_t length,
+                                     struct manifest_put_result *put)
+{
+    return put_manifest(tree, blobs, name, reference, content_type, body, length, 0, put);
+}
+
+int repository_tag_checked_at(const struct tree *tree, const char *name, const char *tag,
+                              long long *seconds_out)
+{
+    char path[TREE_PATH_MAX];
+    struct stat status;
+    int result = tree_path_tag_current_link(tree, name, tag, path);
+    if (result < 0)
+        return result;
+    if (stat(path, &status) != 0)
+        return error_set(-errno, "tag %s of %s: %s", tag, name, strerror(errno));
+    *seconds_out = (long long)status.st_mtim.tv_sec;
+    return 0;
+}
+
+int repository_tag_mark_checked(const struct tree *tree, const char *name, const char *tag)
+{
+    char path[TREE_PATH_MAX];
+    int result = tree_path_tag_current_link(tree, name, tag, path);
+    if (result < 0)
+        return result;
+    if (utimensat(AT_FDCWD, path, NULL, 0) != 0)
+        return error_set(-errno, "cannot touch tag %s of %s: %s", tag, name, strerror(errno));
+    return 0;
+}
+
+int repository_put_blob_file(const struct tree *tree, struct blob_store *blobs, const char *name,
+                             const char *file_path, const struct digest *digest)
+{
+    int result = blob_store_prepare(blobs, file_path, digest);
+    if (result < 0)
+        return result;
+    int lock = writer_lock(tree);
+    if (lock < 0)
+        return lock;
+    result = blob_store_commit(blobs, file_path, digest);
+    if (result == 0)
+        result = link_blob_locked(tree, blobs, name, digest);
+    repository_writer_unlock(lock);
     return result;
 }
 
 static int write_manifest_locked(const struct tree *tree, struct blob_store *blobs,
                                  const char *name, const char *reference, int by_tag,
                                  const char *body, size_t length, const struct manifest *manifest,
-                                 struct manifest_put_result *put)
+                                 int check, struct manifest_put_result *put)
 {
     char path[TREE_PATH_MAX];
-    int result = check_references(tree, blobs, name, manifest);
+    int result = check ? check_references(tree, blobs, name, manifest) : 0;
     if (manifest->has_subject) {
         put->has_subject = 1;
         put->subject = manifest->subject.digest;

@@ -78,6 +78,31 @@ int repository_put_manifest(const struct tree *tree, struct blob_store *blobs, c
                             const char *reference, const char *content_type, const char *body,
                             size_t length, struct manifest_put_result *result);
 
+/* The same for a manifest fetched from a mirror's upstream
+ * (src/registry/mirror.h), which the caller verified: the blobs and child
+ * manifests it references are not checked (they are fetched when a client
+ * asks for them), everything else is as above. */
+int repository_put_mirrored_manifest(const struct tree *tree, struct blob_store *blobs,
+                                     const char *name, const char *reference,
+                                     const char *content_type, const char *body, size_t length,
+                                     struct manifest_put_result *result);
+
+/* When the tag was last written or confirmed by a mirror's upstream: the
+ * modification time of its current link (seconds since the epoch). A PUT
+ * of the tag writes a new link (now); repository_tag_mark_checked() sets it
+ * to now without changing the link. -ENOENT when there is no such tag. */
+int repository_tag_checked_at(const struct tree *tree, const char *name, const char *tag,
+                              long long *seconds_out);
+int repository_tag_mark_checked(const struct tree *tree, const char *name, const char *tag);
+
+/* Commits the file at `file_path` (on the tree's file system, fsynced, its
+ * bytes verified by the caller to hash to `digest`) into the store and links
+ * it into <name>, under the GC lock: what a mirror's blob fill ends with.
+ * The file is gone afterwards when the store took it (fs); the caller
+ * removes it otherwise. */
+int repository_put_blob_file(const struct tree *tree, struct blob_store *blobs, const char *name,
+                             const char *file_path, const struct digest *digest);
+
 /* Deletes the manifest `digest` from <name> (DELETE /v2/<name>/manifests/<digest>):
  * -REGISTRY_ERROR_MANIFEST_UNKNOWN if it has no revision link. One order of
  * removals, each durable before the next:

@@ -1,0 +1,83 @@
+/*
+ * src/registry/mirror.h — a pull-through mirror: repositories whose misses
+ * are filled from an upstream registry (drivers/upstream.h) into the tree,
+ * as ordinary content (docs/mirror.md).
+ *
+ * A repository is mirrored when its name is under a configured prefix
+ * (cairn.mirrors[].prefix; Distribution's proxy: has the prefix "", every
+ * name). What is in the tree is served as for any repository; this module
+ * decides when the upstream is asked, and writes what it answers through
+ * the registry's own operations (repository.h), verified first:
+ *
+ *  - a manifest by digest, once in the tree, is never asked for again
+ *    (content is immutable);
+ *  - a tag is served from the tree while its current link is younger than
+ *    the mirror's ttl. The link's modification time is "last checked": a
+ *    fill writes a new link, and a check that finds the same digest upstream
+ *    touches it (repository_tag_mark_checked). It is in the tree, so it
+ *    survives restarts and is shared by every server on the tree;
+ *  - after the ttl, one HEAD upstream: the same digest touches the link; a
+ *    different one fetches the manifest (GET by tag) and stores it as a new
+ *    revision and tag;
+ *  - a manifest fetched is verified before anything is written: its bytes
+ *    must hash to the digest asked for (by digest) and to the
+ *    Docker-Content-Digest the upstream sent (by tag, when it sent one);
+ *  - when the upstream cannot be asked (down, refusing, answering 404 or
+ *    nonsense) and the tree has the tag, the tree's copy is served and a
+ *    warning logged;
+ *  - a blob missing from the repository is fetched whole into a scratch file
+ *    (R/.cairn-tmp), hashed while written, and committed and linked only if
+ *    its digest verifies; bytes that do not are deleted.
+ *
+ * Everything but mirror_find() and mirror_manifest_is_fresh() waits on the
+ * network: worker threads only.
+ *
+ *     char remote[UPSTREAM_NAME_MAX];
+ *     struct upstream *upstream = mirror_find(upstreams, count, name, remote, sizeof remote);
+ *     if (upstream != NULL && !mirror_manifest_is_fresh(tree, name, reference, ttl))
+ *         ... on a worker: mirror_fill_manifest(tree, blobs, upstream, name, remote,
+ *                                               reference, &digest), then read it as usual
+ */
+#ifndef CAIRN_SRC_REGISTRY_MIRROR_H
+#define CAIRN_SRC_REGISTRY_MIRROR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers/blob_store.h"
+#include "drivers/upstream.h"
+#include "layout/digest.h"
+#include "layout/tree.h"
+
+/* The upstream that mirrors repository `name` (a prefix match wins over
+ * proxy's ""), with the upstream's name for it in `remote`; NULL when
+ * `name` is an ordinary local repository. */
+struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, const char *name,
+                             char *remote, size_t remote_size);
+
+/* 1 when the manifest `reference` of `name` may be served from the tree
+ * without asking the upstream (a digest it has; a tag it has, checked less
+ * than `ttl_seconds` ago), else 0. A few stat() calls: an event loop may
+ * ask. */
+int mirror_manifest_is_fresh(const struct tree *tree, const char *name, const char *reference,
+                             uint64_t ttl_seconds);
+
+/* Makes the manifest `reference` of `name` present and, for a tag, current
+ * (the rules above), and puts the digest to serve in `digest_out`.
+ * -REGISTRY_ERROR_MANIFEST_UNKNOWN for a reference that is no tag or digest,
+ * or that the upstream does not have (and the tree neither);
+ * -REGISTRY_ERROR_UNAVAILABLE when the upstream failed and the tree has no
+ * copy; -REGISTRY_ERROR_MANIFEST_INVALID when it sent a manifest cairn
+ * cannot store. */
+int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
+                         struct upstream *upstream, const char *name, const char *remote,
+                         const char *reference, struct digest *digest_out);
+
+/* Fetches blob `digest` from the upstream and links it into `name`: 0 once
+ * it is there; -REGISTRY_ERROR_BLOB_UNKNOWN when the upstream does not have
+ * it; -REGISTRY_ERROR_UNAVAILABLE when the upstream failed or sent bytes of
+ * another digest (nothing is linked then). */
+int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
+                     const char *name, const char *remote, const struct digest *digest);
+
+#endif

@@ -1,0 +1,511 @@
+"""Pull-through mirrors (docs/mirror.md): cairn.mirrors and Distribution's
+proxy: in front of real upstreams on 127.0.0.1.
+
+The upstreams: Debian's docker-registry (CNCF Distribution) with htpasswd
+basic auth, whose access log counts the requests cairn makes, and a small
+registry written here (FakeUpstream) for what Distribution cannot show: the
+Bearer token flow and an upstream that lies about a blob's bytes.
+"""
+
+import http.server
+import json
+import os
+import re
+import shutil
+import socketserver
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from cairn_server import (DOCKER_LIST, DOCKER_MANIFEST, HOST, OCI_INDEX, OCI_MANIFEST,
+                          CairnServer, CairnTestCase, basic_auth, do_request, free_port,
+                          helpers_for, htpasswd_text, make_oci_layout, password_of, sha256,
+                          skopeo)
+
+DOCKER_REGISTRY = os.environ.get("DOCKER_REGISTRY", "/usr/bin/docker-registry")
+ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
+USER = "mirror-bot"
+
+
+class Distribution:
+    """Debian's docker-registry on 127.0.0.1 with htpasswd auth and its
+    access log on; `port`, `request()` (as USER), `count(pattern)`."""
+
+    def __init__(self):
+        if not os.access(DOCKER_REGISTRY, os.X_OK):
+            raise unittest.SkipTest(f"{DOCKER_REGISTRY} is not installed")
+        self.dir = Path(tempfile.mkdtemp(prefix="cairn-e2e-upstream-"))
+        (self.dir / "htpasswd").write_text(htpasswd_text([USER]))
+        self.port = None
+        self.proc = None
+        self.default_headers = {"Authorization": basic_auth(USER, password_of(USER))}
+        self.ssl_context = None
+
+    def start(self):
+        self.port = free_port()
+        config = self.dir / "config.yml"
+        config.write_text(f"""version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: {self.dir / 'root'}
+http:
+  addr: {HOST}:{self.port}
+auth:
+  htpasswd:
+    realm: upstream
+    path: {self.dir / 'htpasswd'}
+""")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        self.log_path = self.dir / f"log.{self.port}"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([DOCKER_REGISTRY, "serve", str(config)], stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=env)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if do_request(self.port, "GET", "/v2/", timeout=2).status == 401:
+                    return self
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"docker-registry did not start:\n{self.log_path.read_text()}")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        hdrs = dict(self.default_headers)
+        hdrs.update(headers or {})
+        return do_request(self.port, method, path, body=body, headers=hdrs, timeout=timeout)
+
+    def requests(self, method, path_re):
+        """How many `method` requests for paths matching `path_re` the access
+        log holds, but the 401s that ask for credentials (each client learns
+        once that this upstream wants Basic auth)."""
+        text = "".join(p.read_text(errors="replace") for p in self.dir.glob("log.*"))
+        return len(re.findall(rf'"{method} {path_re} HTTP/1\.1" (?!401)\d{{3}}', text))
+
+
+class FakeUpstream:
+    """A registry of a few objects in memory, with the Docker token protocol
+    (401 Bearer challenge, token service at /token, one token for everyone);
+    `lie` makes it send other bytes for that blob digest."""
+
+    TOKEN = "t0ken-for-cairn"
+
+    def __init__(self):
+        self.manifests = {}  # (name, reference) -> (media type, body)
+        self.blobs = {}  # digest -> bytes
+        self.lie = set()
+        self.log = []  # (method, path, authorization)
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_GET(self):
+                with fake.lock:
+                    fake.log.append((self.command, self.path, self.headers.get("Authorization")))
+                if self.path.startswith("/token?"):
+                    return self.answer(200, json.dumps({"token": fake.TOKEN,
+                                                        "expires_in": 300}).encode(),
+                                       [("Content-Type", "application/json")])
+                if self.headers.get("Authorization") != f"Bearer {fake.TOKEN}":
+                    challenge = (f'Bearer realm="http://{HOST}:{fake.port}/token",'
+                                 f'service="fake"')
+                    m = re.match(r"/v2/(.+)/(manifests|blobs)/", self.path)
+                    if m:
+                        challenge += f',scope="repository:{m.group(1)}:pull"'
+                    return self.answer(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                                       [("WWW-Authenticate", challenge)])
+                if self.path == "/v2/":
+                    return self.answer(200, b"{}")
+                m = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", self.path)
+                if m and (m.group(1), m.group(2)) in fake.manifests:
+                    media_type, body = fake.manifests[(m.group(1), m.group(2))]
+                    return self.answer(200, body, [("Content-Type", media_type),
+                                                   ("Docker-Content-Digest", sha256(body))])
+                m = re.fullmatch(r"/v2/(.+)/blobs/([^/]+)", self.path)
+                if m and m.group(2) in fake.blobs:
+                    data = fake.blobs[m.group(2)]
+                    if m.group(2) in fake.lie:
+                        data = data[::-1]
+                    return self.answer(200, data, [("Content-Type", "application/octet-stream")])
+                return self.answer(404, b'{"errors":[{"code":"NOT_FOUND"}]}')
+
+            do_HEAD = do_GET
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server((HOST, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add_image(self, name, tag, seed):
+        config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed}).encode()
+        layer = f"fake layer {seed} ".encode() * 300
+        self.blobs[sha256(config)] = config
+        self.blobs[sha256(layer)] = layer
+        body = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": sha256(config), "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": sha256(layer), "size": len(layer)}]}).encode()
+        self.manifests[(name, tag)] = (OCI_MANIFEST, body)
+        self.manifests[(name, sha256(body))] = (OCI_MANIFEST, body)
+        return body, config, layer
+
+    def count(self, path_part):
+        with self.lock:
+            return sum(1 for _, path, _ in self.log if path_part in path)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _DistributionHelpers(type(helpers_for(None))):
+    """CairnTestCase's helpers for Distribution, which has no monolithic
+    POST ?digest=: a blob is a POST and a PUT."""
+
+    def push_blob(self, name, data, alg="sha256"):
+        location = self.start_upload(name)
+        location = re.sub(r"^https?://[^/]+", "", location)
+        digest = sha256(data)
+        r = self.put_upload(location, digest, data)
+        self.assertEqual(r.status, 201, f"push_blob: {r!r}")
+        return digest
+
+
+def upstream_helpers(upstream):
+    return _DistributionHelpers(upstream)
+
+
+def mirrors_config(entries, proxy=None):
+    lines = ["version: 0.1"]
+    if proxy is not None:
+        lines += ["proxy:"] + [f"  {k}: {v}" for k, v in proxy.items()]
+    if entries:
+        lines += ["cairn:", "  mirrors:"]
+        for entry in entries:
+            first = True
+            for k, v in entry.items():
+                lines.append(f"    {'- ' if first else '  '}{k}: {v}")
+                first = False
+    return "\n".join(lines) + "\n"
+
+
+class MirrorTestCase(CairnTestCase):
+    """cairn with mirrors `up` (ttl 1h) and `fast` (ttl 1s) of one
+    docker-registry, which holds it/app:v1 (pushed over HTTP) and it/sk:v1
+    (pushed by skopeo)."""
+
+    upstream = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = Distribution().start()
+        try:
+            up = upstream_helpers(cls.upstream)
+            cls.app = up.make_image("it/app", "v1", layers=2)
+            cls.scratch = Path(tempfile.mkdtemp(prefix="cairn-e2e-mirror-"))
+            cls.sk_digest = None
+            if shutil.which("skopeo") is not None:
+                cls.sk_digest = make_oci_layout(cls.scratch / "sk", "v1")
+                skopeo("copy", "-q", "--dest-tls-verify=false", "--dest-creds",
+                       f"{USER}:{password_of(USER)}", f"oci:{cls.scratch / 'sk'}:v1",
+                       f"docker://{HOST}:{cls.upstream.port}/it/sk:v1")
+            super().setUpClass()
+        except BaseException:
+            cls.upstream.cleanup()
+            raise
+
+    @classmethod
+    def make_server(cls):
+        url = f"http://{HOST}:{cls.upstream.port}"
+        credentials = Path(tempfile.mkdtemp(prefix="cairn-e2e-cred-")) / "upstream.credentials"
+        credentials.write_text(f"{USER}:{password_of(USER)}\n")
+        return CairnServer(config=mirrors_config([
+            {"prefix": "up", "url": url, "username": USER, "password": password_of(USER),
+             "ttl": "1h"},
+            {"prefix": "fast", "url": url, "credentials_file": str(credentials), "ttl": "1s"},
+        ]))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.upstream.cleanup()
+            shutil.rmtree(cls.scratch, ignore_errors=True)
+
+    def manifest_requests(self, name, method):
+        return self.upstream.requests(method, rf"/v2/{name}/manifests/[^ ]+")
+
+
+class MirrorPullTest(MirrorTestCase):
+    def test_manifest_and_blobs_byte_identical(self):
+        r = self.get_manifest("up/it/app", "v1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, self.app.body)
+        self.assertEqual(r.header("Docker-Content-Digest"), self.app.digest)
+        self.assertEqual(r.header("Content-Type"), OCI_MANIFEST)
+        for blob in [self.app.config] + self.app.layers:
+            r = self.get_blob("up/it/app", sha256(blob))
+            self.assertEqual((r.status, r.body), (200, blob), r)
+        # Written into the tree as an ordinary repository.
+        tree = self.server.tree
+        self.assert_link(tree.tag_current_link("up/it/app", "v1"), self.app.digest)
+        self.assert_link(tree.revision_link("up/it/app", self.app.digest), self.app.digest)
+        for blob in [self.app.config] + self.app.layers:
+            self.assert_blob_stored("up/it/app", sha256(blob), blob)
+        # HEAD by tag and by digest, and a GET by digest, from the tree.
+        before = self.manifest_requests("it/app", "(GET|HEAD)")
+        for method, ref in (("HEAD", "v1"), ("GET", self.app.digest), ("HEAD", self.app.digest)):
+            r = self.get_manifest("up/it/app", ref, method=method)
+            self.assertEqual((r.status, r.header("Docker-Content-Digest")),
+                             (200, self.app.digest), r)
+        self.assertEqual(self.manifest_requests("it/app", "(GET|HEAD)"), before,
+                         "a cached tag within its ttl, or a digest, went upstream")
+
+    def test_by_digest_first(self):
+        img = upstream_helpers(self.upstream).make_image("it/bydigest", None)
+        r = self.get_manifest("up/it/bydigest", img.digest)
+        self.assertEqual((r.status, r.body), (200, img.body), r)
+        self.assert_link(self.server.tree.revision_link("up/it/bydigest", img.digest),
+                         img.digest)
+        # A digest once cached never goes upstream again, whatever the ttl.
+        before = self.manifest_requests("it/bydigest", "(GET|HEAD)")
+        time.sleep(1.2)
+        r = self.get_manifest("fast/it/bydigest", img.digest)
+        self.assertEqual(r.status, 200, r)
+        r = self.get_manifest("fast/it/bydigest", img.digest)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.manifest_requests("it/bydigest", "(GET|HEAD)"), before + 1)
+
+    def test_ttl_expiry_one_head(self):
+        img = upstream_helpers(self.upstream).make_image("it/ttl", "v1")
+        r = self.get_manifest("fast/it/ttl", "v1")
+        self.assertEqual((r.status, r.body), (200, img.body), r)
+        gets, heads = (self.manifest_requests("it/ttl", "GET"),
+                       self.manifest_requests("it/ttl", "HEAD"))
+        self.assertEqual((gets, heads), (1, 0))
+        time.sleep(1.5)
+        r = self.get_manifest("fast/it/ttl", "v1")
+        self.assertEqual((r.status, r.body), (200, img.body), r)
+        self.assertEqual((self.manifest_requests("it/ttl", "GET"),
+                          self.manifest_requests("it/ttl", "HEAD")), (1, 1),
+                         "after the ttl: exactly one HEAD, no GET for an unchanged tag")
+        # Checked just now: within the ttl again, no request.
+        r = self.get_manifest("fast/it/ttl", "v1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.manifest_requests("it/ttl", "HEAD"), 1)
+        # The tag moves upstream: after the ttl, one HEAD and one GET.
+        moved = upstream_helpers(self.upstream).make_image("it/ttl", "v1")
+        time.sleep(1.5)
+        r = self.get_manifest("fast/it/ttl", "v1")
+        self.assertEqual((r.status, r.body, r.header("Docker-Content-Digest")),
+                         (200, moved.body, moved.digest), r)
+        self.assertEqual((self.manifest_requests("it/ttl", "GET"),
+                          self.manifest_requests("it/ttl", "HEAD")), (2, 2))
+        self.assert_link(self.server.tree.tag_current_link("fast/it/ttl", "v1"), moved.digest)
+        # The old revision stays, as after any push that moves a tag.
+        self.assert_link(self.server.tree.revision_link("fast/it/ttl", img.digest), img.digest)
+
+    def test_unknown_upstream_names(self):
+        r = self.get_manifest("up/it/nothing", "v1")
+        self.assert_error(r, 404, "MANIFEST_UNKNOWN")
+        r = self.get_blob("up/it/app", "sha256:" + "0" * 64)
+        self.assert_error(r, 404, "BLOB_UNKNOWN")
+        r = self.get_manifest("up/it/app", "no_such_tag")
+        self.assert_error(r, 404, "MANIFEST_UNKNOWN")
+
+    def test_skopeo_pull(self):
+        if self.sk_digest is None:
+            self.skipTest("skopeo is not installed")
+        out = self.scratch / "pulled"
+        skopeo("copy", "-q", "--src-tls-verify=false",
+               f"docker://{HOST}:{self.server.port}/up/it/sk:v1", f"oci:{out}:v1")
+        index = json.loads((out / "index.json").read_text())
+        self.assertEqual(index["manifests"][0]["digest"], self.sk_digest)
+        src_blobs = sorted(p.name for p in (self.scratch / "sk" / "blobs" / "sha256").iterdir())
+        got_blobs = sorted(p.name for p in (out / "blobs" / "sha256").iterdir())
+        self.assertEqual(got_blobs, src_blobs)
+        for name in src_blobs:
+            self.assertEqual((out / "blobs" / "sha256" / name).read_bytes(),
+                             (self.scratch / "sk" / "blobs" / "sha256" / name).read_bytes())
+        p = skopeo("inspect", "--raw", "--tls-verify=false",
+                   f"docker://{HOST}:{self.server.port}/up/it/sk:v1")
+        self.assertEqual(sha256(p.stdout if isinstance(p.stdout, bytes) else p.stdout.encode()),
+                         self.sk_digest)
+
+    def test_pushes_refused_local_repositories_pushable(self):
+        r = self.req("POST", "/v2/up/it/app/blobs/uploads/")
+        self.assert_error(r, 405, "UNSUPPORTED")
+        r = self.put_manifest("up/it/app", "v2", self.app.body, OCI_MANIFEST)
+        self.assert_error(r, 405, "UNSUPPORTED")
+        r = self.req("DELETE", f"/v2/up/it/app/manifests/{self.app.digest}")
+        self.assert_error(r, 405, "UNSUPPORTED")
+        img = self.make_image("local/app", "v1")
+        r = self.get_manifest("local/app", "v1")
+        self.assertEqual((r.status, r.body), (200, img.body), r)
+        # "upstream" is not under the prefix "up".
+        self.make_image("upstream/app", "v1")
+
+
+class MirrorOfflineTest(MirrorTestCase):
+    def test_upstream_down_serves_the_cache(self):
+        r = self.get_manifest("fast/it/app", "v1")
+        self.assertEqual(r.status, 200, r)
+        for blob in [self.app.config] + self.app.layers:
+            self.assertEqual(self.get_blob("fast/it/app", sha256(blob)).status, 200)
+        self.upstream.stop()
+        try:
+            time.sleep(1.5)  # past the ttl of `fast`
+            mark = self.server.log_mark()
+            r = self.get_manifest("fast/it/app", "v1")
+            self.assertEqual((r.status, r.body), (200, self.app.body), r)
+            self.server.wait_for_log(r"serving the cached fast/it/app:v1", mark)
+            for blob in [self.app.config] + self.app.layers:
+                r = self.get_blob("fast/it/app", sha256(blob))
+                self.assertEqual((r.status, r.body), (200, blob), r)
+            # Nothing cached: the upstream's failure, as 503.
+            r = self.get_manifest("fast/it/other", "v1")
+            self.assert_error(r, 503, "UNAVAILABLE")
+        finally:
+            self.upstream.start()
+
+
+class ProxyTest(CairnTestCase):
+    """Distribution's proxy: the whole registry mirrors docker-registry."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = Distribution().start()
+        try:
+            cls.app = upstream_helpers(cls.upstream).make_image("it/app", "v1")
+            cls.solo = upstream_helpers(cls.upstream).make_image("solo", "v1")
+            super().setUpClass()
+        except BaseException:
+            cls.upstream.cleanup()
+            raise
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(config=mirrors_config([], proxy={
+            "remoteurl": f"http://{HOST}:{cls.upstream.port}", "username": USER,
+            "password": password_of(USER)}))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.upstream.cleanup()
+
+    def test_pull_and_refuse_pushes(self):
+        r = self.get_manifest("it/app", "v1")
+        self.assertEqual((r.status, r.body), (200, self.app.body), r)
+        r = self.get_blob("it/app", sha256(self.app.layers[0]))
+        self.assertEqual((r.status, r.body), (200, self.app.layers[0]), r)
+        # Not Docker Hub: a one-component name stays as it is.
+        r = self.get_manifest("solo", "v1")
+        self.assertEqual((r.status, r.body), (200, self.solo.body), r)
+        r = self.req("POST", "/v2/anything/blobs/uploads/")
+        self.assert_error(r, 405, "UNSUPPORTED")
+
+
+class BearerUpstreamTest(CairnTestCase):
+    """An upstream that asks for Bearer tokens, and one blob it lies about."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeUpstream()
+        cls.body, cls.config, cls.layer = cls.fake.add_image("team/app", "v1", 1)
+        cls.lying_body, _, cls.lying_layer = cls.fake.add_image("team/liar", "v1", 2)
+        cls.fake.lie.add(sha256(cls.lying_layer))
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.fake.close()
+            raise
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(config=mirrors_config([
+            {"prefix": "fk", "url": f"http://{HOST}:{cls.fake.port}", "ttl": "1h"}]))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.fake.close()
+
+    def test_token_flow_and_cache(self):
+        r = self.get_manifest("fk/team/app", "v1")
+        self.assertEqual((r.status, r.body), (200, self.body), r)
+        for blob in (self.config, self.layer):
+            r = self.get_blob("fk/team/app", sha256(blob))
+            self.assertEqual((r.status, r.body), (200, blob), r)
+        with self.fake.lock:
+            log = list(self.fake.log)
+        tokens = [path for _, path, _ in log
+                  if path.startswith("/token?") and "team%2Fapp" in path]
+        self.assertEqual(tokens, ["/token?service=fake&scope=repository%3Ateam%2Fapp%3Apull"],
+                         "one token for the repository, cached")
+        # Every request after the first carried the token.
+        anonymous = [p for _, p, auth in log if auth is None and p.startswith("/v2/team/app/")]
+        self.assertEqual(len(anonymous), 1, anonymous)
+
+    def test_lying_upstream_links_nothing(self):
+        r = self.get_manifest("fk/team/liar", "v1")
+        self.assertEqual(r.status, 200, r)
+        digest = sha256(self.lying_layer)
+        r = self.get_blob("fk/team/liar", digest)
+        self.assert_error(r, 503, "UNAVAILABLE")
+        self.assertFalse(self.server.tree.layer_link("fk/team/liar", digest).exists())
+        self.assertFalse(self.server.tree.blob_data(digest).exists())
+        scratch = self.server.root / ".cairn-tmp"
+        self.assertEqual([p.name for p in scratch.glob("mirror-*")], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
