@@ -269,6 +269,50 @@ static void test_refusals(void **state)
     config_release(&config);
 }
 
+/* Mirrors: one upstream client per entry, credentials files read when the
+ * snapshot is built (a missing or malformed one refuses it), and a change
+ * of cairn.mirrors applies live. */
+static void test_mirrors(void **state)
+{
+    struct fixture *fixture = *state;
+    char credentials[PATH_MAX], yaml[2 * PATH_MAX + 256];
+    support_path(credentials, "%s/hub.credentials", fixture->root);
+    snprintf(yaml, sizeof yaml,
+             "cairn:\n  mirrors:\n    - prefix: hub\n      url: https://registry-1.docker.io\n"
+             "      credentials_file: %s\n",
+             credentials);
+    expect_refused(fixture, yaml, "hub.credentials: cannot open");
+    write_text(credentials, "no colon here\n");
+    expect_refused(fixture, yaml, "expected a first line username:password");
+    expect_refused(fixture,
+                   "cairn:\n  mirrors:\n    - prefix: hub\n      url: https://a.example\n"
+                   "      ca_bundle: @CERTIFICATE@.missing\n",
+                   "cannot open the CA bundle");
+
+    write_text(credentials, "bot:pass:with:colons\n");
+    struct config config;
+    struct runtime *first, *second;
+    char changes[1024];
+    load(fixture, yaml, &config);
+    assert_int_equal(runtime_build(&config, NULL, &first, changes, sizeof changes), 0);
+    assert_int_equal(first->upstream_count, 1);
+    load(fixture, yaml, &config);
+    assert_int_equal(runtime_build(&config, first, &second, changes, sizeof changes), 0);
+    assert_string_equal(changes, "");
+    runtime_release(second);
+    load(fixture,
+         "proxy:\n  remoteurl: http://127.0.0.1:1\n"
+         "cairn:\n  mirrors:\n    - prefix: hub\n      url: https://registry-1.docker.io\n"
+         "      ttl: 1h\n",
+         &config);
+    assert_int_equal(runtime_build(&config, first, &second, changes, sizeof changes), 0);
+    assert_string_equal(changes, "cairn.mirrors/proxy");
+    assert_int_equal(second->upstream_count, 2);
+    assert_int_equal(second->config.mirrors[1].ttl_seconds, 3600);
+    runtime_release(second);
+    runtime_release(first);
+}
+
 static void test_rebuild_keeps_restart_settings(void **state)
 {
     struct fixture *fixture = *state;
@@ -417,6 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_build_loads_what_the_config_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mirrors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_keeps_restart_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_and_references, setup, teardown),
     };
