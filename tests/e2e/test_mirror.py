@@ -28,6 +28,7 @@ from cairn_server import (DOCKER_LIST, DOCKER_MANIFEST, HOST, OCI_INDEX, OCI_MAN
 DOCKER_REGISTRY = os.environ.get("DOCKER_REGISTRY", "/usr/bin/docker-registry")
 ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
 USER = "mirror-bot"
+FAST_TTL_PASSED = 2.5  # seconds: past the ttl of the `fast` mirror
 
 
 class Distribution:
@@ -233,7 +234,8 @@ def mirrors_config(entries, proxy=None):
 
 
 class MirrorTestCase(CairnTestCase):
-    """cairn with mirrors `up` (ttl 1h) and `fast` (ttl 1s) of one
+    """cairn with mirrors `up` (ttl 1h) and `fast` (ttl 2s: freshness counts
+    whole seconds, so "checked just now" holds for at least 1 s) of one
     docker-registry, which holds it/app:v1 (pushed over HTTP) and it/sk:v1
     (pushed by skopeo)."""
 
@@ -265,7 +267,7 @@ class MirrorTestCase(CairnTestCase):
         return CairnServer(config=mirrors_config([
             {"prefix": "up", "url": url, "username": USER, "password": password_of(USER),
              "ttl": "1h"},
-            {"prefix": "fast", "url": url, "credentials_file": str(credentials), "ttl": "1s"},
+            {"prefix": "fast", "url": url, "credentials_file": str(credentials), "ttl": "2s"},
         ]))
 
     @classmethod
@@ -313,7 +315,7 @@ class MirrorPullTest(MirrorTestCase):
                          img.digest)
         # A digest once cached never goes upstream again, whatever the ttl.
         before = self.manifest_requests("it/bydigest", "(GET|HEAD)")
-        time.sleep(1.2)
+        time.sleep(FAST_TTL_PASSED)
         r = self.get_manifest("fast/it/bydigest", img.digest)
         self.assertEqual(r.status, 200, r)
         r = self.get_manifest("fast/it/bydigest", img.digest)
@@ -327,7 +329,7 @@ class MirrorPullTest(MirrorTestCase):
         gets, heads = (self.manifest_requests("it/ttl", "GET"),
                        self.manifest_requests("it/ttl", "HEAD"))
         self.assertEqual((gets, heads), (1, 0))
-        time.sleep(1.5)
+        time.sleep(FAST_TTL_PASSED)
         r = self.get_manifest("fast/it/ttl", "v1")
         self.assertEqual((r.status, r.body), (200, img.body), r)
         self.assertEqual((self.manifest_requests("it/ttl", "GET"),
@@ -339,7 +341,7 @@ class MirrorPullTest(MirrorTestCase):
         self.assertEqual(self.manifest_requests("it/ttl", "HEAD"), 1)
         # The tag moves upstream: after the ttl, one HEAD and one GET.
         moved = upstream_helpers(self.upstream).make_image("it/ttl", "v1")
-        time.sleep(1.5)
+        time.sleep(FAST_TTL_PASSED)
         r = self.get_manifest("fast/it/ttl", "v1")
         self.assertEqual((r.status, r.body, r.header("Docker-Content-Digest")),
                          (200, moved.body, moved.digest), r)
@@ -398,7 +400,7 @@ class MirrorOfflineTest(MirrorTestCase):
             self.assertEqual(self.get_blob("fast/it/app", sha256(blob)).status, 200)
         self.upstream.stop()
         try:
-            time.sleep(1.5)  # past the ttl of `fast`
+            time.sleep(FAST_TTL_PASSED)  # past the ttl of `fast`
             mark = self.server.log_mark()
             r = self.get_manifest("fast/it/app", "v1")
             self.assertEqual((r.status, r.body), (200, self.app.body), r)
