@@ -2,6 +2,7 @@
 #include "src/registry/mirror.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,92 @@ struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, co
         upstream_remote_name(upstream_settings_of(everything), name, remote, remote_size) == 1)
         return everything;
     return NULL;
+}
+
+/* ---- one fetch per missing object (single flight) ----
+ *
+ * Fills in flight in this process, keyed by what they fill ("m <name>
+ * <reference>" or "b <name> <digest>"). The first caller (the leader) runs
+ * the fill; a caller for the same key meanwhile waits for its end and takes
+ * its result, without a request of its own. A flight exists only while its
+ * leader runs on a worker thread, so a waiter never waits for work that has
+ * not started. Bounded by the workers: at most one flight per worker. */
+
+#define FLIGHT_KEY_MAX (REPOSITORY_NAME_MAX + DIGEST_STRING_MAX + 8)
+
+struct flight {
+    struct flight *next;
+    char key[FLIGHT_KEY_MAX];
+    int done;
+    int result;
+    struct digest digest; /* a manifest fill's answer */
+    char message[ERROR_MESSAGE_MAX];
+    unsigned waiters;
+};
+
+static pthread_mutex_t flights_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flights_done = PTHREAD_COND_INITIALIZER;
+static struct flight *flights;
+
+/* Joins the flight of `key` (waits for it: 1, with its result), or starts
+ * one (0, `*mine` set: the caller fills, then lands it); a negative errno
+ * when there is no memory for one (the caller fills alone). */
+static int flight_join(const char *key, struct flight **mine, int *result_out,
+                       struct digest *digest_out)
+{
+    *mine = NULL;
+    pthread_mutex_lock(&flights_lock);
+    struct flight *flight = flights;
+    while (flight != NULL && strcmp(flight->key, key) != 0)
+        flight = flight->next;
+    if (flight != NULL) {
+        flight->waiters++;
+        while (!flight->done)
+            pthread_cond_wait(&flights_done, &flights_lock);
+        *result_out = flight->result;
+        if (digest_out != NULL)
+            *digest_out = flight->digest;
+        if (flight->result < 0)
+            error_set(flight->result, "%s", flight->message);
+        if (--flight->waiters == 0)
+            free(flight);
+        pthread_mutex_unlock(&flights_lock);
+        return 1;
+    }
+    flight = calloc(1, sizeof *flight);
+    if (flight == NULL) {
+        pthread_mutex_unlock(&flights_lock);
+        return -ENOMEM;
+    }
+    snprintf(flight->key, sizeof flight->key, "%s", key);
+    flight->next = flights;
+    flights = flight;
+    *mine = flight;
+    pthread_mutex_unlock(&flights_lock);
+    return 0;
+}
+
+static void flight_land(struct flight *flight, int result, const struct digest *digest)
+{
+    if (flight == NULL)
+        return;
+    pthread_mutex_lock(&flights_lock);
+    for (struct flight **link = &flights; *link != NULL; link = &(*link)->next)
+        if (*link == flight) {
+            *link = flight->next;
+            break;
+        }
+    flight->done = 1;
+    flight->result = result;
+    if (digest != NULL)
+        flight->digest = *digest;
+    if (result < 0)
+        snprintf(flight->message, sizeof flight->message, "%s", error_message());
+    int alone = flight->waiters == 0;
+    pthread_cond_broadcast(&flights_done);
+    pthread_mutex_unlock(&flights_lock);
+    if (alone)
+        free(flight);
 }
 
 static int is_tag(const char *reference)
@@ -157,9 +244,24 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
                          struct upstream *upstream, const char *name, const char *remote,
                          const char *reference, struct digest *digest_out)
 {
-    if (is_tag(reference))
-        return fill_by_tag(tree, blobs, upstream, name, remote, reference, digest_out);
-    return fill_by_digest(tree, blobs, upstream, name, remote, reference, digest_out);
+    char key[FLIGHT_KEY_MAX];
+    snprintf(key, sizeof key, "m %s %.*s", name, (int)DIGEST_STRING_MAX, reference);
+    struct flight *mine;
+    int result;
+    if (flight_join(key, &mine, &result, digest_out) == 1)
+        return result;
+    /* Filled while this work waited for a thread (a flight that landed
+     * since): the tree answers. */
+    const struct upstream_settings *settings = upstream_settings_of(upstream);
+    if (mirror_manifest_is_fresh(tree, name, reference, settings->ttl_seconds) &&
+        repository_resolve_manifest(tree, name, reference, digest_out, NULL) == 0)
+        result = 0;
+    else if (is_tag(reference))
+        result = fill_by_tag(tree, blobs, upstream, name, remote, reference, digest_out);
+    else
+        result = fill_by_digest(tree, blobs, upstream, name, remote, reference, digest_out);
+    flight_land(mine, result, result == 0 ? digest_out : NULL);
+    return result;
 }
 
 /* ---- blobs ---- */
@@ -186,7 +288,7 @@ static int write_slice(void *context, const char *data, size_t length)
     return 0;
 }
 
-int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
+static int fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
                      const char *name, const char *remote, const struct digest *digest)
 {
     char path[TREE_PATH_MAX];
@@ -226,5 +328,23 @@ int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
     if (result == 0)
         result = repository_put_blob_file(tree, blobs, name, path, digest);
     unlink(path); /* gone already when the store took it */
+    return result;
+}
+
+int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
+                     const char *name, const char *remote, const struct digest *digest)
+{
+    char key[FLIGHT_KEY_MAX];
+    snprintf(key, sizeof key, "b %s %s", name, digest->string);
+    struct flight *mine;
+    int result;
+    if (flight_join(key, &mine, &result, NULL) == 1)
+        return result;
+    struct blob_info info;
+    if (repository_stat_blob(tree, blobs, name, digest, &info) == 0)
+        result = 0; /* filled while this work waited for a thread */
+    else
+        result = fill_blob(tree, blobs, upstream, name, remote, digest);
+    flight_land(mine, result, NULL);
     return result;
 }

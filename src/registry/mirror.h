@@ -27,7 +27,11 @@
  *    warning logged;
  *  - a blob missing from the repository is fetched whole into a scratch file
  *    (R/.cairn-tmp), hashed while written, and committed and linked only if
- *    its digest verifies; bytes that do not are deleted.
+ *    its digest verifies; bytes that do not are deleted;
+ *  - one fetch per missing object in this process: a fill of a manifest
+ *    (name and reference) or blob (name and digest) that another thread is
+ *    making waits for it and takes its result; a fill that starts after
+ *    another landed finds the tree filled and asks nothing.
  *
  * Everything but mirror_find() and mirror_manifest_is_fresh() waits on the
  * network: worker threads only.

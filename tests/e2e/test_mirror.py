@@ -351,6 +351,46 @@ class MirrorPullTest(MirrorTestCase):
         # The old revision stays, as after any push that moves a tag.
         self.assert_link(self.server.tree.revision_link("fast/it/ttl", img.digest), img.digest)
 
+    def test_concurrent_cold_pulls_one_fetch(self):
+        """8 clients at once for a missing manifest, then for a missing
+        16 MiB layer: one upstream GET each, every client gets the bytes."""
+        up = upstream_helpers(self.upstream)
+        layer = os.urandom(16 << 20)
+        layer_digest = up.push_blob("it/cold", layer)
+        config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+        config_digest = up.push_blob("it/cold", config)
+        body = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config_digest, "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": layer_digest, "size": len(layer)}]}).encode()
+        up.push_manifest("it/cold", "v1", body, OCI_MANIFEST)
+
+        def at_once(fetch):
+            results = [None] * 8
+            barrier = threading.Barrier(8)
+
+            def run(i):
+                barrier.wait()
+                results[i] = fetch()
+
+            threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            return results
+
+        for r in at_once(lambda: self.get_manifest("up/it/cold", "v1")):
+            self.assertEqual((r.status, r.body), (200, body), r)
+        self.assertEqual(self.manifest_requests("it/cold", "GET"), 1)
+        for r in at_once(lambda: self.get_blob("up/it/cold", layer_digest)):
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.body == layer, "a client got other bytes")
+        self.assertEqual(self.upstream.requests("GET", f"/v2/it/cold/blobs/{layer_digest}"), 1,
+                         "8 concurrent misses of one blob made more than one upstream fetch")
+
     def test_unknown_upstream_names(self):
         r = self.get_manifest("up/it/nothing", "v1")
         self.assert_error(r, 404, "MANIFEST_UNKNOWN")
