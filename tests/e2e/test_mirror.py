@@ -391,6 +391,31 @@ class MirrorPullTest(MirrorTestCase):
         self.assertEqual(self.upstream.requests("GET", f"/v2/it/cold/blobs/{layer_digest}"), 1,
                          "8 concurrent misses of one blob made more than one upstream fetch")
 
+    def test_index_children_fetched_when_asked(self):
+        """A multi-platform index through the mirror: the index by tag, then
+        each child by digest as a client asks, then its blobs; Docker's
+        manifest list likewise."""
+        up = upstream_helpers(self.upstream)
+        for media_type, child_type in ((OCI_INDEX, OCI_MANIFEST),
+                                       (DOCKER_LIST, DOCKER_MANIFEST)):
+            name = "it/multi-" + ("oci" if media_type == OCI_INDEX else "docker")
+            children = [up.make_image(name, None, media_type=child_type) for _ in range(2)]
+            index = up.make_index(name, children, "v1", media_type=media_type)
+            r = self.get_manifest(f"up/{name}", "v1")
+            self.assertEqual((r.status, r.body, r.header("Content-Type")),
+                             (200, index.body, media_type), r)
+            tree = self.server.tree
+            for child in children:
+                self.assertFalse(tree.revision_link(f"up/{name}", child.digest).exists(),
+                                 "a child was fetched before anyone asked")
+            for child in children:
+                r = self.get_manifest(f"up/{name}", child.digest)
+                self.assertEqual((r.status, r.body), (200, child.body), r)
+                self.assert_link(tree.revision_link(f"up/{name}", child.digest), child.digest)
+                for blob in [child.config] + child.layers:
+                    r = self.get_blob(f"up/{name}", sha256(blob))
+                    self.assertEqual((r.status, r.body), (200, blob), r)
+
     def test_unknown_upstream_names(self):
         r = self.get_manifest("up/it/nothing", "v1")
         self.assert_error(r, 404, "MANIFEST_UNKNOWN")
