@@ -29,6 +29,7 @@
 #include "src/http/connections.h"
 #include "src/observe/access_log.h"
 #include "src/http/endpoints.h"
+#include "src/http/mirror_namespace.h"
 #include "src/observe/metrics.h"
 #include "src/http/endpoint_context.h"
 #include "src/http/body_spool.h"
@@ -388,6 +389,9 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         response_send_failure(req, result);
         return 0;
     }
+    if (req->query_at != SIZE_MAX) /* containerd's ?ns= (src/http/mirror_namespace.h) */
+        mirror_namespace_apply(state->runtime, req->path.base + req->query_at + 1,
+                               req->path.len - req->query_at - 1, &route);
     const struct endpoint *row = endpoint_find(route.kind, req->method.base, req->method.len);
     struct password_check *check = NULL;
     result = access_control_identify(req, state->runtime, thread->server->login_limiter,

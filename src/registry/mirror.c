@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,19 @@ struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, co
     if (everything != NULL &&
         upstream_remote_name(upstream_settings_of(everything), name, remote, remote_size) == 1)
         return everything;
+    return NULL;
+}
+
+struct upstream *mirror_find_host(struct upstream *const *upstreams, size_t count, const char *host)
+{
+    for (size_t i = 0; i < count; i++) {
+        const struct upstream_settings *settings = upstream_settings_of(upstreams[i]);
+        if (settings->prefix[0] == '\0')
+            continue;
+        for (size_t j = 0; j < settings->host_count; j++)
+            if (strcasecmp(settings->hosts[j], host) == 0)
+                return upstreams[i];
+    }
     return NULL;
 }
 

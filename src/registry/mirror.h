@@ -59,6 +59,11 @@
 struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, const char *name,
                              char *remote, size_t remote_size);
 
+/* The mirror (with a prefix) whose `hosts` name `host` (containerd's
+ * `?ns=docker.io`; case-insensitive), or NULL. */
+struct upstream *mirror_find_host(struct upstream *const *upstreams, size_t count,
+                                  const char *host);
+
 /* 1 when the manifest `reference` of `name` may be served from the tree
  * without asking the upstream (a digest it has; a tag it has, checked less
  * than `ttl_seconds` ago), else 0. A few stat() calls: an event loop may

@@ -266,7 +266,7 @@ class MirrorTestCase(CairnTestCase):
         credentials.write_text(f"{USER}:{password_of(USER)}\n")
         return CairnServer(config=mirrors_config([
             {"prefix": "up", "url": url, "username": USER, "password": password_of(USER),
-             "ttl": "1h"},
+             "ttl": "1h", "hosts": "[upstream.example, other.example]"},
             {"prefix": "fast", "url": url, "credentials_file": str(credentials), "ttl": "2s"},
         ]))
 
@@ -415,6 +415,24 @@ class MirrorPullTest(MirrorTestCase):
                 for blob in [child.config] + child.layers:
                     r = self.get_blob(f"up/{name}", sha256(blob))
                     self.assertEqual((r.status, r.body), (200, blob), r)
+
+    def test_containerd_namespace(self):
+        """containerd's hosts.toml mirror: no prefix, ?ns=<upstream host>."""
+        r = self.req("GET", "/v2/it/app/manifests/v1?ns=Upstream.Example",
+                     headers={"Accept": ACCEPT})
+        self.assertEqual((r.status, r.body, r.header("Docker-Content-Digest")),
+                         (200, self.app.body, self.app.digest), r)
+        self.assert_link(self.server.tree.tag_current_link("up/it/app", "v1"), self.app.digest)
+        blob = self.app.layers[0]
+        r = self.req("GET", f"/v2/it/app/blobs/{sha256(blob)}?ns=other.example")
+        self.assertEqual((r.status, r.body), (200, blob), r)
+        # The mirror's repository: pushes refused there too.
+        r = self.req("POST", "/v2/it/app/blobs/uploads/?ns=upstream.example")
+        self.assert_error(r, 405, "UNSUPPORTED")
+        # An ns no mirror lists leaves the name local (and it/app is not).
+        r = self.req("GET", "/v2/it/app/manifests/v1?ns=docker.io", headers={"Accept": ACCEPT})
+        self.assert_error(r, 404, "NAME_UNKNOWN")
+        self.assertFalse(self.server.tree.repo("it/app").exists())
 
     def test_unknown_upstream_names(self):
         r = self.get_manifest("up/it/nothing", "v1")
