@@ -10,12 +10,17 @@
 #   - TLS (a CA made with openssl) and htpasswd: push with --user and
 #     --tlscacert, pull with --user and the CA named in a hosts.toml
 #     (--hosts-dir); without credentials, with a wrong password and without
-#     trusting the CA, push and pull fail.
+#     trusting the CA, push and pull fail;
+#   - through a mirror (docs/mirror.md): docker-registry holds the index,
+#     cairn mirrors it with hosts: [upstream.test], and ctr pulls
+#     upstream.test/it/multiarch:1 with a hosts.toml naming cairn (which
+#     containerd asks with ?ns=upstream.test), then again with the upstream
+#     stopped.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
-require_tools containerd ctr openssl cairn
+require_tools containerd ctr openssl cairn docker-registry
 require_root "ctr.sh runs its own containerd"
 init_workdir --short
 export TMPDIR=$WORK/tmp; mkdir -p "$TMPDIR"
@@ -137,6 +142,48 @@ done
 expect_local_content
 expect_fetched it/multiarch "$mark"
 log "ok: ctr images pull --all-platforms (after rm --sync): index, both platforms, configs and layers from cairn, byte-identical"
+stop_cairn
+
+# ---------------------------------------------------------------------------
+log "== through a mirror: hosts.toml, ?ns= (docs/mirror.md)"
+start_distribution "$WORK/upstream"
+ct images import --all-platforms --snapshotter native "$WORK/index.tar" >/dev/null 2>&1 || die "ctr images import failed"
+ct images tag local.test/it/multiarch:1 "$DIST/it/multiarch:1" >/dev/null || die "ctr images tag failed"
+ct_push "$WORK/push-upstream" --plain-http "$DIST/it/multiarch:1" \
+    || { cat "$WORK/push-upstream" >&2; die "ctr images push to docker-registry failed"; }
+cat >"$WORK/mirror.yml" <<EOF
+version: 0.1
+cairn:
+  mirrors:
+    - prefix: up
+      url: http://$DIST
+      hosts: [upstream.test]
+EOF
+start_cairn "$WORK/mirror" --config "$WORK/mirror.yml"
+# upstream.test does not resolve: what ctr gets, the mirror gave it.
+mkdir -p "$WORK/hosts-mirror/upstream.test"
+printf 'server = "http://upstream.test"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' \
+    "$CAIRN" >"$WORK/hosts-mirror/upstream.test/hosts.toml"
+MIRRORED=(--hosts-dir "$WORK/hosts-mirror" --all-platforms --snapshotter native upstream.test/it/multiarch:1)
+rm_all_images
+ct images pull "${MIRRORED[@]}" >"$WORK/pull-mirror1" 2>&1 \
+    || { cat "$WORK/pull-mirror1" "$CAIRN_LOG" >&2; die "ctr images pull through the mirror failed"; }
+expect_image upstream.test/it/multiarch:1
+expect_local_content
+grep -qF '"HEAD /v2/it/multiarch/manifests/1?ns=upstream.test" 200' "$CAIRN_LOG" \
+    || { cat "$CAIRN_LOG" >&2; die "ctr did not resolve the tag at cairn with ?ns=upstream.test"; }
+for d in "${BLOBS[@]}"; do
+    grep -qF "/$d?ns=upstream.test\" 200" "$CAIRN_LOG" || die "ctr did not fetch $d from cairn's mirror"
+done
+expect_tag "$WORK/mirror" up/it/multiarch 1 "$INDEX_DIGEST"
+log "ok: ctr images pull through cairn's mirror (?ns=upstream.test): the index, both platforms, byte-identical; cached as up/it/multiarch"
+stop_distribution
+rm_all_images
+ct images pull "${MIRRORED[@]}" >"$WORK/pull-mirror2" 2>&1 \
+    || { cat "$WORK/pull-mirror2" >&2; die "ctr images pull from the mirror's cache failed"; }
+expect_image upstream.test/it/multiarch:1
+expect_local_content
+log "ok: the same pull with the upstream stopped, from the mirror's cache"
 stop_cairn
 
 # ---------------------------------------------------------------------------
