@@ -9,6 +9,7 @@
 #include "layout/error.h"
 #include "src/http/blob_sender.h"
 #include "src/http/range.h"
+#include "src/observe/metrics.h"
 #include "src/registry/mirror.h"
 #include "src/registry/repository.h"
 #include "src/http/response.h"
@@ -160,12 +161,15 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
     unsigned how = serve_request(endpoint, req);
     int result =
         serve_blob(endpoint->registry, route->name, digest, how | BLOB_SERVE_NOW, &serving);
+    struct runtime *runtime = endpoint->runtime;
+    char remote[UPSTREAM_NAME_MAX];
     if (result == 0) {
+        if (runtime->upstream_count > 0 && mirror_find(runtime->upstreams, runtime->upstream_count,
+                                                       route->name, remote, sizeof remote) != NULL)
+            metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_HIT);
         respond_with_blob(endpoint, req, digest, &serving);
         return;
     }
-    struct runtime *runtime = endpoint->runtime;
-    char remote[UPSTREAM_NAME_MAX];
     struct upstream *upstream =
         result == -REGISTRY_ERROR_BLOB_UNKNOWN && runtime->upstream_count > 0
             ? mirror_find(runtime->upstreams, runtime->upstream_count, route->name, remote,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "layout/error.h"
+#include "src/observe/metrics.h"
 #include "src/registry/manifest_cache.h"
 #include "src/registry/mirror.h"
 #include "src/registry/repository.h"
@@ -249,6 +250,8 @@ void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
         submit(endpoint, req, route, plan_mirror_read, NULL);
         return;
     }
+    if (upstream != NULL)
+        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_HIT);
     int result = route->reference_too_long
                      ? repository_manifest_unknown(&registry->tree, route->name, NULL)
                      : repository_resolve_manifest(&registry->tree, route->name, route->reference,

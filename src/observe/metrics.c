@@ -36,6 +36,9 @@ static const char *const AUTH_LABELS[METRICS_AUTH_FAILURE_COUNT] = {
     "token_expired", "client_certificate", "denied"};
 
 static const char *const LOGIN_LIMIT_LABELS[METRICS_LOGIN_LIMIT_COUNT] = {"address", "user"};
+static const char *const MIRROR_KIND_LABELS[METRICS_MIRROR_KIND_COUNT] = {"manifest", "blob"};
+static const char *const MIRROR_OUTCOME_LABELS[METRICS_MIRROR_OUTCOME_COUNT] = {
+    "hit", "checked", "fetched", "joined", "stale", "failed"};
 
 /* Threads beyond this many share shards (still exact: the adds are atomic). */
 #define SHARD_COUNT 16
@@ -65,6 +68,8 @@ static _Atomic uint64_t body_spool_failures;
 static _Atomic uint64_t connection_events[METRICS_CONNECTION_EVENT_COUNT];
 static _Atomic int64_t connections_open;
 static _Atomic uint64_t http2_rapid_reset_closed;
+static _Atomic uint64_t mirror_requests[METRICS_MIRROR_KIND_COUNT][METRICS_MIRROR_OUTCOME_COUNT];
+static _Atomic uint64_t mirror_fetched_bytes;
 static double process_start_seconds;
 
 /* Runs when the program starts (the object is linked in because the server
@@ -194,6 +199,18 @@ void metrics_http2_rapid_reset_closed(void)
     add(&http2_rapid_reset_closed, 1);
 }
 
+void metrics_mirror(enum metrics_mirror_kind kind, enum metrics_mirror_outcome outcome)
+{
+    if ((unsigned)kind < METRICS_MIRROR_KIND_COUNT &&
+        (unsigned)outcome < METRICS_MIRROR_OUTCOME_COUNT)
+        add(&mirror_requests[kind][outcome], 1);
+}
+
+void metrics_mirror_fetched_bytes(uint64_t bytes)
+{
+    add(&mirror_fetched_bytes, bytes);
+}
+
 void metrics_reset(void)
 {
     for (size_t s = 0; s < SHARD_COUNT; s++) {
@@ -223,6 +240,10 @@ void metrics_reset(void)
         atomic_store(&connection_events[i], 0);
     atomic_store(&connections_open, 0);
     atomic_store(&http2_rapid_reset_closed, 0);
+    for (size_t k = 0; k < METRICS_MIRROR_KIND_COUNT; k++)
+        for (size_t o = 0; o < METRICS_MIRROR_OUTCOME_COUNT; o++)
+            atomic_store(&mirror_requests[k][o], 0);
+    atomic_store(&mirror_fetched_bytes, 0);
 }
 
 static void header(FILE *out, const char *name, const char *type, const char *help)
@@ -336,6 +357,16 @@ static void render_process(FILE *out)
            "too fast.");
     fprintf(out, "cairn_http2_rapid_reset_closed_total %" PRIu64 "\n",
             load(&http2_rapid_reset_closed));
+    header(out, "cairn_mirror_requests_total", "counter",
+           "Requests for a mirrored manifest or blob, by what serving them took "
+           "(docs/mirror.md).");
+    for (size_t k = 0; k < METRICS_MIRROR_KIND_COUNT; k++)
+        for (size_t o = 0; o < METRICS_MIRROR_OUTCOME_COUNT; o++)
+            fprintf(out, "cairn_mirror_requests_total{kind=\"%s\",outcome=\"%s\"} %" PRIu64 "\n",
+                    MIRROR_KIND_LABELS[k], MIRROR_OUTCOME_LABELS[o], load(&mirror_requests[k][o]));
+    header(out, "cairn_mirror_fetched_bytes_total", "counter",
+           "Bytes of manifests and blobs fetched from mirrors' upstreams and stored.");
+    fprintf(out, "cairn_mirror_fetched_bytes_total %" PRIu64 "\n", load(&mirror_fetched_bytes));
 
     header(out, "cairn_http_connections", "gauge", "Client connections open.");
     fprintf(out, "cairn_http_connections %" PRId64 "\n",

@@ -134,6 +134,27 @@ void metrics_connections_add(int delta);
  * streams too fast (src/http/http2_reset_guard.h). */
 void metrics_http2_rapid_reset_closed(void);
 
+/* Pull-through mirrors (src/registry/mirror.h): what a request for a
+ * mirrored manifest or blob took, as
+ * cairn_mirror_requests_total{kind=...,outcome=...}, and the bytes fetched
+ * from upstreams, cairn_mirror_fetched_bytes_total. */
+enum metrics_mirror_kind {
+    METRICS_MIRROR_MANIFEST,
+    METRICS_MIRROR_BLOB,
+    METRICS_MIRROR_KIND_COUNT
+};
+enum metrics_mirror_outcome {
+    METRICS_MIRROR_HIT,     /* "hit": served from the tree, no upstream request */
+    METRICS_MIRROR_CHECKED, /* "checked": a tag past its ttl, unchanged upstream (one HEAD) */
+    METRICS_MIRROR_FETCHED, /* "fetched": fetched from the upstream and stored */
+    METRICS_MIRROR_JOINED,  /* "joined": waited for the same fetch by another request */
+    METRICS_MIRROR_STALE,   /* "stale": the upstream failed, the cached copy was served */
+    METRICS_MIRROR_FAILED,  /* "failed": the upstream failed (or lied), nothing to serve */
+    METRICS_MIRROR_OUTCOME_COUNT
+};
+void metrics_mirror(enum metrics_mirror_kind kind, enum metrics_mirror_outcome outcome);
+void metrics_mirror_fetched_bytes(uint64_t bytes);
+
 /* The whole exposition (text/plain; version=0.0.4), NUL-terminated, in a
  * malloc'd buffer the caller frees. 0, or -ENOMEM with error_set(). */
 int metrics_render(char **out, size_t *length);

@@ -14,6 +14,7 @@
 #include "layout/error.h"
 #include "layout/names.h"
 #include "src/observe/access_log.h"
+#include "src/observe/metrics.h"
 #include "src/registry/registry_error.h"
 #include "src/registry/repository.h"
 
@@ -185,6 +186,7 @@ static int store_manifest(const struct tree *tree, struct blob_store *blobs, con
                                               fetched->body, fetched->length, &put);
     if (result < 0)
         return result;
+    metrics_mirror_fetched_bytes(fetched->length);
     *digest_out = put.digest;
     return 0;
 }
@@ -200,10 +202,14 @@ static int fill_by_digest(const struct tree *tree, struct blob_store *blobs,
         return 0;
     struct upstream_manifest fetched;
     int result = upstream_fetch_manifest(upstream, remote, reference, 0, &fetched);
-    if (result < 0)
+    if (result < 0) {
+        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_FAILED);
         return upstream_failure(result, 1, reference);
+    }
     result = store_manifest(tree, blobs, name, reference, &wanted, &fetched, digest_out);
     upstream_manifest_release(&fetched);
+    metrics_mirror(METRICS_MIRROR_MANIFEST,
+                   result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
     return result;
 }
 
@@ -214,6 +220,7 @@ static int serve_stale(const char *name, const char *tag, const struct digest *l
     (void)result;
     log_message(LOG_LEVEL_WARN, "mirror: serving the cached %s:%s (%s): %s", name, tag,
                 local->string, error_message());
+    metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_STALE);
     *digest_out = *local;
     return 0;
 }
@@ -239,18 +246,24 @@ static int fill_by_tag(const struct tree *tree, struct blob_store *blobs, struct
             if (result < 0)
                 log_message(LOG_LEVEL_WARN, "mirror: %s", error_message());
             *digest_out = local;
+            metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_CHECKED);
             return 0;
         }
     }
     result = upstream_fetch_manifest(upstream, remote, tag, 0, &fetched);
-    if (result < 0)
-        return have_local ? serve_stale(name, tag, &local, result, digest_out)
-                          : upstream_failure(result, 1, tag);
+    if (result < 0 && have_local)
+        return serve_stale(name, tag, &local, result, digest_out);
+    if (result < 0) {
+        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_FAILED);
+        return upstream_failure(result, 1, tag);
+    }
     result = store_manifest(tree, blobs, name, tag, fetched.has_digest ? &fetched.digest : NULL,
                             &fetched, digest_out);
     upstream_manifest_release(&fetched);
     if (result < 0 && have_local)
         return serve_stale(name, tag, &local, result, digest_out);
+    metrics_mirror(METRICS_MIRROR_MANIFEST,
+                   result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
     return result;
 }
 
@@ -262,15 +275,18 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
     snprintf(key, sizeof key, "m %s %.*s", name, (int)DIGEST_STRING_MAX, reference);
     struct flight *mine;
     int result;
-    if (flight_join(key, &mine, &result, digest_out) == 1)
+    if (flight_join(key, &mine, &result, digest_out) == 1) {
+        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_JOINED);
         return result;
+    }
     /* Filled while this work waited for a thread (a flight that landed
      * since): the tree answers. */
     const struct upstream_settings *settings = upstream_settings_of(upstream);
     if (mirror_manifest_is_fresh(tree, name, reference, settings->ttl_seconds) &&
-        repository_resolve_manifest(tree, name, reference, digest_out, NULL) == 0)
+        repository_resolve_manifest(tree, name, reference, digest_out, NULL) == 0) {
+        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_HIT);
         result = 0;
-    else if (is_tag(reference))
+    } else if (is_tag(reference))
         result = fill_by_tag(tree, blobs, upstream, name, remote, reference, digest_out);
     else
         result = fill_by_digest(tree, blobs, upstream, name, remote, reference, digest_out);
@@ -290,6 +306,7 @@ static int write_slice(void *context, const char *data, size_t length)
     struct blob_fill *fill = context;
     if (digest_hasher_update(&fill->hasher, data, length) < 0)
         return -EIO;
+    metrics_mirror_fetched_bytes(length);
     while (length > 0) {
         ssize_t written = write(fill->fd, data, length);
         if (written < 0 && errno == EINTR)
@@ -352,13 +369,19 @@ int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
     snprintf(key, sizeof key, "b %s %s", name, digest->string);
     struct flight *mine;
     int result;
-    if (flight_join(key, &mine, &result, NULL) == 1)
+    if (flight_join(key, &mine, &result, NULL) == 1) {
+        metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_JOINED);
         return result;
+    }
     struct blob_info info;
-    if (repository_stat_blob(tree, blobs, name, digest, &info) == 0)
+    if (repository_stat_blob(tree, blobs, name, digest, &info) == 0) {
         result = 0; /* filled while this work waited for a thread */
-    else
+        metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_HIT);
+    } else {
         result = fill_blob(tree, blobs, upstream, name, remote, digest);
+        metrics_mirror(METRICS_MIRROR_BLOB,
+                       result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
+    }
     flight_land(mine, result, NULL);
     return result;
 }

@@ -434,6 +434,32 @@ class MirrorPullTest(MirrorTestCase):
         self.assert_error(r, 404, "NAME_UNKNOWN")
         self.assertFalse(self.server.tree.repo("it/app").exists())
 
+    def mirror_metrics(self):
+        r = self.req("GET", "/metrics")
+        self.assertEqual(r.status, 200, r)
+        text = r.body.decode()
+        counts = {(k, o): int(v) for k, o, v in re.findall(
+            r'^cairn_mirror_requests_total\{kind="(\w+)",outcome="(\w+)"\} (\d+)$', text, re.M)}
+        fetched = int(re.search(r"^cairn_mirror_fetched_bytes_total (\d+)$", text, re.M).group(1))
+        return counts, fetched
+
+    def test_metrics(self):
+        img = upstream_helpers(self.upstream).make_image("it/metrics", "v1")
+        before, bytes_before = self.mirror_metrics()
+        self.assertEqual(self.get_manifest("fast/it/metrics", "v1").status, 200)
+        self.assertEqual(self.get_manifest("fast/it/metrics", "v1").status, 200)
+        layer = img.layers[0]
+        self.assertEqual(self.get_blob("fast/it/metrics", sha256(layer)).status, 200)
+        self.assertEqual(self.get_blob("fast/it/metrics", sha256(layer)).status, 200)
+        time.sleep(FAST_TTL_PASSED)
+        self.assertEqual(self.get_manifest("fast/it/metrics", "v1").status, 200)
+        after, bytes_after = self.mirror_metrics()
+        delta = {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)}
+        self.assertEqual(delta, {("manifest", "fetched"): 1, ("manifest", "hit"): 1,
+                                 ("manifest", "checked"): 1, ("blob", "fetched"): 1,
+                                 ("blob", "hit"): 1})
+        self.assertEqual(bytes_after - bytes_before, len(img.body) + len(layer))
+
     def test_unknown_upstream_names(self):
         r = self.get_manifest("up/it/nothing", "v1")
         self.assert_error(r, 404, "MANIFEST_UNKNOWN")
