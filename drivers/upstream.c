@@ -402,6 +402,7 @@ struct exchange {
     char www_authenticate[HEADER_VALUE_MAX];
     char content_type[MEDIA_TYPE_MAX];
     char digest[DIGEST_STRING_MAX + 1];
+    int64_t content_length; /* -1: none */
     /* A 2xx body: into `body` (bounded by `body_max`) or to the sink. */
     char *body;
     size_t length, body_max;
@@ -435,6 +436,7 @@ static size_t on_header(char *data, size_t size, size_t count, void *pointer)
     if (length >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         /* A new response (after a redirect): forget the last one's. */
         exchange->www_authenticate[0] = exchange->content_type[0] = exchange->digest[0] = '\0';
+        exchange->content_length = -1;
         return length;
     }
     const char *colon = memchr(data, ':', length);
@@ -452,6 +454,13 @@ static size_t on_header(char *data, size_t size, size_t count, void *pointer)
                           sizeof exchange->content_type);
     else if (name_length == 21 && strncasecmp(data, "docker-content-digest", 21) == 0)
         copy_header_value(value, value_length, exchange->digest, sizeof exchange->digest);
+    else if (name_length == 14 && strncasecmp(data, "content-length", 14) == 0) {
+        char number[32];
+        copy_header_value(value, value_length, number, sizeof number);
+        char *end;
+        long long parsed = strtoll(number, &end, 10);
+        exchange->content_length = end != number && *end == '\0' && parsed >= 0 ? parsed : -1;
+    }
     return length;
 }
 
@@ -776,6 +785,27 @@ int upstream_fetch_manifest(struct upstream *upstream, const char *remote_name,
         digest_parse(exchange.digest, strlen(exchange.digest), &out->digest) == 0)
         out->has_digest = 1;
     return 0;
+}
+
+int upstream_head_blob(struct upstream *upstream, const char *remote_name,
+                       const struct digest *digest, int64_t *size_out)
+{
+    char url[URL_MAX], scope[UPSTREAM_NAME_MAX + 32];
+    int result = scope_of(remote_name, scope, sizeof scope);
+    if (result < 0)
+        return result;
+    int written = snprintf(url, sizeof url, "%s/v2/%s/blobs/%s", upstream->settings->url,
+                           remote_name, digest->string);
+    if (written < 0 || (size_t)written >= sizeof url)
+        return error_set(-ENAMETOOLONG, "blob URL too long");
+    struct exchange exchange = {.body_max = 0};
+    struct request request = {
+        .method = "HEAD", .url = url, .timeout_seconds = UPSTREAM_REQUEST_TIMEOUT_SECONDS};
+    result = authorized(upstream, scope, &request, &exchange);
+    if (result == 0 && exchange.status != 200)
+        result = status_result(url, exchange.status, &exchange);
+    *size_out = exchange.content_length;
+    return result;
 }
 
 int upstream_fetch_blob(struct upstream *upstream, const char *remote_name,

@@ -156,6 +156,12 @@ void upstream_manifest_release(struct upstream_manifest *manifest);
 int upstream_fetch_manifest(struct upstream *upstream, const char *remote_name,
                             const char *reference, int head, struct upstream_manifest *out);
 
+/* HEAD /v2/<remote_name>/blobs/<digest>: 0 when the upstream has the blob
+ * for that repository (its size in `size_out`, -1 when it sent none),
+ * -ENOENT when it does not. */
+int upstream_head_blob(struct upstream *upstream, const char *remote_name,
+                       const struct digest *digest, int64_t *size_out);
+
 /* GET /v2/<remote_name>/blobs/<digest>: the bytes go to sink(context, data,
  * length) as they arrive (a non-zero return stops the transfer and is
  * returned). Nothing reaches the sink unless the answer is a 200. */

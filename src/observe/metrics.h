@@ -145,7 +145,8 @@ enum metrics_mirror_kind {
 };
 enum metrics_mirror_outcome {
     METRICS_MIRROR_HIT,     /* "hit": served from the tree, no upstream request */
-    METRICS_MIRROR_CHECKED, /* "checked": a tag past its ttl, unchanged upstream (one HEAD) */
+    METRICS_MIRROR_CHECKED, /* "checked": one HEAD upstream confirmed what the tree has (a
+                             * tag past its ttl, a blob the store had for another repository) */
     METRICS_MIRROR_FETCHED, /* "fetched": fetched from the upstream and stored */
     METRICS_MIRROR_JOINED,  /* "joined": waited for the same fetch by another request */
     METRICS_MIRROR_STALE,   /* "stale": the upstream failed, the cached copy was served */

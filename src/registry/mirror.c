@@ -374,9 +374,18 @@ int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
         return result;
     }
     struct blob_info info;
+    int64_t size = -1;
     if (repository_stat_blob(tree, blobs, name, digest, &info) == 0) {
         result = 0; /* filled while this work waited for a thread */
         metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_HIT);
+    } else if (blob_store_stat(blobs, digest, &info) == 0 &&
+               upstream_head_blob(upstream, remote, digest, &size) == 0 &&
+               (size < 0 || size == info.size) &&
+               repository_link_blob(tree, blobs, name, digest) == 0) {
+        /* The store has the bytes (another repository's), and the upstream
+         * says this repository has them too: linked, not fetched again. */
+        result = 0;
+        metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_CHECKED);
     } else {
         result = fill_blob(tree, blobs, upstream, name, remote, digest);
         metrics_mirror(METRICS_MIRROR_BLOB,

@@ -28,6 +28,9 @@
  *  - a blob missing from the repository is fetched whole into a scratch file
  *    (R/.cairn-tmp), hashed while written, and committed and linked only if
  *    its digest verifies; bytes that do not are deleted;
+ *  - a blob the store already has (for another repository) is linked after
+ *    one HEAD upstream confirms this repository has it (same size), not
+ *    fetched again;
  *  - one fetch per missing object in this process: a fill of a manifest
  *    (name and reference) or blob (name and digest) that another thread is
  *    making waits for it and takes its result; a fill that starts after

@@ -460,6 +460,28 @@ class MirrorPullTest(MirrorTestCase):
                                  ("blob", "hit"): 1})
         self.assertEqual(bytes_after - bytes_before, len(img.body) + len(layer))
 
+    def test_blob_in_the_store_is_linked_after_a_head(self):
+        img = upstream_helpers(self.upstream).make_image("it/shared", "v1")
+        layer = img.layers[0]
+        path = rf"/v2/it/shared/blobs/{sha256(layer)}"
+        self.assertEqual(self.get_blob("up/it/shared", sha256(layer)).status, 200)
+        self.assertEqual((self.upstream.requests("GET", path),
+                          self.upstream.requests("HEAD", path)), (1, 0))
+        # Another repository of the tree, the same blob: a HEAD, no transfer.
+        r = self.get_blob("fast/it/shared", sha256(layer))
+        self.assertEqual((r.status, r.body), (200, layer), r)
+        self.assertEqual((self.upstream.requests("GET", path),
+                          self.upstream.requests("HEAD", path)), (1, 1))
+        self.assert_link(self.server.tree.layer_link("fast/it/shared", sha256(layer)),
+                         sha256(layer))
+        # A blob the upstream does not have for the repository is not linked
+        # into it, though the store has it (pushed to a local repository).
+        secret = self.make_image("local/secret", "v1")
+        digest = sha256(secret.layers[0])
+        r = self.get_blob("up/it/shared", digest)
+        self.assert_error(r, 404, "BLOB_UNKNOWN")
+        self.assertFalse(self.server.tree.layer_link("up/it/shared", digest).exists())
+
     def test_unknown_upstream_names(self):
         r = self.get_manifest("up/it/nothing", "v1")
         self.assert_error(r, 404, "MANIFEST_UNKNOWN")
