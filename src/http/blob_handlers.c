@@ -45,7 +45,7 @@ static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req,
     }
     response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
                         digest->string_length);
-    response_add_header_format(req, "etag", "ETag", "\"%s\"", digest->string);
+    response_add_digest_etag(req, digest->string, digest->string_length);
     if (etag_matches(request_header(req, "if-none-match"), digest)) {
         blob_reader_close(reader);
         response_send(req, 304, NULL, NULL, 0);

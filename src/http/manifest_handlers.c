@@ -20,7 +20,7 @@ static void answer_manifest(h2o_req_t *req, const struct digest *digest, const c
 {
     response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
                         digest->string_length);
-    response_add_header_format(req, "etag", "ETag", "\"%s\"", digest->string);
+    response_add_digest_etag(req, digest->string, digest->string_length);
     h2o_iovec_t if_none_match = request_header(req, "if-none-match");
     if (if_none_match.base != NULL && h2o_strstr(if_none_match.base, if_none_match.len,
                                                  digest->string, digest->string_length) != SIZE_MAX)

@@ -87,6 +87,15 @@ void response_add_header(h2o_req_t *req, const char *name, const char *orig_name
                           copy.base, copy.len);
 }
 
+void response_add_digest_etag(h2o_req_t *req, const char *digest, size_t digest_length)
+{
+    char *value = h2o_mem_alloc_pool(&req->pool, digest_length + 2);
+    value[0] = '"';
+    memcpy(value + 1, digest, digest_length);
+    value[digest_length + 1] = '"';
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, "ETag", value, digest_length + 2);
+}
+
 void response_add_header_format(h2o_req_t *req, const char *name, const char *orig_name,
                                 const char *format, ...)
 {

@@ -22,6 +22,8 @@
 /* Adds a header; `name` must be a lowercase literal, `value` is copied. */
 void response_add_header(h2o_req_t *req, const char *name, const char *orig_name, const char *value,
                          size_t value_length);
+/* ETag: the digest in double quotes (blobs and manifests). */
+void response_add_digest_etag(h2o_req_t *req, const char *digest, size_t digest_length);
 /* response_add_header with a printf-formatted value. */
 void response_add_header_format(h2o_req_t *req, const char *name, const char *orig_name,
                                 const char *format, ...) __attribute__((format(printf, 4, 5)));

@@ -64,6 +64,37 @@ static void put_format(struct line *line, const char *format, ...)
     put(line, text, (size_t)length);
 }
 
+/* Decimal digits of `value` (no printf: this runs once per request). */
+static void put_unsigned(struct line *line, uint64_t value)
+{
+    char digits[20];
+    size_t count = 0;
+    do {
+        digits[sizeof digits - 1 - count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    put(line, digits + sizeof digits - count, count);
+}
+
+static void put_signed(struct line *line, long long value)
+{
+    if (value < 0) {
+        put(line, "-", 1);
+        put_unsigned(line, (uint64_t)0 - (uint64_t)value);
+    } else {
+        put_unsigned(line, (uint64_t)value);
+    }
+}
+
+/* `thousandths` / 1000 with exactly three decimals, as "%.3f" shows it. */
+static void put_thousandths(struct line *line, uint64_t thousandths)
+{
+    put_unsigned(line, thousandths / 1000);
+    char decimals[4] = {'.', (char)('0' + thousandths / 100 % 10),
+                        (char)('0' + thousandths / 10 % 10), (char)('0' + thousandths % 10)};
+    put(line, decimals, sizeof decimals);
+}
+
 /* Length of the valid UTF-8 sequence that starts `text`, or 0 (RFC 3629:
  * no overlong forms, no surrogates, nothing above U+10FFFF). */
 static size_t utf8_sequence_length(const unsigned char *text, size_t available)
@@ -178,24 +209,36 @@ static void put_text_token(struct line *line, const char *text, size_t limit)
     put(line, "\"", 1);
 }
 
-/* "2026-11-25T12:00:00.123Z" */
+/* "2026-11-25T12:00:00.123Z". The text up to the seconds is formatted once
+ * a second per thread (gmtime and strftime cost more than the rest of the
+ * line). */
 static void put_time(struct line *line, const struct timespec *time)
 {
+    static _Thread_local time_t cached_second = (time_t)-1;
+    static _Thread_local char cached_text[32];
+    static _Thread_local size_t cached_length;
     struct timespec now = *time;
     if (now.tv_sec == 0 && now.tv_nsec == 0)
         clock_gettime(CLOCK_REALTIME, &now);
-    struct tm broken;
-    char text[64];
-    if (gmtime_r(&now.tv_sec, &broken) == NULL ||
-        strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &broken) == 0) {
-        put(line, "1970-01-01T00:00:00.000Z", 24);
-        return;
+    if (now.tv_sec != cached_second) {
+        struct tm broken;
+        size_t length = 0;
+        if (gmtime_r(&now.tv_sec, &broken) != NULL)
+            length = strftime(cached_text, sizeof cached_text, "%Y-%m-%dT%H:%M:%S", &broken);
+        if (length == 0) {
+            put(line, "1970-01-01T00:00:00.000Z", 24);
+            return;
+        }
+        cached_second = now.tv_sec;
+        cached_length = length;
     }
-    put_string(line, text);
+    put(line, cached_text, cached_length);
     long milliseconds = now.tv_nsec / 1000000;
     if (milliseconds < 0 || milliseconds > 999)
         milliseconds = 0;
-    put_format(line, ".%03ldZ", milliseconds);
+    char fraction[5] = {'.', (char)('0' + milliseconds / 100), (char)('0' + milliseconds / 10 % 10),
+                        (char)('0' + milliseconds % 10), 'Z'};
+    put(line, fraction, sizeof fraction);
 }
 
 static const char *level_name(enum log_level level)
@@ -237,11 +280,13 @@ int access_log_format(enum log_format format, const struct access_log_entry *ent
     if (buffer == NULL || size == 0)
         return error_set(-ENOSPC, "log line: no buffer");
     struct line line = {buffer, size - 1, 0, 0};
-    double milliseconds = entry->duration_seconds * 1000.0;
-    if (!(milliseconds >= 0))
-        milliseconds = 0;
-    if (milliseconds > 1e12)
-        milliseconds = 1e12;
+    double microseconds = entry->duration_seconds * 1e6;
+    if (!(microseconds >= 0))
+        microseconds = 0;
+    if (microseconds > 1e15)
+        microseconds = 1e15;
+    /* the duration in milliseconds with three decimals (cut, not rounded) */
+    uint64_t thousandths = (uint64_t)microseconds;
     const char *method = entry->method != NULL ? entry->method : "";
     size_t method_length = entry->method != NULL ? entry->method_length : 0;
     const char *path = entry->path != NULL ? entry->path : "";
@@ -265,10 +310,15 @@ int access_log_format(enum log_format format, const struct access_log_entry *ent
         put_json_string(&line, method, method_length, FIELD_SHORT_MAX);
         put_string(&line, ",\"path\":");
         put_json_string(&line, path, path_length, ACCESS_LOG_PATH_MAX);
-        put_format(&line, ",\"status\":%d", entry->status);
-        put_format(&line, ",\"bytes_in\":%" PRIu64, entry->bytes_in);
-        put_format(&line, ",\"bytes_out\":%" PRIu64, entry->bytes_out);
-        put_format(&line, ",\"duration_ms\":%.3f}", milliseconds);
+        put_string(&line, ",\"status\":");
+        put_signed(&line, entry->status);
+        put_string(&line, ",\"bytes_in\":");
+        put_unsigned(&line, entry->bytes_in);
+        put_string(&line, ",\"bytes_out\":");
+        put_unsigned(&line, entry->bytes_out);
+        put_string(&line, ",\"duration_ms\":");
+        put_thousandths(&line, thousandths);
+        put(&line, "}", 1);
     } else {
         put_time(&line, &entry->time);
         put_string(&line, " req=");
@@ -281,9 +331,15 @@ int access_log_format(enum log_format format, const struct access_log_entry *ent
         put_escaped(&line, method, method_length, FIELD_SHORT_MAX, ESCAPE_TEXT);
         put(&line, " ", 1);
         put_escaped(&line, path, path_length, ACCESS_LOG_PATH_MAX, ESCAPE_TEXT);
-        put_format(&line, "\" %d in=%" PRIu64 " out=%" PRIu64, entry->status, entry->bytes_in,
-                   entry->bytes_out);
-        put_format(&line, " dur=%.3fms", milliseconds);
+        put(&line, "\" ", 2);
+        put_signed(&line, entry->status);
+        put_string(&line, " in=");
+        put_unsigned(&line, entry->bytes_in);
+        put_string(&line, " out=");
+        put_unsigned(&line, entry->bytes_out);
+        put_string(&line, " dur=");
+        put_thousandths(&line, thousandths);
+        put(&line, "ms", 2);
     }
     int length = line_finish(&line);
     return length < 0 ? too_small(size) : length;
