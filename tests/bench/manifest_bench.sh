@@ -19,7 +19,8 @@
 #   BENCH_CAIRN_ARGS  []         extra cairn arguments
 #   H2O_BINARY        [/usr/bin/h2o]  (apt-get install h2o)
 #   H2LOAD            [/usr/bin/h2load]  (apt-get install nghttp2-client)
-#   BENCH_DURATION    [10s]      per run
+#   BENCH_DURATION    [5s]       per run
+#   BENCH_ROUNDS      [3]        rounds; each measures both servers back to back
 #   BENCH_CONNS       [64]       connections
 #   BENCH_WRK_THREADS [2]        client threads
 #   BENCH_H2O_ACCESS_LOG [1]     1: h2o logs each request to a file
@@ -33,7 +34,8 @@ REPO_DIR=$(cd "$HERE/../.." && pwd)
 : "${BENCH_CAIRN_ARGS:=}"
 : "${H2O_BINARY:=/usr/bin/h2o}"
 : "${H2LOAD:=/usr/bin/h2load}"
-: "${BENCH_DURATION:=10s}"
+: "${BENCH_DURATION:=5s}"
+: "${BENCH_ROUNDS:=3}"
 : "${BENCH_CONNS:=64}"
 : "${BENCH_WRK_THREADS:=2}"
 : "${BENCH_H2O_ACCESS_LOG:=1}"
@@ -100,39 +102,57 @@ bench_h2c() {
         {t[NR]=$3} END {printf "%s %.3f %.3f\n", rate, t[int(NR*0.5)]/1000, t[int(NR*0.99)]/1000}'
 }
 
+# Both servers run at once; each round measures every case on cairn and on
+# h2o back to back (the order alternating by round), so that both see the
+# same machine. Per case: the median over the rounds of each side's rate,
+# p50 and p99, and the median of the rounds' ratios.
 declare -A R
-run_server() {
-    local side=$1
-    if [[ $side = cairn ]]; then start_cairn; else start_h2o; fi
-    log "$side at $BASE"
-    local kind path out
+measure_round() {
+    local round=$1 side base kind proto path out sides=(cairn h2o)
+    (( round % 2 == 0 )) && sides=(h2o cairn)
     for kind in tag digest; do
         path=/v2/bench/app/manifests/latest
         [[ $kind = digest ]] && path=/v2/bench/app/manifests/$DIGEST
-        got=$(curl -sf -H "Accept: $OCI_MANIFEST" "$BASE$path" | sha256sum | cut -d' ' -f1)
-        [[ "sha256:$got" = "$DIGEST" ]] || die "$side: GET $path gave other bytes"
-        log "$side, by $kind, HTTP/1.1: wrk"
-        out=$(bench_manifest "$BASE" "$path") || exit 1
-        read -r R["$side.$kind.h1"] R["$side.$kind.h1.p50"] R["$side.$kind.h1.p99"] <<<"$out"
-        log "$side, by $kind, h2c: h2load"
-        out=$(bench_h2c "$BASE" "$path") || exit 1
-        read -r R["$side.$kind.h2"] R["$side.$kind.h2.p50"] R["$side.$kind.h2.p99"] <<<"$out"
+        for proto in h1 h2; do
+            for side in "${sides[@]}"; do
+                base=${BASES[$side]}
+                log "round $round: $side, by $kind, $proto"
+                if [[ $proto = h1 ]]; then
+                    out=$(bench_manifest "$base" "$path") || exit 1
+                else
+                    out=$(bench_h2c "$base" "$path") || exit 1
+                fi
+                R["$side.$kind.$proto.$round"]=$out
+            done
+        done
     done
-    kill -TERM "${PIDS[-1]}"
-    wait "${PIDS[-1]}" 2>/dev/null || true
-    unset 'PIDS[-1]'
 }
 
+# median of the numbers on stdin
+median() {
+    sort -g | awk '{v[NR]=$1} END {if (NR == 0) print ""; else if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 start_cairn
 seed_manifest "$BASE"
 DIGEST=$(sha "$WORK/seed-manifest.json")
-kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'
 mkdir -p "$WORK/static"
 cp "$WORK/seed-manifest.json" "$WORK/static/latest"
 cp "$WORK/seed-manifest.json" "$WORK/static/$DIGEST"
-
-run_server cairn
-run_server h2o
+declare -A BASES
+BASES[cairn]=$BASE
+start_h2o
+BASES[h2o]=$BASE
+for side in cairn h2o; do
+    for path in /v2/bench/app/manifests/latest "/v2/bench/app/manifests/$DIGEST"; do
+        got=$(curl -sf -H "Accept: $OCI_MANIFEST" "${BASES[$side]}$path" | sha256sum | cut -d' ' -f1)
+        [[ "sha256:$got" = "$DIGEST" ]] || die "$side: GET $path gave other bytes"
+    done
+done
+for round in $(seq "$BENCH_ROUNDS"); do
+    measure_round "$round"
+done
 
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a/b }'
@@ -140,16 +160,27 @@ ratio() {
 echo
 echo "cairn: $CAIRN_BINARY --threads $CAIRN_THREADS $BENCH_CAIRN_ARGS"
 echo "h2o: $("$H2O_BINARY" --version 2>/dev/null | head -n 1), $CAIRN_THREADS threads, access log $([[ $BENCH_H2O_ACCESS_LOG = 1 ]] && echo "to a file" || echo off)"
-echo "host: $(nproc) cores, $(uname -sr); $BENCH_CONNS connections, $BENCH_WRK_THREADS client threads, $BENCH_DURATION per run"
+echo "host: $(nproc) cores, $(uname -sr); $BENCH_CONNS connections, $BENCH_WRK_THREADS client threads, $BENCH_DURATION per run, load average before: $LOAD_BEFORE"
 echo
-printf '| %-26s | %10s | %10s | %10s | %15s | %15s |\n' measure "cairn req/s" "h2o req/s" cairn/h2o "cairn p50/p99" "h2o p50/p99"
-printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..28})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..17})" "$(printf -- '-%.0s' {1..17})"
+echo "medians of $BENCH_ROUNDS rounds (limit: cairn/h2o at least 0.8)"
+printf '| %-26s | %10s | %10s | %10s | %15s | %15s | %s|\n' measure "cairn req/s" "h2o req/s" cairn/h2o "cairn p50/p99" "h2o p50/p99" "ratio of each round "
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..28})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..17})" "$(printf -- '-%.0s' {1..17})" "$(printf -- '-%.0s' {1..21})"
 for kind in tag digest; do
     for proto in h1 h2; do
         label="by $kind, $([[ $proto = h1 ]] && echo "HTTP/1.1 (wrk)" || echo "h2c (h2load)")"
         k="$kind.$proto"
-        printf '| %-26s | %10s | %10s | %10s | %15s | %15s |\n' "$label" "${R[cairn.$k]}" "${R[h2o.$k]}" \
-            "$(ratio "${R[cairn.$k]}" "${R[h2o.$k]}")" \
-            "${R[cairn.$k.p50]}/${R[cairn.$k.p99]} ms" "${R[h2o.$k.p50]}/${R[h2o.$k.p99]} ms"
+        declare -A M=()
+        for side in cairn h2o; do
+            for field in 1 2 3; do
+                M[$side.$field]=$(for round in $(seq "$BENCH_ROUNDS"); do
+                    cut -d' ' -f"$field" <<<"${R[$side.$k.$round]}"; done | median)
+            done
+        done
+        ratios=$(for round in $(seq "$BENCH_ROUNDS"); do
+            echo "$(ratio "$(cut -d' ' -f1 <<<"${R[cairn.$k.$round]}")" "$(cut -d' ' -f1 <<<"${R[h2o.$k.$round]}")")"
+        done | tr '\n' ' ')
+        printf '| %-26s | %10s | %10s | %10s | %15s | %15s | %s|\n' "$label" "${M[cairn.1]}" "${M[h2o.1]}" \
+            "$(tr ' ' '\n' <<<"$ratios" | grep . | median)" \
+            "${M[cairn.2]}/${M[cairn.3]} ms" "${M[h2o.2]}/${M[h2o.3]} ms" "$ratios"
     done
 done
