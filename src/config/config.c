@@ -221,7 +221,7 @@ static void mapping_entry(struct loader *loader, yaml_node_t *node, size_t index
 
 static int get_string(struct loader *loader, const yaml_node_t *node, const char *key, char **out)
 {
-    const char *text;
+    const char *text = NULL;
     if (is_null(node))
         return 0;
     int result = scalar_text(loader, node, key, "a string", &text);
@@ -238,7 +238,7 @@ static int get_string(struct loader *loader, const yaml_node_t *node, const char
 static int get_buffer(struct loader *loader, const yaml_node_t *node, const char *key, char *out,
                       size_t size)
 {
-    const char *text;
+    const char *text = NULL;
     if (is_null(node))
         return 0;
     int result = scalar_text(loader, node, key, "a string", &text);
@@ -277,7 +277,7 @@ static int get_bool(struct loader *loader, const yaml_node_t *node, const char *
     static const char *const no[] = {"false", "False", "FALSE", "no",  "No",  "NO",
                                      "n",     "N",     "off",   "Off", "OFF", NULL};
     const char *expected = "true or false";
-    const char *text;
+    const char *text = NULL;
     if (is_null(node))
         return 0;
     int result = scalar_text(loader, node, key, expected, &text);
@@ -299,7 +299,7 @@ static int get_count(struct loader *loader, const yaml_node_t *node, const char 
 {
     char expected[64], buffer[96];
     snprintf(expected, sizeof expected, "a number from %u to %u", minimum, maximum);
-    const char *text;
+    const char *text = NULL;
     if (is_null(node))
         return 0;
     int result = scalar_text(loader, node, key, expected, &text);
@@ -322,7 +322,7 @@ static int get_duration(struct loader *loader, const yaml_node_t *node, const ch
 {
     char buffer[96];
     const char *expected = "a duration such as 90s, 15m or 1h30m";
-    const char *text;
+    const char *text = NULL;
     if (is_null(node))
         return 0;
     int result = scalar_text(loader, node, key, expected, &text);
@@ -348,7 +348,7 @@ static int get_size(struct loader *loader, const yaml_node_t *node, const char *
                     uint64_t minimum, uint64_t *out)
 {
     char buffer[96];
-    const char *text;
+    const char *text = NULL;
     if (is_null(node))
         return 0;
     int result = scalar_text(loader, node, key, "a size such as 512MiB", &text);
@@ -405,7 +405,7 @@ static int get_list(struct loader *loader, yaml_node_t *node, const char *key, c
             item = yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
             index_key(item_key, key, i);
         }
-        const char *text;
+        const char *text = NULL;
         result = scalar_text(loader, item, item_key, "a string", &text);
         if (result == 0 && (items[i] = strdup(text)) == NULL)
             result = out_of_memory();
@@ -438,7 +438,7 @@ static const yaml_node_t *list_item_node(struct loader *loader, const yaml_node_
 static int load_version(struct loader *loader, const yaml_node_t *node)
 {
     char buffer[96];
-    const char *text;
+    const char *text = NULL;
     if (is_null(node))
         return 0;
     int result = scalar_text(loader, node, "version", "\"0.1\"", &text);
@@ -460,7 +460,7 @@ static int load_log(struct loader *loader, yaml_node_t *node)
     for (size_t i = 0; i < count && result == 0; i++) {
         struct entry entry;
         char key[KEY_MAX], buffer[96];
-        const char *text;
+        const char *text = NULL;
         mapping_entry(loader, node, i, &entry);
         join_key(key, "log", entry.name);
         if (strcmp(entry.name, "level") == 0) {
@@ -951,7 +951,7 @@ static int load_tls(struct loader *loader, yaml_node_t *node, const char *parent
     for (size_t i = 0; i < count && result == 0; i++) {
         struct entry entry;
         char key[KEY_MAX], buffer[96];
-        const char *text;
+        const char *text = NULL;
         mapping_entry(loader, node, i, &entry);
         join_key(key, parent, entry.name);
         if (strcmp(entry.name, "certificate") == 0)
@@ -1011,7 +1011,7 @@ static int load_http(struct loader *loader, yaml_node_t *node)
     for (size_t i = 0; i < count && result == 0; i++) {
         struct entry entry;
         char key[KEY_MAX], buffer[96];
-        const char *text;
+        const char *text = NULL;
         mapping_entry(loader, node, i, &entry);
         join_key(key, "http", entry.name);
         if (strcmp(entry.name, "addr") == 0) {
