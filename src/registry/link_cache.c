@@ -72,24 +72,27 @@ static int slot_holds(const struct cache_slot *slot, const char *path, size_t le
            memcmp(slot->path, path, length) == 0;
 }
 
-int link_cache_read(const char *path, struct digest *out)
+int link_cache_read(const char *path, struct digest *out, struct link_stamp *stamp)
 {
     size_t length = strlen(path);
     struct cache_slot *slot = slot_of(path, length);
     if (slot_holds(slot, path, length)) {
-        struct link_stamp now;
-        int result = link_file_stamp(path, &now);
-        if (result == 0 && link_stamp_equal(&now, &slot->stamp)) {
+        int result = link_file_stamp(path, stamp);
+        if (result == 0 && link_stamp_equal(stamp, &slot->stamp)) {
             *out = slot->digest;
-            return 0;
+            return 1;
         }
         slot_clear(slot); /* gone, or another version */
         if (result < 0)
             return result;
     }
-    struct link_stamp stamp;
-    int result = link_file_read_stamped(path, out, &stamp);
-    if (result == 0 && stamp_settled(&stamp))
-        slot_fill(slot, path, length, &stamp, out);
-    return result;
+    return link_file_read_stamped(path, out, stamp);
+}
+
+void link_cache_keep(const char *path, const struct link_stamp *stamp, const struct digest *digest)
+{
+    if (!stamp_settled(stamp))
+        return;
+    size_t length = strlen(path);
+    slot_fill(slot_of(path, length), path, length, stamp, digest);
 }

@@ -23,20 +23,37 @@
  * of the path), one path copy each. No locks: each thread has its own, and
  * what a lookup returns is a copy.
  *
+ * A caller keeps what it read only once it has checked what it needs of it
+ * (a tag's revision exists, say); from then on, while the link is that
+ * version, lookups answer 1 and the caller may skip those checks, as long as
+ * whatever would spoil them also changes the link:
+ *
  *     struct digest target;
- *     int result = link_cache_read(path, &target); // as link_file_read()
+ *     struct link_stamp stamp;
+ *     int result = link_cache_read(path, &target, &stamp);
+ *     if (result == 0 && <target is fine>)
+ *         link_cache_keep(path, &stamp, &target);
  */
 #ifndef CAIRN_SRC_REGISTRY_LINK_CACHE_H
 #define CAIRN_SRC_REGISTRY_LINK_CACHE_H
 
 #include "layout/digest.h"
+#include "layout/link_file.h"
 
 #define LINK_CACHE_SLOTS 1024
 #define LINK_CACHE_SETTLE_SECONDS 2
 
-/* The digest the link at `path` names, as link_file_read() answers it (0;
- * -ENOENT when there is no link; -EINVAL for a link with other bytes; another
- * negative errno), from this thread's cache when the link is unchanged. */
-int link_cache_read(const char *path, struct digest *out);
+/* The digest the link at `path` names: 1 when answered from this thread's
+ * cache (the link is still the version given to link_cache_keep()); 0 when
+ * read from the link now, with that version's stamp in *stamp; otherwise as
+ * link_file_read(): -ENOENT when there is no link, -EINVAL for a link with
+ * other bytes, another negative errno. */
+int link_cache_read(const char *path, struct digest *out, struct link_stamp *stamp);
+
+/* Keeps `digest` as what the version `stamp` of `path` names (both from a
+ * link_cache_read() that answered 0), unless that version is too recent to
+ * be told from the next by its stamp (LINK_CACHE_SETTLE_SECONDS). */
+void link_cache_keep(const char *path, const struct link_stamp *stamp,
+                     const struct digest *digest);
 
 #endif

@@ -174,17 +174,26 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
     if (is_tag ? tag_validate(reference, length) < 0
                : digest_parse(reference, length, digest_out) < 0)
         return repository_manifest_unknown(tree, name, NULL);
+    char tag_path[TREE_PATH_MAX];
+    struct link_stamp tag_stamp;
     if (is_tag) {
-        result = tree_path_tag_current_link(tree, name, reference, path);
+        result = tree_path_tag_current_link(tree, name, reference, tag_path);
         if (result < 0)
             return result;
         /* The tag link changes on every push of the tag, by anyone: one
-         * stat() tells the cache whether what it read last is still there. */
-        result = link_cache_read(path, digest_out);
+         * stat() tells the cache whether what it read last is still there.
+         * A version of the tag kept by the cache had its revision when it
+         * was read, below, and still has: a tag is written after its
+         * revision, and every deletion of a revision (a manifest DELETE, by
+         * any server or tool) removes the tags naming it first, which the
+         * stat sees. So a kept tag costs that one stat(). */
+        result = link_cache_read(tag_path, digest_out, &tag_stamp);
         if (result == -ENOENT)
             return repository_manifest_unknown(tree, name, reference);
         if (result < 0)
             return result;
+        if (result == 1)
+            return 0;
     }
     result = tree_path_revision_link(tree, name, digest_out, path);
     if (result < 0)
@@ -194,6 +203,8 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
         return result;
     if (result == 0)
         return repository_manifest_unknown(tree, name, digest_out->string);
+    if (is_tag)
+        link_cache_keep(tag_path, &tag_stamp, digest_out);
     return 0;
 }
 

@@ -213,6 +213,25 @@ class TagChangedBehindTheServerTest(CairnTestCase):
         for _ in range(self.GETS):
             self.assert_error(self.get_manifest(name, "moving"), 404, "MANIFEST_UNKNOWN")
 
+    def test_manifest_deleted_by_another_server(self):
+        # A kept tag is answered without looking at its revision again: a
+        # DELETE of the revision, by any server, removes the tag first.
+        name = self.repo()
+        a = self.make_image(name, "gone")
+        time.sleep(2.2)
+        self.assert_gets(name, "gone", a.body)
+        other = CairnServer(root=self.server.root)
+        other.start()
+        try:
+            r = other.request("DELETE", f"/v2/{name}/manifests/{a.digest}")
+            self.assertEqual(r.status, 202, r)
+        finally:
+            other.stop()
+            other.cleanup()
+        for _ in range(self.GETS):
+            self.assert_error(self.get_manifest(name, "gone"), 404, "MANIFEST_UNKNOWN")
+            self.assert_error(self.get_manifest(name, a.digest), 404, "MANIFEST_UNKNOWN")
+
 
 class ManifestReadOffTheLoopTest(CairnTestCase):
     """The bytes of a manifest not in the cache are read on a worker, never

@@ -16,11 +16,17 @@ static void settle(void)
     usleep(LINK_CACHE_SETTLE_SECONDS * 1000000 + 100000);
 }
 
-static void expect_link(const char *path, const char *digest)
+enum { FROM_LINK = 0, FROM_CACHE = 1 };
+
+/* Reads `path` as a caller that keeps what it reads would. */
+static void expect_link(const char *path, const char *digest, int source)
 {
     struct digest read;
-    assert_int_equal(link_cache_read(path, &read), 0);
+    struct link_stamp stamp;
+    assert_int_equal(link_cache_read(path, &read, &stamp), source);
     assert_string_equal(read.string, digest);
+    if (source == FROM_LINK)
+        link_cache_keep(path, &stamp, &read);
 }
 
 static void test_stamps(void **state)
@@ -57,40 +63,44 @@ static void test_every_change_seen_by_the_next_read(void **state)
     support_path(path, "%s/current/link", directory);
     struct digest a = support_digest("sha256:" HEX_A), b = support_digest("sha256:" HEX_B), read;
 
-    assert_int_equal(link_cache_read(path, &read), -ENOENT);
+    struct link_stamp stamp;
+    assert_int_equal(link_cache_read(path, &read, &stamp), -ENOENT);
     assert_int_equal(link_file_write(path, &a), 0);
-    expect_link(path, "sha256:" HEX_A); /* just changed: not kept */
+    expect_link(path, "sha256:" HEX_A, FROM_LINK); /* just changed: not kept */
+    expect_link(path, "sha256:" HEX_A, FROM_LINK);
     settle();
-    expect_link(path, "sha256:" HEX_A); /* read and kept */
-    expect_link(path, "sha256:" HEX_A); /* from the cache */
+    expect_link(path, "sha256:" HEX_A, FROM_LINK); /* read and kept */
+    expect_link(path, "sha256:" HEX_A, FROM_CACHE);
 
     /* Moved by another writer (a rename of a new file, as every writer of
      * the tree does). */
     assert_int_equal(link_file_write(path, &b), 0);
-    expect_link(path, "sha256:" HEX_B);
-    expect_link(path, "sha256:" HEX_B);
+    expect_link(path, "sha256:" HEX_B, FROM_LINK);
+    expect_link(path, "sha256:" HEX_B, FROM_LINK);
 
     /* Written in place by something that is not cairn: seen too. */
     settle();
-    expect_link(path, "sha256:" HEX_B);
+    expect_link(path, "sha256:" HEX_B, FROM_LINK);
+    expect_link(path, "sha256:" HEX_B, FROM_CACHE);
     support_write_string(path, "sha256:" HEX_C);
-    expect_link(path, "sha256:" HEX_C);
+    expect_link(path, "sha256:" HEX_C, FROM_LINK);
 
     /* Spoiled: refused, not answered from the cache; mended: read again. */
     support_write_string(path, "sha256:nothex");
-    assert_int_equal(link_cache_read(path, &read), -EINVAL);
+    assert_int_equal(link_cache_read(path, &read, &stamp), -EINVAL);
     assert_int_equal(link_file_write(path, &a), 0);
-    expect_link(path, "sha256:" HEX_A);
+    expect_link(path, "sha256:" HEX_A, FROM_LINK);
 
     /* Deleted, with its directories: gone at once; back: the new one. */
     settle();
-    expect_link(path, "sha256:" HEX_A);
+    expect_link(path, "sha256:" HEX_A, FROM_LINK);
+    expect_link(path, "sha256:" HEX_A, FROM_CACHE);
     assert_int_equal(link_file_remove(path, root), 0);
     assert_int_equal(support_exists(directory), 0);
-    assert_int_equal(link_cache_read(path, &read), -ENOENT);
-    assert_int_equal(link_cache_read(path, &read), -ENOENT);
+    assert_int_equal(link_cache_read(path, &read, &stamp), -ENOENT);
+    assert_int_equal(link_cache_read(path, &read, &stamp), -ENOENT);
     assert_int_equal(link_file_write(path, &b), 0);
-    expect_link(path, "sha256:" HEX_B);
+    expect_link(path, "sha256:" HEX_B, FROM_LINK);
     support_root_remove(root);
 }
 
@@ -110,7 +120,13 @@ static void test_many_links(void **state)
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < LINKS; i++) {
             support_path(path, "%s/tags/t%d/current/link", root, i);
-            expect_link(path, i % 2 ? "sha256:" HEX_A : "sha256:" HEX_B);
+            struct digest read;
+            struct link_stamp stamp;
+            int result = link_cache_read(path, &read, &stamp);
+            assert_in_range(result, 0, 1); /* collisions evict */
+            assert_string_equal(read.string, i % 2 ? "sha256:" HEX_A : "sha256:" HEX_B);
+            if (result == 0)
+                link_cache_keep(path, &stamp, &read);
         }
     support_root_remove(root);
 }
