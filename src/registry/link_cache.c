@@ -14,7 +14,16 @@ struct cache_slot {
     size_t path_length;
     struct link_stamp stamp;
     struct digest digest;
+    int64_t kept_ns; /* CLOCK_MONOTONIC_COARSE of the last link_cache_keep() */
 };
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &now) != 0)
+        return INT64_MIN; /* nothing counts as recently kept */
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
 
 static _Thread_local struct cache_slot slots[LINK_CACHE_SLOTS];
 
@@ -80,7 +89,10 @@ int link_cache_read(const char *path, struct digest *out, struct link_stamp *sta
         int result = link_file_stamp(path, stamp);
         if (result == 0 && link_stamp_equal(stamp, &slot->stamp)) {
             *out = slot->digest;
-            return 1;
+            int64_t now = monotonic_ns();
+            int64_t age = now - slot->kept_ns;
+            return now != INT64_MIN && age >= 0 &&
+                   age < (int64_t)LINK_CACHE_TRUST_MILLISECONDS * 1000000;
         }
         slot_clear(slot); /* gone, or another version */
         if (result < 0)
@@ -94,5 +106,9 @@ void link_cache_keep(const char *path, const struct link_stamp *stamp, const str
     if (!stamp_settled(stamp))
         return;
     size_t length = strlen(path);
-    slot_fill(slot_of(path, length), path, length, stamp, digest);
+    struct cache_slot *slot = slot_of(path, length);
+    if (!slot_holds(slot, path, length) || !link_stamp_equal(stamp, &slot->stamp))
+        slot_fill(slot, path, length, stamp, digest);
+    if (slot_holds(slot, path, length))
+        slot->kept_ns = monotonic_ns();
 }

@@ -24,9 +24,12 @@
  * what a lookup returns is a copy.
  *
  * A caller keeps what it read only once it has checked what it needs of it
- * (a tag's revision exists, say); from then on, while the link is that
- * version, lookups answer 1 and the caller may skip those checks, as long as
- * whatever would spoil them also changes the link:
+ * (a tag's revision exists, say). For LINK_CACHE_TRUST_MILLISECONDS after
+ * that, while the link is that version, lookups answer 1 and the caller may
+ * skip those checks; then they answer 0 again (from the cache, without a
+ * read, while the link is unchanged) until the caller checks and keeps once
+ * more. So what spoils the checks without changing the link is seen within
+ * that time, and what also changes the link at once:
  *
  *     struct digest target;
  *     struct link_stamp stamp;
@@ -42,17 +45,20 @@
 
 #define LINK_CACHE_SLOTS 1024
 #define LINK_CACHE_SETTLE_SECONDS 2
+#define LINK_CACHE_TRUST_MILLISECONDS 1000
 
 /* The digest the link at `path` names: 1 when answered from this thread's
- * cache (the link is still the version given to link_cache_keep()); 0 when
- * read from the link now, with that version's stamp in *stamp; otherwise as
+ * cache (the link is still the version given to link_cache_keep(), less than
+ * LINK_CACHE_TRUST_MILLISECONDS ago); 0 for the link's version now, with its
+ * stamp in *stamp, for the caller to check and keep; otherwise as
  * link_file_read(): -ENOENT when there is no link, -EINVAL for a link with
  * other bytes, another negative errno. */
 int link_cache_read(const char *path, struct digest *out, struct link_stamp *stamp);
 
 /* Keeps `digest` as what the version `stamp` of `path` names (both from a
- * link_cache_read() that answered 0), unless that version is too recent to
- * be told from the next by its stamp (LINK_CACHE_SETTLE_SECONDS). */
+ * link_cache_read() that answered 0), checked now, unless that version is
+ * too recent to be told from the next by its stamp
+ * (LINK_CACHE_SETTLE_SECONDS). */
 void link_cache_keep(const char *path, const struct link_stamp *stamp,
                      const struct digest *digest);
 

@@ -182,11 +182,12 @@ int repository_resolve_manifest(const struct tree *tree, const char *name, const
             return result;
         /* The tag link changes on every push of the tag, by anyone: one
          * stat() tells the cache whether what it read last is still there.
-         * A version of the tag kept by the cache had its revision when it
-         * was read, below, and still has: a tag is written after its
-         * revision, and every deletion of a revision (a manifest DELETE, by
-         * any server or tool) removes the tags naming it first, which the
-         * stat sees. So a kept tag costs that one stat(). */
+         * A tag is kept only once its revision was found, below, and then
+         * answered on that one stat() for up to a second: cairn writes a tag
+         * after its revision and removes the tags naming a revision before
+         * the revision (which the stat sees at once); Distribution on the
+         * same tree removes the revision first, so for it the revision is
+         * looked at again within LINK_CACHE_TRUST_MILLISECONDS. */
         result = link_cache_read(tag_path, digest_out, &tag_stamp);
         if (result == -ENOENT)
             return repository_manifest_unknown(tree, name, reference);

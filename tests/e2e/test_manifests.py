@@ -232,6 +232,20 @@ class TagChangedBehindTheServerTest(CairnTestCase):
             self.assert_error(self.get_manifest(name, "gone"), 404, "MANIFEST_UNKNOWN")
             self.assert_error(self.get_manifest(name, a.digest), 404, "MANIFEST_UNKNOWN")
 
+    def test_revision_removed_before_its_tag(self):
+        # Distribution's DELETE removes the revision link first and the tags
+        # after: a tag naming a missing revision is 404 within a second
+        # (LINK_CACHE_TRUST_MILLISECONDS), on every thread.
+        name = self.repo()
+        a = self.make_image(name, "left")
+        time.sleep(2.2)
+        self.assert_gets(name, "left", a.body)
+        shutil.rmtree(self.tree.revision_link(name, a.digest).parent)
+        self.assert_error(self.get_manifest(name, a.digest), 404, "MANIFEST_UNKNOWN")
+        time.sleep(1.1)
+        for _ in range(self.GETS):
+            self.assert_error(self.get_manifest(name, "left"), 404, "MANIFEST_UNKNOWN")
+
 
 class ManifestReadOffTheLoopTest(CairnTestCase):
     """The bytes of a manifest not in the cache are read on a worker, never

@@ -71,6 +71,10 @@ static void test_every_change_seen_by_the_next_read(void **state)
     settle();
     expect_link(path, "sha256:" HEX_A, FROM_LINK); /* read and kept */
     expect_link(path, "sha256:" HEX_A, FROM_CACHE);
+    /* Trusted for a while only: then the caller checks again, and keeps. */
+    usleep(LINK_CACHE_TRUST_MILLISECONDS * 1000 + 100000);
+    expect_link(path, "sha256:" HEX_A, FROM_LINK);
+    expect_link(path, "sha256:" HEX_A, FROM_CACHE);
 
     /* Moved by another writer (a rename of a new file, as every writer of
      * the tree does). */
