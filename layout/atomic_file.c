@@ -272,11 +272,48 @@ int atomic_file_write_scratch(const char *path, const void *data, size_t length)
     return write_via_temporary(path, data, length, SYNC_NEVER);
 }
 
+int atomic_file_write_staged(const char *path, const void *data, size_t length)
+{
+    char directory[PATH_MAX];
+    int result = parent_of(path, directory);
+    if (result < 0 || (result = create_directories(directory, SYNC_NEVER, NULL)) < 0)
+        return result;
+    /* 0644, as Distribution's files (0666 under the usual umask). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return error_set(-errno, "cannot create %s: %s", path, strerror(errno));
+    const char *step = "chmod";
+    int error = fchmod(fd, 0644) < 0 ? errno : 0;
+    if (error == 0) {
+        step = "write";
+        error = write_all(fd, data, length);
+    }
+    if (close(fd) < 0 && error == 0) {
+        step = "close";
+        error = errno;
+    }
+    if (error != 0) {
+        unlink(path);
+        return error_set(-error, "cannot %s %s: %s", step, path, strerror(error));
+    }
+    return 0;
+}
+
+int atomic_file_sync(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(-errno, "cannot open %s: %s", path, strerror(errno));
+    int result = fsync(fd) < 0 ? error_set(-errno, "cannot fsync %s: %s", path, strerror(errno)) : 0;
+    close(fd);
+    return result;
+}
+
 int file_rename_durable(const char *from, const char *to)
 {
-    char from_directory[PATH_MAX], to_directory[PATH_MAX];
-    int result = parent_of(from, from_directory);
-    if (result < 0 || (result = parent_of(to, to_directory)) < 0)
+    char to_directory[PATH_MAX];
+    int result = parent_of(to, to_directory);
+    if (result < 0)
         return result;
     struct pending_syncs pending = {0};
     for (int attempt = 0;; attempt++) {
@@ -289,11 +326,11 @@ int file_rename_durable(const char *from, const char *to)
         if (error != ENOENT || attempt == ENOENT_RETRIES || access(from, F_OK) < 0)
             return error_set(-error, "cannot rename %s to %s: %s", from, to, strerror(error));
     }
+    /* from's directory is not fsynced: a crash that brings the old name
+     * back brings back scratch (an upload's data), never loses the new one. */
     if ((result = directory_sync(to_directory)) < 0 ||
         (result = pending_syncs_flush(to_directory, &pending)) < 0)
         return result;
-    if (strcmp(from_directory, to_directory) != 0)
-        return directory_sync(from_directory);
     return 0;
 }
 

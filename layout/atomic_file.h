@@ -31,6 +31,20 @@ int atomic_file_write(const char *path, const void *data, size_t length);
  * is fsynced. */
 int atomic_file_write_scratch(const char *path, const void *data, size_t length);
 
+/* For files inside a staging directory that no reader looks at until it is
+ * renamed into place (a new tag's, layout/tag_update.h): creates `path`
+ * (which must not exist) with its missing parents and writes it, with no
+ * temporary, no rename and no fsync. The caller then makes the whole staging
+ * tree durable, every file with atomic_file_sync() and every directory with
+ * directory_sync(), before the rename that publishes it: on a journalling
+ * file system the first of those fsyncs commits all of it and the rest cost
+ * a flush. On failure the file is removed (new parents stay, inside the
+ * staging directory the caller removes). */
+int atomic_file_write_staged(const char *path, const void *data, size_t length);
+
+/* fsync the file at `path`. */
+int atomic_file_sync(const char *path);
+
 /* mkdir -p; every directory it creates is made durable (its parent fsynced). */
 int directory_create(const char *path);
 
@@ -48,9 +62,10 @@ int directory_sync_deferred_flush(const char *path_on_file_system);
 /* fsync the directory that contains `path`. */
 int directory_sync_parent(const char *path);
 
-/* rename(from, to) creating to's parents, then fsync to's directory, the
- * parents of the directories it created, and from's directory when
- * different. */
+/* rename(from, to) creating to's parents, then fsync to's directory and
+ * the parents of the directories it created. from's directory is not
+ * fsynced: for moving a file out of scratch (an upload's data into blobs/),
+ * where a crash that brings the old name back only brings back scratch. */
 int file_rename_durable(const char *from, const char *to);
 
 /* rm -rf `path` (no error when it does not exist). */

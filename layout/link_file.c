@@ -83,6 +83,11 @@ int link_file_write(const char *path, const struct digest *digest)
     return atomic_file_write(path, digest->string, digest->string_length);
 }
 
+int link_file_write_staged(const char *path, const struct digest *digest)
+{
+    return atomic_file_write_staged(path, digest->string, digest->string_length);
+}
+
 int link_file_exists(const char *path)
 {
     struct stat status;

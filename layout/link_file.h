@@ -22,6 +22,9 @@ int link_file_read(const char *path, struct digest *out);
  * the reason in error_message(). */
 int link_file_parse(const char *content, size_t length, struct digest *out);
 int link_file_write(const char *path, const struct digest *digest);
+/* A link inside a staging directory: atomic_file_write_staged() (not
+ * fsynced: the caller makes the staging tree durable). */
+int link_file_write_staged(const char *path, const struct digest *digest);
 /* Removes a link and the directory that holds it (every link lives alone in
  * a directory named after a digest or a tag's "current"), fsyncs the parent,
  * then removes parents left empty up to, not including, `stop_at`. */

@@ -46,6 +46,58 @@ static int write_links_in(const char *tag_directory, const struct digest *digest
     return result;
 }
 
+/* fsyncs `directory`, then each of its parents up to and including
+ * `last`, which is one of them. */
+static int sync_up_to(const char *directory, const char *last)
+{
+    char path[TREE_PATH_MAX];
+    size_t length = strlen(directory), last_length = strlen(last);
+    if (length >= sizeof path || length < last_length)
+        return error_set(-EINVAL, "%s is not inside %s", directory, last);
+    memcpy(path, directory, length + 1);
+    for (;;) {
+        int result = directory_sync(path);
+        if (result < 0 || length <= last_length)
+            return result;
+        while (length > last_length && path[length - 1] != '/')
+            length--;
+        path[--length] = '\0';
+    }
+}
+
+/* A new tag's two links written in place inside its staging directory (no
+ * reader looks there), then both files and every directory of the staging
+ * tree fsynced: the first fsync commits all of it on a journalling file
+ * system, the rest cost a flush. Durable before the rename that publishes
+ * it; a crash before leaves a staging directory, never a half tag. */
+static int build_staging(const char *staging, const struct digest *digest)
+{
+    char index_link[TREE_PATH_MAX], current_link[TREE_PATH_MAX];
+    char index_directory[TREE_PATH_MAX], current_directory[TREE_PATH_MAX];
+    int result = tree_path_tag_index_link_in(staging, digest, index_link);
+    if (result == 0)
+        result = tree_path_tag_current_directory_in(staging, current_directory);
+    if (result == 0)
+        result = tree_path_tag_current_link_in(staging, current_link);
+    if (result == 0)
+        result = link_file_write_staged(index_link, digest);
+    if (result == 0)
+        result = link_file_write_staged(current_link, digest);
+    if (result < 0)
+        return result;
+    /* index/<alg>/<hex>/ up to the staging directory, then current/. */
+    size_t length = strlen(index_link);
+    while (length > 0 && index_link[length - 1] != '/')
+        length--;
+    memcpy(index_directory, index_link, length);
+    index_directory[length > 0 ? length - 1 : 0] = '\0';
+    if ((result = atomic_file_sync(index_link)) < 0 ||
+        (result = atomic_file_sync(current_link)) < 0 ||
+        (result = directory_sync(current_directory)) < 0)
+        return result;
+    return sync_up_to(index_directory, staging);
+}
+
 /* Makes a new staging directory (0777 under the umask, as every directory
  * of the tree). Not fsynced: nothing names it, and the tags directory is
  * fsynced after it is renamed into place (a crash before leaves it or not). */
@@ -81,7 +133,7 @@ int tag_update_write(const struct tree *tree, const char *name, const char *tag,
 
     if ((result = make_staging(tree, name, tags, staging)) < 0)
         return result;
-    result = write_links_in(staging, digest);
+    result = build_staging(staging, digest);
     if (result == 0 && rename(staging, tag_directory) == 0)
         return directory_sync(tags);
     int error = result < 0 ? 0 : errno;

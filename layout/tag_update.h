@@ -12,8 +12,9 @@
  *   - a new tag is built complete in a staging directory of the same
  *     _manifests/tags/ (".cairn-tag-XXXXXX": no tag starts with '.', so no
  *     reader takes it for one, and Distribution never builds that path),
- *     index link first, current link second, all durable; then one
- *     rename(2) puts it in place and the tags directory is fsynced;
+ *     its two links written in place (no temporaries: nobody reads there),
+ *     then every file and directory of it fsynced; then one rename(2) puts
+ *     it in place and the tags directory is fsynced;
  *   - an existing tag (it has its current link) gets the new index link,
  *     then the new current link by rename over the old one: it names the
  *     old manifest or the new one, never none;

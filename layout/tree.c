@@ -253,6 +253,11 @@ int tree_is_tag_staging(const char *entry)
     return strncmp(entry, TREE_TAG_STAGING_PREFIX, prefix) == 0 && strlen(entry) == prefix + 6;
 }
 
+int tree_path_tag_current_directory_in(const char *tag_directory, char out[TREE_PATH_MAX])
+{
+    return path_format(out, "%s/current", tag_directory);
+}
+
 int tree_path_tag_current_link_in(const char *tag_directory, char out[TREE_PATH_MAX])
 {
     return path_format(out, "%s/current/link", tag_directory);

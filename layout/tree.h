@@ -106,8 +106,9 @@ int tree_path_tag_staging_template(const struct tree *tree, const char *name,
                                    char out[TREE_PATH_MAX]);
 /* Whether an entry of _manifests/tags is such a staging directory. */
 int tree_is_tag_staging(const char *entry);
-/* current/link and index/<alg>/<hex>/link inside a tag directory given by
+/* current/, current/link and index/<alg>/<hex>/link inside a tag directory given by
  * its path (a tag's own, or a staging directory). */
+int tree_path_tag_current_directory_in(const char *tag_directory, char out[TREE_PATH_MAX]);
 int tree_path_tag_current_link_in(const char *tag_directory, char out[TREE_PATH_MAX]);
 int tree_path_tag_index_link_in(const char *tag_directory, const struct digest *digest,
                                 char out[TREE_PATH_MAX]);
