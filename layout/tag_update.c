@@ -116,33 +116,83 @@ static int make_staging(const struct tree *tree, const char *name, const char *t
     return result;
 }
 
-int tag_update_write(const struct tree *tree, const char *name, const char *tag,
-                     const struct digest *digest)
+int tag_update_prepare(const struct tree *tree, const char *name, const char *tag,
+                       const struct digest *digest, struct tag_staging *out)
 {
-    char tag_directory[TREE_PATH_MAX], tags[TREE_PATH_MAX], staging[TREE_PATH_MAX];
+    char tag_directory[TREE_PATH_MAX], tags[TREE_PATH_MAX];
     struct stat status;
+    struct digest target = *digest; /* `digest` may be out's own */
+    memset(out, 0, sizeof *out);
+    out->tree = tree;
+    out->name = name;
+    out->tag = tag;
+    out->digest = target;
+    digest = &out->digest;
     int result = tree_path_tag_directory(tree, name, tag, tag_directory);
     if (result == 0)
         result = tree_path_tags_directory(tree, name, tags);
     if (result < 0)
         return result;
     if (stat(tag_directory, &status) == 0)
-        return write_links_in(tag_directory, digest);
+        return 0; /* published in place */
     if (errno != ENOENT)
         return error_set(-errno, "cannot stat %s: %s", tag_directory, strerror(errno));
+    if ((result = make_staging(tree, name, tags, out->staging)) < 0)
+        return result;
+    if ((result = build_staging(out->staging, digest)) < 0) {
+        directory_remove_tree(out->staging);
+        return result;
+    }
+    out->staged = 1;
+    return 0;
+}
 
-    if ((result = make_staging(tree, name, tags, staging)) < 0)
+void tag_update_abandon(struct tag_staging *staged)
+{
+    if (staged->staged)
+        directory_remove_tree(staged->staging);
+    staged->staged = 0;
+}
+
+int tag_update_publish(struct tag_staging *staged)
+{
+    char tag_directory[TREE_PATH_MAX], tags[TREE_PATH_MAX];
+    const struct tree *tree = staged->tree;
+    int result = tree_path_tag_directory(tree, staged->name, staged->tag, tag_directory);
+    if (result == 0)
+        result = tree_path_tags_directory(tree, staged->name, tags);
+    if (result < 0) {
+        tag_update_abandon(staged);
         return result;
-    result = build_staging(staging, digest);
-    if (result == 0 && rename(staging, tag_directory) == 0)
+    }
+    if (!staged->staged) {
+        struct stat status;
+        if (stat(tag_directory, &status) == 0)
+            return write_links_in(tag_directory, &staged->digest);
+        /* Removed since it was prepared: made new, whole. */
+        if ((result = tag_update_prepare(tree, staged->name, staged->tag, &staged->digest,
+                                         staged)) < 0)
+            return result;
+        if (!staged->staged) /* and made again by someone else */
+            return write_links_in(tag_directory, &staged->digest);
+    }
+    staged->staged = 0;
+    if (rename(staged->staging, tag_directory) == 0)
         return directory_sync(tags);
-    int error = result < 0 ? 0 : errno;
-    directory_remove_tree(staging);
-    if (result < 0)
-        return result;
+    int error = errno;
+    directory_remove_tree(staged->staging);
     if (error == EEXIST || error == ENOTEMPTY) /* another writer made the tag meanwhile */
-        return write_links_in(tag_directory, digest);
-    return error_set(-error, "cannot rename %s to %s: %s", staging, tag_directory, strerror(error));
+        return write_links_in(tag_directory, &staged->digest);
+    return error_set(-error, "cannot rename %s to %s: %s", staged->staging, tag_directory,
+                     strerror(error));
+}
+
+int tag_update_write(const struct tree *tree, const char *name, const char *tag,
+                     const struct digest *digest)
+{
+    struct tag_staging staged;
+    int result = tag_update_prepare(tree, name, tag, digest, &staged);
+    return result < 0 ? result : tag_update_publish(&staged);
 }
 
 int tag_update_remove(const struct tree *tree, const char *name, const char *tag)

@@ -46,6 +46,32 @@
 int tag_update_write(const struct tree *tree, const char *name, const char *tag,
                      const struct digest *digest);
 
+/* tag_update_write() in two steps, so that a caller can build a new tag's
+ * staging directory while it makes the tag's revision durable:
+ * tag_update_prepare() builds it (durable, unseen) when the tag does not
+ * exist, without needing the caller's serialization; tag_update_publish()
+ * then puts it in place, or writes the links in place when the tag exists,
+ * under it; tag_update_abandon() removes a prepared staging directory that
+ * will not be published. Every prepared tag is published or abandoned.
+ *
+ *     struct tag_staging staged;
+ *     int result = tag_update_prepare(&tree, name, tag, &digest, &staged);
+ *     ... make the revision durable ...
+ *     result = result == 0 && revision_ok ? tag_update_publish(&staged)
+ *                                         : (tag_update_abandon(&staged), result);
+ */
+struct tag_staging {
+    const struct tree *tree;
+    const char *name, *tag;
+    struct digest digest;
+    int staged; /* 1: `staging` holds a complete new tag */
+    char staging[TREE_PATH_MAX];
+};
+int tag_update_prepare(const struct tree *tree, const char *name, const char *tag,
+                       const struct digest *digest, struct tag_staging *out);
+int tag_update_publish(struct tag_staging *staged);
+void tag_update_abandon(struct tag_staging *staged);
+
 /* Removes <name>:<tag> in one durable step, then its files. -ENOENT (message
  * set) when there is no such tag directory. */
 int tag_update_remove(const struct tree *tree, const char *name, const char *tag);

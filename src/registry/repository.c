@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -365,6 +366,43 @@ int repository_put_blob_file(const struct tree *tree, struct blob_store *blobs, 
     return result;
 }
 
+/* A new tag's staging directory is built on a thread of its own while the
+ * manifest's blob and revision link are made durable: the two need several
+ * fsyncs each and neither waits for the other; only the publication of the
+ * tag must come after the revision (layout/tag_update.h). */
+struct tag_preparation {
+    const struct tree *tree;
+    const char *name, *tag;
+    struct digest digest;
+    struct tag_staging staged;
+    int result;
+    char message[ERROR_MESSAGE_MAX];
+};
+
+static void *prepare_tag(void *argument)
+{
+    struct tag_preparation *preparation = argument;
+    preparation->result = tag_update_prepare(preparation->tree, preparation->name,
+                                             preparation->tag, &preparation->digest,
+                                             &preparation->staged);
+    if (preparation->result < 0)
+        snprintf(preparation->message, sizeof preparation->message, "%s", error_message());
+    return NULL;
+}
+
+/* Waits for the preparation (or, when no thread could be started, does it
+ * now); 0 or its error, with its message. */
+static int finish_tag_preparation(struct tag_preparation *preparation, pthread_t *thread)
+{
+    if (thread != NULL)
+        pthread_join(*thread, NULL);
+    else
+        prepare_tag(preparation);
+    if (preparation->result < 0)
+        return error_set(preparation->result, "%s", preparation->message);
+    return 0;
+}
+
 static int write_manifest_locked(const struct tree *tree, struct blob_store *blobs,
                                  const char *name, const char *reference, int by_tag,
                                  const char *body, size_t length, const struct manifest *manifest,
@@ -379,13 +417,18 @@ static int write_manifest_locked(const struct tree *tree, struct blob_store *blo
     if (result < 0)
         return result;
 
+    struct tag_preparation preparation = {
+        .tree = tree, .name = name, .tag = reference, .digest = put->digest};
+    pthread_t thread, *preparing = NULL;
+    if (by_tag && pthread_create(&thread, NULL, prepare_tag, &preparation) == 0)
+        preparing = &thread;
+
     result = blob_store_put(blobs, &put->digest, body, length);
-    if (result < 0)
-        return result;
-    pthread_mutex_t *tag_mutex = by_tag ? tag_mutex_of(name) : NULL;
+    pthread_mutex_t *tag_mutex = by_tag && result == 0 ? tag_mutex_of(name) : NULL;
     if (tag_mutex != NULL)
         pthread_mutex_lock(tag_mutex);
-    result = tree_path_revision_link(tree, name, &put->digest, path);
+    if (result == 0)
+        result = tree_path_revision_link(tree, name, &put->digest, path);
     if (result == 0)
         result = link_file_write(path, &put->digest);
     if (result == 0 && put->has_subject) {
@@ -394,8 +437,17 @@ static int write_manifest_locked(const struct tree *tree, struct blob_store *blo
             result = link_file_write(path, &put->digest);
     }
     /* The tag last, and whole (layout/tag_update.h). */
-    if (result == 0 && by_tag)
-        result = tag_update_write(tree, name, reference, &put->digest);
+    if (by_tag) {
+        if (result < 0) {
+            char message[ERROR_MESSAGE_MAX];
+            snprintf(message, sizeof message, "%s", error_message());
+            if (finish_tag_preparation(&preparation, preparing) == 0)
+                tag_update_abandon(&preparation.staged);
+            error_set(result, "%s", message);
+        } else if ((result = finish_tag_preparation(&preparation, preparing)) == 0) {
+            result = tag_update_publish(&preparation.staged);
+        }
+    }
     if (tag_mutex != NULL)
         pthread_mutex_unlock(tag_mutex);
     return result;

@@ -20,6 +20,8 @@
 #   BENCH_PUSH_WORKERS [4]
 #   BENCH_PUSH_SECONDS [10]
 #   BENCH_PUSH_LAYER   [4096]     bytes of each pushed layer
+#   BENCH_PUSH_WARMUP  [3]        seconds of pushes to each server first, not
+#                                 counted (fills the blob prefix directories)
 #   BENCH_TMP          [/var/tmp]
 set -euo pipefail
 
@@ -33,6 +35,7 @@ REPO_DIR=$(cd "$HERE/../.." && pwd)
 : "${BENCH_PUSH_WORKERS:=4}"
 : "${BENCH_PUSH_SECONDS:=10}"
 : "${BENCH_PUSH_LAYER:=4096}"
+: "${BENCH_PUSH_WARMUP:=3}"
 : "${BENCH_TMP:=/var/tmp}"
 
 # shellcheck source=tests/bench/bench_lib.sh
@@ -57,6 +60,13 @@ start_cairn
 BASES[cairn]=$BASE
 start_distribution
 BASES[distribution]=$BASE
+if (( BENCH_PUSH_WARMUP > 0 )); then
+    for side in cairn distribution; do
+        log "warm-up: $side, $BENCH_PUSH_WARMUP s"
+        python3 "$HERE/push_load.py" "${BASES[$side]}" "$BENCH_PUSH_WORKERS" "$BENCH_PUSH_WARMUP" \
+            "$BENCH_PUSH_LAYER" >/dev/null || die "warm-up against $side failed"
+    done
+fi
 for round in $(seq "$BENCH_ROUNDS"); do
     sides=(cairn distribution)
     (( round % 2 == 0 )) && sides=(distribution cairn)

@@ -85,7 +85,9 @@ def worker(arguments):
     try:
         while time.time() < deadline:
             began = time.perf_counter()
-            push_image(connection, f"bench/push{number}", f"t{count}", layer_bytes)
+            # new in every run too: the run's start time is in the tag
+            push_image(connection, f"bench/push{number}", f"t{int(start_at * 1000)}-{count}",
+                       layer_bytes)
             latencies.append(time.perf_counter() - began)
             count += 1
     except (PushError, OSError, http.client.HTTPException) as error:

@@ -167,6 +167,52 @@ static void test_staging_is_invisible_and_removable(void **state)
     assert_int_equal(tag_update_remove_staging(&fixture->tree, "none", 0, 0), 0);
 }
 
+/* Prepared while the revision is written elsewhere: invisible until
+ * published; abandoned without a trace; published over whatever happened to
+ * the tag meanwhile. */
+static void test_prepare_then_publish(void **state)
+{
+    struct fixture *fixture = *state;
+    const struct tree *tree = &fixture->tree;
+    struct digest a = support_digest("sha256:" HEX_A), b = support_digest("sha256:" HEX_B);
+    struct tag_staging staged;
+    struct string_list tags = {0};
+    char path[TREE_PATH_MAX];
+
+    assert_int_equal(tag_update_prepare(tree, "app", "v1", &a, &staged), 0);
+    assert_true(staged.staged);
+    assert_int_equal(walk_tags(tree, "app", &tags), 0);
+    assert_int_equal(tags.count, 0);
+    assert_int_equal(tags_directory_entries(tree, "app"), 1); /* the staging directory */
+    assert_int_equal(tag_update_publish(&staged), 0);
+    assert_current(tree, "app", "v1", &a);
+    assert_int_equal(tags_directory_entries(tree, "app"), 1);
+
+    assert_int_equal(tag_update_prepare(tree, "app", "v2", &a, &staged), 0);
+    tag_update_abandon(&staged);
+    assert_int_equal(tags_directory_entries(tree, "app"), 1);
+    assert_int_equal(tree_path_tag_directory(tree, "app", "v2", path), 0);
+    assert_false(support_exists(path));
+
+    /* Made by another writer between prepare and publish: moved in place. */
+    assert_int_equal(tag_update_prepare(tree, "app", "v3", &b, &staged), 0);
+    assert_int_equal(tag_update_write(tree, "app", "v3", &a), 0);
+    assert_int_equal(tag_update_publish(&staged), 0);
+    assert_current(tree, "app", "v3", &b);
+    assert_true(index_exists(tree, "app", "v3", &a));
+    assert_int_equal(tags_directory_entries(tree, "app"), 2);
+
+    /* There when prepared, removed before publish: made new, whole. */
+    assert_int_equal(tag_update_prepare(tree, "app", "v1", &b, &staged), 0);
+    assert_false(staged.staged);
+    assert_int_equal(tag_update_remove(tree, "app", "v1"), 0);
+    assert_int_equal(tag_update_publish(&staged), 0);
+    assert_current(tree, "app", "v1", &b);
+    assert_false(index_exists(tree, "app", "v1", &a));
+    assert_int_equal(tags_directory_entries(tree, "app"), 2);
+    string_list_clear(&tags);
+}
+
 static void test_staging_names(void **state)
 {
     (void)state;
@@ -186,6 +232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_half_tag_is_completed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staging_is_invisible_and_removable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_then_publish, setup, teardown),
         cmocka_unit_test(test_staging_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
