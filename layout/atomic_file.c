@@ -304,7 +304,8 @@ int atomic_file_sync(const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_set(-errno, "cannot open %s: %s", path, strerror(errno));
-    int result = fsync(fd) < 0 ? error_set(-errno, "cannot fsync %s: %s", path, strerror(errno)) : 0;
+    int result =
+        fsync(fd) < 0 ? error_set(-errno, "cannot fsync %s: %s", path, strerror(errno)) : 0;
     close(fd);
     return result;
 }

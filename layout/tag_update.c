@@ -170,8 +170,8 @@ int tag_update_publish(struct tag_staging *staged)
         if (stat(tag_directory, &status) == 0)
             return write_links_in(tag_directory, &staged->digest);
         /* Removed since it was prepared: made new, whole. */
-        if ((result = tag_update_prepare(tree, staged->name, staged->tag, &staged->digest,
-                                         staged)) < 0)
+        if ((result =
+                 tag_update_prepare(tree, staged->name, staged->tag, &staged->digest, staged)) < 0)
             return result;
         if (!staged->staged) /* and made again by someone else */
             return write_links_in(tag_directory, &staged->digest);

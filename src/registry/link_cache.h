@@ -59,7 +59,6 @@ int link_cache_read(const char *path, struct digest *out, struct link_stamp *sta
  * link_cache_read() that answered 0), checked now, unless that version is
  * too recent to be told from the next by its stamp
  * (LINK_CACHE_SETTLE_SECONDS). */
-void link_cache_keep(const char *path, const struct link_stamp *stamp,
-                     const struct digest *digest);
+void link_cache_keep(const char *path, const struct link_stamp *stamp, const struct digest *digest);
 
 #endif

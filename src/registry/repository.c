@@ -382,9 +382,8 @@ struct tag_preparation {
 static void *prepare_tag(void *argument)
 {
     struct tag_preparation *preparation = argument;
-    preparation->result = tag_update_prepare(preparation->tree, preparation->name,
-                                             preparation->tag, &preparation->digest,
-                                             &preparation->staged);
+    preparation->result = tag_update_prepare(preparation->tree, preparation->name, preparation->tag,
+                                             &preparation->digest, &preparation->staged);
     if (preparation->result < 0)
         snprintf(preparation->message, sizeof preparation->message, "%s", error_message());
     return NULL;
