@@ -229,6 +229,8 @@ struct upstream {
     CURL *pool[HANDLE_POOL_SIZE];
     size_t pooled;
     atomic_ulong requests;
+    upstream_observer *observer; /* set before the upstream is shared */
+    void *observer_context;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -316,6 +318,12 @@ void upstream_destroy(struct upstream *upstream)
     free(upstream->password);
     pthread_mutex_destroy(&upstream->lock);
     free(upstream);
+}
+
+void upstream_set_observer(struct upstream *upstream, upstream_observer *observer, void *context)
+{
+    upstream->observer = observer;
+    upstream->observer_context = context;
 }
 
 const struct upstream_settings *upstream_settings_of(const struct upstream *upstream)
@@ -412,6 +420,7 @@ struct exchange {
     int too_large;
     char error_body[ERROR_BODY_MAX];
     size_t error_length;
+    int64_t ratelimit_remaining; /* RateLimit-Remaining's leading number; -1: none */
 };
 
 static void copy_header_value(const char *value, size_t length, char *out, size_t size)
@@ -454,7 +463,15 @@ static size_t on_header(char *data, size_t size, size_t count, void *pointer)
                           sizeof exchange->content_type);
     else if (name_length == 21 && strncasecmp(data, "docker-content-digest", 21) == 0)
         copy_header_value(value, value_length, exchange->digest, sizeof exchange->digest);
-    else if (name_length == 14 && strncasecmp(data, "content-length", 14) == 0) {
+    else if (name_length == 19 && strncasecmp(data, "ratelimit-remaining", 19) == 0) {
+        /* Docker Hub: "76;w=21600" (pulls left in the window). */
+        char number[32];
+        copy_header_value(value, value_length, number, sizeof number);
+        char *end;
+        long long parsed = strtoll(number, &end, 10);
+        if (end != number && parsed >= 0 && (*end == '\0' || *end == ';'))
+            exchange->ratelimit_remaining = parsed;
+    } else if (name_length == 14 && strncasecmp(data, "content-length", 14) == 0) {
         char number[32];
         copy_header_value(value, value_length, number, sizeof number);
         char *end;
@@ -592,9 +609,13 @@ static int perform(struct upstream *upstream, const struct request *request,
         curl_easy_setopt(handle, CURLOPT_WRITEDATA, exchange);
         atomic_fetch_add(&upstream->requests, 1);
         exchange->status = 0;
+        exchange->ratelimit_remaining = -1;
         CURLcode code = curl_easy_perform(handle);
         long status = 0;
         curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+        if (upstream->observer != NULL)
+            upstream->observer(upstream->observer_context, (int)status,
+                               exchange->ratelimit_remaining);
         curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, NULL);
         curl_easy_setopt(handle, CURLOPT_HTTPHEADER, NULL);
         curl_easy_setopt(handle, CURLOPT_PASSWORD, "");

@@ -134,6 +134,14 @@ int upstream_create(const struct upstream_settings *settings, struct upstream **
 void upstream_destroy(struct upstream *upstream);
 const struct upstream_settings *upstream_settings_of(const struct upstream *upstream);
 
+/* Called on the requesting thread after every exchange with the upstream
+ * (its token service included): the HTTP status of the last answer (after
+ * redirects), 0 when none came, and its RateLimit-Remaining's leading
+ * number (Docker Hub's pulls left), -1 when it sent none. For metrics: set
+ * once, before the upstream is shared; `context` must outlive it. */
+typedef void upstream_observer(void *context, int status, int64_t ratelimit_remaining);
+void upstream_set_observer(struct upstream *upstream, upstream_observer *observer, void *context);
+
 /* GET /v2/: 0 when the upstream answers as a registry (200, or 401 with a
  * challenge it can meet). */
 int upstream_ping(struct upstream *upstream);

@@ -14,6 +14,7 @@
 #include "src/auth/htpasswd.h"
 #include "src/config/tls_context.h"
 #include "src/auth/token.h"
+#include "src/observe/metrics.h"
 
 static pthread_mutex_t current_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct runtime *current;
@@ -24,6 +25,16 @@ static void *publish_hook_context;
 /* Everything the configuration names, loaded into `runtime`'s objects as
  * the server uses them: the one place that decides what a configuration must
  * be able to load (runtime_build and runtime_check). */
+/* Every answer of a mirror's upstream, in its metrics (the settings, which
+ * name the mirror by its prefix, live as long as the snapshot). */
+static void count_upstream_answer(void *context, int status, int64_t ratelimit_remaining)
+{
+    const struct upstream_settings *settings = context;
+    metrics_mirror_upstream_response(settings->prefix, status);
+    if (ratelimit_remaining >= 0)
+        metrics_mirror_ratelimit_remaining(settings->prefix, ratelimit_remaining);
+}
+
 static int load_named(const struct config *config, struct runtime *runtime)
 {
     int result = 0;
@@ -47,8 +58,11 @@ static int load_named(const struct config *config, struct runtime *runtime)
             result = error_set(-ENOMEM, "out of memory");
         for (size_t i = 0; i < config->mirror_count && result == 0; i++) {
             result = upstream_create(&config->mirrors[i], &runtime->upstreams[i]);
-            if (result == 0)
+            if (result == 0) {
+                upstream_set_observer(runtime->upstreams[i], count_upstream_answer,
+                                      &config->mirrors[i]);
                 runtime->upstream_count++;
+            }
         }
     }
     return result;

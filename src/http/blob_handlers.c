@@ -121,6 +121,7 @@ struct fetch_work {
     struct runtime *runtime;
     struct upstream *upstream;
     char remote[UPSTREAM_NAME_MAX];
+    enum metrics_mirror_outcome mirror_outcome;
 };
 
 static void fetch_run(struct request_work *work)
@@ -129,8 +130,9 @@ static void fetch_run(struct request_work *work)
     struct registry *registry = fetch->endpoint->registry;
     int result = 0;
     if (fetch->upstream != NULL)
-        result = mirror_fill_blob(&registry->tree, registry->blobs, fetch->upstream,
-                                  fetch->route.name, fetch->remote, &fetch->digest);
+        result =
+            mirror_fill_blob(&registry->tree, registry->blobs, fetch->upstream, fetch->route.name,
+                             fetch->remote, &fetch->digest, &fetch->mirror_outcome);
     if (result == 0)
         result =
             serve_blob(registry, fetch->route.name, &fetch->digest, fetch->how, &fetch->serving);
@@ -141,6 +143,8 @@ static void fetch_complete(struct request_work *work)
 {
     struct fetch_work *fetch = (struct fetch_work *)work;
     h2o_req_t *req = work->request;
+    if (req != NULL && fetch->upstream != NULL)
+        response_note_mirror(req, fetch->mirror_outcome);
     if (req == NULL)
         blob_reader_close(fetch->serving.reader);
     else if (work->result < 0)
@@ -164,9 +168,15 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
     struct runtime *runtime = endpoint->runtime;
     char remote[UPSTREAM_NAME_MAX];
     if (result == 0) {
-        if (runtime->upstream_count > 0 && mirror_find(runtime->upstreams, runtime->upstream_count,
-                                                       route->name, remote, sizeof remote) != NULL)
-            metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_HIT);
+        struct upstream *mirror = runtime->upstream_count > 0
+                                      ? mirror_find(runtime->upstreams, runtime->upstream_count,
+                                                    route->name, remote, sizeof remote)
+                                      : NULL;
+        if (mirror != NULL) {
+            metrics_mirror(upstream_settings_of(mirror)->prefix, METRICS_MIRROR_BLOB,
+                           METRICS_MIRROR_HIT);
+            response_note_mirror(req, METRICS_MIRROR_HIT);
+        }
         respond_with_blob(endpoint, req, digest, &serving);
         return;
     }

@@ -53,6 +53,7 @@ struct manifest_work {
     struct runtime *runtime;
     struct upstream *upstream;
     char remote[UPSTREAM_NAME_MAX];
+    enum metrics_mirror_outcome mirror_outcome;
 };
 
 static void manifest_run(struct request_work *work)
@@ -63,9 +64,9 @@ static void manifest_run(struct request_work *work)
     int result;
     switch (manifest->operation) {
     case OPERATION_MIRROR_GET:
-        result =
-            mirror_fill_manifest(&registry->tree, registry->blobs, manifest->upstream, name,
-                                 manifest->remote, manifest->route.reference, &manifest->digest);
+        result = mirror_fill_manifest(&registry->tree, registry->blobs, manifest->upstream, name,
+                                      manifest->remote, manifest->route.reference,
+                                      &manifest->digest, &manifest->mirror_outcome);
         if (result == 0)
             result = repository_read_manifest(registry->blobs, &manifest->digest, &manifest->body,
                                               &manifest->length, &manifest->media_type);
@@ -95,6 +96,8 @@ static void manifest_complete(struct request_work *work)
     struct manifest_work *manifest = (struct manifest_work *)work;
     h2o_req_t *req = work->request;
     if (req != NULL) {
+        if (manifest->operation == OPERATION_MIRROR_GET)
+            response_note_mirror(req, manifest->mirror_outcome);
         if (work->result < 0) {
             response_send_failure_message(req, work->result, work->error_text);
         } else if (manifest->operation == OPERATION_GET ||
@@ -250,8 +253,11 @@ void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
         submit(endpoint, req, route, plan_mirror_read, NULL);
         return;
     }
-    if (upstream != NULL)
-        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_HIT);
+    if (upstream != NULL) {
+        metrics_mirror(upstream_settings_of(upstream)->prefix, METRICS_MIRROR_MANIFEST,
+                       METRICS_MIRROR_HIT);
+        response_note_mirror(req, METRICS_MIRROR_HIT);
+    }
     int result = route->reference_too_long
                      ? repository_manifest_unknown(&registry->tree, route->name, NULL)
                      : repository_resolve_manifest(&registry->tree, route->name, route->reference,

@@ -87,6 +87,14 @@ void response_add_header(h2o_req_t *req, const char *name, const char *orig_name
                           copy.base, copy.len);
 }
 
+void response_note_mirror(h2o_req_t *req, enum metrics_mirror_outcome outcome)
+{
+    const char *label = metrics_mirror_outcome_label(outcome);
+    h2o_vector_reserve(&req->pool, &req->env, req->env.size + 2);
+    req->env.entries[req->env.size++] = h2o_iovec_init(H2O_STRLIT(RESPONSE_ENV_CACHE));
+    req->env.entries[req->env.size++] = h2o_iovec_init(label, strlen(label));
+}
+
 void response_add_digest_etag(h2o_req_t *req, const char *digest, size_t digest_length)
 {
     char *value = h2o_mem_alloc_pool(&req->pool, digest_length + 2);

@@ -17,6 +17,7 @@
 
 #include <h2o.h>
 #include <stddef.h>
+#include "src/observe/metrics.h"
 #include "src/registry/registry_error.h"
 
 /* Adds a header; `name` must be a lowercase literal, `value` is copied. */
@@ -24,6 +25,11 @@ void response_add_header(h2o_req_t *req, const char *name, const char *orig_name
                          size_t value_length);
 /* ETag: the digest in double quotes (blobs and manifests). */
 void response_add_digest_etag(h2o_req_t *req, const char *digest, size_t digest_length);
+/* Marks a request for a mirrored repository with what serving it took
+ * (metrics.h's outcome: "hit" is from the cache alone): the access log line
+ * says cache=<outcome> (server.c reads the request's RESPONSE_ENV_CACHE). */
+#define RESPONSE_ENV_CACHE "cairn.cache"
+void response_note_mirror(h2o_req_t *req, enum metrics_mirror_outcome outcome);
 /* response_add_header with a printf-formatted value. */
 void response_add_header_format(h2o_req_t *req, const char *name, const char *orig_name,
                                 const char *format, ...) __attribute__((format(printf, 4, 5)));

@@ -208,10 +208,14 @@ static void log_access(h2o_logger_t *logger, h2o_req_t *req)
         h2o_socket_getnumerichost((void *)&address, address_length, remote) == SIZE_MAX)
         strcpy(remote, "-");
     request_id_generate(request_id);
-    const char *user = NULL;
-    for (size_t i = 0; i + 1 < req->env.size; i += 2)
+    const char *user = NULL, *cache = NULL;
+    for (size_t i = 0; i + 1 < req->env.size; i += 2) {
         if (h2o_memis(req->env.entries[i].base, req->env.entries[i].len, H2O_STRLIT("cairn.user")))
             user = req->env.entries[i + 1].base;
+        else if (h2o_memis(req->env.entries[i].base, req->env.entries[i].len,
+                           H2O_STRLIT(RESPONSE_ENV_CACHE)))
+            cache = req->env.entries[i + 1].base; /* a NUL-terminated label */
+    }
     struct access_log_entry entry = {
         .time = {.tv_sec = req->timestamps.request_begin_at.tv_sec,
                  .tv_nsec = req->timestamps.request_begin_at.tv_usec * 1000},
@@ -226,6 +230,7 @@ static void log_access(h2o_logger_t *logger, h2o_req_t *req)
         .bytes_in = req->entity.len,
         .bytes_out = bytes_out,
         .duration_seconds = duration,
+        .cache = cache,
     };
     access_log_write(thread->runtime->config.log_format, &entry);
 }

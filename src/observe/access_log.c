@@ -318,6 +318,10 @@ int access_log_format(enum log_format format, const struct access_log_entry *ent
         put_unsigned(&line, entry->bytes_out);
         put_string(&line, ",\"duration_ms\":");
         put_thousandths(&line, thousandths);
+        if (entry->cache != NULL) {
+            put_string(&line, ",\"cache\":");
+            put_json_string(&line, entry->cache, strlen(entry->cache), FIELD_SHORT_MAX);
+        }
         put(&line, "}", 1);
     } else {
         put_time(&line, &entry->time);
@@ -340,6 +344,10 @@ int access_log_format(enum log_format format, const struct access_log_entry *ent
         put_string(&line, " dur=");
         put_thousandths(&line, thousandths);
         put(&line, "ms", 2);
+        if (entry->cache != NULL) {
+            put_string(&line, " cache=");
+            put_text_token(&line, entry->cache, FIELD_SHORT_MAX);
+        }
     }
     int length = line_finish(&line);
     return length < 0 ? too_small(size) : length;

@@ -12,6 +12,8 @@
  *
  *   text  2026-11-25T12:00:00.123Z req=3f2a0c9d1e4b5a67 remote=127.0.0.1 user=alice
  *         "GET /v2/x/manifests/latest" 200 in=0 out=1234 dur=1.234ms
+ *         (and, for a mirrored repository, cache=hit|checked|fetched|joined|
+ *         stale|failed after dur)
  *         (one line; inside quotes `"` and `\` are backslash-escaped, \n \r \t
  *         written as such, other control bytes and invalid UTF-8 as \xHH;
  *         valid UTF-8 is kept. A field outside quotes that is empty or holds a
@@ -21,6 +23,7 @@
  *          "request_id":"3f2a0c9d1e4b5a67","remote":"127.0.0.1","user":"alice",
  *          "method":"GET","path":"/v2/x/manifests/latest","status":200,
  *          "bytes_in":0,"bytes_out":1234,"duration_ms":1.234}
+ *         (and "cache":"hit" and so on for a mirrored repository)
  *         (RFC 8259 escapes; invalid UTF-8 becomes U+FFFD; absent user null)
  *
  * The path is logged raw (with its query, as the client sent it), cut at
@@ -76,6 +79,8 @@ struct access_log_entry {
     uint64_t bytes_in;       /* request body bytes */
     uint64_t bytes_out;      /* response body bytes */
     double duration_seconds; /* arrival to response done */
+    const char *cache;       /* a mirrored repository's: what serving it took ("hit": from
+                              * the cache alone, metrics.h); NULL: no field */
 };
 
 /* Formats one access-log line, newline included, NUL-terminated, into

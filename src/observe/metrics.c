@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,34 @@ static _Atomic uint64_t body_spool_failures;
 static _Atomic uint64_t connection_events[METRICS_CONNECTION_EVENT_COUNT];
 static _Atomic int64_t connections_open;
 static _Atomic uint64_t http2_rapid_reset_closed;
-static _Atomic uint64_t mirror_requests[METRICS_MIRROR_KIND_COUNT][METRICS_MIRROR_OUTCOME_COUNT];
-static _Atomic uint64_t mirror_fetched_bytes;
+enum upstream_result {
+    UPSTREAM_RESULT_2XX,
+    UPSTREAM_RESULT_401,
+    UPSTREAM_RESULT_403,
+    UPSTREAM_RESULT_404,
+    UPSTREAM_RESULT_429,
+    UPSTREAM_RESULT_4XX,
+    UPSTREAM_RESULT_5XX,
+    UPSTREAM_RESULT_OTHER,
+    UPSTREAM_RESULT_NETWORK,
+    UPSTREAM_RESULT_COUNT
+};
+static const char *const UPSTREAM_RESULT_LABELS[UPSTREAM_RESULT_COUNT] = {
+    "2xx", "401", "403", "404", "429", "4xx", "5xx", "other", "network"};
+
+/* One mirror's series. `name` is written once, before `used` is set (with
+ * release order); readers check `used` (acquire) first. */
+struct mirror_series {
+    atomic_int used;
+    char name[128];
+    _Atomic uint64_t requests[METRICS_MIRROR_KIND_COUNT][METRICS_MIRROR_OUTCOME_COUNT];
+    _Atomic uint64_t fetched_bytes;
+    _Atomic uint64_t responses[UPSTREAM_RESULT_COUNT];
+    _Atomic int64_t ratelimit_remaining; /* -1: never sent */
+};
+/* The last slot is "other", for names past METRICS_MIRRORS_MAX. */
+static struct mirror_series mirror_series[METRICS_MIRRORS_MAX + 1];
+static pthread_mutex_t mirror_series_lock = PTHREAD_MUTEX_INITIALIZER;
 static double process_start_seconds;
 
 /* Runs when the program starts (the object is linked in because the server
@@ -199,16 +226,104 @@ void metrics_http2_rapid_reset_closed(void)
     add(&http2_rapid_reset_closed, 1);
 }
 
-void metrics_mirror(enum metrics_mirror_kind kind, enum metrics_mirror_outcome outcome)
+static void mirror_series_init(struct mirror_series *series, const char *name)
+{
+    snprintf(series->name, sizeof series->name, "%s", name);
+    for (size_t k = 0; k < METRICS_MIRROR_KIND_COUNT; k++)
+        for (size_t o = 0; o < METRICS_MIRROR_OUTCOME_COUNT; o++)
+            atomic_store(&series->requests[k][o], 0);
+    atomic_store(&series->fetched_bytes, 0);
+    for (size_t r = 0; r < UPSTREAM_RESULT_COUNT; r++)
+        atomic_store(&series->responses[r], 0);
+    atomic_store(&series->ratelimit_remaining, -1);
+}
+
+/* The series of mirror `name` ("" is the proxy), made on first use. */
+static struct mirror_series *series_of(const char *name)
+{
+    if (name == NULL || name[0] == '\0')
+        name = METRICS_MIRROR_PROXY_NAME;
+    for (size_t i = 0; i < METRICS_MIRRORS_MAX; i++) {
+        struct mirror_series *series = &mirror_series[i];
+        if (!atomic_load_explicit(&series->used, memory_order_acquire))
+            break;
+        if (strcmp(series->name, name) == 0)
+            return series;
+    }
+    pthread_mutex_lock(&mirror_series_lock);
+    struct mirror_series *found = &mirror_series[METRICS_MIRRORS_MAX];
+    for (size_t i = 0; i < METRICS_MIRRORS_MAX; i++) {
+        struct mirror_series *series = &mirror_series[i];
+        if (!atomic_load_explicit(&series->used, memory_order_acquire)) {
+            mirror_series_init(series, name);
+            atomic_store_explicit(&series->used, 1, memory_order_release);
+            found = series;
+            break;
+        }
+        if (strcmp(series->name, name) == 0) {
+            found = series;
+            break;
+        }
+    }
+    if (found == &mirror_series[METRICS_MIRRORS_MAX] &&
+        !atomic_load_explicit(&found->used, memory_order_acquire)) {
+        mirror_series_init(found, "other");
+        atomic_store_explicit(&found->used, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&mirror_series_lock);
+    return found;
+}
+
+const char *metrics_mirror_outcome_label(enum metrics_mirror_outcome outcome)
+{
+    return (unsigned)outcome < METRICS_MIRROR_OUTCOME_COUNT ? MIRROR_OUTCOME_LABELS[outcome]
+                                                            : "other";
+}
+
+void metrics_mirror(const char *mirror, enum metrics_mirror_kind kind,
+                    enum metrics_mirror_outcome outcome)
 {
     if ((unsigned)kind < METRICS_MIRROR_KIND_COUNT &&
         (unsigned)outcome < METRICS_MIRROR_OUTCOME_COUNT)
-        add(&mirror_requests[kind][outcome], 1);
+        add(&series_of(mirror)->requests[kind][outcome], 1);
 }
 
-void metrics_mirror_fetched_bytes(uint64_t bytes)
+void metrics_mirror_fetched_bytes(const char *mirror, uint64_t bytes)
 {
-    add(&mirror_fetched_bytes, bytes);
+    add(&series_of(mirror)->fetched_bytes, bytes);
+}
+
+static enum upstream_result upstream_result_of(int status)
+{
+    switch (status) {
+    case 0:
+        return UPSTREAM_RESULT_NETWORK;
+    case 401:
+        return UPSTREAM_RESULT_401;
+    case 403:
+        return UPSTREAM_RESULT_403;
+    case 404:
+        return UPSTREAM_RESULT_404;
+    case 429:
+        return UPSTREAM_RESULT_429;
+    }
+    if (status >= 200 && status < 300)
+        return UPSTREAM_RESULT_2XX;
+    if (status >= 400 && status < 500)
+        return UPSTREAM_RESULT_4XX;
+    if (status >= 500 && status < 600)
+        return UPSTREAM_RESULT_5XX;
+    return UPSTREAM_RESULT_OTHER;
+}
+
+void metrics_mirror_upstream_response(const char *mirror, int status)
+{
+    add(&series_of(mirror)->responses[upstream_result_of(status)], 1);
+}
+
+void metrics_mirror_ratelimit_remaining(const char *mirror, int64_t remaining)
+{
+    atomic_store(&series_of(mirror)->ratelimit_remaining, remaining < 0 ? 0 : remaining);
 }
 
 void metrics_reset(void)
@@ -240,15 +355,59 @@ void metrics_reset(void)
         atomic_store(&connection_events[i], 0);
     atomic_store(&connections_open, 0);
     atomic_store(&http2_rapid_reset_closed, 0);
-    for (size_t k = 0; k < METRICS_MIRROR_KIND_COUNT; k++)
-        for (size_t o = 0; o < METRICS_MIRROR_OUTCOME_COUNT; o++)
-            atomic_store(&mirror_requests[k][o], 0);
-    atomic_store(&mirror_fetched_bytes, 0);
+    pthread_mutex_lock(&mirror_series_lock);
+    for (size_t i = 0; i <= METRICS_MIRRORS_MAX; i++)
+        atomic_store(&mirror_series[i].used, 0);
+    pthread_mutex_unlock(&mirror_series_lock);
 }
 
 static void header(FILE *out, const char *name, const char *type, const char *help)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The mirrors' series, those used so far (each family's header once). */
+static void write_mirror_series(FILE *out)
+{
+    size_t count = 0;
+    while (count <= METRICS_MIRRORS_MAX &&
+           atomic_load_explicit(&mirror_series[count].used, memory_order_acquire))
+        count++;
+    if (atomic_load_explicit(&mirror_series[METRICS_MIRRORS_MAX].used, memory_order_acquire))
+        count = METRICS_MIRRORS_MAX + 1;
+    header(out, "cairn_mirror_requests_total", "counter",
+           "Requests for a mirrored manifest or blob, by mirror and by what serving them "
+           "took (docs/mirror.md).");
+    for (size_t i = 0; i < count; i++)
+        for (size_t k = 0; k < METRICS_MIRROR_KIND_COUNT; k++)
+            for (size_t o = 0; o < METRICS_MIRROR_OUTCOME_COUNT; o++)
+                fprintf(out,
+                        "cairn_mirror_requests_total{mirror=\"%s\",kind=\"%s\",outcome=\"%s\"} "
+                        "%" PRIu64 "\n",
+                        mirror_series[i].name, MIRROR_KIND_LABELS[k], MIRROR_OUTCOME_LABELS[o],
+                        load(&mirror_series[i].requests[k][o]));
+    header(out, "cairn_mirror_fetched_bytes_total", "counter",
+           "Bytes of manifests and blobs fetched from a mirror's upstream and stored.");
+    for (size_t i = 0; i < count; i++)
+        fprintf(out, "cairn_mirror_fetched_bytes_total{mirror=\"%s\"} %" PRIu64 "\n",
+                mirror_series[i].name, load(&mirror_series[i].fetched_bytes));
+    header(out, "cairn_mirror_upstream_responses_total", "counter",
+           "Answers from a mirror's upstream by HTTP status class (network: none came).");
+    for (size_t i = 0; i < count; i++)
+        for (size_t r = 0; r < UPSTREAM_RESULT_COUNT; r++)
+            fprintf(out,
+                    "cairn_mirror_upstream_responses_total{mirror=\"%s\",result=\"%s\"} %" PRIu64
+                    "\n",
+                    mirror_series[i].name, UPSTREAM_RESULT_LABELS[r],
+                    load(&mirror_series[i].responses[r]));
+    header(out, "cairn_mirror_ratelimit_remaining", "gauge",
+           "The last RateLimit-Remaining a mirror's upstream sent (Docker Hub's pulls left).");
+    for (size_t i = 0; i < count; i++) {
+        int64_t remaining = atomic_load(&mirror_series[i].ratelimit_remaining);
+        if (remaining >= 0)
+            fprintf(out, "cairn_mirror_ratelimit_remaining{mirror=\"%s\"} %" PRId64 "\n",
+                    mirror_series[i].name, remaining);
+    }
 }
 
 static void render_requests(FILE *out)
@@ -357,16 +516,7 @@ static void render_process(FILE *out)
            "too fast.");
     fprintf(out, "cairn_http2_rapid_reset_closed_total %" PRIu64 "\n",
             load(&http2_rapid_reset_closed));
-    header(out, "cairn_mirror_requests_total", "counter",
-           "Requests for a mirrored manifest or blob, by what serving them took "
-           "(docs/mirror.md).");
-    for (size_t k = 0; k < METRICS_MIRROR_KIND_COUNT; k++)
-        for (size_t o = 0; o < METRICS_MIRROR_OUTCOME_COUNT; o++)
-            fprintf(out, "cairn_mirror_requests_total{kind=\"%s\",outcome=\"%s\"} %" PRIu64 "\n",
-                    MIRROR_KIND_LABELS[k], MIRROR_OUTCOME_LABELS[o], load(&mirror_requests[k][o]));
-    header(out, "cairn_mirror_fetched_bytes_total", "counter",
-           "Bytes of manifests and blobs fetched from mirrors' upstreams and stored.");
-    fprintf(out, "cairn_mirror_fetched_bytes_total %" PRIu64 "\n", load(&mirror_fetched_bytes));
+    write_mirror_series(out);
 
     header(out, "cairn_http_connections", "gauge", "Client connections open.");
     fprintf(out, "cairn_http_connections %" PRId64 "\n",

@@ -134,10 +134,18 @@ void metrics_connections_add(int delta);
  * streams too fast (src/http/http2_reset_guard.h). */
 void metrics_http2_rapid_reset_closed(void);
 
-/* Pull-through mirrors (src/registry/mirror.h): what a request for a
- * mirrored manifest or blob took, as
- * cairn_mirror_requests_total{kind=...,outcome=...}, and the bytes fetched
- * from upstreams, cairn_mirror_fetched_bytes_total. */
+/* Pull-through mirrors (src/registry/mirror.h), each named by its prefix
+ * (cairn.mirrors[].prefix; Distribution's proxy:, which has none, is
+ * METRICS_MIRROR_PROXY_NAME): what a request for a mirrored manifest or blob
+ * took, cairn_mirror_requests_total{mirror=...,kind=...,outcome=...}; the
+ * bytes fetched, cairn_mirror_fetched_bytes_total{mirror=...}; the answers
+ * the upstream gave, cairn_mirror_upstream_responses_total{mirror=...,
+ * result=...}; and the last RateLimit-Remaining it sent (Docker Hub's pull
+ * allowance), cairn_mirror_ratelimit_remaining{mirror=...}. Series of a
+ * mirror removed by a reload stay (counters never go back); past
+ * METRICS_MIRRORS_MAX names, counts go to mirror="other". */
+#define METRICS_MIRRORS_MAX 64
+#define METRICS_MIRROR_PROXY_NAME "(proxy)"
 enum metrics_mirror_kind {
     METRICS_MIRROR_MANIFEST,
     METRICS_MIRROR_BLOB,
@@ -153,8 +161,17 @@ enum metrics_mirror_outcome {
     METRICS_MIRROR_FAILED,  /* "failed": the upstream failed (or lied), nothing to serve */
     METRICS_MIRROR_OUTCOME_COUNT
 };
-void metrics_mirror(enum metrics_mirror_kind kind, enum metrics_mirror_outcome outcome);
-void metrics_mirror_fetched_bytes(uint64_t bytes);
+/* The outcome's label ("hit", ...), as the access log writes it too. */
+const char *metrics_mirror_outcome_label(enum metrics_mirror_outcome outcome);
+void metrics_mirror(const char *mirror, enum metrics_mirror_kind kind,
+                    enum metrics_mirror_outcome outcome);
+void metrics_mirror_fetched_bytes(const char *mirror, uint64_t bytes);
+/* One answer from the upstream: its HTTP status, or 0 when none came
+ * (connect, TLS, timeout), counted as result="2xx", "401", "403", "404",
+ * "429", "4xx" (other), "5xx", "other" or "network". */
+void metrics_mirror_upstream_response(const char *mirror, int status);
+/* The upstream's RateLimit-Remaining, when it sent one. */
+void metrics_mirror_ratelimit_remaining(const char *mirror, int64_t remaining);
 
 /* The whole exposition (text/plain; version=0.0.4), NUL-terminated, in a
  * malloc'd buffer the caller frees. 0, or -ENOMEM with error_set(). */

@@ -157,6 +157,22 @@ int mirror_manifest_is_fresh(const struct tree *tree, const char *name, const ch
 }
 
 /* The upstream's failure as the client sees it when the tree has no copy. */
+/* What serving this request took, for the metrics and (through the
+ * public functions' outcome_out) the access log. */
+static _Thread_local enum metrics_mirror_outcome last_outcome;
+
+static const char *mirror_name(const struct upstream *upstream)
+{
+    return upstream_settings_of(upstream)->prefix;
+}
+
+static void counted(const struct upstream *upstream, enum metrics_mirror_kind kind,
+                    enum metrics_mirror_outcome outcome)
+{
+    metrics_mirror(mirror_name(upstream), kind, outcome);
+    last_outcome = outcome;
+}
+
 static int upstream_failure(int result, int manifest, const char *what)
 {
     char reason[ERROR_MESSAGE_MAX];
@@ -168,9 +184,10 @@ static int upstream_failure(int result, int manifest, const char *what)
 }
 
 /* Verifies the fetched manifest and stores it under `reference`. */
-static int store_manifest(const struct tree *tree, struct blob_store *blobs, const char *name,
-                          const char *reference, const struct digest *expected,
-                          const struct upstream_manifest *fetched, struct digest *digest_out)
+static int store_manifest(const struct tree *tree, struct blob_store *blobs,
+                          const struct upstream *upstream, const char *name, const char *reference,
+                          const struct digest *expected, const struct upstream_manifest *fetched,
+                          struct digest *digest_out)
 {
     struct digest actual;
     enum digest_algorithm algorithm = expected != NULL ? expected->algorithm : DIGEST_SHA256;
@@ -186,7 +203,7 @@ static int store_manifest(const struct tree *tree, struct blob_store *blobs, con
                                               fetched->body, fetched->length, &put);
     if (result < 0)
         return result;
-    metrics_mirror_fetched_bytes(fetched->length);
+    metrics_mirror_fetched_bytes(mirror_name(upstream), fetched->length);
     *digest_out = put.digest;
     return 0;
 }
@@ -198,29 +215,31 @@ static int fill_by_digest(const struct tree *tree, struct blob_store *blobs,
     struct digest wanted;
     if (digest_parse(reference, strlen(reference), &wanted) < 0)
         return repository_manifest_unknown(tree, name, NULL);
-    if (repository_resolve_manifest(tree, name, reference, digest_out, NULL) == 0)
+    if (repository_resolve_manifest(tree, name, reference, digest_out, NULL) == 0) {
+        counted(upstream, METRICS_MIRROR_MANIFEST, METRICS_MIRROR_HIT);
         return 0;
+    }
     struct upstream_manifest fetched;
     int result = upstream_fetch_manifest(upstream, remote, reference, 0, &fetched);
     if (result < 0) {
-        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_FAILED);
+        counted(upstream, METRICS_MIRROR_MANIFEST, METRICS_MIRROR_FAILED);
         return upstream_failure(result, 1, reference);
     }
-    result = store_manifest(tree, blobs, name, reference, &wanted, &fetched, digest_out);
+    result = store_manifest(tree, blobs, upstream, name, reference, &wanted, &fetched, digest_out);
     upstream_manifest_release(&fetched);
-    metrics_mirror(METRICS_MIRROR_MANIFEST,
-                   result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
+    counted(upstream, METRICS_MIRROR_MANIFEST,
+            result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
     return result;
 }
 
 /* The tree's copy after the upstream failed: served, and said so. */
-static int serve_stale(const char *name, const char *tag, const struct digest *local, int result,
-                       struct digest *digest_out)
+static int serve_stale(const struct upstream *upstream, const char *name, const char *tag,
+                       const struct digest *local, int result, struct digest *digest_out)
 {
     (void)result;
     log_message(LOG_LEVEL_WARN, "mirror: serving the cached %s:%s (%s): %s", name, tag,
                 local->string, error_message());
-    metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_STALE);
+    counted(upstream, METRICS_MIRROR_MANIFEST, METRICS_MIRROR_STALE);
     *digest_out = *local;
     return 0;
 }
@@ -238,7 +257,7 @@ static int fill_by_tag(const struct tree *tree, struct blob_store *blobs, struct
     if (have_local) {
         result = upstream_fetch_manifest(upstream, remote, tag, 1, &fetched);
         if (result < 0)
-            return serve_stale(name, tag, &local, result, digest_out);
+            return serve_stale(upstream, name, tag, &local, result, digest_out);
         int same = fetched.has_digest && digest_equal(&fetched.digest, &local);
         upstream_manifest_release(&fetched);
         if (same) {
@@ -246,37 +265,40 @@ static int fill_by_tag(const struct tree *tree, struct blob_store *blobs, struct
             if (result < 0)
                 log_message(LOG_LEVEL_WARN, "mirror: %s", error_message());
             *digest_out = local;
-            metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_CHECKED);
+            counted(upstream, METRICS_MIRROR_MANIFEST, METRICS_MIRROR_CHECKED);
             return 0;
         }
     }
     result = upstream_fetch_manifest(upstream, remote, tag, 0, &fetched);
     if (result < 0 && have_local)
-        return serve_stale(name, tag, &local, result, digest_out);
+        return serve_stale(upstream, name, tag, &local, result, digest_out);
     if (result < 0) {
-        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_FAILED);
+        counted(upstream, METRICS_MIRROR_MANIFEST, METRICS_MIRROR_FAILED);
         return upstream_failure(result, 1, tag);
     }
-    result = store_manifest(tree, blobs, name, tag, fetched.has_digest ? &fetched.digest : NULL,
-                            &fetched, digest_out);
+    result = store_manifest(tree, blobs, upstream, name, tag,
+                            fetched.has_digest ? &fetched.digest : NULL, &fetched, digest_out);
     upstream_manifest_release(&fetched);
     if (result < 0 && have_local)
-        return serve_stale(name, tag, &local, result, digest_out);
-    metrics_mirror(METRICS_MIRROR_MANIFEST,
-                   result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
+        return serve_stale(upstream, name, tag, &local, result, digest_out);
+    counted(upstream, METRICS_MIRROR_MANIFEST,
+            result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
     return result;
 }
 
 int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
                          struct upstream *upstream, const char *name, const char *remote,
-                         const char *reference, struct digest *digest_out)
+                         const char *reference, struct digest *digest_out,
+                         enum metrics_mirror_outcome *outcome_out)
 {
+    last_outcome = METRICS_MIRROR_FAILED;
     char key[FLIGHT_KEY_MAX];
     snprintf(key, sizeof key, "m %s %.*s", name, (int)DIGEST_STRING_MAX, reference);
     struct flight *mine;
     int result;
     if (flight_join(key, &mine, &result, digest_out) == 1) {
-        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_JOINED);
+        counted(upstream, METRICS_MIRROR_MANIFEST, METRICS_MIRROR_JOINED);
+        *outcome_out = last_outcome;
         return result;
     }
     /* Filled while this work waited for a thread (a flight that landed
@@ -284,13 +306,14 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
     const struct upstream_settings *settings = upstream_settings_of(upstream);
     if (mirror_manifest_is_fresh(tree, name, reference, settings->ttl_seconds) &&
         repository_resolve_manifest(tree, name, reference, digest_out, NULL) == 0) {
-        metrics_mirror(METRICS_MIRROR_MANIFEST, METRICS_MIRROR_HIT);
+        counted(upstream, METRICS_MIRROR_MANIFEST, METRICS_MIRROR_HIT);
         result = 0;
     } else if (is_tag(reference))
         result = fill_by_tag(tree, blobs, upstream, name, remote, reference, digest_out);
     else
         result = fill_by_digest(tree, blobs, upstream, name, remote, reference, digest_out);
     flight_land(mine, result, result == 0 ? digest_out : NULL);
+    *outcome_out = last_outcome;
     return result;
 }
 
@@ -299,6 +322,7 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
 struct blob_fill {
     int fd;
     struct digest_hasher hasher;
+    const char *mirror;
 };
 
 static int write_slice(void *context, const char *data, size_t length)
@@ -306,7 +330,7 @@ static int write_slice(void *context, const char *data, size_t length)
     struct blob_fill *fill = context;
     if (digest_hasher_update(&fill->hasher, data, length) < 0)
         return -EIO;
-    metrics_mirror_fetched_bytes(length);
+    metrics_mirror_fetched_bytes(fill->mirror, length);
     while (length > 0) {
         ssize_t written = write(fill->fd, data, length);
         if (written < 0 && errno == EINTR)
@@ -332,7 +356,7 @@ static int fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
     if ((result = directory_create(path)) < 0)
         return result;
     strcat(path, "/mirror-blob.XXXXXX");
-    struct blob_fill fill = {.fd = mkstemp(path)};
+    struct blob_fill fill = {.fd = mkstemp(path), .mirror = mirror_name(upstream)};
     if (fill.fd < 0)
         return error_set(-errno, "cannot create a scratch file in %s: %s", path, strerror(errno));
     result = digest_hasher_init(&fill.hasher, digest->algorithm);
@@ -363,21 +387,24 @@ static int fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
 }
 
 int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
-                     const char *name, const char *remote, const struct digest *digest)
+                     const char *name, const char *remote, const struct digest *digest,
+                     enum metrics_mirror_outcome *outcome_out)
 {
+    last_outcome = METRICS_MIRROR_FAILED;
     char key[FLIGHT_KEY_MAX];
     snprintf(key, sizeof key, "b %s %s", name, digest->string);
     struct flight *mine;
     int result;
     if (flight_join(key, &mine, &result, NULL) == 1) {
-        metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_JOINED);
+        counted(upstream, METRICS_MIRROR_BLOB, METRICS_MIRROR_JOINED);
+        *outcome_out = last_outcome;
         return result;
     }
     struct blob_info info;
     int64_t size = -1;
     if (repository_stat_blob(tree, blobs, name, digest, &info) == 0) {
         result = 0; /* filled while this work waited for a thread */
-        metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_HIT);
+        counted(upstream, METRICS_MIRROR_BLOB, METRICS_MIRROR_HIT);
     } else if (blob_store_stat(blobs, digest, &info) == 0 &&
                upstream_head_blob(upstream, remote, digest, &size) == 0 &&
                (size < 0 || size == info.size) &&
@@ -385,12 +412,13 @@ int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
         /* The store has the bytes (another repository's), and the upstream
          * says this repository has them too: linked, not fetched again. */
         result = 0;
-        metrics_mirror(METRICS_MIRROR_BLOB, METRICS_MIRROR_CHECKED);
+        counted(upstream, METRICS_MIRROR_BLOB, METRICS_MIRROR_CHECKED);
     } else {
         result = fill_blob(tree, blobs, upstream, name, remote, digest);
-        metrics_mirror(METRICS_MIRROR_BLOB,
-                       result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
+        counted(upstream, METRICS_MIRROR_BLOB,
+                result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
     }
     flight_land(mine, result, NULL);
+    *outcome_out = last_outcome;
     return result;
 }

@@ -55,6 +55,7 @@
 #include "drivers/upstream.h"
 #include "layout/digest.h"
 #include "layout/tree.h"
+#include "src/observe/metrics.h"
 
 /* The upstream that mirrors repository `name` (a prefix match wins over
  * proxy's ""), with the upstream's name for it in `remote`; NULL when
@@ -80,16 +81,19 @@ int mirror_manifest_is_fresh(const struct tree *tree, const char *name, const ch
  * or that the upstream does not have (and the tree neither);
  * -REGISTRY_ERROR_UNAVAILABLE when the upstream failed and the tree has no
  * copy; -REGISTRY_ERROR_MANIFEST_INVALID when it sent a manifest cairn
- * cannot store. */
+ * cannot store. What serving it took goes to the metrics (per mirror) and
+ * to *outcome_out, for the access log. */
 int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
                          struct upstream *upstream, const char *name, const char *remote,
-                         const char *reference, struct digest *digest_out);
+                         const char *reference, struct digest *digest_out,
+                         enum metrics_mirror_outcome *outcome_out);
 
 /* Fetches blob `digest` from the upstream and links it into `name`: 0 once
  * it is there; -REGISTRY_ERROR_BLOB_UNKNOWN when the upstream does not have
  * it; -REGISTRY_ERROR_UNAVAILABLE when the upstream failed or sent bytes of
- * another digest (nothing is linked then). */
+ * another digest (nothing is linked then). *outcome_out as above. */
 int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
-                     const char *name, const char *remote, const struct digest *digest);
+                     const char *name, const char *remote, const struct digest *digest,
+                     enum metrics_mirror_outcome *outcome_out);
 
 #endif

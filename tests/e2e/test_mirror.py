@@ -119,6 +119,7 @@ class FakeUpstream:
         self.manifests = {}  # (name, reference) -> (media type, body)
         self.blobs = {}  # digest -> bytes
         self.lie = set()
+        self.remaining = 100  # RateLimit-Remaining, one less per manifest GET (Docker Hub's)
         self.log = []  # (method, path, authorization)
         self.lock = threading.Lock()
         fake = self
@@ -158,8 +159,14 @@ class FakeUpstream:
                 m = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", self.path)
                 if m and (m.group(1), m.group(2)) in fake.manifests:
                     media_type, body = fake.manifests[(m.group(1), m.group(2))]
+                    with fake.lock:
+                        if self.command == "GET":
+                            fake.remaining -= 1
+                        remaining = fake.remaining
                     return self.answer(200, body, [("Content-Type", media_type),
-                                                   ("Docker-Content-Digest", sha256(body))])
+                                                   ("Docker-Content-Digest", sha256(body)),
+                                                   ("RateLimit-Limit", "100;w=21600"),
+                                                   ("RateLimit-Remaining", f"{remaining};w=21600")])
                 m = re.fullmatch(r"/v2/(.+)/blobs/([^/]+)", self.path)
                 if m and m.group(2) in fake.blobs:
                     data = fake.blobs[m.group(2)]
@@ -434,18 +441,26 @@ class MirrorPullTest(MirrorTestCase):
         self.assert_error(r, 404, "NAME_UNKNOWN")
         self.assertFalse(self.server.tree.repo("it/app").exists())
 
-    def mirror_metrics(self):
+    def mirror_metrics(self, mirror="fast"):
         r = self.req("GET", "/metrics")
         self.assertEqual(r.status, 200, r)
         text = r.body.decode()
         counts = {(k, o): int(v) for k, o, v in re.findall(
-            r'^cairn_mirror_requests_total\{kind="(\w+)",outcome="(\w+)"\} (\d+)$', text, re.M)}
-        fetched = int(re.search(r"^cairn_mirror_fetched_bytes_total (\d+)$", text, re.M).group(1))
-        return counts, fetched
+            rf'^cairn_mirror_requests_total\{{mirror="{mirror}",kind="(\w+)",outcome="(\w+)"\}} (\d+)$',
+            text, re.M)}
+        fetched = int(re.search(rf'^cairn_mirror_fetched_bytes_total\{{mirror="{mirror}"\}} (\d+)$',
+                                text, re.M).group(1))
+        answers = {result: int(v) for result, v in re.findall(
+            rf'^cairn_mirror_upstream_responses_total\{{mirror="{mirror}",result="(\w+)"\}} (\d+)$',
+            text, re.M)}
+        return counts, fetched, answers
 
     def test_metrics(self):
         img = upstream_helpers(self.upstream).make_image("it/metrics", "v1")
-        before, bytes_before = self.mirror_metrics()
+        self.get_manifest("up/it/app", "v1")  # the other mirror's series exist too
+        before, bytes_before, answers_before = self.mirror_metrics()
+        up_before = self.mirror_metrics("up")
+        mark = self.server.log_mark()
         self.assertEqual(self.get_manifest("fast/it/metrics", "v1").status, 200)
         self.assertEqual(self.get_manifest("fast/it/metrics", "v1").status, 200)
         layer = img.layers[0]
@@ -453,12 +468,27 @@ class MirrorPullTest(MirrorTestCase):
         self.assertEqual(self.get_blob("fast/it/metrics", sha256(layer)).status, 200)
         time.sleep(FAST_TTL_PASSED)
         self.assertEqual(self.get_manifest("fast/it/metrics", "v1").status, 200)
-        after, bytes_after = self.mirror_metrics()
+        after, bytes_after, answers_after = self.mirror_metrics()
         delta = {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)}
         self.assertEqual(delta, {("manifest", "fetched"): 1, ("manifest", "hit"): 1,
                                  ("manifest", "checked"): 1, ("blob", "fetched"): 1,
                                  ("blob", "hit"): 1})
         self.assertEqual(bytes_after - bytes_before, len(img.body) + len(layer))
+        # Upstream answers: at least the manifest GET, the blob GET and the
+        # HEAD after the ttl were 2xx (a 401 before each with Basic auth).
+        self.assertGreaterEqual(answers_after.get("2xx", 0) - answers_before.get("2xx", 0), 3)
+        self.assertEqual(answers_after.get("network", 0), answers_before.get("network", 0))
+        # The other mirror counted nothing of these.
+        self.assertEqual(self.mirror_metrics("up"), up_before)
+        # The access log says what each request took.
+        log = self.server.log_since(mark)
+        caches = re.findall(r'"GET /v2/fast/it/metrics/(manifests|blobs)/\S+" 200 .* cache=(\w+)$',
+                            log, re.M)
+        self.assertEqual(caches, [("manifests", "fetched"), ("manifests", "hit"),
+                                  ("blobs", "fetched"), ("blobs", "hit"),
+                                  ("manifests", "checked")], log)
+        local = re.findall(r'"GET /metrics" 200 .*$', log, re.M)
+        self.assertTrue(local and all("cache=" not in line for line in local), log)
 
     def test_blob_in_the_store_is_linked_after_a_head(self):
         img = upstream_helpers(self.upstream).make_image("it/shared", "v1")
@@ -627,6 +657,16 @@ class BearerUpstreamTest(CairnTestCase):
         # Every request after the first carried the token.
         anonymous = [p for _, p, auth in log if auth is None and p.startswith("/v2/team/app/")]
         self.assertEqual(len(anonymous), 1, anonymous)
+        # Its answers and its pull allowance, in the metrics.
+        text = self.req("GET", "/metrics").body.decode()
+        remaining = re.search(r'^cairn_mirror_ratelimit_remaining\{mirror="fk"\} (\d+)$', text, re.M)
+        self.assertIsNotNone(remaining, text)
+        self.assertEqual(int(remaining.group(1)), self.fake.remaining)
+        answers = dict(re.findall(
+            r'^cairn_mirror_upstream_responses_total\{mirror="fk",result="(\w+)"\} (\d+)$',
+            text, re.M))
+        self.assertGreaterEqual(int(answers["401"]), 1, answers)  # the first challenge
+        self.assertGreaterEqual(int(answers["2xx"]), 4, answers)  # token, manifest, 2 blobs
 
     def test_lying_upstream_links_nothing(self):
         r = self.get_manifest("fk/team/liar", "v1")
