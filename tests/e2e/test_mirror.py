@@ -23,7 +23,7 @@ from pathlib import Path
 from cairn_server import (DOCKER_LIST, DOCKER_MANIFEST, HOST, OCI_INDEX, OCI_MANIFEST,
                           CairnServer, CairnTestCase, basic_auth, do_request, free_port,
                           helpers_for, htpasswd_text, make_oci_layout, password_of, sha256,
-                          skopeo)
+                          skopeo, yaml_doc)
 
 DOCKER_REGISTRY = os.environ.get("DOCKER_REGISTRY", "/usr/bin/docker-registry")
 ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
@@ -678,6 +678,86 @@ class BearerUpstreamTest(CairnTestCase):
         self.assertFalse(self.server.tree.blob_data(digest).exists())
         scratch = self.server.root / ".cairn-tmp"
         self.assertEqual([p.name for p in scratch.glob("mirror-*")], [])
+
+
+class MirrorAccessRulesTest(CairnTestCase):
+    """cairn.access applies to a mirrored prefix like to any repository
+    (pull rights decide who may fill and read it), and a push there is
+    refused with UNSUPPORTED even for a caller allowed to push."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeUpstream()
+        cls.body, cls.config, cls.layer = cls.fake.add_image("team/app", "v1", 3)
+        cls.authdir = Path(tempfile.mkdtemp(prefix="cairn-e2e-mirror-acl-"))
+        (cls.authdir / "htpasswd").write_text(htpasswd_text(["reader", "builder", "root"]))
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.fake.close()
+            shutil.rmtree(cls.authdir, ignore_errors=True)
+            raise
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(config=yaml_doc({
+            "version": "0.1",
+            "auth": {"htpasswd": {"realm": "cairn", "path": str(cls.authdir / "htpasswd")}},
+            "cairn": {
+                "mirrors": [{"prefix": "fk", "url": f"http://{HOST}:{cls.fake.port}",
+                             "ttl": "1h"}],
+                "access": [
+                    {"subjects": "root", "repositories": "**", "actions": "*"},
+                    {"subjects": "reader", "repositories": "fk/**", "actions": "pull"},
+                    {"subjects": "builder", "repositories": "local/**",
+                     "actions": ["pull", "push"]},
+                ],
+            },
+        }))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.fake.close()
+            shutil.rmtree(cls.authdir, ignore_errors=True)
+
+    def as_user(self, name):
+        return self.server.as_user(name, password_of(name))
+
+    def manifest(self, client, name, ref):
+        return client.request("GET", f"/v2/{name}/manifests/{ref}", headers={"Accept": ACCEPT})
+
+    def test_pull_rights_decide_push_refused(self):
+        fills = self.fake.count("/manifests/")
+        # Without the right, nothing is asked of the upstream.
+        self.assert_error(self.manifest(self.server, "fk/team/app", "v1"), 401, "UNAUTHORIZED")
+        self.assert_error(self.manifest(self.as_user("builder"), "fk/team/app", "v1"),
+                          403, "DENIED")
+        self.assertEqual(self.fake.count("/manifests/"), fills)
+        # With pull on fk/**: filled and served.
+        reader = self.as_user("reader")
+        r = self.manifest(reader, "fk/team/app", "v1")
+        self.assertEqual((r.status, r.body), (200, self.body), r)
+        r = reader.request("GET", f"/v2/fk/team/app/blobs/{sha256(self.layer)}")
+        self.assertEqual((r.status, r.body), (200, self.layer), r)
+        # Cached now, still refused to the others.
+        self.assert_error(self.manifest(self.as_user("builder"), "fk/team/app", "v1"),
+                          403, "DENIED")
+        self.assert_error(self.server.request("GET", f"/v2/fk/team/app/blobs/{sha256(self.layer)}"),
+                          401, "UNAUTHORIZED")
+        # Pushes: the reader lacks the right (403); root has it, but the
+        # prefix is a mirror (405 UNSUPPORTED); local repositories take them.
+        self.assert_error(reader.request("POST", "/v2/fk/team/app/blobs/uploads/"), 403, "DENIED")
+        root = self.as_user("root")
+        self.assert_error(root.request("POST", "/v2/fk/team/app/blobs/uploads/"),
+                          405, "UNSUPPORTED")
+        self.assert_error(root.request("PUT", "/v2/fk/team/app/manifests/v2", body=self.body,
+                                       headers={"Content-Type": OCI_MANIFEST}),
+                          405, "UNSUPPORTED")
+        r = self.as_user("builder").request("POST", "/v2/local/app/blobs/uploads/")
+        self.assertEqual(r.status, 202, r)
 
 
 if __name__ == "__main__":
