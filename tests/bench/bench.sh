@@ -105,9 +105,6 @@ run_side() {
     log "$side: ${R[$side.rps]} manifest GET/s (p50 ${R[$side.p50]} ms, p99 ${R[$side.p99]} ms); push ${R[$side.push_s]} s (${R[$side.push_mbps]} MB/s); blob GET ${R[$side.get1]} then ${R[$side.get2]} MB/s"
 }
 
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a/b }'
-}
 
 log "blob: $BENCH_BLOB_MIB MiB of random data in $WORK"
 BLOB="$WORK/blob"

@@ -1,7 +1,8 @@
 # Shared by the benchmark scripts of tests/bench (sourced, not run): logging,
 # a work directory removed on exit with the servers started in it, free
 # ports, starting cairn, monolithic uploads, a seeded small image and a wrk
-# run of its manifest. The sourcing script sets, before sourcing:
+# run of its manifest, and the median and ratio the tables print. The
+# sourcing script sets, before sourcing:
 #   BENCH_TMP  where the work directory goes      CAIRN_BINARY, CAIRN_THREADS,
 #   BENCH_CAIRN_ARGS (for start_cairn)            BENCH_WRK_THREADS, BENCH_CONNS,
 #   BENCH_DURATION (for bench_manifest)
@@ -9,6 +10,16 @@
 # BASE (set by start_cairn to the server's URL).
 
 OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
+
+# median of the numbers on stdin ("" when there are none)
+median() {
+    sort -g | awk '{v[NR]=$1} END {if (NR == 0) print ""; else if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'
+}
+
+# ratio A B: A/B to two decimals, "n/a" when either is missing or B is 0
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a/b }'
+}
 
 WORK=$(mktemp -d "$BENCH_TMP/cairn-bench.XXXXXX")
 PIDS=()

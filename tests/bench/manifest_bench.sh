@@ -128,10 +128,6 @@ measure_round() {
     done
 }
 
-# median of the numbers on stdin
-median() {
-    sort -g | awk '{v[NR]=$1} END {if (NR == 0) print ""; else if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'
-}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 start_cairn
@@ -154,9 +150,6 @@ for round in $(seq "$BENCH_ROUNDS"); do
     measure_round "$round"
 done
 
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a/b }'
-}
 echo
 echo "cairn: $CAIRN_BINARY --threads $CAIRN_THREADS $BENCH_CAIRN_ARGS"
 echo "h2o: $("$H2O_BINARY" --version 2>/dev/null | head -n 1), $CAIRN_THREADS threads, access log $([[ $BENCH_H2O_ACCESS_LOG = 1 ]] && echo "to a file" || echo off)"
