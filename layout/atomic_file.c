@@ -60,18 +60,24 @@ int directory_sync_deferred_flush(const char *path_on_file_system)
     return result;
 }
 
+/* open(path, flags), fsync, close; `kind` ("directory " or "") for messages. */
+static int sync_path(const char *path, int flags, const char *kind)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(-errno, "cannot open %s%s: %s", kind, path, strerror(errno));
+    int result = 0;
+    if (fsync(fd) < 0)
+        result = error_set(-errno, "cannot fsync %s%s: %s", kind, path, strerror(errno));
+    close(fd);
+    return result;
+}
+
 int directory_sync(const char *path)
 {
     if (atomic_load(&sync_deferred))
         return 0;
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return error_set(-errno, "cannot open directory %s: %s", path, strerror(errno));
-    int result = 0;
-    if (fsync(fd) < 0)
-        result = error_set(-errno, "cannot fsync directory %s: %s", path, strerror(errno));
-    close(fd);
-    return result;
+    return sync_path(path, O_RDONLY | O_DIRECTORY, "directory ");
 }
 
 int directory_sync_parent(const char *path)
@@ -193,6 +199,32 @@ static int write_all(int fd, const char *data, size_t length)
     return 0;
 }
 
+/* Gives the new file open as `fd` (named `path`) Distribution's mode, 0644
+ * (0666 under the usual umask), writes `data`, fsyncs it when `sync`, and
+ * closes it; on any failure it is removed. 0 or a negative errno. */
+static int fill_new_file(int fd, const char *path, const void *data, size_t length, int sync)
+{
+    const char *step = "chmod";
+    int error = fchmod(fd, 0644) < 0 ? errno : 0;
+    if (error == 0) {
+        step = "write";
+        error = write_all(fd, data, length);
+    }
+    if (error == 0 && sync && fsync(fd) < 0) {
+        step = "fsync";
+        error = errno;
+    }
+    if (close(fd) < 0 && error == 0) {
+        step = "close";
+        error = errno;
+    }
+    if (error != 0) {
+        unlink(path);
+        return error_set(-error, "cannot %s %s: %s", step, path, strerror(error));
+    }
+    return 0;
+}
+
 /* Creates the temporary file in `directory` (a mkostemp template written to
  * temporary[PATH_MAX]) and writes it; fsyncs it unless SYNC_NEVER. Creates
  * `directory` when it is missing, as `syncing` says. */
@@ -216,26 +248,7 @@ static int write_temporary(const char *directory, const void *data, size_t lengt
         if (result < 0)
             return result;
     }
-    /* 0644, as Distribution's files (0666 under the usual umask). */
-    const char *step = "chmod";
-    int error = fchmod(fd, 0644) < 0 ? errno : 0;
-    if (error == 0) {
-        step = "write";
-        error = write_all(fd, data, length);
-    }
-    if (error == 0 && syncing != SYNC_NEVER && fsync(fd) < 0) {
-        step = "fsync";
-        error = errno;
-    }
-    if (close(fd) < 0 && error == 0) {
-        step = "close";
-        error = errno;
-    }
-    if (error != 0) {
-        unlink(temporary);
-        return error_set(-error, "cannot %s %s: %s", step, temporary, strerror(error));
-    }
-    return 0;
+    return fill_new_file(fd, temporary, data, length, syncing != SYNC_NEVER);
 }
 
 static int write_via_temporary(const char *path, const void *data, size_t length,
@@ -278,36 +291,15 @@ int atomic_file_write_staged(const char *path, const void *data, size_t length)
     int result = parent_of(path, directory);
     if (result < 0 || (result = create_directories(directory, SYNC_NEVER, NULL)) < 0)
         return result;
-    /* 0644, as Distribution's files (0666 under the usual umask). */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return error_set(-errno, "cannot create %s: %s", path, strerror(errno));
-    const char *step = "chmod";
-    int error = fchmod(fd, 0644) < 0 ? errno : 0;
-    if (error == 0) {
-        step = "write";
-        error = write_all(fd, data, length);
-    }
-    if (close(fd) < 0 && error == 0) {
-        step = "close";
-        error = errno;
-    }
-    if (error != 0) {
-        unlink(path);
-        return error_set(-error, "cannot %s %s: %s", step, path, strerror(error));
-    }
-    return 0;
+    return fill_new_file(fd, path, data, length, 0);
 }
 
 int atomic_file_sync(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return error_set(-errno, "cannot open %s: %s", path, strerror(errno));
-    int result =
-        fsync(fd) < 0 ? error_set(-errno, "cannot fsync %s: %s", path, strerror(errno)) : 0;
-    close(fd);
-    return result;
+    return sync_path(path, O_RDONLY, "");
 }
 
 int file_rename_durable(const char *from, const char *to)

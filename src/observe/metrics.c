@@ -369,12 +369,11 @@ static void header(FILE *out, const char *name, const char *type, const char *he
 /* The mirrors' series, those used so far (each family's header once). */
 static void write_mirror_series(FILE *out)
 {
+    /* Slots fill in order; "other", the last, only once the rest are full. */
     size_t count = 0;
     while (count <= METRICS_MIRRORS_MAX &&
            atomic_load_explicit(&mirror_series[count].used, memory_order_acquire))
         count++;
-    if (atomic_load_explicit(&mirror_series[METRICS_MIRRORS_MAX].used, memory_order_acquire))
-        count = METRICS_MIRRORS_MAX + 1;
     header(out, "cairn_mirror_requests_total", "counter",
            "Requests for a mirrored manifest or blob, by mirror and by what serving them "
            "took (docs/mirror.md).");

@@ -438,11 +438,16 @@ static int write_manifest_locked(const struct tree *tree, struct blob_store *blo
     /* The tag last, and whole (layout/tag_update.h). */
     if (by_tag) {
         if (result < 0) {
-            char message[ERROR_MESSAGE_MAX];
-            snprintf(message, sizeof message, "%s", error_message());
-            if (finish_tag_preparation(&preparation, preparing) == 0)
-                tag_update_abandon(&preparation.staged);
-            error_set(result, "%s", message);
+            /* A preparation under way is waited for and undone; none is
+             * started just to be undone. */
+            if (preparing != NULL) {
+                char message[ERROR_MESSAGE_MAX];
+                snprintf(message, sizeof message, "%s", error_message());
+                pthread_join(thread, NULL);
+                if (preparation.result == 0)
+                    tag_update_abandon(&preparation.staged);
+                error_set(result, "%s", message);
+            }
         } else if ((result = finish_tag_preparation(&preparation, preparing)) == 0) {
             result = tag_update_publish(&preparation.staged);
         }
