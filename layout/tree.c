@@ -336,6 +336,11 @@ int tree_path_gc_run(const struct tree *tree, char out[TREE_PATH_MAX])
     return path_beside_tree(tree, ".cairn-gc-run", out);
 }
 
+int tree_path_run_markers(const struct tree *tree, char out[TREE_PATH_MAX])
+{
+    return path_beside_tree(tree, ".cairn-run", out);
+}
+
 int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX])
 {
     return path_beside_tree(tree, ".cairn-quarantine", out);

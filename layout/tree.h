@@ -15,7 +15,8 @@
  *
  * cairn's own files live beside T, outside the grammar, so that Distribution
  * never sees them: R/.cairn-tmp (h2o's request body files), R/.cairn-gc.lock
- * and R/.cairn-gc-run (gc_lock.h) and R/.cairn-quarantine (blobs cairn-fsck
+ * and R/.cairn-gc-run (gc_lock.h), R/.cairn-run (run_marker.h: who writes the
+ * tree, who stopped uncleanly) and R/.cairn-quarantine (blobs cairn-fsck
  * found corrupt).
  *
  * Invariants: every path builder validates the name, tag or upload id it is
@@ -136,6 +137,10 @@ int tree_path_gc_lock(const struct tree *tree, char out[TREE_PATH_MAX]);
 /* R/.cairn-gc-run: held locked by a running cairn-gc, its mark start inside
  * (gc_lock.h). */
 int tree_path_gc_run(const struct tree *tree, char out[TREE_PATH_MAX]);
+
+/* R/.cairn-run: one file per process writing the tree, and the stops of
+ * those that did not exit cleanly (run_marker.h). */
+int tree_path_run_markers(const struct tree *tree, char out[TREE_PATH_MAX]);
 
 /* R/.cairn-quarantine: where cairn-fsck --repair moves corrupt blobs. */
 int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX]);

@@ -19,6 +19,7 @@
 
 #include "drivers/fs.h"
 #include "layout/error.h"
+#include "layout/run_marker.h"
 #include "layout/tree.h"
 #include "tools/fsck.h"
 #include "tools/tool_common.h"
@@ -139,6 +140,14 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* --repair writes the tree: killed midway, it is an unclean stop. */
+    struct run_marker marker = {.fd = -1};
+    if (repair && run_marker_enter(&tree, "cairn-fsck", &marker) < 0) {
+        fprintf(stderr, "cairn-fsck: %s\n", error_message());
+        blob_store_destroy(store);
+        return EXIT_USAGE;
+    }
+
     struct fsck_options options = {
         .repair = repair,
         .jobs = jobs,
@@ -154,6 +163,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cairn-fsck: %s\n", error_message());
         fsck_report_clear(&report);
         blob_store_destroy(store);
+        run_marker_leave(&marker);
         return EXIT_USAGE;
     }
     if (json)
@@ -163,6 +173,7 @@ int main(int argc, char **argv)
     int status = report.problem_count == 0 ? EXIT_SOUND : EXIT_PROBLEMS;
     fsck_report_clear(&report);
     blob_store_destroy(store);
+    run_marker_leave(&marker);
     if (fflush(stdout) != 0)
         return EXIT_USAGE;
     return status;

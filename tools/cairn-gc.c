@@ -19,6 +19,7 @@
 #include "drivers/fs.h"
 #include "layout/error.h"
 #include "layout/gc_lock.h"
+#include "layout/run_marker.h"
 #include "tools/gc_mark.h"
 #include "tools/gc_sweep.h"
 #include "tools/tool_common.h"
@@ -30,7 +31,8 @@
 static void usage(FILE *out)
 {
     fputs("usage: cairn-gc (--root DIR | --config FILE) [--dry-run] [--delete-untagged]\n"
-          "                [--grace DURATION] [--uploads-older-than DURATION] [--json] [--quiet]\n"
+          "                [--grace DURATION] [--uploads-older-than DURATION] [--full]\n"
+          "                [--json] [--quiet]\n"
           "\n"
           "Deletes the blobs no manifest references, safely beside a running cairn.\n"
           "\n"
@@ -44,6 +46,8 @@ static void usage(FILE *out)
           "  --uploads-older-than DURATION\n"
           "                             remove uploads started longer ago "
           "(default " CONFIG_DEFAULT_UPLOAD_PURGING_AGE_TEXT ")\n"
+          "  --full                     walk the whole tree for crash debris even when no\n"
+          "                             process writing it stopped uncleanly\n"
           "  --json                     print one JSON object on stdout\n"
           "  --quiet                    print only errors\n"
           "  --help                     print this help and exit\n"
@@ -63,6 +67,7 @@ struct arguments {
     int delete_untagged;
     long long grace_seconds;
     long long uploads_seconds;
+    int full_walk;
     int json;
     int quiet;
 };
@@ -70,7 +75,7 @@ struct arguments {
 /* 0 to run, 1 when --help was printed, -1 on a usage error (printed). */
 static int parse_arguments(int argc, char **argv, struct arguments *arguments)
 {
-    enum { GRACE = 256, UPLOADS, HELP, JSON, QUIET, DRY_RUN, DELETE_UNTAGGED, ROOT, CONFIG };
+    enum { GRACE = 256, UPLOADS, HELP, JSON, QUIET, DRY_RUN, DELETE_UNTAGGED, ROOT, CONFIG, FULL };
     static const struct option options[] = {
         {"root", required_argument, NULL, ROOT},
         {"config", required_argument, NULL, CONFIG},
@@ -78,6 +83,7 @@ static int parse_arguments(int argc, char **argv, struct arguments *arguments)
         {"delete-untagged", no_argument, NULL, DELETE_UNTAGGED},
         {"grace", required_argument, NULL, GRACE},
         {"uploads-older-than", required_argument, NULL, UPLOADS},
+        {"full", no_argument, NULL, FULL},
         {"json", no_argument, NULL, JSON},
         {"quiet", no_argument, NULL, QUIET},
         {"help", no_argument, NULL, HELP},
@@ -100,6 +106,9 @@ static int parse_arguments(int argc, char **argv, struct arguments *arguments)
             break;
         case DELETE_UNTAGGED:
             arguments->delete_untagged = 1;
+            break;
+        case FULL:
+            arguments->full_walk = 1;
             break;
         case JSON:
             arguments->json = 1;
@@ -167,15 +176,18 @@ static int print_json(const struct arguments *arguments, const struct gc_mark *m
         if (json_array_append_new(error_list, json_string(errors->items[i])) < 0)
             goto fail;
     json_t *body = json_pack(
-        "{s:b,s:b,s:I,s:{s:I,s:I},s:{s:o,s:I,s:I,s:o,s:I,s:I,s:I},s:{s:I},s:o,s:{s:f,s:f,s:f}}",
+        "{s:b,s:b,s:I,s:{s:I,s:I},s:{s:o,s:I,s:I,s:o,s:I,s:I,s:I},s:{s:I},s:{s:s,s:I},s:o,"
+        "s:{s:f,s:f,s:f}}",
         "dry_run", arguments->dry_run, "delete_untagged", arguments->delete_untagged,
         "grace_seconds", (json_int_t)arguments->grace_seconds, "marked", "manifests",
         (json_int_t)mark->manifests, "blobs", (json_int_t)mark->blobs.count, "deleted", "blobs",
         blobs, "bytes", (json_int_t)result->bytes, "layer_links", (json_int_t)result->layer_links,
         "revisions", revisions, "uploads", (json_int_t)result->uploads, "temporary_files",
         (json_int_t)result->temporary_files, "directories", (json_int_t)result->directories, "kept",
-        "freshened", (json_int_t)result->kept_freshened, "errors", error_list, "seconds", "mark",
-        timings->mark, "sweep", timings->sweep, "total", timings->total);
+        "freshened", (json_int_t)result->kept_freshened, "debris", "walk",
+        gc_debris_walk_name(result->debris_walk), "unclean_stops",
+        (json_int_t)result->unclean_stops, "errors", error_list, "seconds", "mark", timings->mark,
+        "sweep", timings->sweep, "total", timings->total);
     json_decref(root);
     if (body == NULL)
         return -1; /* json_pack stole the references it was given even on failure */
@@ -223,6 +235,13 @@ static void print_human(const struct arguments *arguments, const char *root,
            "%lu empty directories\n",
            verb, result->revision_count, result->layer_links, result->uploads,
            result->temporary_files, result->directories);
+    if (result->debris_walk == GC_DEBRIS_WALK_SKIPPED)
+        printf("debris: not looked for (every process that wrote the tree exited cleanly)\n");
+    else if (result->debris_walk == GC_DEBRIS_WALK_STOPPED)
+        printf("debris: walked the whole tree (%zu uncleanly stopped writer%s)\n",
+               result->unclean_stops, result->unclean_stops == 1 ? "" : "s");
+    else
+        printf("debris: walked the whole tree (%s)\n", gc_debris_walk_name(result->debris_walk));
     if (result->kept_freshened > 0)
         printf("kept %lu blobs freshened by a push during the sweep\n", result->kept_freshened);
     printf("time: mark %.3f s, sweep %.3f s, total %.3f s\n", timings->mark, timings->sweep,
@@ -269,6 +288,15 @@ int main(int argc, char **argv)
         return EXIT_FAILED;
     }
 
+    /* A run killed midway is an unclean stop like a server's (a dry run
+     * writes nothing). */
+    struct run_marker marker = {.fd = -1};
+    if (!arguments.dry_run && run_marker_enter(&tree, "cairn-gc", &marker) < 0) {
+        fprintf(stderr, "cairn-gc: %s\n", error_message());
+        blob_store_destroy(store);
+        return EXIT_FAILED;
+    }
+
     struct timespec started, marked, ended;
     clock_gettime(CLOCK_MONOTONIC, &started);
     struct gc_mark mark;
@@ -280,6 +308,7 @@ int main(int argc, char **argv)
 
     struct gc_sweep_options options = {
         .dry_run = arguments.dry_run,
+        .full_walk = arguments.full_walk,
         .grace_seconds = arguments.grace_seconds,
         .uploads_older_than_seconds = arguments.uploads_seconds,
     };
@@ -330,5 +359,6 @@ int main(int argc, char **argv)
     gc_sweep_result_release(&result);
     gc_mark_release(&mark);
     blob_store_destroy(store);
+    run_marker_leave(&marker);
     return exit_code;
 }

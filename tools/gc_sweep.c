@@ -13,6 +13,7 @@
 #include "layout/error.h"
 #include "layout/gc_lock.h"
 #include "layout/link_file.h"
+#include "layout/run_marker.h"
 #include "layout/upload_purge.h"
 #include "src/registry/registry_error.h"
 #include "src/registry/repository.h"
@@ -576,7 +577,7 @@ static int remove_debris(struct sweep *sweep, const char *path, int hidden)
  * atomic tag change leaves in a tags directory, last changed before the
  * cutoff (older than the grace, and than the mark's start). One readdir per
  * directory of the tree (layout/walk.h). */
-static int sweep_temporaries(struct sweep *sweep)
+static int walk_for_debris(struct sweep *sweep)
 {
     struct string_list found = {0};
     int status = walk_temporary_files(sweep->tree, &found);
@@ -607,6 +608,49 @@ static int sweep_temporaries(struct sweep *sweep)
     }
     lock_leave(sweep);
     return status < 0 ? status : 0;
+}
+
+const char *gc_debris_walk_name(enum gc_debris_walk walk)
+{
+    switch (walk) {
+    case GC_DEBRIS_WALK_SKIPPED:
+        return "skipped";
+    case GC_DEBRIS_WALK_STOPPED:
+        return "unclean stop";
+    case GC_DEBRIS_WALK_HISTORY:
+        return "unknown history";
+    case GC_DEBRIS_WALK_ASKED:
+        return "asked";
+    }
+    return "unknown";
+}
+
+/* Walks for debris when a writer may have left some (run_marker.h); after
+ * a complete walk (not a dry run) the stops it covered are forgotten. */
+static int sweep_temporaries(struct sweep *sweep)
+{
+    struct run_marker_survey survey;
+    int surveyed = run_marker_survey(sweep->tree, !sweep->options->dry_run, sweep->now, &survey);
+    if (surveyed < 0)
+        add_error(sweep, "who wrote the tree: %s", error_message());
+    enum gc_debris_walk walk = sweep->options->full_walk                ? GC_DEBRIS_WALK_ASKED
+                               : surveyed < 0 || survey.unknown_history ? GC_DEBRIS_WALK_HISTORY
+                               : survey.count > 0                       ? GC_DEBRIS_WALK_STOPPED
+                                                                        : GC_DEBRIS_WALK_SKIPPED;
+    sweep->result->debris_walk = walk;
+    sweep->result->unclean_stops = surveyed < 0 ? 0 : survey.count;
+    int status = 0;
+    if (walk != GC_DEBRIS_WALK_SKIPPED) {
+        size_t errors_before = sweep->result->errors.count;
+        status = walk_for_debris(sweep);
+        if (status == 0 && surveyed == 0 && !sweep->options->dry_run &&
+            sweep->result->errors.count == errors_before &&
+            run_marker_forget(&survey, sweep->cutoff) < 0)
+            add_error(sweep, "%s", error_message());
+    }
+    if (surveyed == 0)
+        run_marker_survey_release(&survey);
+    return status;
 }
 
 /* ---- directories left empty ---- */

@@ -29,7 +29,12 @@
  *        - leftovers of interrupted writes anywhere in the tree: atomic_file
  *          temporaries last written before the cutoff, and hidden ('.')
  *          entries of a tags directory (an interrupted atomic tag change)
- *          last changed before it (mtime or ctime);
+ *          last changed before it (mtime or ctime). Only an interrupted
+ *          writer leaves them, so the whole tree is walked for them only
+ *          when R/.cairn-run records a writer that stopped uncleanly or
+ *          does not say who wrote the tree (run_marker.h), or when
+ *          `full_walk` asks; a complete walk then forgets the stops seen
+ *          before the cutoff;
  *        - blob directories without data (a put or a sweep killed midway;
  *          the blob walk stats every blob, so the `_layers` links to them
  *          are dangling and removed above) once empty, and directories left
@@ -74,8 +79,20 @@
 /* A live repository's empty `_uploads` is removed once idle this long. */
 #define GC_TEMPORARY_FILE_SECONDS 3600
 
+/* Whether the sweep walked the whole tree for crash debris, and why. */
+enum gc_debris_walk {
+    GC_DEBRIS_WALK_SKIPPED, /* every writer that stopped did so cleanly: no walk */
+    GC_DEBRIS_WALK_STOPPED, /* a writer stopped uncleanly (run_marker.h) */
+    GC_DEBRIS_WALK_HISTORY, /* nothing records who wrote the tree before (or it is unreadable) */
+    GC_DEBRIS_WALK_ASKED,   /* options.full_walk */
+};
+
+/* "skipped", "unclean stop", "unknown history", "asked": for the reports. */
+const char *gc_debris_walk_name(enum gc_debris_walk walk);
+
 struct gc_sweep_options {
     int dry_run;
+    int full_walk; /* walk for debris even when no writer stopped uncleanly */
     long long grace_seconds;
     long long uploads_older_than_seconds;
     struct timespec mark_start; /* from gc_sweep_mark_start() */
@@ -110,9 +127,11 @@ struct gc_sweep_result {
     unsigned long layer_links;     /* _layers links removed */
     unsigned long uploads;         /* stale uploads removed */
     unsigned long temporary_files; /* leftover temporaries removed */
-    unsigned long directories;     /* empty directories removed */
-    unsigned long kept_freshened;  /* candidates found freshened under the lock */
-    struct string_list errors;     /* what failed (the run went on) */
+    enum gc_debris_walk debris_walk;
+    size_t unclean_stops;         /* writers found stopped uncleanly (run_marker.h) */
+    unsigned long directories;    /* empty directories removed */
+    unsigned long kept_freshened; /* candidates found freshened under the lock */
+    struct string_list errors;    /* what failed (the run went on) */
 };
 
 /* min(now - grace, mark_start) - 1 s: the age check of every deletion. */

@@ -23,6 +23,7 @@
 #include "drivers/fs.h"
 #include "drivers/s3.h"
 #include "layout/error.h"
+#include "layout/run_marker.h"
 #include "layout/walk.h"
 #include "src/http/access_control.h"
 #include "src/http/address_block.h"
@@ -82,6 +83,7 @@ struct server {
      * never wait behind bcrypt (registry.workers never runs one). */
     struct worker_pool *login_workers;
     struct login_limiter *login_limiter; /* failed logins, across reloads */
+    struct run_marker run_marker;        /* R/.cairn-run: removed by a clean exit */
     struct server_thread *threads;
     unsigned thread_count;
     unsigned max_connections; /* http.max_connections as the descriptors allow */
@@ -679,6 +681,15 @@ static int open_registry(struct server *server)
                 error_message());
         return -EINVAL;
     }
+    /* So that cairn-gc knows whether this process stopped uncleanly (and
+     * may have left debris). A read-only tree takes no writes from us. */
+    if (run_marker_enter(&registry->tree, "cairn", &server->run_marker) < 0) {
+        if (!settings->read_only) {
+            fprintf(stderr, "cairn: %s\n", error_message());
+            return -EINVAL;
+        }
+        log_message(LOG_LEVEL_WARN, "%s (read-only: serving anyway)", error_message());
+    }
     metrics_uploads_set(count_uploads(&registry->tree));
     if (settings->s3_enabled) {
         log_message(LOG_LEVEL_INFO,
@@ -709,11 +720,12 @@ static void close_registry(struct server *server)
     upload_sessions_destroy(registry->uploads);
     if (registry->blobs != NULL)
         blob_store_destroy(registry->blobs);
+    run_marker_leave(&server->run_marker);
 }
 
 int server_run(struct options *options)
 {
-    struct server server = {.options = options};
+    struct server server = {.options = options, .run_marker = {.fd = -1}};
     struct runtime *initial = NULL;
     struct reloader *reloader = NULL;
     struct upload_purger *purger = NULL;

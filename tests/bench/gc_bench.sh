@@ -13,6 +13,11 @@
 #        (a) garbage-collect --dry-run            vs cairn-gc --dry-run --grace 0s
 #        (b) garbage-collect --dry-run -m         vs cairn-gc --dry-run --grace 0s --delete-untagged
 #        (c) garbage-collect --delete-untagged    vs cairn-gc --grace 0s --delete-untagged
+#        (a') cairn-gc --dry-run --grace 0s --full: (a) after an unclean stop
+#             (the whole tree walked for crash debris; no Distribution twin)
+#      The tree is given an empty R/.cairn-run, the state of a tree that
+#      cairn serves once its first cairn-gc run has walked it (docs/gc.md,
+#      "Crash debris"); (a') is the run after a writer's crash.
 #      best of BENCH_REPEAT runs each; the numbers of blobs each lists are
 #      printed too (they must agree: the generated tree has no referrers or
 #      indexes, where the two differ on purpose).
@@ -120,6 +125,7 @@ log "generating $GEN_REPOS x $GEN_MANIFESTS manifests in $WORK/tree"
 python3 "$HERE/gen_tree.py" "$WORK/tree" --repos "$GEN_REPOS" --manifests "$GEN_MANIFESTS" \
     --untagged "$GEN_UNTAGGED" --blob-bytes "$GEN_BLOB_BYTES" | tee "$WORK/gen.json" >&2
 TREE_BLOBS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["blobs"])' "$WORK/gen.json")
+mkdir "$WORK/tree/.cairn-run"   # every writer exited cleanly (docs/gc.md)
 # copies for the deleting runs, made now so that they are not timed
 for c in dist-u cairn-u; do cp -a "$WORK/tree" "$WORK/$c"; done
 find "$WORK" -type f -name link -exec cat {} + >/dev/null   # warm the page cache
@@ -144,6 +150,7 @@ if [[ $BENCH_ONLY != cairn ]]; then
 fi
 measure cairn-dry cairn "$WORK/tree" --dry-run
 measure cairn-dry-u cairn "$WORK/tree" --dry-run --delete-untagged
+measure cairn-dry-full cairn "$WORK/tree" --dry-run --full
 # the deleting runs: once each, on their own copy
 if [[ $BENCH_ONLY != cairn ]]; then
     T[dist-u]=$(run_dist "$WORK/dist-u" "$WORK/dist-u.out" --delete-untagged)
@@ -217,6 +224,7 @@ Tree: $(cat "$WORK/gen.json")
 | measure | docker-registry, s | cairn, s | docker-registry / cairn | blobs listed (dist / cairn) |
 |---|---|---|---|---|
 | (a) --dry-run | ${T[dist-dry]:--} | ${T[cairn-dry]} | $(ratio "${T[dist-dry]:-0}" "${T[cairn-dry]}")x | ${C[dist-dry]:--} / ${C[cairn-dry]} |
+| (a') --dry-run after an unclean stop (cairn: --full) | ${T[dist-dry]:--} | ${T[cairn-dry-full]} | $(ratio "${T[dist-dry]:-0}" "${T[cairn-dry-full]}")x | ${C[dist-dry]:--} / ${C[cairn-dry-full]} |
 | (b) --dry-run --delete-untagged | ${T[dist-dry-u]:--} | ${T[cairn-dry-u]} | $(ratio "${T[dist-dry-u]:-0}" "${T[cairn-dry-u]}")x | ${C[dist-dry-u]:--} / ${C[cairn-dry-u]} |
 | (c) --delete-untagged (deleting) | ${T[dist-u]:--} | ${T[cairn-u]} | $(ratio "${T[dist-u]:-0}" "${T[cairn-u]}")x | ${C[dist-u]:--} / ${C[cairn-u]} |
 

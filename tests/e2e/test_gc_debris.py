@@ -15,6 +15,11 @@ The trees are written on disk directly, as cairn lays them out (no server):
   (an interrupted atomic tag change): one cairn-gc run leaves a sound tree;
   on a copy, one cairn-fsck --repair pass repairs every problem it reports.
 
+- RunMarkerTest: with a real server: cairn-gc walks the tree for debris
+  only when R/.cairn-run says a writer may have left some (its history
+  unknown, a server killed with SIGKILL), not after clean exits; --full
+  walks anyway; a stop is forgotten only by a walk that covered it.
+
 Environment: CAIRN_GC_DEBRIS_ROUNDS (default 6), CAIRN_GC_DEBRIS_SEED.
 """
 
@@ -23,6 +28,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +36,7 @@ import time
 import unittest
 from pathlib import Path
 
+from cairn_server import CairnServer
 from gc_tools import fsck_binary, fsck_sound, gc_binary_or_skip, run_fsck, run_gc
 
 ROUNDS = int(os.environ.get("CAIRN_GC_DEBRIS_ROUNDS", "6"))
@@ -256,3 +263,79 @@ class ServerDebrisTest(DebrisTestBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RunMarkerTest(DebrisTestBase):
+    """R/.cairn-run decides whether cairn-gc looks for crash debris."""
+
+    def plant(self):
+        suffix = "".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6))
+        path = temporary(self.tree.v2 / "blobs", suffix)
+        os.utime(path, (OLD, OLD))
+        return path
+
+    def walk(self, *extra):
+        res = run_gc(self.gc, "--root", self.tree.root, "--grace", "0s", "--json", *extra)
+        self.assertEqual(res.rc, 0, res.describe())
+        return res.doc["debris"]["walk"], res.doc["debris"]["unclean_stops"], res.doc
+
+    def markers(self):
+        return sorted(p.name for p in (self.tree.root / ".cairn-run").iterdir())
+
+    def test_walks_only_after_an_unclean_stop(self):
+        server = CairnServer(root=self.tree.root)
+        self.addCleanup(server.cleanup)
+        server.start()
+        # The server created R/.cairn-run: what came before is unknown.
+        names = self.markers()
+        self.assertEqual(len([n for n in names if n.startswith("stopped.")]), 1, names)
+        self.assertEqual(len([n for n in names if n.startswith("cairn.")]), 1, names)
+        time.sleep(2.1)  # the history stop must be older than the cutoff (now - 1 s)
+        planted = self.plant()
+        self.assertEqual(self.walk()[0], "unknown history")
+        self.assertFalse(planted.exists())
+        # That walk covered the history: the running server's file is left.
+        self.assertEqual([n for n in self.markers() if not n.startswith("cairn.")], [])
+
+        # A running server and clean runs: nothing is walked for.
+        planted = self.plant()
+        walk, stops, doc = self.walk()
+        self.assertEqual((walk, stops), ("skipped", 0))
+        self.assertEqual(doc["deleted"]["temporary_files"], 0)
+        self.assertTrue(planted.exists())
+        self.assertEqual(self.walk("--dry-run")[0], "skipped")
+        self.assertEqual(self.walk("--full")[0], "asked")
+        self.assertFalse(planted.exists())
+
+        # A clean stop removes the server's file.
+        server.stop()
+        self.assertEqual(self.markers(), [])
+        planted = self.plant()
+        self.assertEqual(self.walk()[0], "skipped")
+        self.assertTrue(planted.exists())
+        planted.unlink()
+
+        # kill -9: its file stays, unlocked.
+        server.start()
+        server.signal(signal.SIGKILL)
+        server.wait()
+        [left] = self.markers()
+        self.assertTrue(left.startswith("cairn."), left)
+        planted = self.plant()
+        before = self.markers()
+        self.assertEqual(self.walk("--dry-run")[:2], ("unclean stop", 1))
+        self.assertTrue(planted.exists())
+        self.assertEqual(self.markers(), before)  # a dry run changes nothing
+
+        walk, stops, doc = self.walk()
+        self.assertEqual((walk, stops), ("unclean stop", 1))
+        self.assertEqual(doc["deleted"]["temporary_files"], 1)
+        self.assertFalse(planted.exists())
+        # Seen stopped just now: the walk's cutoff was not past it, so it is
+        # kept (renamed with that time) for the next run.
+        [stopped] = self.markers()
+        self.assertTrue(stopped.startswith("stopped.") and stopped.endswith(left), stopped)
+        time.sleep(2.1)
+        self.assertEqual(self.walk()[:2], ("unclean stop", 1))
+        self.assertEqual(self.markers(), [])
+        self.assertEqual(self.walk()[:2], ("skipped", 0))
