@@ -32,7 +32,7 @@ static void usage(FILE *out)
 {
     fputs("usage: cairn-gc (--root DIR | --config FILE) [--dry-run] [--delete-untagged]\n"
           "                [--grace DURATION] [--uploads-older-than DURATION] [--full]\n"
-          "                [--json] [--quiet]\n"
+          "                [--jobs N] [--json] [--quiet]\n"
           "\n"
           "Deletes the blobs no manifest references, safely beside a running cairn.\n"
           "\n"
@@ -48,6 +48,8 @@ static void usage(FILE *out)
           "(default " CONFIG_DEFAULT_UPLOAD_PURGING_AGE_TEXT ")\n"
           "  --full                     walk the whole tree for crash debris even when no\n"
           "                             process writing it stopped uncleanly\n"
+          "  --jobs N                   threads marking repositories at once (default: one\n"
+          "                             per CPU)\n"
           "  --json                     print one JSON object on stdout\n"
           "  --quiet                    print only errors\n"
           "  --help                     print this help and exit\n"
@@ -68,6 +70,7 @@ struct arguments {
     long long grace_seconds;
     long long uploads_seconds;
     int full_walk;
+    unsigned jobs;
     int json;
     int quiet;
 };
@@ -75,7 +78,19 @@ struct arguments {
 /* 0 to run, 1 when --help was printed, -1 on a usage error (printed). */
 static int parse_arguments(int argc, char **argv, struct arguments *arguments)
 {
-    enum { GRACE = 256, UPLOADS, HELP, JSON, QUIET, DRY_RUN, DELETE_UNTAGGED, ROOT, CONFIG, FULL };
+    enum {
+        GRACE = 256,
+        UPLOADS,
+        HELP,
+        JSON,
+        QUIET,
+        DRY_RUN,
+        DELETE_UNTAGGED,
+        ROOT,
+        CONFIG,
+        FULL,
+        JOBS
+    };
     static const struct option options[] = {
         {"root", required_argument, NULL, ROOT},
         {"config", required_argument, NULL, CONFIG},
@@ -84,6 +99,7 @@ static int parse_arguments(int argc, char **argv, struct arguments *arguments)
         {"grace", required_argument, NULL, GRACE},
         {"uploads-older-than", required_argument, NULL, UPLOADS},
         {"full", no_argument, NULL, FULL},
+        {"jobs", required_argument, NULL, JOBS},
         {"json", no_argument, NULL, JSON},
         {"quiet", no_argument, NULL, QUIET},
         {"help", no_argument, NULL, HELP},
@@ -110,6 +126,19 @@ static int parse_arguments(int argc, char **argv, struct arguments *arguments)
         case FULL:
             arguments->full_walk = 1;
             break;
+        case JOBS: {
+            char *end;
+            errno = 0;
+            unsigned long jobs = strtoul(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || jobs < 1 ||
+                jobs > GC_MARK_JOBS_MAX) {
+                fprintf(stderr, "cairn-gc: --jobs: a number from 1 to %d, not \"%s\"\n",
+                        GC_MARK_JOBS_MAX, optarg);
+                return -1;
+            }
+            arguments->jobs = (unsigned)jobs;
+            break;
+        }
         case JSON:
             arguments->json = 1;
             break;
@@ -304,6 +333,7 @@ int main(int argc, char **argv)
     struct string_list errors = {0};
     int exit_code = EXIT_DONE;
     gc_mark_init(&mark, arguments.delete_untagged);
+    mark.jobs = arguments.jobs;
     memset(&result, 0, sizeof result);
 
     struct gc_sweep_options options = {

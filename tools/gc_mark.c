@@ -2,10 +2,13 @@
 #include "tools/gc_mark.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "layout/error.h"
 #include "layout/link_file.h"
@@ -431,6 +434,141 @@ static int collect_roots(struct gc_mark *mark, const struct tree *tree,
     return result;
 }
 
+/* Marks one repository: its referrer subjects, revisions, roots and what
+ * they reach. `mark` may be a worker's own (mark_repositories). */
+static int mark_repository(struct gc_mark *mark, const struct tree *tree, struct blob_store *store,
+                           struct gc_repository *repository)
+{
+    struct digest_list roots = {0}, subjects = {0};
+    int result = 0;
+    if (walk_referrer_subjects(tree, repository->name, &subjects) < 0)
+        result = gc_mark_add_error(mark, "%s: cannot list referrers: %s", repository->name,
+                                   error_message());
+    for (size_t s = 0; s < subjects.count && result == 0; s++)
+        if (gc_digest_set_add(&repository->subjects, &subjects.items[s]) < 0)
+            result = error_set(-ENOMEM, "out of memory");
+    digest_list_clear(&subjects);
+    if (result == 0)
+        result = load_revisions(mark, tree, repository);
+    if (result == 0)
+        result = collect_roots(mark, tree, repository, &roots);
+    if (result == 0)
+        result = keep_closure(mark, tree, store, repository, &roots);
+    if (result == 0)
+        result = subjects_fixed_point(mark, tree, store, repository);
+    digest_list_clear(&roots);
+    return result;
+}
+
+/* One marking thread: takes the next unmarked repository until none is
+ * left, into its own mark (blobs, errors, counts), which the caller merges.
+ * Each repository is touched by one thread only. */
+struct mark_worker {
+    struct gc_mark own;
+    struct gc_mark *shared; /* repositories, read-only here */
+    const struct tree *tree;
+    struct blob_store *store;
+    atomic_size_t *next;
+    atomic_int *failed;
+    int result;
+    char message[ERROR_MESSAGE_MAX];
+};
+
+static void *mark_worker_run(void *context)
+{
+    struct mark_worker *worker = context;
+    while (!atomic_load(worker->failed)) {
+        size_t i = atomic_fetch_add(worker->next, 1);
+        if (i >= worker->shared->repository_count)
+            break;
+        worker->result = mark_repository(&worker->own, worker->tree, worker->store,
+                                         &worker->shared->repositories[i]);
+        if (worker->result < 0) {
+            snprintf(worker->message, sizeof worker->message, "%s", error_message());
+            atomic_store(worker->failed, 1);
+        }
+    }
+    return NULL;
+}
+
+/* Merges a worker's blobs, errors and counts into `mark`. */
+static int merge_worker(struct gc_mark *mark, struct gc_mark *own)
+{
+    for (size_t i = 0; i < own->blobs.count; i++)
+        if (gc_digest_set_add(&mark->blobs, &own->blobs.items[i]) < 0)
+            return error_set(-ENOMEM, "out of memory");
+    for (size_t i = 0; i < own->errors.count; i++)
+        if (string_list_append(&mark->errors, own->errors.items[i]) < 0)
+            return error_set(-ENOMEM, "out of memory");
+    mark->manifests += own->manifests;
+    mark->unparseable += own->unparseable;
+    return 0;
+}
+
+/* Marks every repository, on mark->jobs threads (0: one per CPU, at most
+ * GC_MARK_JOBS_MAX): the mark is reads of many small files, which the
+ * kernel serves on every CPU at once. */
+static int mark_repositories(struct gc_mark *mark, const struct tree *tree,
+                             struct blob_store *store)
+{
+    size_t jobs = mark->jobs;
+    if (jobs == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = cpus > 0 ? (size_t)cpus : 1;
+    }
+    if (jobs > GC_MARK_JOBS_MAX)
+        jobs = GC_MARK_JOBS_MAX;
+    if (jobs > mark->repository_count)
+        jobs = mark->repository_count;
+    if (jobs <= 1) {
+        int result = 0;
+        for (size_t i = 0; i < mark->repository_count && result == 0; i++)
+            result = mark_repository(mark, tree, store, &mark->repositories[i]);
+        return result;
+    }
+    struct mark_worker *workers = calloc(jobs, sizeof *workers);
+    pthread_t *threads = calloc(jobs, sizeof *threads);
+    if (workers == NULL || threads == NULL) {
+        free(workers);
+        free(threads);
+        return error_set(-ENOMEM, "out of memory");
+    }
+    atomic_size_t next = 0;
+    atomic_int failed = 0;
+    size_t started = 0;
+    for (; started < jobs; started++) {
+        struct mark_worker *worker = &workers[started];
+        gc_mark_init(&worker->own, mark->delete_untagged);
+        worker->shared = mark;
+        worker->tree = tree;
+        worker->store = store;
+        worker->next = &next;
+        worker->failed = &failed;
+        if (pthread_create(&threads[started], NULL, mark_worker_run, worker) != 0)
+            break;
+    }
+    int on_this_thread = started == 0; /* no thread could start: mark here */
+    if (on_this_thread) {
+        mark_worker_run(&workers[0]);
+        started = 1;
+    }
+    int result = 0;
+    for (size_t i = 0; i < started; i++) {
+        if (!on_this_thread)
+            pthread_join(threads[i], NULL);
+        if (workers[i].result < 0 && result == 0) {
+            result = workers[i].result;
+            error_set(result, "%s", workers[i].message);
+        }
+        if (result == 0)
+            result = merge_worker(mark, &workers[i].own);
+        gc_mark_release(&workers[i].own);
+    }
+    free(workers);
+    free(threads);
+    return result;
+}
+
 int gc_mark_tree(struct gc_mark *mark, const struct tree *tree, struct blob_store *store)
 {
     struct string_list names = {0}, layered = {0};
@@ -465,32 +603,16 @@ int gc_mark_tree(struct gc_mark *mark, const struct tree *tree, struct blob_stor
         result = error_set(-ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < names.count && result == 0; i++) {
-        struct gc_repository *repository = &mark->repositories[mark->repository_count];
-        repository->name = strdup(names.items[i]);
-        if (repository->name == NULL) {
+    for (size_t i = 0; i < names.count; i++) {
+        mark->repositories[i].name = strdup(names.items[i]);
+        if (mark->repositories[i].name == NULL) {
             result = error_set(-ENOMEM, "out of memory");
             break;
         }
         mark->repository_count++;
-        struct digest_list roots = {0}, subjects = {0};
-        if (walk_referrer_subjects(tree, repository->name, &subjects) < 0)
-            result = gc_mark_add_error(mark, "%s: cannot list referrers: %s", repository->name,
-                                       error_message());
-        for (size_t s = 0; s < subjects.count && result == 0; s++)
-            if (gc_digest_set_add(&repository->subjects, &subjects.items[s]) < 0)
-                result = error_set(-ENOMEM, "out of memory");
-        digest_list_clear(&subjects);
-        if (result == 0)
-            result = load_revisions(mark, tree, repository);
-        if (result == 0)
-            result = collect_roots(mark, tree, repository, &roots);
-        if (result == 0)
-            result = keep_closure(mark, tree, store, repository, &roots);
-        if (result == 0)
-            result = subjects_fixed_point(mark, tree, store, repository);
-        digest_list_clear(&roots);
     }
+    if (result == 0)
+        result = mark_repositories(mark, tree, store);
 done:
     string_list_clear(&names);
     string_list_clear(&layered);

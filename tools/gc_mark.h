@@ -32,7 +32,13 @@
  *     if (gc_digest_set_contains(&mark.blobs, &digest)) ... // keep
  *     gc_mark_release(&mark);
  *
- * Memory: about 200 bytes per marked digest; 40,000 blobs take ~8 MiB.
+ * Repositories are marked on `jobs` threads at once (each repository by
+ * one thread, into a mark of its own that is merged at the end; the store
+ * is called from all of them, as the server's workers do). The sweep's
+ * re-marks (gc_mark_keep) run on the caller's thread.
+ *
+ * Memory: about 200 bytes per marked digest; 40,000 blobs take ~8 MiB
+ * (twice that for a moment while the threads' marks are merged).
  */
 #ifndef CAIRN_TOOLS_GC_MARK_H
 #define CAIRN_TOOLS_GC_MARK_H
@@ -87,8 +93,12 @@ struct gc_repository {
     int all_revisions_kept;        /* a tag could not be read */
 };
 
+/* The most threads a mark uses (gc_mark.jobs). */
+#define GC_MARK_JOBS_MAX 16
+
 struct gc_mark {
     int delete_untagged;
+    unsigned jobs;                      /* threads marking repositories at once; 0: one per CPU */
     struct gc_digest_set blobs;         /* every marked digest (manifests, configs, layers) */
     struct gc_repository *repositories; /* sorted by name */
     size_t repository_count;

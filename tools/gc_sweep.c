@@ -74,6 +74,11 @@ struct sweep {
     struct gc_digest_set present; /* blob directories the blob walk saw */
     struct string_list
         blob_directories_without_data; /* where a crashed put may have left a temporary */
+    /* Who stopped uncleanly (run_marker.h), surveyed before the blobs: when
+     * nobody did, there is no crash debris to look for. */
+    struct run_marker_survey survey;
+    int surveyed; /* 0, or the survey's error */
+    enum gc_debris_walk debris_walk;
 };
 
 static int add_error(struct sweep *sweep, const char *format, ...)
@@ -343,10 +348,16 @@ static int visit_blob(const struct digest *digest, const struct blob_info *liste
     struct sweep *sweep = candidates->sweep;
     int marked = gc_digest_set_contains(&sweep->mark->blobs, digest);
     /* An object store's listing carries size and LastModified; the
-     * filesystem's is stat'ed here, marked or not: a directory without
-     * data is no blob, and the _layers links to it are dangling. */
+     * filesystem's is stat'ed here: unmarked blobs always (their age), and
+     * marked ones too when crash debris is looked for, since a directory
+     * without data (a put or a sweep killed midway) is no blob and the
+     * _layers links to it are dangling. */
     struct blob_info info;
     int result;
+    if (listed == NULL && marked && sweep->debris_walk == GC_DEBRIS_WALK_SKIPPED) {
+        result = gc_digest_set_add(&sweep->present, digest);
+        return result < 0 ? result : 0;
+    }
     if (listed != NULL) {
         info = *listed;
         result = 0;
@@ -422,9 +433,12 @@ static int sweep_blobs(struct sweep *sweep)
             status = add_error(sweep, "cannot take the GC lock: %s", error_message());
             break;
         }
-        struct blob_info info;
-        int checked = gc_digest_set_contains(&sweep->mark->blobs, &candidate.digest)
-                          ? 1
+        /* A dry run holds no lock, so a re-check would protect nothing: the
+         * listing's stat stands. */
+        struct blob_info info = {.size = candidate.size};
+        int checked = gc_digest_set_contains(&sweep->mark->blobs, &candidate.digest) ? 1
+                      : sweep->options->dry_run
+                          ? 0
                           : blob_store_stat(sweep->store, &candidate.digest, &info);
         if (checked == 0 && info.modified_seconds >= sweep->cutoff) {
             result->kept_freshened++;
@@ -625,31 +639,34 @@ const char *gc_debris_walk_name(enum gc_debris_walk walk)
     return "unknown";
 }
 
-/* Walks for debris when a writer may have left some (run_marker.h); after
- * a complete walk (not a dry run) the stops it covered are forgotten. */
+/* Whether to walk for debris (run_marker.h), decided before the blobs. */
+static void survey_debris(struct sweep *sweep)
+{
+    sweep->surveyed =
+        run_marker_survey(sweep->tree, !sweep->options->dry_run, sweep->now, &sweep->survey);
+    if (sweep->surveyed < 0)
+        add_error(sweep, "who wrote the tree: %s", error_message());
+    sweep->debris_walk = sweep->options->full_walk ? GC_DEBRIS_WALK_ASKED
+                         : sweep->surveyed < 0 || sweep->survey.unknown_history
+                             ? GC_DEBRIS_WALK_HISTORY
+                         : sweep->survey.count > 0 ? GC_DEBRIS_WALK_STOPPED
+                                                   : GC_DEBRIS_WALK_SKIPPED;
+    sweep->result->debris_walk = sweep->debris_walk;
+    sweep->result->unclean_stops = sweep->surveyed < 0 ? 0 : sweep->survey.count;
+}
+
+/* Walks for debris when a writer may have left some; after a complete walk
+ * (not a dry run) the stops it covered are forgotten. */
 static int sweep_temporaries(struct sweep *sweep)
 {
-    struct run_marker_survey survey;
-    int surveyed = run_marker_survey(sweep->tree, !sweep->options->dry_run, sweep->now, &survey);
-    if (surveyed < 0)
-        add_error(sweep, "who wrote the tree: %s", error_message());
-    enum gc_debris_walk walk = sweep->options->full_walk                ? GC_DEBRIS_WALK_ASKED
-                               : surveyed < 0 || survey.unknown_history ? GC_DEBRIS_WALK_HISTORY
-                               : survey.count > 0                       ? GC_DEBRIS_WALK_STOPPED
-                                                                        : GC_DEBRIS_WALK_SKIPPED;
-    sweep->result->debris_walk = walk;
-    sweep->result->unclean_stops = surveyed < 0 ? 0 : survey.count;
-    int status = 0;
-    if (walk != GC_DEBRIS_WALK_SKIPPED) {
-        size_t errors_before = sweep->result->errors.count;
-        status = walk_for_debris(sweep);
-        if (status == 0 && surveyed == 0 && !sweep->options->dry_run &&
-            sweep->result->errors.count == errors_before &&
-            run_marker_forget(&survey, sweep->cutoff) < 0)
-            add_error(sweep, "%s", error_message());
-    }
-    if (surveyed == 0)
-        run_marker_survey_release(&survey);
+    if (sweep->debris_walk == GC_DEBRIS_WALK_SKIPPED)
+        return 0;
+    size_t errors_before = sweep->result->errors.count;
+    int status = walk_for_debris(sweep);
+    if (status == 0 && sweep->surveyed == 0 && !sweep->options->dry_run &&
+        sweep->result->errors.count == errors_before &&
+        run_marker_forget(&sweep->survey, sweep->cutoff) < 0)
+        add_error(sweep, "%s", error_message());
     return status;
 }
 
@@ -846,6 +863,7 @@ int gc_sweep_run(const struct tree *tree, struct blob_store *store, struct gc_ma
      * removed blob and link. */
     if (!options->dry_run)
         directory_sync_defer();
+    survey_debris(&sweep);
     if (gc_mark_is_complete(mark)) {
         if (mark->delete_untagged)
             status = sweep_revisions(&sweep);
@@ -871,6 +889,8 @@ int gc_sweep_run(const struct tree *tree, struct blob_store *store, struct gc_ma
     gc_digest_set_clear(&sweep.deleted);
     gc_digest_set_clear(&sweep.present);
     string_list_clear(&sweep.blob_directories_without_data);
+    if (sweep.surveyed == 0)
+        run_marker_survey_release(&sweep.survey);
     if (result->revision_count > 1)
         qsort(result->revisions, result->revision_count, sizeof *result->revisions,
               compare_deleted_revisions);

@@ -36,8 +36,9 @@
  *          `full_walk` asks; a complete walk then forgets the stops seen
  *          before the cutoff;
  *        - blob directories without data (a put or a sweep killed midway;
- *          the blob walk stats every blob, so the `_layers` links to them
- *          are dangling and removed above) once empty, and directories left
+ *          when debris is looked for, the blob walk stats every blob, so the
+ *          `_layers` links to them are dangling and removed above; otherwise
+ *          only unmarked blobs are stat'ed) once empty, and directories left
  *          empty under repositories/ (a repository with a revision or a tag
  *          keeps its `_manifests` skeleton).
  *      Uploads older than `uploads_older_than_seconds` (upload_purge) are

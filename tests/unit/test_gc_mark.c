@@ -327,6 +327,63 @@ static void test_unreadable_manifest_makes_mark_incomplete(void **state)
     gc_fixture_close(&fixture);
 }
 
+/* Repositories marked on several threads: the same blobs, kept manifests,
+ * counts and errors as on one, with layers shared across repositories and an
+ * unparseable manifest in one of them. */
+static void test_threads_mark_as_one(void **state)
+{
+    (void)state;
+    enum { REPOSITORIES = 24 };
+    struct gc_fixture fixture;
+    gc_fixture_open(&fixture);
+    struct gc_object shared = gc_layer(&fixture, "r/00", "shared across repositories");
+    for (int r = 0; r < REPOSITORIES; r++) {
+        char name[16], seed[48];
+        snprintf(name, sizeof name, "r/%02d", r);
+        gc_link_layer(&fixture, name, &shared.digest);
+        for (int i = 0; i < 4; i++) {
+            char tag[8];
+            snprintf(seed, sizeof seed, "%s-%d", name, i);
+            snprintf(tag, sizeof tag, "t%d", i);
+            struct gc_object layer;
+            gc_simple_image(&fixture, name, seed, i % 2 == 0 ? tag : NULL, &layer);
+        }
+        struct gc_object with_shared =
+            gc_image(&fixture, name, name, &shared, 1, r % 3 == 0 ? "shared" : NULL, NULL);
+        (void)with_shared;
+    }
+    gc_manifest_bytes(&fixture, "r/07", "not json at all", "broken", NULL, 0);
+
+    for (int delete_untagged = 0; delete_untagged <= 1; delete_untagged++) {
+        struct gc_mark one, many;
+        gc_mark_init(&one, delete_untagged);
+        one.jobs = 1;
+        assert_int_equal(gc_mark_tree(&one, &fixture.tree, fixture.store), 0);
+        gc_mark_init(&many, delete_untagged);
+        many.jobs = 4;
+        assert_int_equal(gc_mark_tree(&many, &fixture.tree, fixture.store), 0);
+        assert_int_equal(many.blobs.count, one.blobs.count);
+        for (size_t i = 0; i < one.blobs.count; i++)
+            assert_true(gc_digest_set_contains(&many.blobs, &one.blobs.items[i]));
+        assert_int_equal(many.manifests, one.manifests);
+        assert_int_equal(many.unparseable, one.unparseable);
+        assert_int_equal(many.unparseable, 1);
+        assert_int_equal(many.errors.count, one.errors.count);
+        assert_int_equal(many.repository_count, REPOSITORIES);
+        for (size_t r = 0; r < one.repository_count; r++) {
+            struct gc_repository *a = &one.repositories[r], *b = &many.repositories[r];
+            assert_string_equal(a->name, b->name);
+            assert_int_equal(a->kept.count, b->kept.count);
+            for (size_t i = 0; i < a->kept.count; i++)
+                assert_true(gc_digest_set_contains(&b->kept, &a->kept.items[i]));
+            assert_int_equal(a->all_layers_marked, b->all_layers_marked);
+        }
+        gc_mark_release(&one);
+        gc_mark_release(&many);
+    }
+    gc_fixture_close(&fixture);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_shared_layers),
         cmocka_unit_test(test_damaged_links),
         cmocka_unit_test(test_unreadable_manifest_makes_mark_incomplete),
+        cmocka_unit_test(test_threads_mark_as_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
