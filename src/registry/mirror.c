@@ -322,8 +322,56 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
 struct blob_fill {
     int fd;
     struct digest_hasher hasher;
+    const struct digest *digest;
     const char *mirror;
+    int64_t position; /* where the next byte goes */
+    int64_t extent;   /* bytes in the scratch file */
+    char compare[64 * 1024];
 };
+
+/* An answer's bytes start at `offset`: where the transfer was cut (a 206),
+ * or 0 (the first answer, or a 200 to a resumed request). Starting over
+ * resets the hash; the bytes already in the scratch file are then compared
+ * with the new ones, not written again, so that what was read from the file
+ * stays what the digest covers. */
+static int begin_slice(void *context, int64_t offset, int64_t size)
+{
+    struct blob_fill *fill = context;
+    (void)size;
+    if (offset == fill->position)
+        return 0;
+    if (offset != 0)
+        return error_set(-EPROTO, "blob %s continues at %lld, not %lld", fill->digest->string,
+                         (long long)offset, (long long)fill->position);
+    digest_hasher_release(&fill->hasher);
+    int result = digest_hasher_init(&fill->hasher, fill->digest->algorithm);
+    if (result < 0)
+        return result;
+    fill->position = 0;
+    return 0;
+}
+
+/* Bytes [position, position + length) that the file has: must be the same. */
+static int compare_slice(struct blob_fill *fill, const char *data, size_t length)
+{
+    while (length > 0) {
+        size_t take = length < sizeof fill->compare ? length : sizeof fill->compare;
+        ssize_t count = pread(fill->fd, fill->compare, take, fill->position);
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            return error_set(count < 0 ? -errno : -EIO, "cannot read a mirrored blob back: %s",
+                             count < 0 ? strerror(errno) : "short file");
+        if (memcmp(fill->compare, data, (size_t)count) != 0)
+            return error_set(-EPROTO,
+                             "the upstream sent other bytes for blob %s at %lld when asked again",
+                             fill->digest->string, (long long)fill->position);
+        data += count;
+        length -= (size_t)count;
+        fill->position += count;
+    }
+    return 0;
+}
 
 static int write_slice(void *context, const char *data, size_t length)
 {
@@ -331,15 +379,27 @@ static int write_slice(void *context, const char *data, size_t length)
     if (digest_hasher_update(&fill->hasher, data, length) < 0)
         return -EIO;
     metrics_mirror_fetched_bytes(fill->mirror, length);
+    if (fill->position < fill->extent) {
+        int64_t overlap = fill->extent - fill->position;
+        size_t take = (int64_t)length < overlap ? length : (size_t)overlap;
+        int result = compare_slice(fill, data, take);
+        if (result < 0)
+            return result;
+        data += take;
+        length -= take;
+    }
     while (length > 0) {
-        ssize_t written = write(fill->fd, data, length);
+        ssize_t written = pwrite(fill->fd, data, length, fill->position);
         if (written < 0 && errno == EINTR)
             continue;
         if (written <= 0)
             return error_set(-errno, "cannot write a mirrored blob: %s", strerror(errno));
         data += written;
         length -= (size_t)written;
+        fill->position += written;
     }
+    if (fill->position > fill->extent)
+        fill->extent = fill->position;
     return 0;
 }
 
@@ -356,30 +416,43 @@ static int fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
     if ((result = directory_create(path)) < 0)
         return result;
     strcat(path, "/mirror-blob.XXXXXX");
-    struct blob_fill fill = {.fd = mkstemp(path), .mirror = mirror_name(upstream)};
-    if (fill.fd < 0)
+    struct blob_fill *fill = malloc(sizeof *fill);
+    if (fill == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    *fill =
+        (struct blob_fill){.fd = mkstemp(path), .digest = digest, .mirror = mirror_name(upstream)};
+    if (fill->fd < 0) {
+        free(fill);
         return error_set(-errno, "cannot create a scratch file in %s: %s", path, strerror(errno));
-    result = digest_hasher_init(&fill.hasher, digest->algorithm);
+    }
+    result = digest_hasher_init(&fill->hasher, digest->algorithm);
     if (result < 0) {
-        close(fill.fd);
+        close(fill->fd);
         unlink(path);
+        free(fill);
         return result;
     }
-    result = upstream_fetch_blob(upstream, remote, digest, write_slice, &fill);
+    const struct upstream_blob_sink sink = {
+        .begin = begin_slice, .write = write_slice, .context = fill};
+    result = upstream_fetch_blob(upstream, remote, digest, &sink);
     struct digest actual;
     if (result < 0) {
-        digest_hasher_release(&fill.hasher);
+        digest_hasher_release(&fill->hasher);
         result = upstream_failure(result, 0, digest->string);
-    } else if ((result = digest_hasher_finish(&fill.hasher, &actual)) == 0 &&
+    } else if ((result = digest_hasher_finish(&fill->hasher, &actual)) == 0 &&
                !digest_equal(&actual, digest)) {
         result = error_set(-REGISTRY_ERROR_UNAVAILABLE,
                            "the upstream sent bytes that hash to %s for blob %s; nothing kept",
                            actual.string, digest->string);
         log_message(LOG_LEVEL_WARN, "mirror: %s: %s", name, error_message());
     }
-    if (result == 0 && fdatasync(fill.fd) != 0)
+    /* Started over on a shorter answer (no size announced): its end is the blob's. */
+    if (result == 0 && fill->extent > fill->position && ftruncate(fill->fd, fill->position) != 0)
+        result = error_set(-errno, "cannot truncate a mirrored blob: %s", strerror(errno));
+    if (result == 0 && fdatasync(fill->fd) != 0)
         result = error_set(-errno, "cannot sync a mirrored blob: %s", strerror(errno));
-    close(fill.fd);
+    close(fill->fd);
+    free(fill);
     if (result == 0)
         result = repository_put_blob_file(tree, blobs, name, path, digest);
     unlink(path); /* gone already when the store took it */

@@ -27,7 +27,11 @@
  *    warning logged;
  *  - a blob missing from the repository is fetched whole into a scratch file
  *    (R/.cairn-tmp), hashed while written, and committed and linked only if
- *    its digest verifies; bytes that do not are deleted;
+ *    its digest verifies; bytes that do not are deleted. A transfer cut in
+ *    the middle is resumed with Range (drivers/upstream.h): a 206 appends; a
+ *    200 starts the hash over, and its bytes that the file already has are
+ *    compared with them instead of written again (an upstream that sends
+ *    other bytes the second time fails the fill);
  *  - a blob the store already has (for another repository) is linked after
  *    one HEAD upstream confirms this repository has it (same size), not
  *    fetched again;
