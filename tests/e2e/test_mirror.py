@@ -7,6 +7,7 @@ registry written here (FakeUpstream) for what Distribution cannot show: the
 Bearer token flow and an upstream that lies about a blob's bytes.
 """
 
+import http.client
 import http.server
 import json
 import os
@@ -736,9 +737,9 @@ class BearerUpstreamTest(CairnTestCase):
         self.assertEqual([p.name for p in scratch.glob("mirror-*")], [])
 
 
-class BlobTransferTest(CairnTestCase):
-    """How a missing blob comes from the upstream: a cut transfer resumed
-    with Range, an upstream that ignores Range or answers another range."""
+class FakeBlobCase(CairnTestCase):
+    """cairn mirroring a FakeUpstream as `fk`, with helpers to serve its
+    blobs in pieces (no tests of its own)."""
 
     @classmethod
     def setUpClass(cls):
@@ -787,6 +788,12 @@ class BlobTransferTest(CairnTestCase):
         self.assertFalse(self.server.tree.blob_data(digest).exists())
         scratch = self.server.root / ".cairn-tmp"
         self.assertEqual([p.name for p in scratch.glob("mirror-*")], [])
+
+
+
+class BlobTransferTest(FakeBlobCase):
+    """How a missing blob comes from the upstream: a cut transfer resumed
+    with Range, an upstream that ignores Range or answers another range."""
 
     def test_cut_transfer_resumes_with_range(self):
         data, digest = self.add_blob(3 << 20)
@@ -852,6 +859,119 @@ class BlobTransferTest(CairnTestCase):
         self.assert_nothing_kept("fk/team/flaky", digest)
         self.assertEqual(self.fake.requests_for(digest),
                          [("GET", None)] + [("GET", f"bytes={1000 * i}-") for i in range(1, 5)])
+
+
+class BlobStreamingTest(FakeBlobCase):
+    """A missing blob larger than 1 MiB is streamed to its clients while it
+    is fetched, verified and stored; the last byte goes out only after the
+    digest verified, and a fill that fails cuts the responses."""
+
+    def pause_after(self, digest, at):
+        """Every GET of `digest` sends `at` bytes, then waits for the
+        returned event before it sends the rest."""
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def hook(handler, data, wanted):
+            FakeUpstream.send_blob_head(handler, 200, len(data))
+            handler.wfile.write(data[:at])
+            handler.wfile.flush()
+            release.wait(60)
+            handler.wfile.write(data[at:])
+            return True
+
+        self.fake.blob_hooks[digest] = hook
+        return release
+
+    def open_blob(self, name, digest):
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=60)
+        self.addCleanup(conn.close)
+        conn.request("GET", f"/v2/{name}/blobs/{digest}")
+        return conn.getresponse()
+
+    def test_first_bytes_before_the_upstream_finished(self):
+        data, digest = self.add_blob(8 << 20)
+        release = self.pause_after(digest, 4 << 20)
+        r = self.open_blob("fk/team/streamed", digest)
+        self.assertEqual((r.status, r.getheader("Content-Length"),
+                          r.getheader("Docker-Content-Digest")),
+                         (200, str(len(data)), digest))
+        first = r.read(64 << 10)
+        self.assertEqual(first, data[:64 << 10])
+        self.assertFalse(release.is_set())
+        # Nothing linked while the blob is not verified.
+        self.assertFalse(self.server.tree.layer_link("fk/team/streamed", digest).exists())
+        release.set()
+        rest = r.read()
+        self.assertTrue(first + rest == data, "the client got other bytes")
+        self.assert_blob_stored("fk/team/streamed", digest, data)
+        self.assertEqual(self.fake.requests_for(digest), [("GET", None)])
+
+    def test_clients_joining_follow_the_fill(self):
+        """Three clients of one cold blob: each has its first bytes before
+        the upstream sent the rest, and the upstream answered one GET."""
+        data, digest = self.add_blob(6 << 20)
+        release = self.pause_after(digest, 3 << 20)
+        responses = []
+        for _ in range(3):
+            r = self.open_blob("fk/team/joined", digest)
+            self.assertEqual((r.status, r.getheader("Content-Length")), (200, str(len(data))))
+            self.assertEqual(r.read(64 << 10), data[:64 << 10])
+            responses.append(r)
+        self.assertFalse(release.is_set())
+        release.set()
+        for r in responses:
+            self.assertTrue(data[:64 << 10] + r.read() == data, "a client got other bytes")
+        self.assert_blob_stored("fk/team/joined", digest, data)
+        self.assertEqual(self.fake.requests_for(digest), [("GET", None)])
+
+    def assert_cut(self, r, length):
+        """The response ends before its Content-Length: an incomplete read or
+        a reset, never a complete body."""
+        got = b""
+        try:
+            while True:
+                piece = r.read1(1 << 20) if hasattr(r, "read1") else r.read(1 << 20)
+                if not piece:
+                    break
+                got += piece
+        except (http.client.IncompleteRead, ConnectionError):
+            return
+        self.assertLess(len(got), length, "a cut fill completed its response")
+
+    def test_lying_upstream_cuts_the_stream(self):
+        data, digest = self.add_blob(4 << 20)
+        self.fake.lie.add(digest)
+        r = self.open_blob("fk/team/streamliar", digest)
+        self.assertEqual((r.status, r.getheader("Content-Length")), (200, str(len(data))))
+        self.assert_cut(r, len(data))
+        self.assert_nothing_kept("fk/team/streamliar", digest)
+        # The next client is not served the bad bytes either.
+        r = self.open_blob("fk/team/streamliar", digest)
+        self.assertEqual(r.status, 200)
+        self.assert_cut(r, len(data))
+        self.assert_nothing_kept("fk/team/streamliar", digest)
+
+    def test_short_upstream_cuts_the_stream(self):
+        """Cut after 1.5 MiB of 2 MiB, and the Range request refused: the
+        response that streamed the first bytes is cut, nothing kept."""
+        data, digest = self.add_blob(2 << 20)
+        self.cut_first_get(digest, 3 << 19)
+        first_hook = self.fake.blob_hooks[digest]
+
+        def hook(handler, blob, wanted):
+            if wanted is None:
+                return first_hook(handler, blob, wanted)
+            handler.answer(500, b"{}")
+            return True
+
+        self.fake.blob_hooks[digest] = hook
+        r = self.open_blob("fk/team/short", digest)
+        self.assertEqual((r.status, r.getheader("Content-Length")), (200, str(len(data))))
+        self.assert_cut(r, len(data))
+        self.assert_nothing_kept("fk/team/short", digest)
+        self.assertEqual(self.fake.requests_for(digest),
+                         [("GET", None), ("GET", f"bytes={3 << 19}-")])
 
 
 class MirrorAccessRulesTest(CairnTestCase):
