@@ -404,6 +404,15 @@ static void cache_token(struct upstream *upstream, const char *scope, const char
     pthread_mutex_unlock(&upstream->lock);
 }
 
+/* A blob transfer over its requests (the first and its resumptions). */
+struct blob_transfer {
+    const struct upstream_blob_sink *sink;
+    int64_t received; /* bytes of the blob given to the sink, from 0 */
+    int64_t size;     /* as the upstream announced it; -1: not (yet) */
+    int64_t asked;    /* this request's Range start; 0: no Range */
+    int begun;        /* this answer's bytes started (sink->begin called) */
+};
+
 /* One exchange's state. */
 struct exchange {
     long status;
@@ -414,9 +423,10 @@ struct exchange {
     /* A 2xx body: into `body` (bounded by `body_max`) or to the sink. */
     char *body;
     size_t length, body_max;
-    int (*sink)(void *context, const char *data, size_t length);
-    void *sink_context;
+    struct blob_transfer *blob; /* a blob's bytes go to its sink */
     int sink_result;
+    char content_range[128];
+    CURLcode curl_code; /* of the last perform */
     int too_large;
     char error_body[ERROR_BODY_MAX];
     size_t error_length;
@@ -445,6 +455,7 @@ static size_t on_header(char *data, size_t size, size_t count, void *pointer)
     if (length >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         /* A new response (after a redirect): forget the last one's. */
         exchange->www_authenticate[0] = exchange->content_type[0] = exchange->digest[0] = '\0';
+        exchange->content_range[0] = '\0';
         exchange->content_length = -1;
         return length;
     }
@@ -461,6 +472,9 @@ static size_t on_header(char *data, size_t size, size_t count, void *pointer)
     } else if (name_length == 12 && strncasecmp(data, "content-type", 12) == 0)
         copy_header_value(value, value_length, exchange->content_type,
                           sizeof exchange->content_type);
+    else if (name_length == 13 && strncasecmp(data, "content-range", 13) == 0)
+        copy_header_value(value, value_length, exchange->content_range,
+                          sizeof exchange->content_range);
     else if (name_length == 21 && strncasecmp(data, "docker-content-digest", 21) == 0)
         copy_header_value(value, value_length, exchange->digest, sizeof exchange->digest);
     else if (name_length == 19 && strncasecmp(data, "ratelimit-remaining", 19) == 0) {
@@ -481,6 +495,91 @@ static size_t on_header(char *data, size_t size, size_t count, void *pointer)
     return length;
 }
 
+int upstream_parse_content_range(const char *text, size_t length, int64_t *first_out,
+                                 int64_t *last_out, int64_t *total_out)
+{
+    int64_t numbers[3] = {0, 0, -1};
+    size_t at = 0;
+    if (length < 6 || memcmp(text, "bytes ", 6) != 0)
+        return error_set(-EINVAL, "Content-Range is not of bytes");
+    at = 6;
+    for (int i = 0; i < 3; i++) {
+        if (i == 2 && at < length && text[at] == '*') {
+            at++;
+            break;
+        }
+        size_t start = at;
+        int64_t value = 0;
+        while (at < length && text[at] >= '0' && text[at] <= '9') {
+            if (value > (INT64_MAX - 9) / 10)
+                return error_set(-EINVAL, "Content-Range: number too large");
+            value = value * 10 + (text[at++] - '0');
+        }
+        if (at == start)
+            return error_set(-EINVAL, "Content-Range: number expected");
+        numbers[i] = value;
+        if (i < 2) {
+            if (at >= length || text[at] != (i == 0 ? '-' : '/'))
+                return error_set(-EINVAL, "Content-Range: '%c' expected", i == 0 ? '-' : '/');
+            at++;
+        }
+    }
+    if (at != length)
+        return error_set(-EINVAL, "Content-Range: trailing bytes");
+    if (numbers[1] < numbers[0] || (numbers[2] >= 0 && numbers[1] >= numbers[2]))
+        return error_set(-EINVAL, "Content-Range: empty or past the end");
+    *first_out = numbers[0];
+    *last_out = numbers[1];
+    *total_out = numbers[2];
+    return 0;
+}
+
+/* The first bytes of a blob answer: is it the one asked for, where do its
+ * bytes go, how large is the blob. */
+static int blob_begin(struct exchange *exchange)
+{
+    struct blob_transfer *transfer = exchange->blob;
+    int64_t offset, size;
+    if (exchange->status == 200) {
+        offset = 0;
+        size = exchange->content_length;
+    } else if (exchange->status == 206 && transfer->asked > 0) {
+        int64_t first, last, total;
+        if (upstream_parse_content_range(exchange->content_range, strlen(exchange->content_range),
+                                         &first, &last, &total) < 0 ||
+            first != transfer->asked)
+            return error_set(-EPROTO, "answered Range bytes=%lld- with Content-Range \"%s\"",
+                             (long long)transfer->asked, exchange->content_range);
+        offset = first;
+        size = total;
+        if (size < 0 && exchange->content_length >= 0)
+            size = first + exchange->content_length;
+    } else
+        return error_set(-EPROTO, "a blob answer with status %ld", exchange->status);
+    if (size >= 0 && transfer->size >= 0 && size != transfer->size)
+        return error_set(-EPROTO, "the blob was %lld bytes, now %lld", (long long)transfer->size,
+                         (long long)size);
+    if (size >= 0)
+        transfer->size = size;
+    transfer->begun = 1;
+    transfer->received = offset;
+    return transfer->sink->begin(transfer->sink->context, offset, transfer->size);
+}
+
+static int blob_bytes(struct exchange *exchange, const char *data, size_t length)
+{
+    struct blob_transfer *transfer = exchange->blob;
+    int result;
+    if (!transfer->begun && (result = blob_begin(exchange)) != 0)
+        return result;
+    if (transfer->size >= 0 && (int64_t)length > transfer->size - transfer->received)
+        return error_set(-EPROTO, "more bytes than the %lld announced", (long long)transfer->size);
+    if ((result = transfer->sink->write(transfer->sink->context, data, length)) != 0)
+        return result;
+    transfer->received += (int64_t)length;
+    return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t count, void *pointer)
 {
     struct exchange *exchange = pointer;
@@ -493,8 +592,8 @@ static size_t on_body(char *data, size_t size, size_t count, void *pointer)
         exchange->error_body[exchange->error_length] = '\0';
         return length;
     }
-    if (exchange->sink != NULL) {
-        int result = exchange->sink(exchange->sink_context, data, length);
+    if (exchange->blob != NULL) {
+        int result = blob_bytes(exchange, data, length);
         if (result != 0) {
             exchange->sink_result = result;
             return 0; /* stops the transfer */
@@ -534,6 +633,7 @@ struct request {
     const char *method; /* "GET" or "HEAD" */
     const char *url;
     const char *accept;   /* a whole "Accept: ..." line, or NULL */
+    const char *range;    /* a whole "Range: ..." line, or NULL */
     const char *bearer;   /* a token, or NULL */
     int basic;            /* send the credentials as Basic auth */
     long timeout_seconds; /* 0: no total limit, only the stall limit */
@@ -560,6 +660,12 @@ static int perform(struct upstream *upstream, const struct request *request,
         int failed = 0;
         if (request->accept != NULL) {
             if ((grown = curl_slist_append(headers, request->accept)) == NULL)
+                failed = 1;
+            else
+                headers = grown;
+        }
+        if (!failed && request->range != NULL) {
+            if ((grown = curl_slist_append(headers, request->range)) == NULL)
                 failed = 1;
             else
                 headers = grown;
@@ -611,6 +717,7 @@ static int perform(struct upstream *upstream, const struct request *request,
         exchange->status = 0;
         exchange->ratelimit_remaining = -1;
         CURLcode code = curl_easy_perform(handle);
+        exchange->curl_code = code;
         long status = 0;
         curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
         if (upstream->observer != NULL)
@@ -829,9 +936,17 @@ int upstream_head_blob(struct upstream *upstream, const char *remote_name,
     return result;
 }
 
+/* A failure in the middle of an answer's bytes, which a Range request may
+ * continue. */
+static int is_cut(CURLcode code)
+{
+    return code == CURLE_PARTIAL_FILE || code == CURLE_RECV_ERROR ||
+           code == CURLE_OPERATION_TIMEDOUT || code == CURLE_GOT_NOTHING ||
+           code == CURLE_HTTP2_STREAM || code == CURLE_HTTP2 || code == CURLE_SEND_ERROR;
+}
+
 int upstream_fetch_blob(struct upstream *upstream, const char *remote_name,
-                        const struct digest *digest,
-                        int (*sink)(void *context, const char *data, size_t length), void *context)
+                        const struct digest *digest, const struct upstream_blob_sink *sink)
 {
     char url[URL_MAX], scope[UPSTREAM_NAME_MAX + 32];
     int result = scope_of(remote_name, scope, sizeof scope);
@@ -841,10 +956,42 @@ int upstream_fetch_blob(struct upstream *upstream, const char *remote_name,
                            remote_name, digest->string);
     if (written < 0 || (size_t)written >= sizeof url)
         return error_set(-ENAMETOOLONG, "blob URL too long");
-    struct exchange exchange = {.sink = sink, .sink_context = context};
-    struct request request = {.method = "GET", .url = url};
-    result = authorized(upstream, scope, &request, &exchange);
-    if (result == 0 && exchange.status != 200)
-        result = status_result(url, exchange.status, &exchange);
-    return result;
+    struct blob_transfer transfer = {.sink = sink, .size = -1};
+    for (unsigned resumes = 0;; resumes++) {
+        char range[64];
+        struct exchange exchange = {.blob = &transfer};
+        struct request request = {.method = "GET", .url = url};
+        transfer.asked = transfer.received;
+        transfer.begun = 0;
+        if (transfer.asked > 0) {
+            snprintf(range, sizeof range, "Range: bytes=%lld-", (long long)transfer.asked);
+            request.range = range;
+        }
+        result = authorized(upstream, scope, &request, &exchange);
+        if (result == 0 && exchange.status != 200 && exchange.status != 206)
+            return status_result(url, exchange.status, &exchange);
+        if (result == 0 && !transfer.begun) {
+            /* An empty answer: no byte called blob_begin. */
+            if ((result = blob_begin(&exchange)) != 0)
+                return result;
+        }
+        if (result == 0 && transfer.size >= 0 && transfer.received != transfer.size)
+            result = error_set(-EHOSTUNREACH, "%s: %lld of %lld bytes", url,
+                               (long long)transfer.received, (long long)transfer.size);
+        else if (result == 0 || (transfer.size >= 0 && transfer.received == transfer.size &&
+                                 exchange.sink_result == 0))
+            return 0; /* every byte came (a failure after the last one does not matter) */
+        /* Resumed: a cut in the middle of a blob answer's bytes. */
+        int cut = exchange.sink_result == 0 &&
+                  (is_cut(exchange.curl_code) ||
+                   (exchange.curl_code == CURLE_OK && exchange.status == 206)) &&
+                  (exchange.status == 200 || exchange.status == 206);
+        if (!cut)
+            return result;
+        if (resumes >= UPSTREAM_BLOB_RESUMES_MAX) {
+            char reason[ERROR_MESSAGE_MAX];
+            snprintf(reason, sizeof reason, "%s", error_message());
+            return error_set(result, "%s (after %u resumed requests)", reason, resumes);
+        }
+    }
 }

@@ -34,7 +34,8 @@
  *    UPSTREAM_REQUEST_TIMEOUT_SECONDS; blobs have no total limit but are cut
  *    when slower than 1 KiB/s for UPSTREAM_STALL_SECONDS; a request that
  *    could not connect, or whose connection failed before any answer, is made
- *    once more.
+ *    once more; a blob transfer cut in the middle is resumed with `Range`
+ *    (upstream_fetch_blob).
  *
  * Results: 0; -ENOENT when the upstream answers 404 (it has no such
  * manifest or blob); -EACCES when it refused the credentials or the token;
@@ -170,11 +171,40 @@ int upstream_fetch_manifest(struct upstream *upstream, const char *remote_name,
 int upstream_head_blob(struct upstream *upstream, const char *remote_name,
                        const struct digest *digest, int64_t *size_out);
 
-/* GET /v2/<remote_name>/blobs/<digest>: the bytes go to sink(context, data,
- * length) as they arrive (a non-zero return stops the transfer and is
- * returned). Nothing reaches the sink unless the answer is a 200. */
+/* Where a blob's bytes go as they arrive (upstream_fetch_blob). `begin` is
+ * called before the first byte of each answer that carries them: `offset`
+ * is where its bytes belong in the blob (0 for the first answer; the bytes
+ * received so far for a resumed one; 0 again when the upstream ignored the
+ * Range and sent the whole blob: the sink must start over, its bytes so far
+ * are sent again), `size` the blob's whole size as the upstream announced
+ * it (-1 when it did not). `write` gets the bytes in order from `offset`.
+ * A non-zero return of either stops the transfer and is returned. */
+struct upstream_blob_sink {
+    int (*begin)(void *context, int64_t offset, int64_t size);
+    int (*write)(void *context, const char *data, size_t length);
+    void *context;
+};
+
+/* A resumed blob transfer: at most this many requests with Range after the
+ * first, per upstream_fetch_blob(). */
+#define UPSTREAM_BLOB_RESUMES_MAX 4
+
+/* GET /v2/<remote_name>/blobs/<digest>, the bytes to `sink` as they arrive.
+ * Nothing reaches the sink unless the answer is a 200 (or a 206 that
+ * continues where the transfer was cut). A transfer cut before its end
+ * (connection closed or reset, stalled past UPSTREAM_STALL_SECONDS) is
+ * resumed with `Range: bytes=<received>-`, up to UPSTREAM_BLOB_RESUMES_MAX
+ * times: a 206 is taken only when its Content-Range starts at the byte
+ * asked for (else -EPROTO), a 200 starts the blob over (sink->begin with
+ * offset 0). A transfer that ends with fewer bytes than the size announced
+ * is -EHOSTUNREACH. The caller verifies the digest. */
 int upstream_fetch_blob(struct upstream *upstream, const char *remote_name,
-                        const struct digest *digest,
-                        int (*sink)(void *context, const char *data, size_t length), void *context);
+                        const struct digest *digest, const struct upstream_blob_sink *sink);
+
+/* A Content-Range of a 206 ("bytes <first>-<last>/<total>", total "*" gives
+ * -1): 0, or -EINVAL for anything else (network bytes: never reads past
+ * `length`). */
+int upstream_parse_content_range(const char *text, size_t length, int64_t *first_out,
+                                 int64_t *last_out, int64_t *total_out);
 
 #endif

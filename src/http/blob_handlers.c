@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,18 +123,60 @@ struct fetch_work {
     struct upstream *upstream;
     char remote[UPSTREAM_NAME_MAX];
     enum metrics_mirror_outcome mirror_outcome;
+    /* A GET of a mirror's miss follows the fill while it runs
+     * (mirror_blob_follower): the worker posts `start` with a reader of the
+     * growing blob, and the loop starts the response before the fill ends.
+     * `followed` is set before the post; `start` is disposed by its
+     * completion, or by fetch_complete when it was never posted. */
+    struct request_work start;
+    int start_prepared, followed;
+    struct blob_reader *follow_reader;
+    int64_t follow_size;
+    enum metrics_mirror_outcome follow_outcome;
 };
+
+/* On the worker, inside mirror_fill_blob(). */
+static void fetch_follow(void *context, struct blob_reader *reader, int64_t size,
+                         enum metrics_mirror_outcome outcome)
+{
+    struct fetch_work *fetch = context;
+    fetch->follow_reader = reader;
+    fetch->follow_size = size;
+    fetch->follow_outcome = outcome;
+    fetch->followed = 1;
+    worker_pool_post(fetch->endpoint->registry->workers, &fetch->start);
+}
+
+/* On the loop, before fetch_complete: the response streams the fill. */
+static void start_complete(struct request_work *work)
+{
+    struct fetch_work *fetch =
+        (struct fetch_work *)((char *)work - offsetof(struct fetch_work, start));
+    h2o_req_t *req = work->request;
+    struct blob_serving serving = {.kind = BLOB_SERVED_REMOTELY,
+                                   .info = {.size = fetch->follow_size},
+                                   .reader = fetch->follow_reader};
+    fetch->follow_reader = NULL;
+    if (req == NULL)
+        blob_reader_close(serving.reader);
+    else {
+        response_note_mirror(req, fetch->follow_outcome);
+        respond_with_blob(fetch->endpoint, req, &fetch->digest, &serving);
+    }
+    request_work_dispose(work);
+}
 
 static void fetch_run(struct request_work *work)
 {
     struct fetch_work *fetch = (struct fetch_work *)work;
     struct registry *registry = fetch->endpoint->registry;
     int result = 0;
+    const struct mirror_blob_follower follower = {.follow = fetch_follow, .context = fetch};
     if (fetch->upstream != NULL)
-        result =
-            mirror_fill_blob(&registry->tree, registry->blobs, fetch->upstream, fetch->route.name,
-                             fetch->remote, &fetch->digest, &fetch->mirror_outcome);
-    if (result == 0)
+        result = mirror_fill_blob(&registry->tree, registry->blobs, fetch->upstream,
+                                  fetch->route.name, fetch->remote, &fetch->digest,
+                                  fetch->start_prepared ? &follower : NULL, &fetch->mirror_outcome);
+    if (result == 0 && !fetch->followed)
         result =
             serve_blob(registry, fetch->route.name, &fetch->digest, fetch->how, &fetch->serving);
     request_work_set_result(work, result);
@@ -143,14 +186,21 @@ static void fetch_complete(struct request_work *work)
 {
     struct fetch_work *fetch = (struct fetch_work *)work;
     h2o_req_t *req = work->request;
-    if (req != NULL && fetch->upstream != NULL)
-        response_note_mirror(req, fetch->mirror_outcome);
-    if (req == NULL)
-        blob_reader_close(fetch->serving.reader);
-    else if (work->result < 0)
-        response_send_failure_message(req, work->result, work->error_text);
-    else
-        respond_with_blob(fetch->endpoint, req, &fetch->digest, &fetch->serving);
+    if (fetch->followed) {
+        /* Answered by start_complete; a failure of the fill cuts that
+         * response (its reader fails) and is logged by the fill. */
+    } else {
+        if (fetch->start_prepared)
+            request_work_dispose(&fetch->start); /* never posted */
+        if (req != NULL && fetch->upstream != NULL)
+            response_note_mirror(req, fetch->mirror_outcome);
+        if (req == NULL)
+            blob_reader_close(fetch->serving.reader);
+        else if (work->result < 0)
+            response_send_failure_message(req, work->result, work->error_text);
+        else
+            respond_with_blob(fetch->endpoint, req, &fetch->digest, &fetch->serving);
+    }
     request_work_dispose(work);
     runtime_release(fetch->runtime);
     free(fetch);
@@ -205,6 +255,10 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
     fetch->digest = *digest;
     fetch->how = how;
     request_work_init(&fetch->work, req, endpoint->work_receiver, fetch_run, fetch_complete);
+    if (upstream != NULL && !request_is_head(req)) {
+        request_work_init(&fetch->start, req, endpoint->work_receiver, NULL, start_complete);
+        fetch->start_prepared = 1;
+    }
     worker_pool_submit(endpoint->registry->workers, &fetch->work);
 }
 

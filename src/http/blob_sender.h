@@ -12,7 +12,11 @@
  *     blob_sender_start(req, reader, first_byte, byte_count);  // takes the reader
  *
  * A reader the store serves BLOB_SERVED_REMOTELY (S3's ranged GETs,
- * drivers/blob_store.h) must not be read on the event loop: with
+ * drivers/blob_store.h; a mirror's blob fill being followed, whose reads
+ * wait for the upstream's bytes, src/registry/mirror.h) must not be read on
+ * the event loop. A read that fails ends the response as broken
+ * (H2O_SEND_STATE_ERROR: the connection closed or the stream reset before
+ * Content-Length), never as complete. With
  * blob_sender_start_remote() each piece (4 MiB, one ranged GET) is read on a
  * worker thread and sent from the loop when it arrives, one piece in flight
  * per response, so memory stays bounded whatever the blob's size. The sender

@@ -206,6 +206,13 @@ void worker_pool_submit(struct worker_pool *pool, struct request_work *work)
     submit(pool, work, 0);
 }
 
+void worker_pool_post(struct worker_pool *pool, struct request_work *work)
+{
+    atomic_fetch_add(&pool->outstanding, 1);
+    work->pool = pool;
+    h2o_multithread_send_message(work->receiver, &work->message);
+}
+
 int worker_pool_try_submit(struct worker_pool *pool, struct request_work *work)
 {
     return submit(pool, work, 1);

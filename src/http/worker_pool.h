@@ -66,6 +66,11 @@ void request_work_init(struct request_work *work, h2o_req_t *request,
                        h2o_multithread_receiver_t *receiver, void (*run)(struct request_work *work),
                        void (*complete)(struct request_work *work));
 void worker_pool_submit(struct worker_pool *pool, struct request_work *work);
+/* Hands `work` (prepared with request_work_init) to its loop's `complete`
+ * without running it, from any thread: what a running work uses to tell
+ * its loop something before it ends (a mirrored blob that can be
+ * streamed). Counted as outstanding like a submitted work. */
+void worker_pool_post(struct worker_pool *pool, struct request_work *work);
 /* worker_pool_submit(), or -EBUSY (nothing submitted) when the queue is full. */
 int worker_pool_try_submit(struct worker_pool *pool, struct request_work *work);
 

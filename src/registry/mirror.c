@@ -18,6 +18,11 @@
 #include "src/registry/registry_error.h"
 #include "src/registry/repository.h"
 
+/* A blob fill is followed once this many bytes came (and the blob is
+ * larger): a smaller one is answered when verified, with a clean 503 when
+ * it is not. */
+#define MIRROR_STREAM_START_BYTES (1024 * 1024)
+
 struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, const char *name,
                              char *remote, size_t remote_size)
 {
@@ -66,7 +71,8 @@ struct flight {
     char key[FLIGHT_KEY_MAX];
     int done;
     int result;
-    struct digest digest; /* a manifest fill's answer */
+    struct digest digest;       /* a manifest fill's answer */
+    struct blob_stream *stream; /* a blob fill readers may follow (a reference) */
     char message[ERROR_MESSAGE_MAX];
     unsigned waiters;
 };
@@ -75,11 +81,17 @@ static pthread_mutex_t flights_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flights_done = PTHREAD_COND_INITIALIZER;
 static struct flight *flights;
 
+struct blob_stream;
+static void stream_release(struct blob_stream *stream);
+static void stream_acquire(struct blob_stream *stream);
+
 /* Joins the flight of `key` (waits for it: 1, with its result), or starts
  * one (0, `*mine` set: the caller fills, then lands it); a negative errno
- * when there is no memory for one (the caller fills alone). */
+ * when there is no memory for one (the caller fills alone). With
+ * `stream_out`, the wait also ends when the fill can be followed: 2, and a
+ * reference to its stream in *stream_out. */
 static int flight_join(const char *key, struct flight **mine, int *result_out,
-                       struct digest *digest_out)
+                       struct digest *digest_out, struct blob_stream **stream_out)
 {
     *mine = NULL;
     pthread_mutex_lock(&flights_lock);
@@ -88,8 +100,15 @@ static int flight_join(const char *key, struct flight **mine, int *result_out,
         flight = flight->next;
     if (flight != NULL) {
         flight->waiters++;
-        while (!flight->done)
+        while (!flight->done && (stream_out == NULL || flight->stream == NULL))
             pthread_cond_wait(&flights_done, &flights_lock);
+        if (!flight->done) {
+            *stream_out = flight->stream;
+            stream_acquire(flight->stream);
+            flight->waiters--; /* the flight is not done: its leader frees it */
+            pthread_mutex_unlock(&flights_lock);
+            return 2;
+        }
         *result_out = flight->result;
         if (digest_out != NULL)
             *digest_out = flight->digest;
@@ -125,6 +144,8 @@ static void flight_land(struct flight *flight, int result, const struct digest *
         }
     flight->done = 1;
     flight->result = result;
+    struct blob_stream *stream = flight->stream;
+    flight->stream = NULL;
     if (digest != NULL)
         flight->digest = *digest;
     if (result < 0)
@@ -134,6 +155,21 @@ static void flight_land(struct flight *flight, int result, const struct digest *
     pthread_mutex_unlock(&flights_lock);
     if (alone)
         free(flight);
+    if (stream != NULL)
+        stream_release(stream);
+}
+
+/* Readers may follow the blob fill of `flight` (the flight takes a
+ * reference to `stream`). */
+static void flight_publish(struct flight *flight, struct blob_stream *stream)
+{
+    if (flight == NULL)
+        return;
+    stream_acquire(stream);
+    pthread_mutex_lock(&flights_lock);
+    flight->stream = stream;
+    pthread_cond_broadcast(&flights_done);
+    pthread_mutex_unlock(&flights_lock);
 }
 
 static int is_tag(const char *reference)
@@ -296,7 +332,7 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
     snprintf(key, sizeof key, "m %s %.*s", name, (int)DIGEST_STRING_MAX, reference);
     struct flight *mine;
     int result;
-    if (flight_join(key, &mine, &result, digest_out) == 1) {
+    if (flight_join(key, &mine, &result, digest_out, NULL) == 1) {
         counted(upstream, METRICS_MIRROR_MANIFEST, METRICS_MIRROR_JOINED);
         *outcome_out = last_outcome;
         return result;
@@ -319,11 +355,225 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
 
 /* ---- blobs ---- */
 
+/* A blob fill that readers follow while it runs (the opening comment of
+ * mirror.h): the scratch file (a descriptor of its own, so the file can be
+ * renamed into the store or deleted meanwhile), how much of it readers may
+ * take, and how the fill ended. Counted references: the leader's fill, its
+ * flight, every reader. */
+struct blob_stream {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    unsigned references;
+    int fd;
+    int64_t size;      /* the blob's, as announced: fixed */
+    int64_t available; /* bytes of the file written (grows only) */
+    int state;         /* 0 filling; 1 verified and stored; < 0 failed */
+    char message[ERROR_MESSAGE_MAX];
+};
+
+struct stream_reader {
+    struct blob_reader base; /* first: blob_reader_read() dispatches */
+    struct blob_stream *stream;
+};
+
+static void stream_acquire(struct blob_stream *stream)
+{
+    pthread_mutex_lock(&stream->lock);
+    stream->references++;
+    pthread_mutex_unlock(&stream->lock);
+}
+
+static void stream_release(struct blob_stream *stream)
+{
+    pthread_mutex_lock(&stream->lock);
+    unsigned left = --stream->references;
+    pthread_mutex_unlock(&stream->lock);
+    if (left > 0)
+        return;
+    close(stream->fd);
+    pthread_mutex_destroy(&stream->lock);
+    pthread_cond_destroy(&stream->changed);
+    free(stream);
+}
+
+static struct blob_stream *stream_create(int fd, int64_t size, int64_t available)
+{
+    struct blob_stream *stream = calloc(1, sizeof *stream);
+    if (stream == NULL)
+        return NULL;
+    stream->fd = dup(fd);
+    if (stream->fd < 0) {
+        free(stream);
+        return NULL;
+    }
+    pthread_mutex_init(&stream->lock, NULL);
+    pthread_cond_init(&stream->changed, NULL);
+    stream->references = 1;
+    stream->size = size;
+    stream->available = available;
+    return stream;
+}
+
+static void stream_grow(struct blob_stream *stream, int64_t available)
+{
+    pthread_mutex_lock(&stream->lock);
+    if (available > stream->available) {
+        stream->available = available;
+        pthread_cond_broadcast(&stream->changed);
+    }
+    pthread_mutex_unlock(&stream->lock);
+}
+
+static void stream_end(struct blob_stream *stream, int result)
+{
+    pthread_mutex_lock(&stream->lock);
+    stream->state = result == 0 ? 1 : result;
+    if (result < 0)
+        snprintf(stream->message, sizeof stream->message, "%s", error_message());
+    pthread_cond_broadcast(&stream->changed);
+    pthread_mutex_unlock(&stream->lock);
+}
+
+/* Waits until bytes at `offset` may be read: the last byte only once the
+ * blob is verified and stored, so that a response never completes with
+ * bytes the digest did not confirm. */
+static ssize_t stream_read(struct blob_reader *base, void *buffer, size_t length, int64_t offset)
+{
+    struct blob_stream *stream = ((struct stream_reader *)base)->stream;
+    int64_t limit;
+    pthread_mutex_lock(&stream->lock);
+    for (;;) {
+        if (stream->state < 0) {
+            char message[ERROR_MESSAGE_MAX];
+            snprintf(message, sizeof message, "%s", stream->message);
+            pthread_mutex_unlock(&stream->lock);
+            return error_set(-EIO, "the mirrored blob was not kept: %s", message);
+        }
+        if (stream->state == 1)
+            limit = stream->size;
+        else
+            limit = stream->available < stream->size ? stream->available : stream->size - 1;
+        if (offset < limit || stream->state == 1)
+            break;
+        pthread_cond_wait(&stream->changed, &stream->lock);
+    }
+    pthread_mutex_unlock(&stream->lock);
+    if (offset >= limit)
+        return 0;
+    size_t take = (int64_t)length < limit - offset ? length : (size_t)(limit - offset);
+    for (;;) {
+        ssize_t count = pread(stream->fd, buffer, take, offset);
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count < 0)
+            return error_set(-errno, "cannot read a mirrored blob: %s", strerror(errno));
+        if (count == 0)
+            return error_set(-EIO, "a mirrored blob's scratch file is shorter than written");
+        return count;
+    }
+}
+
+static void stream_reader_close(struct blob_reader *base)
+{
+    struct stream_reader *reader = (struct stream_reader *)base;
+    stream_release(reader->stream);
+    free(reader);
+}
+
+static const struct blob_store_operations stream_operations = {
+    .name = "mirror-stream",
+    .read = stream_read,
+    .close = stream_reader_close,
+};
+
+/* A reader of `stream`, which takes the caller's reference; NULL (and the
+ * reference released) without memory. */
+static struct blob_reader *stream_reader_create(struct blob_stream *stream)
+{
+    struct stream_reader *reader = calloc(1, sizeof *reader);
+    if (reader == NULL) {
+        stream_release(stream);
+        return NULL;
+    }
+    reader->base.operations = &stream_operations;
+    reader->stream = stream;
+    return &reader->base;
+}
+
 struct blob_fill {
     int fd;
     struct digest_hasher hasher;
+    const struct digest *digest;
     const char *mirror;
+    int64_t position; /* where the next byte goes */
+    int64_t extent;   /* bytes in the scratch file */
+    int64_t size;     /* announced by the upstream; -1: not */
+    struct flight *flight;
+    const struct mirror_blob_follower *follower; /* NULL: none */
+    struct blob_stream *stream;                  /* once followed; the fill's reference */
+    char compare[64 * 1024];
 };
+
+/* An answer's bytes start at `offset`: where the transfer was cut (a 206),
+ * or 0 (the first answer, or a 200 to a resumed request). Starting over
+ * resets the hash; the bytes already in the scratch file are then compared
+ * with the new ones, not written again, so that what was read from the file
+ * stays what the digest covers. */
+static int begin_slice(void *context, int64_t offset, int64_t size)
+{
+    struct blob_fill *fill = context;
+    fill->size = size;
+    if (offset == fill->position)
+        return 0;
+    if (offset != 0)
+        return error_set(-EPROTO, "blob %s continues at %lld, not %lld", fill->digest->string,
+                         (long long)offset, (long long)fill->position);
+    digest_hasher_release(&fill->hasher);
+    int result = digest_hasher_init(&fill->hasher, fill->digest->algorithm);
+    if (result < 0)
+        return result;
+    fill->position = 0;
+    return 0;
+}
+
+/* Bytes [position, position + length) that the file has: must be the same. */
+static int compare_slice(struct blob_fill *fill, const char *data, size_t length)
+{
+    while (length > 0) {
+        size_t take = length < sizeof fill->compare ? length : sizeof fill->compare;
+        ssize_t count = pread(fill->fd, fill->compare, take, fill->position);
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            return error_set(count < 0 ? -errno : -EIO, "cannot read a mirrored blob back: %s",
+                             count < 0 ? strerror(errno) : "short file");
+        if (memcmp(fill->compare, data, (size_t)count) != 0)
+            return error_set(-EPROTO,
+                             "the upstream sent other bytes for blob %s at %lld when asked again",
+                             fill->digest->string, (long long)fill->position);
+        data += count;
+        length -= (size_t)count;
+        fill->position += count;
+    }
+    return 0;
+}
+
+/* The fill is large enough to follow: its flight's joiners, and the
+ * caller's own client, read it from now on. Without memory it is not
+ * followed (they are answered when it ends). */
+static void start_stream(struct blob_fill *fill)
+{
+    fill->stream = stream_create(fill->fd, fill->size, fill->extent);
+    if (fill->stream == NULL)
+        return;
+    flight_publish(fill->flight, fill->stream);
+    if (fill->follower == NULL)
+        return;
+    stream_acquire(fill->stream);
+    struct blob_reader *reader = stream_reader_create(fill->stream);
+    if (reader != NULL)
+        fill->follower->follow(fill->follower->context, reader, fill->size, METRICS_MIRROR_FETCHED);
+}
 
 static int write_slice(void *context, const char *data, size_t length)
 {
@@ -331,20 +581,37 @@ static int write_slice(void *context, const char *data, size_t length)
     if (digest_hasher_update(&fill->hasher, data, length) < 0)
         return -EIO;
     metrics_mirror_fetched_bytes(fill->mirror, length);
+    if (fill->position < fill->extent) {
+        int64_t overlap = fill->extent - fill->position;
+        size_t take = (int64_t)length < overlap ? length : (size_t)overlap;
+        int result = compare_slice(fill, data, take);
+        if (result < 0)
+            return result;
+        data += take;
+        length -= take;
+    }
     while (length > 0) {
-        ssize_t written = write(fill->fd, data, length);
+        ssize_t written = pwrite(fill->fd, data, length, fill->position);
         if (written < 0 && errno == EINTR)
             continue;
         if (written <= 0)
             return error_set(-errno, "cannot write a mirrored blob: %s", strerror(errno));
         data += written;
         length -= (size_t)written;
+        fill->position += written;
     }
+    if (fill->position > fill->extent)
+        fill->extent = fill->position;
+    if (fill->stream != NULL)
+        stream_grow(fill->stream, fill->extent);
+    else if (fill->size > MIRROR_STREAM_START_BYTES && fill->extent >= MIRROR_STREAM_START_BYTES)
+        start_stream(fill);
     return 0;
 }
 
 static int fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
-                     const char *name, const char *remote, const struct digest *digest)
+                     const char *name, const char *remote, const struct digest *digest,
+                     struct flight *flight, const struct mirror_blob_follower *follower)
 {
     char path[TREE_PATH_MAX];
     int result = tree_path_scratch_directory(tree, path);
@@ -356,38 +623,64 @@ static int fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
     if ((result = directory_create(path)) < 0)
         return result;
     strcat(path, "/mirror-blob.XXXXXX");
-    struct blob_fill fill = {.fd = mkstemp(path), .mirror = mirror_name(upstream)};
-    if (fill.fd < 0)
+    struct blob_fill *fill = malloc(sizeof *fill);
+    if (fill == NULL)
+        return error_set(-ENOMEM, "out of memory");
+    *fill = (struct blob_fill){.fd = mkstemp(path),
+                               .digest = digest,
+                               .mirror = mirror_name(upstream),
+                               .size = -1,
+                               .flight = flight,
+                               .follower = follower};
+    if (fill->fd < 0) {
+        free(fill);
         return error_set(-errno, "cannot create a scratch file in %s: %s", path, strerror(errno));
-    result = digest_hasher_init(&fill.hasher, digest->algorithm);
+    }
+    result = digest_hasher_init(&fill->hasher, digest->algorithm);
     if (result < 0) {
-        close(fill.fd);
+        close(fill->fd);
         unlink(path);
+        free(fill);
         return result;
     }
-    result = upstream_fetch_blob(upstream, remote, digest, write_slice, &fill);
+    const struct upstream_blob_sink sink = {
+        .begin = begin_slice, .write = write_slice, .context = fill};
+    result = upstream_fetch_blob(upstream, remote, digest, &sink);
     struct digest actual;
     if (result < 0) {
-        digest_hasher_release(&fill.hasher);
+        digest_hasher_release(&fill->hasher);
         result = upstream_failure(result, 0, digest->string);
-    } else if ((result = digest_hasher_finish(&fill.hasher, &actual)) == 0 &&
+    } else if ((result = digest_hasher_finish(&fill->hasher, &actual)) == 0 &&
                !digest_equal(&actual, digest)) {
         result = error_set(-REGISTRY_ERROR_UNAVAILABLE,
                            "the upstream sent bytes that hash to %s for blob %s; nothing kept",
                            actual.string, digest->string);
         log_message(LOG_LEVEL_WARN, "mirror: %s: %s", name, error_message());
     }
-    if (result == 0 && fdatasync(fill.fd) != 0)
+    /* Started over on a shorter answer (no size announced): its end is the blob's. */
+    if (result == 0 && fill->extent > fill->position && ftruncate(fill->fd, fill->position) != 0)
+        result = error_set(-errno, "cannot truncate a mirrored blob: %s", strerror(errno));
+    if (result == 0 && fdatasync(fill->fd) != 0)
         result = error_set(-errno, "cannot sync a mirrored blob: %s", strerror(errno));
-    close(fill.fd);
+    close(fill->fd);
+    struct blob_stream *stream = fill->stream;
+    free(fill);
     if (result == 0)
         result = repository_put_blob_file(tree, blobs, name, path, digest);
     unlink(path); /* gone already when the store took it */
+    if (stream != NULL) {
+        if (result < 0)
+            log_message(LOG_LEVEL_WARN, "mirror: %s: %s; the responses streaming it are cut", name,
+                        error_message());
+        stream_end(stream, result); /* its readers' last byte, or their failure */
+        stream_release(stream);
+    }
     return result;
 }
 
 int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
                      const char *name, const char *remote, const struct digest *digest,
+                     const struct mirror_blob_follower *follower,
                      enum metrics_mirror_outcome *outcome_out)
 {
     last_outcome = METRICS_MIRROR_FAILED;
@@ -395,7 +688,23 @@ int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
     snprintf(key, sizeof key, "b %s %s", name, digest->string);
     struct flight *mine;
     int result;
-    if (flight_join(key, &mine, &result, NULL) == 1) {
+    struct blob_stream *stream = NULL;
+    int joined = flight_join(key, &mine, &result, NULL, follower != NULL ? &stream : NULL);
+    if (joined == 2) {
+        int64_t size = stream->size; /* fixed; this reference holds the stream */
+        struct blob_reader *reader = stream_reader_create(stream);
+        if (reader == NULL)
+            result = error_set(-ENOMEM, "out of memory");
+        else {
+            follower->follow(follower->context, reader, size, METRICS_MIRROR_JOINED);
+            result = 0;
+        }
+        counted(upstream, METRICS_MIRROR_BLOB,
+                result == 0 ? METRICS_MIRROR_JOINED : METRICS_MIRROR_FAILED);
+        *outcome_out = last_outcome;
+        return result;
+    }
+    if (joined == 1) {
         counted(upstream, METRICS_MIRROR_BLOB, METRICS_MIRROR_JOINED);
         *outcome_out = last_outcome;
         return result;
@@ -414,7 +723,7 @@ int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
         result = 0;
         counted(upstream, METRICS_MIRROR_BLOB, METRICS_MIRROR_CHECKED);
     } else {
-        result = fill_blob(tree, blobs, upstream, name, remote, digest);
+        result = fill_blob(tree, blobs, upstream, name, remote, digest, mine, follower);
         counted(upstream, METRICS_MIRROR_BLOB,
                 result == 0 ? METRICS_MIRROR_FETCHED : METRICS_MIRROR_FAILED);
     }

@@ -25,16 +25,30 @@
  *  - when the upstream cannot be asked (down, refusing, answering 404 or
  *    nonsense) and the tree has the tag, the tree's copy is served and a
  *    warning logged;
- *  - a blob missing from the repository is fetched whole into a scratch file
+ *  - a blob missing from the repository is fetched into a scratch file
  *    (R/.cairn-tmp), hashed while written, and committed and linked only if
- *    its digest verifies; bytes that do not are deleted;
+ *    its digest verifies; bytes that do not are deleted. Once more than
+ *    MIRROR_STREAM_START_BYTES (1 MiB) of a larger blob of announced size
+ *    came, the fill can be followed: the callers that asked to
+ *    (`struct mirror_blob_follower`: the client of the fill and every client
+ *    that joins it) get a reader of the growing scratch file whose reads
+ *    wait for the upstream's bytes and give the blob's last byte only after
+ *    it was verified and stored, and fail (-EIO) when it was not: a client's
+ *    response then ends cut, never complete with bytes of another digest.
+ *    A smaller blob is answered once stored, as a fill that is not
+ *    followed (a HEAD) is. A transfer cut in
+ *    the middle is resumed with Range (drivers/upstream.h): a 206 appends; a
+ *    200 starts the hash over, and its bytes that the file already has are
+ *    compared with them instead of written again (an upstream that sends
+ *    other bytes the second time fails the fill);
  *  - a blob the store already has (for another repository) is linked after
  *    one HEAD upstream confirms this repository has it (same size), not
  *    fetched again;
  *  - one fetch per missing object in this process: a fill of a manifest
  *    (name and reference) or blob (name and digest) that another thread is
- *    making waits for it and takes its result; a fill that starts after
- *    another landed finds the tree filled and asks nothing.
+ *    making waits for it and takes its result (or, for a blob, follows it
+ *    as soon as it can be followed); a fill that starts after another landed
+ *    finds the tree filled and asks nothing.
  *
  * Everything but mirror_find() and mirror_manifest_is_fresh() waits on the
  * network: worker threads only.
@@ -88,12 +102,27 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
                          const char *reference, struct digest *digest_out,
                          enum metrics_mirror_outcome *outcome_out);
 
+/* A caller that wants the bytes of a blob fill while they arrive. `follow`
+ * is called at most once, on the calling thread, from inside
+ * mirror_fill_blob(): `reader` (the callee's to close) serves the blob's
+ * `size` bytes as BLOB_SERVED_REMOTELY does (its reads wait: worker threads
+ * only), `outcome` is what the caller's request took (fetched, joined). */
+struct mirror_blob_follower {
+    void (*follow)(void *context, struct blob_reader *reader, int64_t size,
+                   enum metrics_mirror_outcome outcome);
+    void *context;
+};
+
 /* Fetches blob `digest` from the upstream and links it into `name`: 0 once
  * it is there; -REGISTRY_ERROR_BLOB_UNKNOWN when the upstream does not have
  * it; -REGISTRY_ERROR_UNAVAILABLE when the upstream failed or sent bytes of
- * another digest (nothing is linked then). *outcome_out as above. */
+ * another digest (nothing is linked then). *outcome_out as above. With a
+ * `follower` (may be NULL), a caller that joins a fill in flight returns 0
+ * as soon as it follows it; the caller that makes the fill may be followed
+ * while it runs and returns when it ended, with its result. */
 int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct upstream *upstream,
                      const char *name, const char *remote, const struct digest *digest,
+                     const struct mirror_blob_follower *follower,
                      enum metrics_mirror_outcome *outcome_out);
 
 #endif

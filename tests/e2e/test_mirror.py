@@ -7,13 +7,16 @@ registry written here (FakeUpstream) for what Distribution cannot show: the
 Bearer token flow and an upstream that lies about a blob's bytes.
 """
 
+import http.client
 import http.server
 import json
 import os
 import re
 import shutil
+import socket
 import socketserver
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -111,7 +114,12 @@ auth:
 class FakeUpstream:
     """A registry of a few objects in memory, with the Docker token protocol
     (401 Bearer challenge, token service at /token, one token for everyone);
-    `lie` makes it send other bytes for that blob digest."""
+    `lie` makes it send other bytes for that blob digest. Blob GETs honour
+    `Range: bytes=N-` (206 with Content-Range) but for digests in
+    `ignore_range` (200, the whole blob); `blob_hooks[digest]`, when set, is
+    called as hook(handler, data, range) first and answers instead when it
+    returns True (`send_blob_head` and `cut` help). `blob_requests` logs every
+    authorized blob request as (method, digest, Range header or None)."""
 
     TOKEN = "t0ken-for-cairn"
 
@@ -119,6 +127,9 @@ class FakeUpstream:
         self.manifests = {}  # (name, reference) -> (media type, body)
         self.blobs = {}  # digest -> bytes
         self.lie = set()
+        self.ignore_range = set()
+        self.blob_hooks = {}
+        self.blob_requests = []
         self.remaining = 100  # RateLimit-Remaining, one less per manifest GET (Docker Hub's)
         self.log = []  # (method, path, authorization)
         self.lock = threading.Lock()
@@ -169,9 +180,23 @@ class FakeUpstream:
                                                    ("RateLimit-Remaining", f"{remaining};w=21600")])
                 m = re.fullmatch(r"/v2/(.+)/blobs/([^/]+)", self.path)
                 if m and m.group(2) in fake.blobs:
-                    data = fake.blobs[m.group(2)]
-                    if m.group(2) in fake.lie:
+                    digest = m.group(2)
+                    data = fake.blobs[digest]
+                    if digest in fake.lie:
                         data = data[::-1]
+                    wanted = self.headers.get("Range")
+                    with fake.lock:
+                        fake.blob_requests.append((self.command, digest, wanted))
+                    hook = fake.blob_hooks.get(digest)
+                    if hook is not None and hook(self, data, wanted):
+                        return None
+                    first = re.fullmatch(r"bytes=(\d+)-", wanted or "")
+                    if (first and self.command == "GET" and digest not in fake.ignore_range
+                            and int(first.group(1)) < len(data)):
+                        at = int(first.group(1))
+                        return self.answer(206, data[at:], [
+                            ("Content-Type", "application/octet-stream"),
+                            ("Content-Range", f"bytes {at}-{len(data) - 1}/{len(data)}")])
                     return self.answer(200, data, [("Content-Type", "application/octet-stream")])
                 return self.answer(404, b'{"errors":[{"code":"NOT_FOUND"}]}')
 
@@ -180,10 +205,39 @@ class FakeUpstream:
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
 
+            def handle_error(self, request, client_address):
+                # cairn closing a connection it gave up on (a refused 206,
+                # a client gone) is no error of the test's.
+                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    super().handle_error(request, client_address)
+
         self.server = Server((HOST, 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    @staticmethod
+    def send_blob_head(handler, status, length, headers=()):
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/octet-stream")
+        for k, v in headers:
+            handler.send_header(k, v)
+        handler.send_header("Content-Length", str(length))
+        handler.end_headers()
+
+    @staticmethod
+    def cut(handler):
+        """Ends the connection in the middle of an answer."""
+        handler.wfile.flush()
+        handler.close_connection = True
+        try:
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def requests_for(self, digest):
+        with self.lock:
+            return [(method, wanted) for method, d, wanted in self.blob_requests if d == digest]
 
     def add_image(self, name, tag, seed):
         config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed}).encode()
@@ -681,6 +735,243 @@ class BearerUpstreamTest(CairnTestCase):
         self.assertFalse(self.server.tree.blob_data(digest).exists())
         scratch = self.server.root / ".cairn-tmp"
         self.assertEqual([p.name for p in scratch.glob("mirror-*")], [])
+
+
+class FakeBlobCase(CairnTestCase):
+    """cairn mirroring a FakeUpstream as `fk`, with helpers to serve its
+    blobs in pieces (no tests of its own)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeUpstream()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.fake.close()
+            raise
+
+    @classmethod
+    def make_server(cls):
+        return CairnServer(config=mirrors_config([
+            {"prefix": "fk", "url": f"http://{HOST}:{cls.fake.port}", "ttl": "1h"}]))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.fake.close()
+
+    def add_blob(self, size):
+        data = os.urandom(size)
+        self.fake.blobs[sha256(data)] = data
+        return data, sha256(data)
+
+    def cut_first_get(self, digest, at):
+        """The first GET of `digest` without Range sends `at` bytes, then
+        the connection ends."""
+        done = []
+
+        def hook(handler, data, wanted):
+            if wanted is not None or done or handler.command != "GET":
+                return False
+            done.append(True)
+            FakeUpstream.send_blob_head(handler, 200, len(data))
+            handler.wfile.write(data[:at])
+            FakeUpstream.cut(handler)
+            return True
+
+        self.fake.blob_hooks[digest] = hook
+
+    def assert_nothing_kept(self, name, digest):
+        self.assertFalse(self.server.tree.layer_link(name, digest).exists())
+        self.assertFalse(self.server.tree.blob_data(digest).exists())
+        scratch = self.server.root / ".cairn-tmp"
+        self.assertEqual([p.name for p in scratch.glob("mirror-*")], [])
+
+
+
+class BlobTransferTest(FakeBlobCase):
+    """How a missing blob comes from the upstream: a cut transfer resumed
+    with Range, an upstream that ignores Range or answers another range."""
+
+    def test_cut_transfer_resumes_with_range(self):
+        data, digest = self.add_blob(3 << 20)
+        half = len(data) // 2
+        self.cut_first_get(digest, half)
+        r = self.get_blob("fk/team/resumed", digest)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.body == data, "the client got other bytes")
+        self.assert_blob_stored("fk/team/resumed", digest, data)
+        self.assertEqual(self.fake.requests_for(digest), [("GET", None), ("GET", f"bytes={half}-")])
+
+    def test_range_ignored_starts_over(self):
+        data, digest = self.add_blob(300 << 10)
+        self.cut_first_get(digest, 100 << 10)
+        self.fake.ignore_range.add(digest)
+        r = self.get_blob("fk/team/restarted", digest)
+        self.assertEqual((r.status, r.body == data), (200, True), r)
+        self.assert_blob_stored("fk/team/restarted", digest, data)
+        self.assertEqual(self.fake.requests_for(digest),
+                         [("GET", None), ("GET", f"bytes={100 << 10}-")])
+
+    def test_other_range_refused(self):
+        """A 206 that does not start where the transfer was cut is refused:
+        nothing linked, 503."""
+        data, digest = self.add_blob(300 << 10)
+        self.cut_first_get(digest, 100 << 10)
+        first_hook = self.fake.blob_hooks[digest]
+
+        def hook(handler, blob, wanted):
+            if wanted is None:
+                return first_hook(handler, blob, wanted)
+            FakeUpstream.send_blob_head(handler, 206, len(blob),
+                                        [("Content-Range", f"bytes 0-{len(blob) - 1}/{len(blob)}")])
+            handler.wfile.write(blob)
+            return True
+
+        self.fake.blob_hooks[digest] = hook
+        r = self.get_blob("fk/team/misranged", digest)
+        self.assert_error(r, 503, "UNAVAILABLE")
+        self.assert_nothing_kept("fk/team/misranged", digest)
+        self.assertEqual(self.fake.requests_for(digest),
+                         [("GET", None), ("GET", f"bytes={100 << 10}-")])
+
+    def test_resumes_are_bounded(self):
+        """An upstream that cuts every answer: a few resumed requests, then
+        503 and nothing kept."""
+        data, digest = self.add_blob(300 << 10)
+
+        def hook(handler, blob, wanted):
+            at = int(wanted[len("bytes="):-1]) if wanted else 0
+            if wanted is None:
+                FakeUpstream.send_blob_head(handler, 200, len(blob))
+            else:
+                FakeUpstream.send_blob_head(handler, 206, len(blob) - at, [
+                    ("Content-Range", f"bytes {at}-{len(blob) - 1}/{len(blob)}")])
+            handler.wfile.write(blob[at:at + 1000])
+            FakeUpstream.cut(handler)
+            return True
+
+        self.fake.blob_hooks[digest] = hook
+        r = self.get_blob("fk/team/flaky", digest)
+        self.assert_error(r, 503, "UNAVAILABLE")
+        self.assert_nothing_kept("fk/team/flaky", digest)
+        self.assertEqual(self.fake.requests_for(digest),
+                         [("GET", None)] + [("GET", f"bytes={1000 * i}-") for i in range(1, 5)])
+
+
+class BlobStreamingTest(FakeBlobCase):
+    """A missing blob larger than 1 MiB is streamed to its clients while it
+    is fetched, verified and stored; the last byte goes out only after the
+    digest verified, and a fill that fails cuts the responses."""
+
+    def pause_after(self, digest, at):
+        """Every GET of `digest` sends `at` bytes, then waits for the
+        returned event before it sends the rest."""
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def hook(handler, data, wanted):
+            FakeUpstream.send_blob_head(handler, 200, len(data))
+            handler.wfile.write(data[:at])
+            handler.wfile.flush()
+            release.wait(60)
+            handler.wfile.write(data[at:])
+            return True
+
+        self.fake.blob_hooks[digest] = hook
+        return release
+
+    def open_blob(self, name, digest):
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=60)
+        self.addCleanup(conn.close)
+        conn.request("GET", f"/v2/{name}/blobs/{digest}")
+        return conn.getresponse()
+
+    def test_first_bytes_before_the_upstream_finished(self):
+        data, digest = self.add_blob(8 << 20)
+        release = self.pause_after(digest, 4 << 20)
+        r = self.open_blob("fk/team/streamed", digest)
+        self.assertEqual((r.status, r.getheader("Content-Length"),
+                          r.getheader("Docker-Content-Digest")),
+                         (200, str(len(data)), digest))
+        first = r.read(64 << 10)
+        self.assertEqual(first, data[:64 << 10])
+        self.assertFalse(release.is_set())
+        # Nothing linked while the blob is not verified.
+        self.assertFalse(self.server.tree.layer_link("fk/team/streamed", digest).exists())
+        release.set()
+        rest = r.read()
+        self.assertTrue(first + rest == data, "the client got other bytes")
+        self.assert_blob_stored("fk/team/streamed", digest, data)
+        self.assertEqual(self.fake.requests_for(digest), [("GET", None)])
+
+    def test_clients_joining_follow_the_fill(self):
+        """Three clients of one cold blob: each has its first bytes before
+        the upstream sent the rest, and the upstream answered one GET."""
+        data, digest = self.add_blob(6 << 20)
+        release = self.pause_after(digest, 3 << 20)
+        responses = []
+        for _ in range(3):
+            r = self.open_blob("fk/team/joined", digest)
+            self.assertEqual((r.status, r.getheader("Content-Length")), (200, str(len(data))))
+            self.assertEqual(r.read(64 << 10), data[:64 << 10])
+            responses.append(r)
+        self.assertFalse(release.is_set())
+        release.set()
+        for r in responses:
+            self.assertTrue(data[:64 << 10] + r.read() == data, "a client got other bytes")
+        self.assert_blob_stored("fk/team/joined", digest, data)
+        self.assertEqual(self.fake.requests_for(digest), [("GET", None)])
+
+    def assert_cut(self, r, length):
+        """The response ends before its Content-Length: an incomplete read or
+        a reset, never a complete body."""
+        got = b""
+        try:
+            while True:
+                piece = r.read1(1 << 20) if hasattr(r, "read1") else r.read(1 << 20)
+                if not piece:
+                    break
+                got += piece
+        except (http.client.IncompleteRead, ConnectionError):
+            return
+        self.assertLess(len(got), length, "a cut fill completed its response")
+
+    def test_lying_upstream_cuts_the_stream(self):
+        data, digest = self.add_blob(4 << 20)
+        self.fake.lie.add(digest)
+        r = self.open_blob("fk/team/streamliar", digest)
+        self.assertEqual((r.status, r.getheader("Content-Length")), (200, str(len(data))))
+        self.assert_cut(r, len(data))
+        self.assert_nothing_kept("fk/team/streamliar", digest)
+        # The next client is not served the bad bytes either.
+        r = self.open_blob("fk/team/streamliar", digest)
+        self.assertEqual(r.status, 200)
+        self.assert_cut(r, len(data))
+        self.assert_nothing_kept("fk/team/streamliar", digest)
+
+    def test_short_upstream_cuts_the_stream(self):
+        """Cut after 1.5 MiB of 2 MiB, and the Range request refused: the
+        response that streamed the first bytes is cut, nothing kept."""
+        data, digest = self.add_blob(2 << 20)
+        self.cut_first_get(digest, 3 << 19)
+        first_hook = self.fake.blob_hooks[digest]
+
+        def hook(handler, blob, wanted):
+            if wanted is None:
+                return first_hook(handler, blob, wanted)
+            handler.answer(500, b"{}")
+            return True
+
+        self.fake.blob_hooks[digest] = hook
+        r = self.open_blob("fk/team/short", digest)
+        self.assertEqual((r.status, r.getheader("Content-Length")), (200, str(len(data))))
+        self.assert_cut(r, len(data))
+        self.assert_nothing_kept("fk/team/short", digest)
+        self.assertEqual(self.fake.requests_for(digest),
+                         [("GET", None), ("GET", f"bytes={3 << 19}-")])
 
 
 class MirrorAccessRulesTest(CairnTestCase):

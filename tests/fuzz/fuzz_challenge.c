@@ -1,8 +1,9 @@
 /* tests/fuzz/fuzz_challenge.c — what an upstream registry sends to the
  * mirror's client (drivers/upstream.h): a WWW-Authenticate challenge, and
- * (the same bytes) a token service's JSON answer. Whatever the bytes, the
- * parsed values are NUL-terminated within their buffers, and a token is
- * one a header can carry. */
+ * (the same bytes) a token service's JSON answer and a 206's Content-Range.
+ * Whatever the bytes, the parsed values are NUL-terminated within their
+ * buffers, a token is one a header can carry, and a range is not empty and
+ * ends before its total. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,5 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK((unsigned char)*c > 0x20 && (unsigned char)*c < 0x7f);
         free(token);
     }
+    int64_t first, last, total;
+    if (upstream_parse_content_range((const char *)data, size, &first, &last, &total) == 0)
+        FUZZ_CHECK(first >= 0 && first <= last && (total == -1 || last < total));
     return 0;
 }

@@ -1,5 +1,5 @@
 /* Unit tests for drivers/upstream.h: the parsers of what an upstream sends
- * (WWW-Authenticate, token responses) and the mapping of names. The
+ * (WWW-Authenticate, token responses, Content-Range) and the mapping of names. The
  * requests themselves are tested against real registries in
  * tests/e2e/test_mirror.py. */
 #include "test_support.h"
@@ -149,12 +149,45 @@ static void test_remote_names(void **state)
     assert_int_equal(upstream_remote_name(&proxy, "alpine", out, 10), -ENAMETOOLONG);
 }
 
+static int content_range(const char *text, int64_t *first, int64_t *last, int64_t *total)
+{
+    return upstream_parse_content_range(text, strlen(text), first, last, total);
+}
+
+static void test_content_range(void **state)
+{
+    (void)state;
+    int64_t first, last, total;
+    assert_int_equal(content_range("bytes 1572864-3145727/3145728", &first, &last, &total), 0);
+    assert_int_equal(first, 1572864);
+    assert_int_equal(last, 3145727);
+    assert_int_equal(total, 3145728);
+    assert_int_equal(content_range("bytes 5-9/*", &first, &last, &total), 0);
+    assert_int_equal(total, -1);
+    static const char *const bad[] = {"",
+                                      "bytes",
+                                      "bytes 5-9",
+                                      "bytes 9-5/10",
+                                      "bytes 5-10/10",
+                                      "items 0-1/2",
+                                      "bytes -9/10",
+                                      "bytes 5-9/10 ",
+                                      "bytes 5-9/1x",
+                                      "bytes 99999999999999999999-1/2",
+                                      "bytes */10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(content_range(bad[i], &first, &last, &total), -EINVAL);
+    /* Never past the length given. */
+    assert_int_equal(upstream_parse_content_range("bytes 0-1/2", 9, &first, &last, &total),
+                     -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bearer_challenge), cmocka_unit_test(test_other_challenges),
         cmocka_unit_test(test_bad_challenges),   cmocka_unit_test(test_token_response),
-        cmocka_unit_test(test_remote_names),
+        cmocka_unit_test(test_remote_names),     cmocka_unit_test(test_content_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
