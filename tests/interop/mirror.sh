@@ -74,7 +74,7 @@ auth:
     rootcertbundle: $TOKEN_BUNDLE
 EOF
 start_cairn "$WORK/tokup" --config "$WORK/tokup.yml"
-TOKUP=$CAIRN TOKUP_URL=$CAIRN_URL TOKUP_PID=$CAIRN_PID
+TOKUP=$CAIRN TOKUP_URL=$CAIRN_URL TOKUP_PID=$CAIRN_PID TOKUP_LOG=$CAIRN_LOG
 sk_copy "oci:$IMG/oci:index" "docker://$TOKUP/$REPO:$TAG" --all --dest-creds "$USER_NAME:$PASS"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$TOKUP_URL/v2/$REPO/manifests/$TAG")
 [[ $code = 401 ]] || die "the token upstream answered $code to an anonymous manifest GET, expected 401"
@@ -196,7 +196,7 @@ since() { tail -n "+$(($1 + 1))" "$MIRROR_LOG"; }
 # expect_asked MARK PATTERN WHAT: the mirror's access log has, after MARK, a
 # line with PATTERN answered 200
 expect_asked() {
-    since "$1" | grep -F -- "$2" | grep -qF '" 200 ' || { since "$1" >&2; die "$3: no 200 for $2 in the mirror's access log"; }
+    since "$1" | grep -F -- "$2" | grep -F '" 200 ' >/dev/null || { since "$1" >&2; die "$3: no 200 for $2 in the mirror's access log"; }
 }
 
 # podman_pull PREFIX HOST: podman pull HOST/it/multiarch:1 for linux/amd64
@@ -260,7 +260,7 @@ ctr_pull() {
     m=$(mark)
     ct images pull --hosts-dir "$WORK/hosts" --all-platforms --snapshotter native "$h/$REPO:$TAG" \
         >"$WORK/ctr.out" 2>&1 || { cat "$WORK/ctr.out" >&2; die "ctr images pull $h/$REPO:$TAG failed"; }
-    ct_images_of | grep -qxF "$h/$REPO:$TAG $INDEX_DIGEST linux/amd64,linux/arm64" \
+    ct_images_of | grep -xF "$h/$REPO:$TAG $INDEX_DIGEST linux/amd64,linux/arm64" >/dev/null \
         || { ct images ls >&2; die "containerd does not hold $h/$REPO:$TAG as the 2-platform index"; }
     ct content ls -q >"$WORK/content"
     for d in "${BLOBS[@]}"; do
@@ -289,7 +289,7 @@ docker_pull() {
     grep -qxF "multiarch@$digest" "$WORK/repodigests" \
         || die "docker's RepoDigests lack multiarch@$digest: $(flat <"$WORK/repodigests")"
     tail -n "+$((m + 1))" "$PROXY_LOG" | grep -F "\"GET /v2/library/multiarch/manifests/$child\"" \
-        | grep -qF '" 200 ' || { cat "$PROXY_LOG" >&2; die "docker did not pull $ref through the proxy"; }
+        | grep -F '" 200 ' >/dev/null || { cat "$PROXY_LOG" >&2; die "docker did not pull $ref through the proxy"; }
     dk rmi -f "$AMD64_CONFIG" >/dev/null || die "docker rmi failed"
     log "ok: docker pull $ref through registry-mirrors ($PROXY): image $AMD64_CONFIG, digest $digest"
 }
@@ -341,7 +341,11 @@ for line in open(sys.argv[1]):
         sys.exit(0)
 sys.exit(1)
 EOF
-log "ok: the tok mirror got its token for repository:$REPO:pull with its credentials_file"
+grep -qF "user=$USER_NAME \"GET /v2/$REPO/manifests/$TAG\" 200" "$TOKUP_LOG" \
+    || die "the token upstream did not serve $REPO:$TAG to the mirror as $USER_NAME"
+grep -F '"cairn-mirror"' "$DIST_LOG" | grep -F "\"GET /v2/$REPO/manifests/$TAG HTTP/1.1\" 200 " >/dev/null \
+    || die "docker-registry did not serve $REPO:$TAG to the mirror (Basic auth)"
+log "ok: the tok mirror got its token for repository:$REPO:pull with its credentials_file, and both upstreams served it"
 
 # ---------------------------------------------------------------------------
 log "== again, from empty local stores, with both upstreams and the token server stopped"
