@@ -228,9 +228,11 @@ stop_cairn() {
     CAIRN_PID=
 }
 
-# start_distribution ROOT: sets DIST_PORT, DIST_PID, DIST_URL, DIST
+# start_distribution ROOT [HTPASSWD_FILE]: sets DIST_PORT, DIST_PID,
+# DIST_URL, DIST, DIST_LOG. With HTPASSWD_FILE, it asks for Basic auth
+# (htpasswd, bcrypt) and keeps its access log (in DIST_LOG).
 start_distribution() {
-    local root=$1
+    local root=$1 htpasswd=${2:-}
     mkdir -p "$root"
     DIST_PORT=$(free_port)
     local cfg="$WORK/distribution-$DIST_PORT.yml" logf="$WORK/distribution-$DIST_PORT.log"
@@ -248,12 +250,17 @@ storage:
 http:
   addr: 127.0.0.1:$DIST_PORT
 EOF
+    if [[ -n $htpasswd ]]; then
+        sed -i 's/^    disabled: true$/    disabled: false/' "$cfg"
+        printf 'auth:\n  htpasswd:\n    realm: cairn-interop-upstream\n    path: %s\n' "$htpasswd" >>"$cfg"
+    fi
     # docker-registry reads REGISTRY_* variables as configuration overrides
     # (REGISTRY_AUTH_FILE, a containers/image variable, breaks it): drop them.
     local v unset_args=()
     for v in $(compgen -e); do [[ $v = REGISTRY_* ]] && unset_args+=(-u "$v"); done
     env "${unset_args[@]}" "$DOCKER_REGISTRY" serve "$cfg" >"$logf" 2>&1 &
     DIST_PID=$!
+    DIST_LOG=$logf
     _PIDS+=("$DIST_PID"); _LOGS+=("$logf")
     wait_v2 "$DIST_PORT" "$DIST_PID" "$logf"
     DIST="127.0.0.1:$DIST_PORT"
