@@ -85,7 +85,9 @@ struct upstream_settings {
                              * "username:password" (read by upstream_create) */
     char *ca_bundle;        /* PEM file of the CAs to trust instead of the system's */
     uint64_t ttl_seconds;   /* how long a cached tag is served without asking */
-    char **hosts;           /* the upstream's registry host names ("docker.io") */
+    uint64_t evict_after_seconds; /* cairn-gc removes manifests not pulled for this
+                                   * long (0: never; tools/gc_mark.h) */
+    char **hosts;                 /* the upstream's registry host names ("docker.io") */
     size_t host_count;
 };
 

@@ -38,7 +38,8 @@ static void usage(FILE *out)
           "\n"
           "  --root DIR                 the registry's root directory\n"
           "  --config FILE              take storage.filesystem.rootdirectory from cairn's\n"
-          "                             (or Distribution's) configuration file\n"
+          "                             (or Distribution's) configuration file, and\n"
+          "                             evict what its mirrors' evict_after says\n"
           "  --dry-run                  delete nothing; report what would be deleted\n"
           "  --delete-untagged          also delete manifests no tag reaches (and their\n"
           "                             referrers), and then their blobs\n"
@@ -205,7 +206,7 @@ static int print_json(const struct arguments *arguments, const struct gc_mark *m
         if (json_array_append_new(error_list, json_string(errors->items[i])) < 0)
             goto fail;
     json_t *body = json_pack(
-        "{s:b,s:b,s:I,s:{s:I,s:I},s:{s:o,s:I,s:I,s:o,s:I,s:I,s:I},s:{s:I},s:{s:s,s:I},s:o,"
+        "{s:b,s:b,s:I,s:{s:I,s:I},s:{s:o,s:I,s:I,s:o,s:I,s:I,s:I},s:{s:I},s:{s:I},s:{s:s,s:I},s:o,"
         "s:{s:f,s:f,s:f}}",
         "dry_run", arguments->dry_run, "delete_untagged", arguments->delete_untagged,
         "grace_seconds", (json_int_t)arguments->grace_seconds, "marked", "manifests",
@@ -213,10 +214,10 @@ static int print_json(const struct arguments *arguments, const struct gc_mark *m
         blobs, "bytes", (json_int_t)result->bytes, "layer_links", (json_int_t)result->layer_links,
         "revisions", revisions, "uploads", (json_int_t)result->uploads, "temporary_files",
         (json_int_t)result->temporary_files, "directories", (json_int_t)result->directories, "kept",
-        "freshened", (json_int_t)result->kept_freshened, "debris", "walk",
-        gc_debris_walk_name(result->debris_walk), "unclean_stops",
-        (json_int_t)result->unclean_stops, "errors", error_list, "seconds", "mark", timings->mark,
-        "sweep", timings->sweep, "total", timings->total);
+        "freshened", (json_int_t)result->kept_freshened, "evicted", "manifests",
+        (json_int_t)result->evicted, "debris", "walk", gc_debris_walk_name(result->debris_walk),
+        "unclean_stops", (json_int_t)result->unclean_stops, "errors", error_list, "seconds", "mark",
+        timings->mark, "sweep", timings->sweep, "total", timings->total);
     json_decref(root);
     if (body == NULL)
         return -1; /* json_pack stole the references it was given even on failure */
@@ -271,10 +272,20 @@ static void print_human(const struct arguments *arguments, const char *root,
                result->unclean_stops, result->unclean_stops == 1 ? "" : "s");
     else
         printf("debris: walked the whole tree (%s)\n", gc_debris_walk_name(result->debris_walk));
+    if (result->evicted > 0)
+        printf("%s %lu of these manifests from mirrors: not pulled for their evict_after\n",
+               arguments->dry_run ? "would evict" : "evicted", result->evicted);
     if (result->kept_freshened > 0)
         printf("kept %lu blobs freshened by a push during the sweep\n", result->kept_freshened);
     printf("time: mark %.3f s, sweep %.3f s, total %.3f s\n", timings->mark, timings->sweep,
            timings->total);
+}
+
+static void release_evictions(struct gc_eviction *evictions, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free((char *)evictions[i].prefix);
+    free(evictions);
 }
 
 static int report_usage_error(void)
@@ -311,9 +322,31 @@ int main(int argc, char **argv)
     }
     struct blob_store *store;
     int opened = tool_blob_store_open(&config, &tree, &store);
+    /* The mirrors' eviction (docs/mirror.md): what was not pulled for
+     * evict_after goes; prefixes copied, the configuration goes now. */
+    struct gc_eviction *evictions = NULL;
+    size_t eviction_count = 0;
+    if (opened == 0 && config.mirror_count > 0) {
+        evictions = calloc(config.mirror_count, sizeof *evictions);
+        long long now = (long long)time(NULL);
+        for (size_t i = 0; evictions != NULL && i < config.mirror_count; i++) {
+            const struct upstream_settings *mirror = &config.mirrors[i];
+            evictions[i].prefix = strdup(mirror->prefix);
+            if (evictions[i].prefix == NULL)
+                break;
+            evictions[i].pulled_since =
+                mirror->evict_after_seconds == 0 ? 0 : now - (long long)mirror->evict_after_seconds;
+            eviction_count++;
+        }
+        if (eviction_count < config.mirror_count) {
+            blob_store_destroy(store);
+            opened = error_set(-ENOMEM, "out of memory");
+        }
+    }
     config_release(&config);
     if (opened < 0) {
         fprintf(stderr, "cairn-gc: %s\n", error_message());
+        release_evictions(evictions, eviction_count);
         return EXIT_FAILED;
     }
 
@@ -323,6 +356,7 @@ int main(int argc, char **argv)
     if (!arguments.dry_run && run_marker_enter(&tree, "cairn-gc", &marker) < 0) {
         fprintf(stderr, "cairn-gc: %s\n", error_message());
         blob_store_destroy(store);
+        release_evictions(evictions, eviction_count);
         return EXIT_FAILED;
     }
 
@@ -334,6 +368,8 @@ int main(int argc, char **argv)
     int exit_code = EXIT_DONE;
     gc_mark_init(&mark, arguments.delete_untagged);
     mark.jobs = arguments.jobs;
+    mark.evictions = evictions;
+    mark.eviction_count = eviction_count;
     memset(&result, 0, sizeof result);
 
     struct gc_sweep_options options = {
@@ -389,6 +425,7 @@ int main(int argc, char **argv)
     gc_sweep_result_release(&result);
     gc_mark_release(&mark);
     blob_store_destroy(store);
+    release_evictions(evictions, eviction_count);
     run_marker_leave(&marker);
     return exit_code;
 }

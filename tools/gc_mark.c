@@ -13,6 +13,7 @@
 #include "layout/error.h"
 #include "layout/link_file.h"
 #include "layout/manifest.h"
+#include "src/registry/repository.h"
 #include "src/registry/stored_manifest.h"
 
 /* ---- digest set ---- */
@@ -175,6 +176,44 @@ struct gc_repository *gc_mark_find_repository(struct gc_mark *mark, const char *
             high = middle;
     }
     return NULL;
+}
+
+static int compare_revision_digest(const void *key, const void *element)
+{
+    const struct gc_revision *revision = element;
+    return strcmp(((const struct digest *)key)->string, revision->digest.string);
+}
+
+struct gc_revision *gc_repository_find_revision(struct gc_repository *repository,
+                                                const struct digest *digest)
+{
+    if (repository->revision_count == 0)
+        return NULL;
+    return bsearch(digest, repository->revisions, repository->revision_count,
+                   sizeof *repository->revisions, compare_revision_digest);
+}
+
+int gc_repository_is_unpulled(struct gc_repository *repository, const struct digest *digest)
+{
+    if (repository->pulled_since == 0)
+        return 0;
+    const struct gc_revision *revision = gc_repository_find_revision(repository, digest);
+    return revision == NULL || revision->pulled < repository->pulled_since;
+}
+
+/* The rule that holds `name`: a prefix's (no two overlap), else "". */
+static const struct gc_eviction *eviction_of(const struct gc_mark *mark, const char *name)
+{
+    const struct gc_eviction *everything = NULL;
+    for (size_t i = 0; i < mark->eviction_count; i++) {
+        const char *prefix = mark->evictions[i].prefix;
+        size_t length = strlen(prefix);
+        if (length == 0)
+            everything = &mark->evictions[i];
+        else if (strncmp(name, prefix, length) == 0 && name[length] == '/')
+            return &mark->evictions[i];
+    }
+    return everything;
 }
 
 static int mark_blob(struct gc_mark *mark, const struct digest *digest)
@@ -385,20 +424,32 @@ static int load_revisions(struct gc_mark *mark, const struct tree *tree,
             result = gc_mark_add_error(mark, "%s: %s", repository->name, error_message());
             continue;
         }
-        int exists = link_file_exists(path);
+        long long pulled = 0;
+        int exists = 0;
+        if (repository->pulled_since == 0) {
+            exists = link_file_exists(path);
+        } else {
+            exists =
+                repository_manifest_pulled_at(tree, repository->name, &listing.items[i], &pulled);
+            exists = exists == 0 ? 1 : exists == -ENOENT ? 0 : exists;
+        }
         if (exists < 0) {
             result = gc_mark_add_error(mark, "%s: %s", repository->name, error_message());
             continue;
         }
-        if (exists == 1)
-            repository->revisions[repository->revision_count++].digest = listing.items[i];
+        if (exists == 1) {
+            struct gc_revision *revision = &repository->revisions[repository->revision_count++];
+            revision->digest = listing.items[i];
+            revision->pulled = pulled;
+        }
     }
     digest_list_clear(&listing);
     return result;
 }
 
 /* The roots of one repository: every revision (unless delete_untagged) and
- * every tag's current target. */
+ * every tag's current target; in an evicting repository only those pulled
+ * since its pulled_since. */
 static int collect_roots(struct gc_mark *mark, const struct tree *tree,
                          struct gc_repository *repository, struct digest_list *roots)
 {
@@ -416,7 +467,8 @@ static int collect_roots(struct gc_mark *mark, const struct tree *tree,
         if (result == 0)
             result = link_file_read(path, &target);
         if (result == 0)
-            result = worklist_push(roots, &target);
+            result =
+                gc_repository_is_unpulled(repository, &target) ? 0 : worklist_push(roots, &target);
         else if (result == -ENOENT)
             result = 0; /* a tag directory without `current`: no tag */
         else if (result == -EINVAL)
@@ -428,9 +480,14 @@ static int collect_roots(struct gc_mark *mark, const struct tree *tree,
     string_list_clear(&tags);
     if (result < 0)
         return result;
-    if (!mark->delete_untagged || repository->all_revisions_kept)
+    if (repository->all_revisions_kept) {
         for (size_t i = 0; i < repository->revision_count && result == 0; i++)
             result = worklist_push(roots, &repository->revisions[i].digest);
+    } else if (!mark->delete_untagged) {
+        for (size_t i = 0; i < repository->revision_count && result == 0; i++)
+            if (repository->revisions[i].pulled >= repository->pulled_since)
+                result = worklist_push(roots, &repository->revisions[i].digest);
+    }
     return result;
 }
 
@@ -609,6 +666,9 @@ int gc_mark_tree(struct gc_mark *mark, const struct tree *tree, struct blob_stor
             result = error_set(-ENOMEM, "out of memory");
             break;
         }
+        const struct gc_eviction *eviction = eviction_of(mark, names.items[i]);
+        if (eviction != NULL)
+            mark->repositories[i].pulled_since = eviction->pulled_since;
         mark->repository_count++;
     }
     if (result == 0)

@@ -21,6 +21,16 @@
  * its repository a root (its target is unknown). Blobs are marked globally:
  * a blob marked in any repository is kept.
  *
+ * Eviction (a mirror's cache, docs/mirror.md): the repositories an
+ * `evictions` rule holds whose `pulled_since` is not 0 keep only what was
+ * pulled since then — their roots are the revisions whose link
+ * (repository_manifest_pulled_at) is at least that old, and a tag is a root
+ * only when its target is such a revision (with `delete_untagged`, only
+ * tagged ones). The rest of the rules above apply unchanged: an index
+ * pulled keeps its children, a kept manifest its referrers. The sweep then
+ * deletes the revisions not kept, with their tags. A repository with an
+ * unreadable tag keeps everything, as above.
+ *
  * Anything that stops the mark from knowing what is referenced (an I/O
  * error reading a listing, a link or a manifest) is recorded in `errors`;
  * the sweep must then delete nothing that depends on the mark
@@ -79,6 +89,7 @@ enum {
 /* What the mark knows about one revision of a repository. */
 struct gc_revision {
     struct digest digest;
+    long long pulled;  /* the link's mtime, in evicting repositories only */
     int subject_state; /* GC_SUBJECT_* */
     struct digest subject;
 };
@@ -91,14 +102,33 @@ struct gc_repository {
     struct gc_digest_set subjects; /* subjects with referrers entries, at mark time */
     int all_layers_marked;         /* an unparseable manifest was kept */
     int all_revisions_kept;        /* a tag could not be read */
+    long long pulled_since;        /* evicting: what was pulled before this goes; 0: not evicting */
 };
+
+/* The repositories under `prefix` ("hub" holds "hub/..."; "" holds every
+ * repository no other rule holds, as Distribution's proxy: does) keep only
+ * what was pulled at or after `pulled_since` (seconds since the epoch; 0:
+ * everything, as a mirror that does not evict). */
+struct gc_eviction {
+    const char *prefix;
+    long long pulled_since;
+};
+
+/* The revision `digest` of `repository` (as at mark time), or NULL. */
+struct gc_revision *gc_repository_find_revision(struct gc_repository *repository,
+                                                const struct digest *digest);
+/* 1 when `repository` evicts and its revision `digest` was not pulled since
+ * (or is not there), 0 when it is kept for being pulled. */
+int gc_repository_is_unpulled(struct gc_repository *repository, const struct digest *digest);
 
 /* The most threads a mark uses (gc_mark.jobs). */
 #define GC_MARK_JOBS_MAX 16
 
 struct gc_mark {
     int delete_untagged;
-    unsigned jobs;                      /* threads marking repositories at once; 0: one per CPU */
+    unsigned jobs;                       /* threads marking repositories at once; 0: one per CPU */
+    const struct gc_eviction *evictions; /* the caller's, for gc_mark_tree (may be NULL) */
+    size_t eviction_count;
     struct gc_digest_set blobs;         /* every marked digest (manifests, configs, layers) */
     struct gc_repository *repositories; /* sorted by name */
     size_t repository_count;

@@ -160,6 +160,11 @@ static int modified_seconds(const char *path, long long *seconds)
 static int remark_repository(struct sweep *sweep, struct gc_repository *repository)
 {
     struct gc_mark *mark = sweep->mark;
+    /* An evicting repository keeps what was pulled since its pulled_since
+     * (the revision link's time), besides what is younger than the cutoff. */
+    long long keep_since = repository->pulled_since != 0 && repository->pulled_since < sweep->cutoff
+                               ? repository->pulled_since
+                               : sweep->cutoff;
     struct string_list tags = {0};
     struct digest_list revisions = {0};
     int result = walk_tags(sweep->tree, repository->name, &tags), failed = 0;
@@ -173,6 +178,22 @@ static int remark_repository(struct sweep *sweep, struct gc_repository *reposito
         int read = tree_path_tag_current_link(sweep->tree, repository->name, tags.items[i], path);
         if (read == 0)
             read = link_file_read(path, &target);
+        long long pulled = 0;
+        if (read == 0 && repository->pulled_since != 0) {
+            /* A tag of an evicting repository keeps its target only when
+             * that was pulled (or stored) since. */
+            int pulled_read =
+                repository_manifest_pulled_at(sweep->tree, repository->name, &target, &pulled);
+            if (pulled_read == -ENOENT)
+                continue;
+            if (pulled_read < 0) {
+                failed = 1;
+                result = add_error(sweep, "%s: %s", repository->name, error_message());
+                continue;
+            }
+            if (pulled < keep_since)
+                continue;
+        }
         if (read == 0)
             result = gc_mark_keep(mark, sweep->tree, sweep->store, repository, &target);
         else if (read == -EINVAL)
@@ -202,7 +223,7 @@ static int remark_repository(struct sweep *sweep, struct gc_repository *reposito
         if (status < 0) {
             failed = 1;
             result = add_error(sweep, "%s: %s", repository->name, error_message());
-        } else if (modified >= sweep->cutoff || repository->all_revisions_kept) {
+        } else if (modified >= keep_since || repository->all_revisions_kept) {
             result = gc_mark_keep(mark, sweep->tree, sweep->store, repository, digest);
         }
     }
@@ -249,7 +270,8 @@ static int remove_link_if_present(const char *path, const char *stop_at)
 /* Under the lock, after the re-check: deletes the revision as
  * DELETE /v2/<name>/manifests/<digest> does (src/registry/repository.h: its
  * tags' index entries, its referrer entry, then the revision link), with the
- * GC's rule that a manifest a tag names is never deleted. Returns 1 when the
+ * GC's rule that a manifest a tag names is never deleted — except when it is
+ * evicted, which deletes the tags naming it too. Returns 1 when the
  * revision was removed, 0 when it was already gone (or is tagged after all),
  * <0 (error recorded, or out of memory). */
 static int delete_revision(struct sweep *sweep, struct gc_repository *repository,
@@ -265,7 +287,7 @@ static int delete_revision(struct sweep *sweep, struct gc_repository *repository
     if (sweep->options->dry_run)
         return 1;
     struct manifest_deletion how = {
-        .untagged_only = 1,
+        .untagged_only = repository->pulled_since == 0,
         .subject_known = revision->subject_state == GC_SUBJECT_PRESENT ||
                          revision->subject_state == GC_SUBJECT_NONE,
         .has_subject = revision->subject_state == GC_SUBJECT_PRESENT,
@@ -287,12 +309,16 @@ static int delete_revision(struct sweep *sweep, struct gc_repository *repository
     return 1;
 }
 
+/* Revisions: with --delete-untagged those no tag reaches, in evicting
+ * repositories those not pulled since (gc_mark.h). */
 static int sweep_revisions(struct sweep *sweep)
 {
     struct gc_mark *mark = sweep->mark;
     int result = 0;
     for (size_t r = 0; r < mark->repository_count && result >= 0; r++) {
         struct gc_repository *repository = &mark->repositories[r];
+        if (!mark->delete_untagged && repository->pulled_since == 0)
+            continue;
         int remarked = 0, skip = 0;
         for (size_t i = 0; i < repository->revision_count && result >= 0 && !skip; i++) {
             struct gc_revision *revision = &repository->revisions[i];
@@ -325,6 +351,8 @@ static int sweep_revisions(struct sweep *sweep)
                 result = removed == -ENOMEM ? removed : 0;
             } else if (removed == 1) {
                 result = record_revision(sweep, repository->name, &revision->digest);
+                if (repository->pulled_since != 0)
+                    sweep->result->evicted++;
             }
             lock_tick(sweep);
         }
@@ -865,8 +893,7 @@ int gc_sweep_run(const struct tree *tree, struct blob_store *store, struct gc_ma
         directory_sync_defer();
     survey_debris(&sweep);
     if (gc_mark_is_complete(mark)) {
-        if (mark->delete_untagged)
-            status = sweep_revisions(&sweep);
+        status = sweep_revisions(&sweep);
         /* A revision re-check may have found the mark incomplete. */
         if (status == 0 && gc_mark_is_complete(mark))
             status = sweep_blobs(&sweep);

@@ -22,6 +22,12 @@
  *          or a manifest pushed since the mark keeps what it reaches; then
  *          an unkept revision loses its link, its tags' index entries and
  *          its referrer entry;
+ *        - revisions of evicting repositories (gc_mark.h), with or without
+ *          --delete-untagged, the same way, except that a tag's target and
+ *          a revision are re-marked only when their revision link is younger
+ *          than the repository's pulled_since or the cutoff (pulled, filled
+ *          or re-checked since), and the deleted revision takes the tags
+ *          naming it along;
  *        - blobs: not marked and data mtime older than the cutoff, re-stat'ed
  *          under the lock (a blob freshened since is kept: kept_freshened);
  *        - `_layers` links whose blob is absent (re-checked under the lock:
@@ -132,6 +138,7 @@ struct gc_sweep_result {
     size_t unclean_stops;         /* writers found stopped uncleanly (run_marker.h) */
     unsigned long directories;    /* empty directories removed */
     unsigned long kept_freshened; /* candidates found freshened under the lock */
+    unsigned long evicted;        /* of `revisions`, those evicted (gc_mark.h) */
     struct string_list errors;    /* what failed (the run went on) */
 };
 

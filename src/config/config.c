@@ -1365,6 +1365,7 @@ static struct upstream_settings *add_mirror(struct loader *loader)
     struct upstream_settings *mirror = &grown[config->mirror_count++];
     memset(mirror, 0, sizeof *mirror);
     mirror->ttl_seconds = CONFIG_DEFAULT_MIRROR_TTL_SECONDS;
+    mirror->evict_after_seconds = CONFIG_DEFAULT_MIRROR_EVICT_AFTER_SECONDS;
     return mirror;
 }
 
@@ -1402,15 +1403,12 @@ static int load_proxy(struct loader *loader, yaml_node_t *node)
             result = get_string(loader, entry.value, key, &mirror->username);
         else if (strcmp(entry.name, "password") == 0)
             result = get_string(loader, entry.value, key, &mirror->password);
-        else if (strcmp(entry.name, "ttl") == 0) {
-            uint64_t eviction = 0;
-            result = get_duration(loader, entry.value, key, 0, 0, &eviction);
-            if (result == 0)
-                result = warn(loader, entry.key,
-                              "proxy.ttl: cairn does not evict cached content yet; tags are "
-                              "checked upstream after %ds (docs/mirror.md)",
-                              CONFIG_DEFAULT_MIRROR_TTL_SECONDS);
-        } else
+        else if (strcmp(entry.name, "ttl") == 0)
+            /* Distribution's proxy.ttl is how long cached content stays
+             * (0: for ever); cairn-gc evicts by it. Tags are checked upstream
+             * after CONFIG_DEFAULT_MIRROR_TTL_SECONDS. */
+            result = get_duration(loader, entry.value, key, 0, 0, &mirror->evict_after_seconds);
+        else
             result = ignore(loader, &entry, key, 0);
     }
     if (result == 0)
@@ -1453,12 +1451,14 @@ static int load_mirror(struct loader *loader, yaml_node_t *node, const char *par
             result = get_string(loader, entry.value, key, &mirror->ca_bundle);
         else if (strcmp(entry.name, "ttl") == 0)
             result = get_duration(loader, entry.value, key, 1, 0, &mirror->ttl_seconds);
+        else if (strcmp(entry.name, "evict_after") == 0)
+            result = get_duration(loader, entry.value, key, 0, 0, &mirror->evict_after_seconds);
         else if (strcmp(entry.name, "hosts") == 0)
             result = get_list(loader, entry.value, key, &mirror->hosts, &mirror->host_count);
         else
             result = fail(loader, entry.key, key,
                           "unknown key (a mirror has prefix, url, username, password, "
-                          "credentials_file, ca_bundle, ttl and hosts)");
+                          "credentials_file, ca_bundle, ttl, evict_after and hosts)");
     }
     if (result == 0 && mirror->prefix == NULL)
         result = fail(loader, node, parent, "prefix is required");

@@ -80,6 +80,11 @@
  * long enough that a CI burst pulling the same image makes one check. */
 #define CONFIG_DEFAULT_MIRROR_TTL_SECONDS (5 * 60)
 #define CONFIG_DEFAULT_MIRROR_TTL_TEXT "5m"
+/* cairn.mirrors[].evict_after (and Distribution's proxy.ttl): cairn-gc
+ * removes a mirrored manifest nobody pulled for this long (docs/mirror.md).
+ * Distribution's proxy.ttl default: a week covers a weekly build. */
+#define CONFIG_DEFAULT_MIRROR_EVICT_AFTER_SECONDS (168 * 3600)
+#define CONFIG_DEFAULT_MIRROR_EVICT_AFTER_TEXT "168h"
 /* HTTP/2 streams a client may reset on one connection (fixed, no key;
  * src/http/http2_reset_guard.h): a burst of 200, refilled at 100 a second.
  * A browser or docker cancels a few dozen at once; a rapid-reset attack

@@ -2,10 +2,13 @@
 #include "src/http/manifest_handlers.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "layout/error.h"
+#include "src/observe/access_log.h"
 #include "src/observe/metrics.h"
 #include "src/registry/manifest_cache.h"
 #include "src/registry/mirror.h"
@@ -56,6 +59,22 @@ struct manifest_work {
     enum metrics_mirror_outcome mirror_outcome;
 };
 
+/* A manifest of a mirrored repository was served: its revision link's
+ * time says so to cairn-gc's eviction (repository_manifest_note_pull). A
+ * tree that cannot record it (read-only) is warned about once; the pull is
+ * served all the same. */
+static void note_mirrored_pull(const struct tree *tree, const struct upstream *upstream,
+                               const char *name, const struct digest *digest)
+{
+    static atomic_int warned;
+    if (upstream_settings_of(upstream)->evict_after_seconds == 0)
+        return;
+    int result = repository_manifest_note_pull(tree, name, digest, (long long)time(NULL));
+    if (result < 0 && result != -ENOENT && atomic_exchange(&warned, 1) == 0)
+        log_message(LOG_LEVEL_WARN, "mirror: %s (cairn-gc may evict what is pulled)",
+                    error_message());
+}
+
 static void manifest_run(struct request_work *work)
 {
     struct manifest_work *manifest = (struct manifest_work *)work;
@@ -67,9 +86,11 @@ static void manifest_run(struct request_work *work)
         result = mirror_fill_manifest(&registry->tree, registry->blobs, manifest->upstream, name,
                                       manifest->remote, manifest->route.reference,
                                       &manifest->digest, &manifest->mirror_outcome);
-        if (result == 0)
+        if (result == 0) {
+            note_mirrored_pull(&registry->tree, manifest->upstream, name, &manifest->digest);
             result = repository_read_manifest(registry->blobs, &manifest->digest, &manifest->body,
                                               &manifest->length, &manifest->media_type);
+        }
         break;
     case OPERATION_GET:
         result = repository_read_manifest(registry->blobs, &manifest->digest, &manifest->body,
@@ -266,6 +287,8 @@ void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
         response_send_failure(req, result);
         return;
     }
+    if (upstream != NULL)
+        note_mirrored_pull(&registry->tree, upstream, route->name, &digest);
     const char *body, *media_type;
     size_t length;
     if (manifest_cache_lookup(&digest, &body, &length, &media_type)) {

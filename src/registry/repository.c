@@ -350,6 +350,41 @@ int repository_tag_mark_checked(const struct tree *tree, const char *name, const
     return 0;
 }
 
+int repository_manifest_pulled_at(const struct tree *tree, const char *name,
+                                  const struct digest *digest, long long *seconds_out)
+{
+    char path[TREE_PATH_MAX];
+    struct stat status;
+    int result = tree_path_revision_link(tree, name, digest, path);
+    if (result < 0)
+        return result;
+    if (stat(path, &status) != 0) {
+        int code = errno == ENOTDIR ? ENOENT : errno;
+        return error_set(-code, "manifest %s of %s: %s", digest->string, name, strerror(code));
+    }
+    *seconds_out = (long long)status.st_mtim.tv_sec;
+    return 0;
+}
+
+int repository_manifest_note_pull(const struct tree *tree, const char *name,
+                                  const struct digest *digest, long long now)
+{
+    long long pulled = 0;
+    int result = repository_manifest_pulled_at(tree, name, digest, &pulled);
+    if (result < 0)
+        return result;
+    if (pulled <= now && now - pulled < REPOSITORY_PULL_RECORD_SECONDS)
+        return 0;
+    char path[TREE_PATH_MAX];
+    result = tree_path_revision_link(tree, name, digest, path);
+    if (result < 0)
+        return result;
+    if (utimensat(AT_FDCWD, path, NULL, 0) != 0)
+        return error_set(-errno, "cannot record a pull of %s in %s: %s", digest->string, name,
+                         strerror(errno));
+    return 1;
+}
+
 int repository_put_blob_file(const struct tree *tree, struct blob_store *blobs, const char *name,
                              const char *file_path, const struct digest *digest)
 {

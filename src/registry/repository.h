@@ -95,6 +95,21 @@ int repository_tag_checked_at(const struct tree *tree, const char *name, const c
                               long long *seconds_out);
 int repository_tag_mark_checked(const struct tree *tree, const char *name, const char *tag);
 
+/* When the manifest `digest` of a mirrored repository was last pulled: the
+ * modification time of its revision link (written when the mirror stored
+ * it; repository_manifest_note_pull() moves it to `now`). cairn-gc evicts
+ * what was not pulled for the mirror's evict_after (docs/mirror.md).
+ * -ENOENT when the repository has no such revision. */
+int repository_manifest_pulled_at(const struct tree *tree, const char *name,
+                                  const struct digest *digest, long long *seconds_out);
+/* A pull is recorded at most once per REPOSITORY_PULL_RECORD_SECONDS of a
+ * manifest (one stat() per pull, a utimensat() a minute): eviction counts
+ * in days. 1 recorded, 0 recent enough already, <0 (-ENOENT: no revision;
+ * a read-only tree fails with -EROFS, which a server may ignore). */
+#define REPOSITORY_PULL_RECORD_SECONDS 60
+int repository_manifest_note_pull(const struct tree *tree, const char *name,
+                                  const struct digest *digest, long long now);
+
 /* Commits the file at `file_path` (on the tree's file system, fsynced, its
  * bytes verified by the caller to hash to `digest`) into the store and links
  * it into <name>, under the GC lock: what a mirror's blob fill ends with.

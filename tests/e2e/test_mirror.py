@@ -27,6 +27,7 @@ from cairn_server import (DOCKER_LIST, DOCKER_MANIFEST, HOST, OCI_INDEX, OCI_MAN
                           CairnServer, CairnTestCase, basic_auth, do_request, free_port,
                           helpers_for, htpasswd_text, make_oci_layout, password_of, sha256,
                           skopeo, yaml_doc)
+from gc_tools import check_gc_document, deleted_digests, fsck_sound, gc_binary_or_skip, run_gc
 
 DOCKER_REGISTRY = os.environ.get("DOCKER_REGISTRY", "/usr/bin/docker-registry")
 ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
@@ -631,6 +632,113 @@ class MirrorOfflineTest(MirrorTestCase):
             self.assert_error(r, 503, "UNAVAILABLE")
         finally:
             self.upstream.start()
+
+
+class MirrorEvictionTest(MirrorTestCase):
+    """Eviction by cairn-gc (docs/mirror.md): `up` evicts what nobody pulled
+    for 1h, `keep` (evict_after: 0) never; a local repository is never
+    touched. "Not pulled for 2h" is made by setting the revision links'
+    times back, as two hours of quiet would."""
+
+    EVICT_AFTER = 3600
+
+    @classmethod
+    def make_server(cls):
+        cls.mirrors = [
+            {"prefix": "up", "url": f"http://{HOST}:{cls.upstream.port}", "username": USER,
+             "password": password_of(USER), "ttl": "1h", "evict_after": "1h"},
+            {"prefix": "keep", "url": f"http://{HOST}:{cls.upstream.port}", "username": USER,
+             "password": password_of(USER), "evict_after": "0"},
+        ]
+        return CairnServer(config=mirrors_config(cls.mirrors))
+
+    def gc_config(self):
+        path = self.server.confdir / "gc.yml"
+        path.write_text(mirrors_config(self.mirrors) +
+                        f"storage:\n  filesystem:\n    rootdirectory: {self.server.root}\n")
+        return path
+
+    def age(self, *paths, seconds=2 * 3600):
+        then = time.time() - seconds
+        for path in paths:
+            os.utime(path, (then, then))
+
+    def pull(self, name, tag, image):
+        r = self.get_manifest(name, tag)
+        self.assertEqual((r.status, r.body), (200, image.body), r)
+        for blob in [image.config] + image.layers:
+            r = self.get_blob(name, sha256(blob))
+            self.assertEqual((r.status, r.body), (200, blob), r)
+
+    def test_unpulled_mirrored_manifests_evicted(self):
+        gc = gc_binary_or_skip()
+        up = upstream_helpers(self.upstream)
+        tree = self.server.tree
+        old = up.make_image("it/evict-old", "v1")
+        new = up.make_image("it/evict-new", "v1")
+        kept = up.make_image("it/evict-keep", "v1")
+        children = [up.make_image("it/evict-multi", None) for _ in range(2)]
+        index = up.make_index("it/evict-multi", children, "v1")
+        self.pull("up/it/evict-old", "v1", old)
+        self.pull("up/it/evict-new", "v1", new)
+        self.pull("keep/it/evict-keep", "v1", kept)
+        r = self.get_manifest("up/it/evict-multi", "v1")
+        self.assertEqual((r.status, r.body), (200, index.body), r)
+        for child in children:
+            self.pull("up/it/evict-multi", child.digest, child)
+        local = self.make_image("local/evict", "v1")
+
+        # Two hours without a pull for all of it, blobs too (older than the grace).
+        self.age(tree.revision_link("up/it/evict-old", old.digest),
+                 tree.revision_link("up/it/evict-new", new.digest),
+                 tree.revision_link("keep/it/evict-keep", kept.digest),
+                 *(tree.revision_link("up/it/evict-multi", c.digest) for c in children),
+                 tree.revision_link("local/evict", local.digest),
+                 tree.tag_current_link("local/evict", "v1"))
+        for image in (old, new, kept, local, *children):
+            self.age(*(tree.blob_data(sha256(b)) for b in [image.body, image.config] + image.layers))
+        # A pull served from the tree (the tag within its ttl) records itself
+        # in the revision link's time: evict-new and the index are pulled now.
+        before = self.manifest_requests("it/evict-new", "(GET|HEAD)")
+        r = self.get_manifest("up/it/evict-new", "v1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.manifest_requests("it/evict-new", "(GET|HEAD)"), before)
+        self.assertGreater(tree.revision_link("up/it/evict-new", new.digest).stat().st_mtime,
+                           time.time() - 60, "a pull from the cache was not recorded")
+
+        config = self.gc_config()
+        dry = run_gc(gc, "--config", config, "--grace", "0s", "--dry-run", "--json")
+        self.assertEqual(dry.rc, 0, dry.describe())
+        self.assertEqual(dry.doc["evicted"], {"manifests": 1}, dry.doc)
+        self.assertTrue(tree.revision_link("up/it/evict-old", old.digest).exists())
+
+        res = run_gc(gc, "--config", config, "--grace", "0s", "--json")
+        self.assertEqual(res.rc, 0, res.describe())
+        check_gc_document(self, res.doc, dry_run=False, delete_untagged=False, grace_seconds=0)
+        self.assertEqual(res.doc["evicted"], {"manifests": 1}, res.doc)
+        self.assertEqual(res.doc["deleted"]["revisions"], [old.digest], res.doc)
+        # The evicted image: its tag, revision and blobs are gone.
+        self.assertFalse(tree.tag_dir("up/it/evict-old", "v1").exists())
+        self.assertFalse(tree.revision_link("up/it/evict-old", old.digest).exists())
+        deleted = deleted_digests(res.doc)
+        for blob in [old.body, old.config] + old.layers:
+            self.assertIn(sha256(blob), deleted)
+            self.assertFalse(tree.blob_data(sha256(blob)).exists())
+        # Pulled since, the children of a pulled index (not pulled themselves),
+        # a mirror that does not evict, and a local repository: all kept.
+        self.assert_link(tree.tag_current_link("up/it/evict-new", "v1"), new.digest)
+        for child in children:
+            self.assert_link(tree.revision_link("up/it/evict-multi", child.digest), child.digest)
+        self.assert_link(tree.tag_current_link("keep/it/evict-keep", "v1"), kept.digest)
+        self.assert_link(tree.tag_current_link("local/evict", "v1"), local.digest)
+        for image in (new, kept, local, *children):
+            for blob in [image.body, image.config] + image.layers:
+                self.assertNotIn(sha256(blob), deleted)
+                self.assertTrue(tree.blob_data(sha256(blob)).exists())
+        fsck_sound(self, self.server.root)
+        # It was a cache: the next pull fetches the image again.
+        self.pull("up/it/evict-old", "v1", old)
+        self.assert_link(tree.tag_current_link("up/it/evict-old", "v1"), old.digest)
 
 
 class ProxyTest(CairnTestCase):

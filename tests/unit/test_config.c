@@ -1084,14 +1084,21 @@ static void test_proxy(void **state)
                     "  remoteurl: https://registry-1.docker.io/\n"
                     "  username: alice\n"
                     "  password: s3cret\n"
-                    "  ttl: 168h\n",
-                    &config, 1, "config.yml:6: proxy.ttl: cairn does not evict");
+                    "  ttl: 72h\n",
+                    &config, 0, NULL);
     assert_int_equal(config.mirror_count, 1);
     assert_string_equal(config.mirrors[0].prefix, "");
     assert_string_equal(config.mirrors[0].url, "https://registry-1.docker.io");
     assert_string_equal(config.mirrors[0].username, "alice");
     assert_string_equal(config.mirrors[0].password, "s3cret");
     assert_int_equal(config.mirrors[0].ttl_seconds, CONFIG_DEFAULT_MIRROR_TTL_SECONDS);
+    /* proxy.ttl is Distribution's eviction time, as cairn-gc applies it. */
+    assert_int_equal(config.mirrors[0].evict_after_seconds, 72 * 3600);
+    config_release(&config);
+
+    expect_warnings(fixture, "proxy:\n  remoteurl: http://127.0.0.1:6000\n  ttl: 0\n", &config, 0,
+                    NULL);
+    assert_int_equal(config.mirrors[0].evict_after_seconds, 0);
     config_release(&config);
 
     expect_error(fixture, "proxy:\n  username: a\n  password: b\n",
@@ -1120,6 +1127,7 @@ static void test_mirrors(void **state)
                     "      username: bot\n"
                     "      password: token\n"
                     "      ttl: 1h30m\n"
+                    "      evict_after: 720h\n"
                     "      ca_bundle: /etc/ssl/ghcr.pem\n",
                     &config, 0, NULL);
     assert_int_equal(config.mirror_count, 2);
@@ -1131,21 +1139,24 @@ static void test_mirrors(void **state)
     assert_string_equal(hub->credentials_file, "/etc/cairn/hub.credentials");
     assert_null(hub->username);
     assert_int_equal(hub->ttl_seconds, CONFIG_DEFAULT_MIRROR_TTL_SECONDS);
+    assert_int_equal(hub->evict_after_seconds, CONFIG_DEFAULT_MIRROR_EVICT_AFTER_SECONDS);
     assert_string_equal(ghcr->prefix, "mirror/ghcr");
     assert_string_equal(ghcr->username, "bot");
     assert_string_equal(ghcr->password, "token");
     assert_int_equal(ghcr->ttl_seconds, 5400);
+    assert_int_equal(ghcr->evict_after_seconds, 720 * 3600);
     assert_string_equal(ghcr->ca_bundle, "/etc/ssl/ghcr.pem");
     config_release(&config);
 
     /* Next to proxy:, which takes every other name. */
-    expect_warnings(
-        fixture,
-        "proxy:\n  remoteurl: http://127.0.0.1:6000\n"
-        "cairn:\n  mirrors:\n    - {prefix: hub, url: 'http://127.0.0.1:6001', ttl: 0}\n",
-        &config, 0, NULL);
+    expect_warnings(fixture,
+                    "proxy:\n  remoteurl: http://127.0.0.1:6000\n"
+                    "cairn:\n  mirrors:\n    - {prefix: hub, url: 'http://127.0.0.1:6001', ttl: 0, "
+                    "evict_after: 0}\n",
+                    &config, 0, NULL);
     assert_int_equal(config.mirror_count, 2);
     assert_int_equal(config.mirrors[1].ttl_seconds, 0);
+    assert_int_equal(config.mirrors[1].evict_after_seconds, 0);
     config_release(&config);
 
     expect_error(fixture, "cairn:\n  mirrors:\n    - url: http://a.example\n",
