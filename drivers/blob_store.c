@@ -22,6 +22,14 @@ ssize_t blob_reader_read(struct blob_reader *reader, void *buffer, size_t length
     return reader->operations->read(reader, buffer, length, offset);
 }
 
+int blob_reader_ready(struct blob_reader *reader, int64_t offset, size_t length,
+                      void (*wake)(void *context), void *context)
+{
+    if (reader->operations->ready == NULL)
+        return 1;
+    return reader->operations->ready(reader, offset, length, wake, context);
+}
+
 void blob_reader_close(struct blob_reader *reader)
 {
     if (reader != NULL)

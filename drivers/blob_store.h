@@ -121,6 +121,9 @@ struct blob_store_operations {
     int (*open)(struct blob_store *store, const struct digest *digest,
                 struct blob_reader **reader_out, struct blob_info *info_out);
     ssize_t (*read)(struct blob_reader *reader, void *buffer, size_t length, int64_t offset);
+    /* Optional: see blob_reader_ready(). */
+    int (*ready)(struct blob_reader *reader, int64_t offset, size_t length,
+                 void (*wake)(void *context), void *context);
     void (*close)(struct blob_reader *reader);
     int (*commit)(struct blob_store *store, const char *file_path, const struct digest *digest);
     int (*prepare)(struct blob_store *store, const char *file_path, const struct digest *digest);
@@ -151,6 +154,15 @@ int blob_store_open(struct blob_store *store, const struct digest *digest,
 /* Reads up to `length` bytes at `offset`; returns the count (0 at the end) or
  * a negative errno. */
 ssize_t blob_reader_read(struct blob_reader *reader, void *buffer, size_t length, int64_t offset);
+/* For readers whose bytes arrive while they are read (a mirror's blob being
+ * fetched, src/registry/mirror.h), so that a caller need not hold a thread
+ * while they come: 1 when a read of `length` bytes at `offset` would not
+ * wait now (or would fail at once); 0 when it would, and then `wake(context)`
+ * is called exactly once, from another thread, when it no longer would. The
+ * reader is not closed while a wake is pending. Readers of stores whose
+ * bytes are all there (a file, a bucket) answer 1. */
+int blob_reader_ready(struct blob_reader *reader, int64_t offset, size_t length,
+                      void (*wake)(void *context), void *context);
 void blob_reader_close(struct blob_reader *reader);
 
 /* Reads a whole blob of at most `size_max` bytes into a malloc'd buffer

@@ -157,12 +157,25 @@ static void remote_read_complete(struct request_work *work)
     h2o_send(req, &piece, 1, state);
 }
 
+/* From the thread that made the bytes come (blob_reader_ready). */
+static void remote_wake(void *context)
+{
+    struct remote_sender *sender = context;
+    worker_pool_submit(sender->pool, &sender->work);
+}
+
+/* The next piece: read on a worker, once it can be read without waiting
+ * for bytes still to come (a mirror's fill), so no worker is held while
+ * they come. Until then `reading` keeps the sender (and its reader). */
 static void remote_proceed(h2o_generator_t *generator, h2o_req_t *req)
 {
     struct remote_sender *sender = (struct remote_sender *)generator;
     sender->reading = 1;
     request_work_init(&sender->work, req, sender->receiver, remote_read_run, remote_read_complete);
-    worker_pool_submit(sender->pool, &sender->work);
+    size_t want =
+        sender->remaining < REMOTE_PIECE_SIZE ? (size_t)sender->remaining : REMOTE_PIECE_SIZE;
+    if (blob_reader_ready(sender->reader, sender->offset, want, remote_wake, sender) != 0)
+        worker_pool_submit(sender->pool, &sender->work);
 }
 
 static void remote_stop(h2o_generator_t *generator, h2o_req_t *req)

@@ -22,6 +22,10 @@
  * larger): a smaller one is answered when verified, with a clean 503 when
  * it is not. */
 #define MIRROR_STREAM_START_BYTES (1024 * 1024)
+/* A follower's read waits for this much (or the rest of the blob) rather
+ * than taking each piece libcurl hands over: a read is a round trip from the
+ * event loop to a worker and back, so 16 KiB pieces would make thousands. */
+#define MIRROR_STREAM_READ_BYTES (512 * 1024)
 
 struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, const char *name,
                              char *remote, size_t remote_size)
@@ -360,6 +364,8 @@ int mirror_fill_manifest(const struct tree *tree, struct blob_store *blobs,
  * renamed into the store or deleted meanwhile), how much of it readers may
  * take, and how the fill ended. Counted references: the leader's fill, its
  * flight, every reader. */
+struct stream_reader;
+
 struct blob_stream {
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -367,14 +373,77 @@ struct blob_stream {
     int fd;
     int64_t size;      /* the blob's, as announced: fixed */
     int64_t available; /* bytes of the file written (grows only) */
-    int state;         /* 0 filling; 1 verified and stored; < 0 failed */
+    int state;         /* 0 filling; 1 verified; < 0 failed */
     char message[ERROR_MESSAGE_MAX];
+    struct stream_reader *waiting; /* readers with a wake pending (blob_reader_ready) */
 };
 
 struct stream_reader {
     struct blob_reader base; /* first: blob_reader_read() dispatches */
     struct blob_stream *stream;
+    /* While on stream->waiting: what it waits for, and whom to wake. */
+    struct stream_reader *next_waiting;
+    int64_t wait_offset;
+    size_t wait_length;
+    void (*wake)(void *context);
+    void *wake_context;
 };
+
+/* Under the lock: whether a read of `length` at `offset` may be made now:
+ * the fill ended (verified: every byte; failed: the read fails at once), or
+ * the file has `length` bytes there, MIRROR_STREAM_READ_BYTES, or all up to
+ * the held last byte, whichever is least. *limit_out: how far reads may go. */
+static int stream_readable_locked(const struct blob_stream *stream, int64_t offset, size_t length,
+                                  int64_t *limit_out)
+{
+    int64_t limit = stream->state == 1                 ? stream->size
+                    : stream->available < stream->size ? stream->available
+                                                       : stream->size - 1;
+    *limit_out = limit;
+    if (stream->state != 0)
+        return 1;
+    int64_t enough =
+        (int64_t)length < MIRROR_STREAM_READ_BYTES ? (int64_t)length : MIRROR_STREAM_READ_BYTES;
+    if (enough > stream->size - 1 - offset)
+        enough = stream->size - 1 - offset;
+    if (enough < 1)
+        enough = 1;
+    return offset + enough <= limit;
+}
+
+/* Under the lock: takes the waiting readers that may read now (all of them
+ * with `everyone`) off the list, into a list the caller wakes unlocked. */
+static struct stream_reader *stream_take_woken_locked(struct blob_stream *stream, int everyone)
+{
+    struct stream_reader *woken = NULL, **link = &stream->waiting;
+    while (*link != NULL) {
+        struct stream_reader *reader = *link;
+        int64_t limit;
+        if (everyone ||
+            stream_readable_locked(stream, reader->wait_offset, reader->wait_length, &limit)) {
+            *link = reader->next_waiting;
+            reader->next_waiting = woken;
+            woken = reader;
+        } else {
+            link = &reader->next_waiting;
+        }
+    }
+    return woken;
+}
+
+/* Wakes them; a woken reader may be read (and closed) at once elsewhere,
+ * so nothing of it is touched after its wake. */
+static void stream_wake(struct stream_reader *woken)
+{
+    while (woken != NULL) {
+        struct stream_reader *next = woken->next_waiting;
+        void (*wake)(void *) = woken->wake;
+        void *context = woken->wake_context;
+        woken->next_waiting = NULL;
+        wake(context);
+        woken = next;
+    }
+}
 
 static void stream_acquire(struct blob_stream *stream)
 {
@@ -416,12 +485,15 @@ static struct blob_stream *stream_create(int fd, int64_t size, int64_t available
 
 static void stream_grow(struct blob_stream *stream, int64_t available)
 {
+    struct stream_reader *woken = NULL;
     pthread_mutex_lock(&stream->lock);
     if (available > stream->available) {
         stream->available = available;
         pthread_cond_broadcast(&stream->changed);
+        woken = stream_take_woken_locked(stream, 0);
     }
     pthread_mutex_unlock(&stream->lock);
+    stream_wake(woken);
 }
 
 static void stream_end(struct blob_stream *stream, int result)
@@ -431,7 +503,9 @@ static void stream_end(struct blob_stream *stream, int result)
     if (result < 0)
         snprintf(stream->message, sizeof stream->message, "%s", error_message());
     pthread_cond_broadcast(&stream->changed);
+    struct stream_reader *woken = stream_take_woken_locked(stream, 1);
     pthread_mutex_unlock(&stream->lock);
+    stream_wake(woken);
 }
 
 /* Waits until bytes at `offset` may be read: the last byte only once the
@@ -449,11 +523,7 @@ static ssize_t stream_read(struct blob_reader *base, void *buffer, size_t length
             pthread_mutex_unlock(&stream->lock);
             return error_set(-EIO, "the mirrored blob was not kept: %s", message);
         }
-        if (stream->state == 1)
-            limit = stream->size;
-        else
-            limit = stream->available < stream->size ? stream->available : stream->size - 1;
-        if (offset < limit || stream->state == 1)
+        if (stream_readable_locked(stream, offset, length, &limit))
             break;
         pthread_cond_wait(&stream->changed, &stream->lock);
     }
@@ -473,16 +543,48 @@ static ssize_t stream_read(struct blob_reader *base, void *buffer, size_t length
     }
 }
 
+/* blob_reader_ready(): a follower that does not hold a thread while the
+ * upstream's bytes come (src/http/blob_sender.c). */
+static int stream_ready(struct blob_reader *base, int64_t offset, size_t length,
+                        void (*wake)(void *context), void *context)
+{
+    struct stream_reader *reader = (struct stream_reader *)base;
+    struct blob_stream *stream = reader->stream;
+    int64_t limit;
+    pthread_mutex_lock(&stream->lock);
+    int readable = stream_readable_locked(stream, offset, length, &limit);
+    if (!readable) {
+        reader->wait_offset = offset;
+        reader->wait_length = length;
+        reader->wake = wake;
+        reader->wake_context = context;
+        reader->next_waiting = stream->waiting;
+        stream->waiting = reader;
+    }
+    pthread_mutex_unlock(&stream->lock);
+    return readable;
+}
+
 static void stream_reader_close(struct blob_reader *base)
 {
     struct stream_reader *reader = (struct stream_reader *)base;
-    stream_release(reader->stream);
+    struct blob_stream *stream = reader->stream;
+    pthread_mutex_lock(&stream->lock); /* never waiting by then; made sure */
+    for (struct stream_reader **link = &stream->waiting; *link != NULL;
+         link = &(*link)->next_waiting)
+        if (*link == reader) {
+            *link = reader->next_waiting;
+            break;
+        }
+    pthread_mutex_unlock(&stream->lock);
+    stream_release(stream);
     free(reader);
 }
 
 static const struct blob_store_operations stream_operations = {
     .name = "mirror-stream",
     .read = stream_read,
+    .ready = stream_ready,
     .close = stream_reader_close,
 };
 
@@ -660,19 +762,31 @@ static int fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
     /* Started over on a shorter answer (no size announced): its end is the blob's. */
     if (result == 0 && fill->extent > fill->position && ftruncate(fill->fd, fill->position) != 0)
         result = error_set(-errno, "cannot truncate a mirrored blob: %s", strerror(errno));
+    /* Verified: the responses following it may end now. Making it durable
+     * and linking it is the tree's business, not theirs: a client waits for
+     * neither (a commit that fails after leaves nothing linked, and the next
+     * pull fetches again). */
+    struct blob_stream *stream = fill->stream;
+    if (stream != NULL && result == 0)
+        stream_end(stream, 0);
     if (result == 0 && fdatasync(fill->fd) != 0)
         result = error_set(-errno, "cannot sync a mirrored blob: %s", strerror(errno));
+    int verified = result == 0;
     close(fill->fd);
-    struct blob_stream *stream = fill->stream;
     free(fill);
     if (result == 0)
         result = repository_put_blob_file(tree, blobs, name, path, digest);
     unlink(path); /* gone already when the store took it */
     if (stream != NULL) {
-        if (result < 0)
+        if (!verified) {
             log_message(LOG_LEVEL_WARN, "mirror: %s: %s; the responses streaming it are cut", name,
                         error_message());
-        stream_end(stream, result); /* its readers' last byte, or their failure */
+            stream_end(stream, result); /* its readers fail */
+        } else if (result < 0) {
+            log_message(LOG_LEVEL_WARN,
+                        "mirror: %s: %s; the verified bytes were served, nothing is kept", name,
+                        error_message());
+        }
         stream_release(stream);
     }
     return result;

@@ -32,8 +32,10 @@
  *    came, the fill can be followed: the callers that asked to
  *    (`struct mirror_blob_follower`: the client of the fill and every client
  *    that joins it) get a reader of the growing scratch file whose reads
- *    wait for the upstream's bytes and give the blob's last byte only after
- *    it was verified and stored, and fail (-EIO) when it was not: a client's
+ *    wait for the upstream's bytes (MIRROR_STREAM_READ_BYTES at a time) and
+ *    give the blob's last byte only after the whole blob hashed to its
+ *    digest (not waiting for it to be synced and linked), and fail (-EIO)
+ *    when it did not: a client's
  *    response then ends cut, never complete with bytes of another digest.
  *    A smaller blob is answered once stored, as a fill that is not
  *    followed (a HEAD) is. A transfer cut in

@@ -19,11 +19,18 @@
 # bytes (incompressible). Not a test: ctest does not run it. See
 # docs/benchmarks.md.
 #
+# On loopback the upstream answers at memory speed, so the pull is bound by
+# the CPUs the client, the upstream and the mirror share. With
+# BENCH_UPSTREAM_MBPS set, every pull from the upstream (direct, and the
+# mirrors' fetches) goes through throttle_proxy.py, which lets the
+# upstream's answers pass at that many MB/s in all: a remote upstream, where
+# the network is the bound.
+#
 # Environment (defaults in brackets):
 #   CAIRN_BINARY [<repo>/build/cairn]  CAIRN_THREADS [2]
 #   DOCKER_REGISTRY [/usr/bin/docker-registry]
 #   BENCH_MIRROR_MIB [200]  BENCH_LAYERS [4]  BENCH_ROUNDS [3]
-#   BENCH_PARALLEL [3]      BENCH_TMP [/var/tmp]
+#   BENCH_PARALLEL [3]      BENCH_TMP [/var/tmp]  BENCH_UPSTREAM_MBPS [unset: no limit]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,6 +43,7 @@ REPO_DIR=$(cd "$HERE/../.." && pwd)
 : "${BENCH_ROUNDS:=3}"
 : "${BENCH_PARALLEL:=3}"
 : "${BENCH_TMP:=/var/tmp}"
+: "${BENCH_UPSTREAM_MBPS:=}"
 BENCH_CAIRN_ARGS=""
 # shellcheck source=tests/bench/bench_lib.sh
 source "$HERE/bench_lib.sh"
@@ -148,6 +156,15 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: $OCI_MANI
 [[ $code = 201 ]] || die "PUT manifest on the upstream answered $code"
 for ((i = 0; i < BENCH_LAYERS; i++)); do rm -f "$WORK/layer$i"; done
 pull "$UPSTREAM" bench/big "$WORK/pulled" >/dev/null # warm the upstream's page cache
+if [[ -n $BENCH_UPSTREAM_MBPS ]]; then
+    port=$(free_port)
+    python3 "$HERE/throttle_proxy.py" "$port" "${UPSTREAM##*:}" "$BENCH_UPSTREAM_MBPS" >"$WORK/throttle.log" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 100); do grep -q ready "$WORK/throttle.log" 2>/dev/null && break; sleep 0.05; done
+    grep -q ready "$WORK/throttle.log" || die "throttle_proxy.py did not start: $(cat "$WORK/throttle.log")"
+    UPSTREAM="http://127.0.0.1:$port"
+    log "the upstream's answers limited to $BENCH_UPSTREAM_MBPS MB/s (throttle_proxy.py)"
+fi
 
 declare -A S
 for ((round = 1; round <= BENCH_ROUNDS; round++)); do
@@ -172,7 +189,7 @@ med() { tr ' ' '\n' <<<"${S[$1]}" | grep . | median; }
 direct=$(med direct)
 cat <<EOF
 
-Pull of $BENCH_MIRROR_MIB MiB in $BENCH_LAYERS layers (+ config), $BENCH_PARALLEL blobs at once, median of $BENCH_ROUNDS rounds (seconds; ratio to the direct pull, lower is better):
+Pull of $BENCH_MIRROR_MIB MiB in $BENCH_LAYERS layers (+ config), $BENCH_PARALLEL blobs at once, median of $BENCH_ROUNDS rounds, upstream ${BENCH_UPSTREAM_MBPS:+limited to $BENCH_UPSTREAM_MBPS MB/s}${BENCH_UPSTREAM_MBPS:-on loopback, unlimited} (seconds; ratio to the direct pull, lower is better):
 
 | pull | seconds | / direct | rounds |
 |---|---|---|---|
