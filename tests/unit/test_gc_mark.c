@@ -3,6 +3,9 @@
 
 #include "tools/gc_mark.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 static int marked(struct gc_mark *mark, const struct gc_object *object)
 {
     return gc_digest_set_contains(&mark->blobs, &object->digest);
@@ -117,6 +120,59 @@ static void test_untagged_revisions(void **state)
     struct gc_repository *repository = gc_mark_find_repository(&mark, "app");
     assert_int_equal(repository->revision_count, 2); /* the link-less one is no revision */
     gc_mark_release(&mark);
+    gc_fixture_close(&fixture);
+}
+
+/* Sets the revision link's time `seconds` back: a manifest not pulled since. */
+static void age_revision(struct gc_fixture *fixture, const char *name,
+                         const struct gc_object *manifest, long seconds)
+{
+    char path[TREE_PATH_MAX];
+    assert_int_equal(tree_path_revision_link(&fixture->tree, name, &manifest->digest, path), 0);
+    struct timespec times[2] = {{.tv_sec = time(NULL) - seconds}, {.tv_sec = time(NULL) - seconds}};
+    assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* A mirror's eviction: under its prefix only what was pulled since stays
+ * (a tag does not keep what nobody pulled); elsewhere nothing changes. */
+static void test_eviction(void **state)
+{
+    (void)state;
+    struct gc_fixture fixture;
+    gc_fixture_open(&fixture);
+    struct gc_object old_layer, new_layer, local_layer;
+    struct gc_object old = gc_simple_image(&fixture, "hub/app", "old", "v1", &old_layer);
+    struct gc_object untagged = gc_simple_image(&fixture, "hub/app", "untagged", NULL, NULL);
+    struct gc_object current = gc_simple_image(&fixture, "hub/app", "new", "v2", &new_layer);
+    struct gc_object local = gc_simple_image(&fixture, "hubcap", "local", "v1", &local_layer);
+    age_revision(&fixture, "hub/app", &old, 7200);
+    age_revision(&fixture, "hub/app", &untagged, 7200);
+    age_revision(&fixture, "hubcap", &local, 7200);
+    const struct gc_eviction rules[] = {
+        {.prefix = "hub", .pulled_since = (long long)time(NULL) - 3600},
+        {.prefix = "", .pulled_since = 0}, /* proxy: that does not evict */
+    };
+    struct gc_mark mark;
+    for (int delete_untagged = 0; delete_untagged <= 1; delete_untagged++) {
+        gc_mark_init(&mark, delete_untagged);
+        mark.evictions = rules;
+        mark.eviction_count = 2;
+        assert_int_equal(gc_mark_tree(&mark, &fixture.tree, fixture.store), 0);
+        assert_true(gc_mark_is_complete(&mark));
+        assert_false(kept(&mark, "hub/app", &old));
+        assert_false(marked(&mark, &old_layer));
+        assert_false(kept(&mark, "hub/app", &untagged));
+        assert_true(kept(&mark, "hub/app", &current));
+        assert_true(marked(&mark, &new_layer));
+        assert_true(kept(&mark, "hubcap", &local)); /* not under hub/: local */
+        assert_true(marked(&mark, &local_layer));
+        struct gc_repository *repository = gc_mark_find_repository(&mark, "hub/app");
+        assert_true(repository->pulled_since > 0);
+        assert_true(gc_repository_is_unpulled(repository, &old.digest));
+        assert_false(gc_repository_is_unpulled(repository, &current.digest));
+        assert_int_equal(gc_mark_find_repository(&mark, "hubcap")->pulled_since, 0);
+        gc_mark_release(&mark);
+    }
     gc_fixture_close(&fixture);
 }
 
@@ -390,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_digest_set),
         cmocka_unit_test(test_tagged_image),
         cmocka_unit_test(test_untagged_revisions),
+        cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_indexes),
         cmocka_unit_test(test_referrers),
         cmocka_unit_test(test_unparseable_manifests),
