@@ -825,17 +825,23 @@ int mirror_fill_blob(const struct tree *tree, struct blob_store *blobs, struct u
     }
     struct blob_info info;
     int64_t size = -1;
+    int head = 1; /* 1: not asked */
     if (repository_stat_blob(tree, blobs, name, digest, &info) == 0) {
         result = 0; /* filled while this work waited for a thread */
         counted(upstream, METRICS_MIRROR_BLOB, METRICS_MIRROR_HIT);
     } else if (blob_store_stat(blobs, digest, &info) == 0 &&
-               upstream_head_blob(upstream, remote, digest, &size) == 0 &&
+               (head = upstream_head_blob(upstream, remote, digest, &size)) == 0 &&
                (size < 0 || size == info.size) &&
                repository_link_blob(tree, blobs, name, digest) == 0) {
         /* The store has the bytes (another repository's), and the upstream
          * says this repository has them too: linked, not fetched again. */
         result = 0;
         counted(upstream, METRICS_MIRROR_BLOB, METRICS_MIRROR_CHECKED);
+    } else if (head == -ENOENT) {
+        /* The upstream said this repository has no such blob: no GET to
+         * hear it again. */
+        result = upstream_failure(head, 0, digest->string);
+        counted(upstream, METRICS_MIRROR_BLOB, METRICS_MIRROR_FAILED);
     } else {
         result = fill_blob(tree, blobs, upstream, name, remote, digest, mine, follower);
         counted(upstream, METRICS_MIRROR_BLOB,

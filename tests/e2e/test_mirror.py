@@ -569,6 +569,10 @@ class MirrorPullTest(MirrorTestCase):
         r = self.get_blob("up/it/shared", digest)
         self.assert_error(r, 404, "BLOB_UNKNOWN")
         self.assertFalse(self.server.tree.layer_link("up/it/shared", digest).exists())
+        # The upstream's 404 to the HEAD is the answer: no GET after it.
+        secret_path = rf"/v2/it/shared/blobs/{digest}"
+        self.assertEqual((self.upstream.requests("GET", secret_path),
+                          self.upstream.requests("HEAD", secret_path)), (0, 1))
 
     def test_unknown_upstream_names(self):
         r = self.get_manifest("up/it/nothing", "v1")
