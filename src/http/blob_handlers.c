@@ -12,6 +12,7 @@
 #include "src/http/range.h"
 #include "src/observe/metrics.h"
 #include "src/registry/mirror.h"
+#include "src/http/request_events.h"
 #include "src/registry/repository.h"
 #include "src/http/response.h"
 #include "src/config/runtime.h"
@@ -32,12 +33,30 @@ static int etag_matches(h2o_iovec_t header, const struct digest *digest)
 /* Sets the status and headers of a blob response and streams it (a
  * redirect for BLOB_SERVED_BY_REDIRECT); the reader is NULL for HEAD. Takes
  * the reader. */
-static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req,
-                              const struct digest *digest, struct blob_serving *serving)
+/* A blob served (or redirected to): Distribution's pull event. `who`: the
+ * request as captured when it was handled, or NULL to capture it now (on
+ * its handler's turn). */
+static void pulled(struct endpoint_context *endpoint, h2o_req_t *req, const char *name,
+                   const struct digest *digest, int64_t size, const struct event_request *who)
+{
+    if (request_events_of(endpoint->registry) == NULL)
+        return;
+    struct event_request now;
+    if (who == NULL) {
+        request_events_capture(req, endpoint->identity, &now);
+        who = &now;
+    }
+    request_events_blob(endpoint->registry, "pull", who, name, NULL, digest, size, 0);
+}
+
+static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req, const char *name,
+                              const struct digest *digest, struct blob_serving *serving,
+                              const struct event_request *who)
 {
     struct blob_reader *reader = serving->reader;
     const struct blob_info *info = &serving->info;
     if (serving->kind == BLOB_SERVED_BY_REDIRECT) {
+        pulled(endpoint, req, name, digest, info->size, who);
         response_add_header(req, "docker-content-digest", "Docker-Content-Digest", digest->string,
                             digest->string_length);
         response_add_header(req, "location", "Location", serving->url, strlen(serving->url));
@@ -62,6 +81,7 @@ static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req,
         response_send_error(req, REGISTRY_ERROR_RANGE_UNSATISFIABLE, NULL);
         return;
     }
+    pulled(endpoint, req, name, digest, info->size, who);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/octet-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_RANGES, NULL,
@@ -133,6 +153,7 @@ struct fetch_work {
     struct blob_reader *follow_reader;
     int64_t follow_size;
     enum metrics_mirror_outcome follow_outcome;
+    struct event_request who; /* for the pull event, captured on the loop */
 };
 
 /* On the worker, inside mirror_fill_blob(). */
@@ -161,7 +182,8 @@ static void start_complete(struct request_work *work)
         blob_reader_close(serving.reader);
     else {
         response_note_mirror(req, fetch->follow_outcome);
-        respond_with_blob(fetch->endpoint, req, &fetch->digest, &serving);
+        respond_with_blob(fetch->endpoint, req, fetch->route.name, &fetch->digest, &serving,
+                          &fetch->who);
     }
     request_work_dispose(work);
 }
@@ -199,7 +221,8 @@ static void fetch_complete(struct request_work *work)
         else if (work->result < 0)
             response_send_failure_message(req, work->result, work->error_text);
         else
-            respond_with_blob(fetch->endpoint, req, &fetch->digest, &fetch->serving);
+            respond_with_blob(fetch->endpoint, req, fetch->route.name, &fetch->digest,
+                              &fetch->serving, &fetch->who);
     }
     request_work_dispose(work);
     runtime_release(fetch->runtime);
@@ -227,7 +250,7 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
                            METRICS_MIRROR_HIT);
             response_note_mirror(req, METRICS_MIRROR_HIT);
         }
-        respond_with_blob(endpoint, req, digest, &serving);
+        respond_with_blob(endpoint, req, route->name, digest, &serving, NULL);
         return;
     }
     struct upstream *upstream =
@@ -254,6 +277,8 @@ static void send_blob(struct endpoint_context *endpoint, h2o_req_t *req, const s
     fetch->route = *route;
     fetch->digest = *digest;
     fetch->how = how;
+    if (request_events_of(endpoint->registry) != NULL)
+        request_events_capture(req, endpoint->identity, &fetch->who);
     request_work_init(&fetch->work, req, endpoint->work_receiver, fetch_run, fetch_complete);
     if (upstream != NULL && !request_is_head(req)) {
         request_work_init(&fetch->start, req, endpoint->work_receiver, NULL, start_complete);
@@ -267,13 +292,18 @@ struct delete_work {
     struct registry *registry;
     struct route route;
     struct digest digest;
+    struct event_request who;
 };
 
 static void delete_run(struct request_work *work)
 {
     struct delete_work *delete = (struct delete_work *)work;
-    request_work_set_result(
-        work, repository_unlink_blob(&delete->registry->tree, delete->route.name, &delete->digest));
+    int result =
+        repository_unlink_blob(&delete->registry->tree, delete->route.name, &delete->digest);
+    if (result == 0)
+        request_events_delete(delete->registry, &delete->who, delete->route.name, &delete->digest,
+                              NULL);
+    request_work_set_result(work, result);
 }
 
 static void delete_complete(struct request_work *work)
@@ -322,6 +352,8 @@ void blob_handle_delete(struct endpoint_context *endpoint, h2o_req_t *req,
     delete->registry = registry;
     delete->route = *route;
     delete->digest = digest;
+    if (request_events_of(registry) != NULL)
+        request_events_capture(req, endpoint->identity, &delete->who);
     request_work_init(&delete->work, req, endpoint->work_receiver, delete_run, delete_complete);
     worker_pool_submit(registry->workers, &delete->work);
 }

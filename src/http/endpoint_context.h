@@ -19,11 +19,16 @@ struct runtime;
 struct upload_sessions;
 struct worker_pool;
 
+struct events;
+
 struct registry {
     struct tree tree;
     struct blob_store *blobs;
     struct upload_sessions *uploads;
     struct worker_pool *workers;
+    /* Registry events (src/http/request_events.h): NULL until an endpoint
+     * is configured; then set once, and read by every thread. */
+    _Atomic(struct events *) events;
 };
 
 struct endpoint_context {

@@ -8,11 +8,13 @@
 #include <time.h>
 
 #include "layout/error.h"
+#include "layout/walk.h"
 #include "src/observe/access_log.h"
 #include "src/observe/metrics.h"
 #include "src/registry/manifest_cache.h"
 #include "src/registry/mirror.h"
 #include "src/registry/repository.h"
+#include "src/http/request_events.h"
 #include "src/http/response.h"
 #include "src/config/runtime.h"
 #include "src/http/worker_pool.h"
@@ -43,6 +45,7 @@ enum manifest_operation {
 struct manifest_work {
     struct request_work work;
     struct registry *registry;
+    struct endpoint_context *endpoint; /* the loop's: outlives the work */
     enum manifest_operation operation;
     struct route route;
     struct digest digest;
@@ -57,7 +60,53 @@ struct manifest_work {
     struct upstream *upstream;
     char remote[UPSTREAM_NAME_MAX];
     enum metrics_mirror_outcome mirror_outcome;
+    struct event_request who; /* for its event, captured on the loop */
 };
+
+/* The tag of a route (NULL when it names a digest), for its event. */
+static const char *tag_of(const struct route *route)
+{
+    return route->reference_is_digest ? NULL : route->reference;
+}
+
+/* A manifest answered: Distribution's pull event (GET and HEAD). `who`:
+ * captured when the request was handled, or NULL to capture it now. */
+static void pulled(struct endpoint_context *endpoint, h2o_req_t *req, const struct route *route,
+                   const struct digest *digest, const char *body, size_t length,
+                   const char *media_type, const struct event_request *who)
+{
+    if (request_events_of(endpoint->registry) == NULL)
+        return;
+    struct event_request now;
+    if (who == NULL) {
+        request_events_capture(req, endpoint->identity, &now);
+        who = &now;
+    }
+    request_events_manifest(endpoint->registry, "pull", who, route->name, tag_of(route), digest,
+                            body, length, media_type, 0);
+}
+
+/* A manifest deleted by digest: its event, then one per tag it took along
+ * (as Distribution sends them); durable before the 202. */
+static int delete_by_digest(struct manifest_work *manifest)
+{
+    struct registry *registry = manifest->registry;
+    const char *name = manifest->route.name;
+    if (request_events_of(registry) == NULL)
+        return repository_delete_manifest(&registry->tree, registry->blobs, name,
+                                          &manifest->digest);
+    struct string_list tags = {0};
+    struct manifest_deletion how = {.deleted_tags = &tags};
+    int result = repository_delete_manifest_as(&registry->tree, registry->blobs, name,
+                                               &manifest->digest, &how);
+    if (result == 0) {
+        request_events_delete(registry, &manifest->who, name, &manifest->digest, NULL);
+        for (size_t i = 0; i < tags.count; i++)
+            request_events_delete(registry, &manifest->who, name, NULL, tags.items[i]);
+    }
+    string_list_clear(&tags);
+    return result;
+}
 
 /* A manifest of a mirrored repository was served: its revision link's
  * time says so to cairn-gc's eviction (repository_manifest_note_pull). A
@@ -100,13 +149,21 @@ static void manifest_run(struct request_work *work)
         result = repository_put_manifest(&registry->tree, registry->blobs, name,
                                          manifest->route.reference, manifest->content_type,
                                          manifest->body, manifest->length, &manifest->put);
+        if (result == 0 && request_events_of(registry) != NULL) {
+            const char *media_type = manifest_media_type_of(manifest->body, manifest->length);
+            request_events_manifest(registry, "push", &manifest->who, name,
+                                    tag_of(&manifest->route), &manifest->put.digest, manifest->body,
+                                    manifest->length,
+                                    media_type != NULL ? media_type : manifest->content_type, 1);
+        }
         break;
     case OPERATION_DELETE_DIGEST:
-        result =
-            repository_delete_manifest(&registry->tree, registry->blobs, name, &manifest->digest);
+        result = delete_by_digest(manifest);
         break;
     default:
         result = repository_delete_tag(&registry->tree, name, manifest->route.reference);
+        if (result == 0)
+            request_events_delete(registry, &manifest->who, name, NULL, manifest->route.reference);
         break;
     }
     request_work_set_result(work, result);
@@ -126,6 +183,8 @@ static void manifest_complete(struct request_work *work)
             /* On the loop thread again: its cache keeps the bytes. */
             manifest_cache_store(&manifest->digest, manifest->body, manifest->length,
                                  manifest->media_type);
+            pulled(manifest->endpoint, req, &manifest->route, &manifest->digest, manifest->body,
+                   manifest->length, manifest->media_type, &manifest->who);
             answer_manifest(req, &manifest->digest, manifest->body, manifest->length,
                             manifest->media_type);
         } else if (manifest->operation == OPERATION_PUT) {
@@ -238,7 +297,10 @@ static void submit(struct endpoint_context *endpoint, h2o_req_t *req, const stru
         return;
     }
     manifest->registry = registry;
+    manifest->endpoint = endpoint;
     manifest->route = *route;
+    if (request_events_of(registry) != NULL)
+        request_events_capture(req, endpoint->identity, &manifest->who);
     if (digest != NULL)
         manifest->digest = *digest;
     int result = plan(endpoint, req, manifest);
@@ -292,6 +354,7 @@ void manifest_handle_get(struct endpoint_context *endpoint, h2o_req_t *req,
     const char *body, *media_type;
     size_t length;
     if (manifest_cache_lookup(&digest, &body, &length, &media_type)) {
+        pulled(endpoint, req, route, &digest, body, length, media_type, NULL);
         answer_manifest(req, &digest, body, length, media_type);
         return;
     }

@@ -36,6 +36,8 @@
 #include "src/http/body_spool.h"
 #include "src/http/request_framing.h"
 #include "src/config/reload.h"
+#include "src/observe/events.h"
+#include "src/auth/access_rules.h"
 #include "src/config/runtime.h"
 #include "src/http/response.h"
 #include "src/http/router.h"
@@ -655,12 +657,31 @@ static int64_t count_uploads(const struct tree *tree)
     return count;
 }
 
-/* After a reload: the S3 store takes the credentials, timeouts and
- * lifetimes of the new snapshot (where the bucket is needs a restart). */
-static void apply_store_settings(const struct runtime *runtime, void *context)
+/* The port of "host:port", "[v6]:port" or ":port" (0 when there is none). */
+static int listen_port_of(const char *address)
 {
-    if (runtime->config.s3_enabled && blob_store_s3_update(context, &runtime->config.s3) < 0)
+    const char *colon = strrchr(address, ':');
+    return colon != NULL ? atoi(colon + 1) : 0;
+}
+
+/* After a reload: the S3 store takes the credentials, timeouts and
+ * lifetimes of the new snapshot (where the bucket is needs a restart), and
+ * the event endpoints change (src/observe/events.h). */
+static void apply_reload(const struct runtime *runtime, void *context)
+{
+    struct server *server = context;
+    struct registry *registry = &server->registry;
+    if (runtime->config.s3_enabled &&
+        blob_store_s3_update(registry->blobs, &runtime->config.s3) < 0)
         log_message(LOG_LEVEL_ERROR, "storage.s3: %s", error_message());
+    struct events *events = atomic_load(&registry->events);
+    int result = events_reconfigure(&events, &runtime->config.events,
+                                    registry->tree.root_directory,
+                                    listen_port_of(server->settings->listen_address),
+                                    access_pattern_match);
+    if (result < 0)
+        log_message(LOG_LEVEL_ERROR, "notifications: %s", error_message());
+    atomic_store(&registry->events, events);
 }
 
 static int open_registry(struct server *server)
@@ -691,6 +712,14 @@ static int open_registry(struct server *server)
         log_message(LOG_LEVEL_WARN, "%s (read-only: serving anyway)", error_message());
     }
     metrics_uploads_set(count_uploads(&registry->tree));
+    struct events *events = NULL;
+    if (events_open(&settings->events, registry->tree.root_directory,
+                    listen_port_of(settings->listen_address), access_pattern_match, &events) < 0) {
+        fprintf(stderr, "cairn: notifications: %s\n", error_message());
+        return -EINVAL;
+    }
+    atomic_store(&registry->events, events);
+    runtime_set_publish_hook(apply_reload, server);
     if (settings->s3_enabled) {
         log_message(LOG_LEVEL_INFO,
                     "blobs in S3: bucket %s at %s (%s addressing, region %s, prefix \"%s\"); "
@@ -699,7 +728,6 @@ static int open_registry(struct server *server)
                     settings->s3.path_style ? "path-style" : "virtual-hosted", settings->s3.region,
                     settings->s3.root_directory,
                     settings->redirect_disabled ? "streamed by cairn" : "redirected (307)");
-        runtime_set_publish_hook(apply_store_settings, registry->blobs);
         /* Serve anyway (manifests, tags, listings are local): say it loudly. */
         if (blob_store_s3_check(registry->blobs) < 0)
             log_message(LOG_LEVEL_ERROR,
@@ -717,6 +745,8 @@ static void close_registry(struct server *server)
     worker_pool_stop(server->login_workers);
     login_limiter_free(server->login_limiter);
     worker_pool_stop(registry->workers);
+    events_close(atomic_load(&registry->events));
+    atomic_store(&registry->events, NULL);
     upload_sessions_destroy(registry->uploads);
     if (registry->blobs != NULL)
         blob_store_destroy(registry->blobs);

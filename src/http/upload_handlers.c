@@ -17,6 +17,7 @@
 #include "src/http/range.h"
 #include "src/registry/mount.h"
 #include "src/registry/repository.h"
+#include "src/http/request_events.h"
 #include "src/http/response.h"
 #include "src/registry/uploads.h"
 #include "src/http/worker_pool.h"
@@ -42,7 +43,9 @@ struct upload_work {
     size_t body_length;  /* of the request, read on the loop thread */
     int64_t size;        /* upload size after the operation */
     struct upload_timing timing;
-    struct access_pull_scope scope; /* OPERATION_DISCOVER: where the caller may look */
+    struct access_pull_scope scope;     /* OPERATION_DISCOVER: where the caller may look */
+    char from[REPOSITORY_NAME_MAX + 1]; /* OPERATION_MOUNT: ?from= ("" unknown) */
+    struct event_request who;           /* for the push or mount event */
 };
 
 /* Bodies from this size up are written and hashed by two threads at once. */
@@ -171,6 +174,15 @@ static int discover_and_mount(struct upload_work *upload)
     return upload_start(&registry->tree, upload->name, upload->id);
 }
 
+/* A mounted blob's size, for its event (-1 when the store cannot say). */
+static int64_t blob_size(struct registry *registry, const struct digest *digest)
+{
+    struct blob_info info;
+    if (request_events_of(registry) == NULL || blob_store_stat(registry->blobs, digest, &info) < 0)
+        return -1;
+    return info.size;
+}
+
 static void upload_run(struct request_work *work)
 {
     struct upload_work *upload = (struct upload_work *)work;
@@ -202,6 +214,15 @@ static void upload_run(struct request_work *work)
         result = run_on_session(upload);
         break;
     }
+    /* Its event on disk before the 201 (request_events.h). */
+    if (result == 0 && upload->operation == OPERATION_MOUNT)
+        request_events_blob(registry, "mount", &upload->who, upload->name,
+                            upload->from[0] != '\0' ? upload->from : NULL, &upload->digest,
+                            blob_size(registry, &upload->digest), 1);
+    else if (result == 0 &&
+             (upload->operation == OPERATION_MONOLITHIC || upload->operation == OPERATION_COMMIT))
+        request_events_blob(registry, "push", &upload->who, upload->name, NULL, &upload->digest,
+                            upload->size, 1);
     request_work_set_result(work, result);
 }
 
@@ -324,6 +345,7 @@ static int plan_start(struct endpoint_context *endpoint, h2o_req_t *req, const s
              * falls back to a plain upload when it lacks the blob. */
             repository_stat_blob(&registry->tree, NULL, from, &upload->digest, &info) == 0) {
             upload->operation = OPERATION_MOUNT;
+            snprintf(upload->from, sizeof upload->from, "%s", from);
             return 0;
         }
         upload->operation = OPERATION_START; /* not readable there: a plain upload */
@@ -441,6 +463,8 @@ static void submit(struct endpoint_context *endpoint, h2o_req_t *req, const stru
         return;
     }
     upload->body_length = req->entity.len;
+    if (request_events_of(registry) != NULL)
+        request_events_capture(req, endpoint->identity, &upload->who);
     request_work_init(&upload->work, req, endpoint->work_receiver, upload_run, upload_complete);
     worker_pool_submit(registry->workers, &upload->work);
 }

@@ -326,6 +326,67 @@ void metrics_mirror_ratelimit_remaining(const char *mirror, int64_t remaining)
     atomic_store(&series_of(mirror)->ratelimit_remaining, remaining < 0 ? 0 : remaining);
 }
 
+/* ---- events: a small table under a mutex (a few updates a second) ---- */
+
+struct event_series {
+    char name[128];
+    uint64_t delivered, failed, dropped;
+    double delivery_seconds;
+};
+static struct event_series event_series[METRICS_EVENT_ENDPOINTS_MAX + 1];
+static size_t event_series_count;
+static pthread_mutex_t event_series_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t events_queued;
+
+/* Under the lock: the series of `endpoint`, made on first use. */
+static struct event_series *event_series_of(const char *endpoint)
+{
+    for (size_t i = 0; i < event_series_count; i++)
+        if (strcmp(event_series[i].name, endpoint) == 0)
+            return &event_series[i];
+    if (event_series_count == METRICS_EVENT_ENDPOINTS_MAX)
+        endpoint = "other";
+    for (size_t i = 0; i < event_series_count; i++)
+        if (strcmp(event_series[i].name, endpoint) == 0)
+            return &event_series[i];
+    struct event_series *series = &event_series[event_series_count++];
+    memset(series, 0, sizeof *series);
+    snprintf(series->name, sizeof series->name, "%s", endpoint);
+    return series;
+}
+
+void metrics_event_queued(void)
+{
+    add(&events_queued, 1);
+}
+
+void metrics_event_delivered(const char *endpoint, double seconds)
+{
+    pthread_mutex_lock(&event_series_lock);
+    struct event_series *series = event_series_of(endpoint);
+    series->delivered++;
+    if (seconds > 0)
+        series->delivery_seconds += seconds;
+    pthread_mutex_unlock(&event_series_lock);
+}
+
+void metrics_event_failed(const char *endpoint)
+{
+    pthread_mutex_lock(&event_series_lock);
+    event_series_of(endpoint)->failed++;
+    pthread_mutex_unlock(&event_series_lock);
+}
+
+void metrics_event_dropped(const char *endpoint, uint64_t count)
+{
+    pthread_mutex_lock(&event_series_lock);
+    event_series_of(endpoint)->dropped += count;
+    pthread_mutex_unlock(&event_series_lock);
+}
+
+static void write_event_series(FILE *out);
+static void header(FILE *out, const char *name, const char *type, const char *help);
+
 void metrics_reset(void)
 {
     for (size_t s = 0; s < SHARD_COUNT; s++) {
@@ -359,6 +420,57 @@ void metrics_reset(void)
     for (size_t i = 0; i <= METRICS_MIRRORS_MAX; i++)
         atomic_store(&mirror_series[i].used, 0);
     pthread_mutex_unlock(&mirror_series_lock);
+    atomic_store(&events_queued, 0);
+    pthread_mutex_lock(&event_series_lock);
+    event_series_count = 0;
+    pthread_mutex_unlock(&event_series_lock);
+}
+
+/* Endpoint names are configuration (any text): escaped as label values. */
+static void write_label_value(FILE *out, const char *value)
+{
+    for (const char *c = value; *c != '\0'; c++) {
+        if (*c == '\\' || *c == '"')
+            fputc('\\', out);
+        if (*c == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*c, out);
+    }
+}
+
+static void write_event_series(FILE *out)
+{
+    header(out, "cairn_events_queued_total", "counter",
+           "Registry events written to the spool (docs/events.md).");
+    fprintf(out, "cairn_events_queued_total %" PRIu64 "\n", load(&events_queued));
+    static const char *const families[][3] = {
+        {"cairn_events_delivered_total", "counter", "Events an endpoint accepted (2xx or 3xx)."},
+        {"cairn_events_failed_total", "counter",
+         "Delivery attempts that failed (another status, no answer, a timeout)."},
+        {"cairn_events_dropped_total", "counter",
+         "Undelivered events dropped by cairn.events.max_bytes or max_age."},
+        {"cairn_events_delivery_seconds_sum", "counter",
+         "Seconds from an event to its delivery, summed (with _count: the mean)."},
+        {"cairn_events_delivery_seconds_count", "counter", "Events whose delivery was timed."},
+    };
+    pthread_mutex_lock(&event_series_lock);
+    for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
+        header(out, families[f][0], families[f][1], families[f][2]);
+        for (size_t i = 0; i < event_series_count; i++) {
+            const struct event_series *series = &event_series[i];
+            fprintf(out, "%s{endpoint=\"", families[f][0]);
+            write_label_value(out, series->name);
+            if (f == 3)
+                fprintf(out, "\"} %.6f\n", series->delivery_seconds);
+            else
+                fprintf(out, "\"} %" PRIu64 "\n",
+                        f == 0 || f == 4 ? series->delivered
+                        : f == 1         ? series->failed
+                                         : series->dropped);
+        }
+    }
+    pthread_mutex_unlock(&event_series_lock);
 }
 
 static void header(FILE *out, const char *name, const char *type, const char *help)
@@ -516,6 +628,7 @@ static void render_process(FILE *out)
     fprintf(out, "cairn_http2_rapid_reset_closed_total %" PRIu64 "\n",
             load(&http2_rapid_reset_closed));
     write_mirror_series(out);
+    write_event_series(out);
 
     header(out, "cairn_http_connections", "gauge", "Client connections open.");
     fprintf(out, "cairn_http_connections %" PRId64 "\n",

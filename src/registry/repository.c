@@ -534,7 +534,7 @@ static int remove_link_if_present(const char *path, const char *stop_at)
  * the index entry naming it. With `untagged_only` a tag naming it (or whose
  * link cannot be read) refuses the deletion before anything is removed. */
 static int delete_tags_of(const struct tree *tree, const char *name, const struct digest *digest,
-                          int untagged_only)
+                          int untagged_only, struct string_list *deleted)
 {
     struct string_list tags = {0};
     int result = walk_tags(tree, name, &tags);
@@ -557,6 +557,8 @@ static int delete_tags_of(const struct tree *tree, const char *name, const struc
         char link[TREE_PATH_MAX], tag_directory[TREE_PATH_MAX];
         if (naming[i]) {
             result = delete_tag_locked(tree, name, tags.items[i]);
+            if (result == 0 && deleted != NULL && string_list_append(deleted, tags.items[i]) < 0)
+                result = error_set(-ENOMEM, "out of memory");
             continue;
         }
         result = tree_path_tag_index_link(tree, name, tags.items[i], digest, link);
@@ -632,7 +634,8 @@ int repository_delete_manifest_as(const struct tree *tree, struct blob_store *bl
         result = error_set(-REGISTRY_ERROR_MANIFEST_UNKNOWN, "manifest %s unknown in %s",
                            digest->string, name);
     if (result > 0)
-        result = delete_tags_of(tree, name, digest, how != NULL && how->untagged_only);
+        result = delete_tags_of(tree, name, digest, how != NULL && how->untagged_only,
+                                how != NULL ? how->deleted_tags : NULL);
     if (result == 0)
         result = delete_referrer_entry(tree, blobs, name, digest, how);
     if (result == 0)

@@ -22,6 +22,8 @@
 #include "layout/manifest.h"
 #include "layout/tree.h"
 
+struct string_list;
+
 /* 1 when <name> is a repository (has _manifests, as the catalog counts), 0 if not. */
 int repository_exists(const struct tree *tree, const char *name);
 
@@ -142,6 +144,9 @@ struct manifest_deletion {
     int subject_known;
     int has_subject;
     struct digest subject;
+    /* Not NULL: the tags deleted with it (those whose `current` named it)
+     * are appended, for the server's events. */
+    struct string_list *deleted_tags;
 };
 int repository_delete_manifest_as(const struct tree *tree, struct blob_store *blobs,
                                   const char *name, const struct digest *digest,
