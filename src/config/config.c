@@ -1776,6 +1776,11 @@ int config_parse_duration(const char *text, uint64_t *seconds_out)
     return duration_parse(text, seconds_out);
 }
 
+int config_parse_duration_milliseconds(const char *text, uint64_t *milliseconds_out)
+{
+    return duration_parse_milliseconds(text, milliseconds_out);
+}
+
 int config_parse_size(const char *text, uint64_t *bytes_out)
 {
     static const struct {

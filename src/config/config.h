@@ -136,6 +136,13 @@ void config_release(struct config *config);
  * Distribution). Whole seconds only: "500ms" or "1.5s" is -EINVAL, as is a
  * negative duration or a number without a unit (but "0"). -EINVAL. */
 int config_parse_duration(const char *text, uint64_t *seconds_out);
+/* The same syntax kept to the millisecond, as Distribution reads
+ * notifications.endpoints[].timeout and .backoff: "500ms", "1.5s", "2s",
+ * "1m30s", "0". A part of a millisecond is rounded up to a whole one ("1us"
+ * is 1). A negative duration is -EINVAL, and so is a number without a unit
+ * other than "0" (Go would read it as nanoseconds; the message asks for a
+ * unit). */
+int config_parse_duration_milliseconds(const char *text, uint64_t *milliseconds_out);
 /* Parses "1024", "512MiB", "16GiB", "2GB": bytes, or an integer with a unit
  * (B; KB/kB, MB, GB, TB powers of 1000; KiB, MiB, GiB, TiB powers of 1024),
  * one optional space before it. At most 2^63 - 1. -EINVAL. */

@@ -798,6 +798,42 @@ static void test_durations(void **state)
     config_release(&config);
 }
 
+/* Distribution's notification timeouts keep milliseconds. */
+static void test_durations_milliseconds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t milliseconds;
+    } good[] = {{"500ms", 500},   {"1.5s", 1500},   {"2s", 2000},       {"1m", 60000},
+                {"1m30s", 90000}, {"0", 0},         {"+0", 0},          {"0s", 0},
+                {"1h", 3600000},  {".25s", 250},    {"1500us", 2},      {"1ns", 1},
+                {"999us", 1},     {"1000000ns", 1}, {"1.0000001ms", 2}, {"2\xc2\xb5s", 1}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        uint64_t milliseconds = 12345;
+        int result = config_parse_duration_milliseconds(good[i].text, &milliseconds);
+        if (result != 0 || milliseconds != good[i].milliseconds)
+            fail_msg("%s: %d %llu (%s)", good[i].text, result, (unsigned long long)milliseconds,
+                     error_message());
+    }
+    static const char *const bad[] = {
+        "", "-1s", "-0", "5", "1.5", "ms", "5x", "5 s", "1e3ms", "1h-5m", "99999999999999999999h"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t milliseconds = 12345;
+        if (config_parse_duration_milliseconds(bad[i], &milliseconds) != -EINVAL)
+            fail_msg("\"%s\" accepted as %llu", bad[i], (unsigned long long)milliseconds);
+        assert_int_equal(milliseconds, 12345);
+    }
+    uint64_t milliseconds;
+    assert_int_equal(config_parse_duration_milliseconds("-1s", &milliseconds), -EINVAL);
+    assert_non_null(strstr(error_message(), "negative"));
+    assert_int_equal(config_parse_duration_milliseconds("5", &milliseconds), -EINVAL);
+    assert_non_null(strstr(error_message(), "needs a unit"));
+    /* config_parse_duration still wants whole seconds. */
+    uint64_t seconds;
+    assert_int_equal(config_parse_duration("500ms", &seconds), -EINVAL);
+}
+
 static void test_sizes(void **state)
 {
     (void)state;
@@ -1204,6 +1240,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_without_auth_warns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_booleans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durations, setup, teardown),
+        cmocka_unit_test(test_durations_milliseconds),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test_setup_teardown(test_distribution_config, setup, teardown),
         cmocka_unit_test(test_split_listen),
