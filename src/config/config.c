@@ -1501,6 +1501,438 @@ static int load_mirrors(struct loader *loader, yaml_node_t *node, const char *pa
     return result;
 }
 
+/* ---- notifications: and cairn.events (src/observe/event_settings.h) ---- */
+
+/* A duration kept to the millisecond, at least `minimum` (Distribution's
+ * endpoint timeout and backoff). */
+static int get_duration_milliseconds(struct loader *loader, const yaml_node_t *node,
+                                     const char *key, uint64_t minimum, uint64_t *out)
+{
+    char buffer[96];
+    const char *text = NULL;
+    if (is_null(node))
+        return 0;
+    int result = scalar_text(loader, node, key, "a duration such as 500ms, 1s or 1m", &text);
+    if (result < 0)
+        return result;
+    uint64_t milliseconds = 0;
+    if (config_parse_duration_milliseconds(text, &milliseconds) < 0) {
+        char reason[ERROR_MESSAGE_MAX];
+        snprintf(reason, sizeof reason, "%s", error_message());
+        return fail(loader, node, key, "%s", reason);
+    }
+    if (milliseconds < minimum)
+        return fail(loader, node, key, "must be at least %llums, got %s",
+                    (unsigned long long)minimum, shown(node, buffer));
+    *out = milliseconds;
+    return 0;
+}
+
+/* Moves the strings of `items` to the end of `*list` (which takes them). */
+static int append_list(char ***list, size_t *count, char **items, size_t item_count)
+{
+    if (item_count == 0) {
+        free(items);
+        return 0;
+    }
+    char **grown = realloc(*list, (*count + item_count) * sizeof *grown);
+    if (grown == NULL) {
+        free_list(items, item_count);
+        return out_of_memory();
+    }
+    memcpy(grown + *count, items, item_count * sizeof *items);
+    *list = grown;
+    *count += item_count;
+    free(items);
+    return 0;
+}
+
+/* A webhook URL: http(s)://[userinfo@]host[:port][/path][?query], without
+ * blanks or control characters (a path is allowed, unlike a mirror's). */
+static int get_event_url(struct loader *loader, const yaml_node_t *node, const char *key,
+                         char **out)
+{
+    char buffer[96];
+    int result = get_string(loader, node, key, out);
+    if (result < 0 || *out == NULL)
+        return result;
+    const char *url = *out;
+    const char *authority = strncmp(url, "https://", 8) == 0  ? url + 8
+                            : strncmp(url, "http://", 7) == 0 ? url + 7
+                                                              : NULL;
+    int valid = authority != NULL;
+    for (const unsigned char *c = (const unsigned char *)url; valid && *c != '\0'; c++)
+        if (*c <= ' ' || *c == 0x7f)
+            valid = 0;
+    if (valid) {
+        size_t length = strcspn(authority, "/?#");
+        const char *host = authority, *end = authority + length;
+        for (const char *c = authority; c < end; c++)
+            if (*c == '@')
+                host = c + 1;
+        const char *port = NULL;
+        if (host < end && *host == '[') {
+            const char *close = memchr(host, ']', (size_t)(end - host));
+            valid = close != NULL && close > host + 1 && (close + 1 == end || close[1] == ':');
+            port = valid && close + 1 < end ? close + 2 : NULL;
+        } else {
+            const char *colon = memchr(host, ':', (size_t)(end - host));
+            valid = host < end && colon != host;
+            port = colon != NULL ? colon + 1 : NULL;
+        }
+        if (valid && port != NULL) {
+            unsigned long number = 0;
+            const char *c = port;
+            for (; c < end && *c >= '0' && *c <= '9' && number <= 65535; c++)
+                number = number * 10 + (unsigned long)(*c - '0');
+            valid = c == end && c > port && number >= 1 && number <= 65535;
+        }
+    }
+    if (!valid)
+        return fail(loader, node, key,
+                    "expected an http:// or https:// URL with a host, such as "
+                    "https://hooks.example.com/registry, got %s",
+                    shown(node, buffer));
+    return 0;
+}
+
+/* HTTP's token characters (RFC 9110 5.6.2): what a header name is made of. */
+static int valid_header_name(const char *text)
+{
+    if (text[0] == '\0')
+        return 0;
+    for (const char *c = text; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *c) != NULL))
+            return 0;
+    return 1;
+}
+
+/* .headers: {Name: [value, ...]} (or Name: value); a name with no value is
+ * not sent, as in Distribution. */
+static int load_event_headers(struct loader *loader, yaml_node_t *node, const char *parent,
+                              struct event_endpoint_settings *endpoint)
+{
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (!valid_header_name(entry.name)) {
+            result = fail(loader, entry.key, key,
+                          "a header name is letters, digits and !#$%%&'*+-.^_`|~ only");
+            break;
+        }
+        char **values = NULL;
+        size_t value_count = 0;
+        result = get_list(loader, entry.value, key, &values, &value_count);
+        for (size_t j = 0; j < value_count && result == 0; j++)
+            for (const unsigned char *c = (const unsigned char *)values[j]; *c != '\0'; c++)
+                if ((*c < ' ' && *c != '\t') || *c == 0x7f) {
+                    char item_key[KEY_MAX];
+                    result = fail(loader, list_item_node(loader, entry.value, j, key, item_key),
+                                  item_key,
+                                  "a header value cannot hold a line break (CR, LF) or another "
+                                  "control character");
+                    break;
+                }
+        if (result < 0 || value_count == 0) {
+            free_list(values, value_count);
+            continue;
+        }
+        struct event_header *grown =
+            realloc(endpoint->headers, (endpoint->header_count + 1) * sizeof *grown);
+        if (grown == NULL) {
+            free_list(values, value_count);
+            return out_of_memory();
+        }
+        endpoint->headers = grown;
+        struct event_header *header = &grown[endpoint->header_count++];
+        header->values = values;
+        header->value_count = value_count;
+        if ((header->name = strdup(entry.name)) == NULL)
+            result = out_of_memory();
+    }
+    return result;
+}
+
+static const char *const event_actions[] = {"pull", "push", "mount", "delete", NULL};
+
+/* .ignore: mediatypes (added to ignoredmediatypes) and actions. */
+static int load_event_ignore(struct loader *loader, yaml_node_t *node, const char *parent,
+                             struct event_endpoint_settings *endpoint)
+{
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX], buffer[96];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        char **items = NULL;
+        size_t item_count = 0;
+        int media_types = strcmp(entry.name, "mediatypes") == 0;
+        if (!media_types && strcmp(entry.name, "actions") != 0) {
+            result =
+                fail(loader, entry.key, key, "unknown key (ignore has mediatypes and actions)");
+            break;
+        }
+        result = get_list(loader, entry.value, key, &items, &item_count);
+        for (size_t j = 0; j < item_count && result == 0 && !media_types; j++)
+            if (!in_list(items[j], event_actions)) {
+                char item_key[KEY_MAX];
+                const yaml_node_t *item = list_item_node(loader, entry.value, j, key, item_key);
+                result = fail(loader, item, item_key,
+                              "expected pull, push, mount or delete, got %s", shown(item, buffer));
+            }
+        if (result < 0)
+            free_list(items, item_count);
+        else if (media_types)
+            result = append_list(&endpoint->ignored_media_types,
+                                 &endpoint->ignored_media_type_count, items, item_count);
+        else
+            result = append_list(&endpoint->ignored_actions, &endpoint->ignored_action_count, items,
+                                 item_count);
+    }
+    return result;
+}
+
+/* .secret_file: the secret is the file's first line (without its line end). */
+static int read_secret_file(struct loader *loader, const yaml_node_t *node, const char *key,
+                            const char *path, char **out)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return fail(loader, node, key, "cannot open %.200s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t capacity = 0;
+    errno = 0;
+    ssize_t length = getline(&line, &capacity, file);
+    int error = errno;
+    int failed = ferror(file);
+    fclose(file);
+    int result = 0;
+    if (length < 0 && (failed || error == ENOMEM))
+        result = error == ENOMEM ? out_of_memory()
+                                 : fail(loader, node, key, "cannot read %.200s: %s", path,
+                                        strerror(error != 0 ? error : EIO));
+    else {
+        if (length < 0)
+            length = 0;
+        if (length > 0 && line[length - 1] == '\n')
+            line[--length] = '\0';
+        if (length > 0 && line[length - 1] == '\r')
+            line[--length] = '\0';
+        if (length == 0)
+            result = fail(loader, node, key, "the first line of %.200s is empty: no secret", path);
+        else if (strlen(line) != (size_t)length)
+            result = fail(loader, node, key, "the first line of %.200s holds a NUL byte", path);
+    }
+    if (result < 0) {
+        free(line);
+        return result;
+    }
+    free(*out);
+    *out = line;
+    return 0;
+}
+
+static struct event_endpoint_settings *add_event_endpoint(struct loader *loader)
+{
+    struct event_settings *events = &loader->config->events;
+    struct event_endpoint_settings *grown =
+        realloc(events->endpoints, (events->endpoint_count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return NULL;
+    events->endpoints = grown;
+    struct event_endpoint_settings *endpoint = &grown[events->endpoint_count++];
+    memset(endpoint, 0, sizeof *endpoint);
+    endpoint->timeout_milliseconds = CONFIG_DEFAULT_EVENT_TIMEOUT_MILLISECONDS;
+    endpoint->threshold = CONFIG_DEFAULT_EVENT_THRESHOLD;
+    endpoint->backoff_milliseconds = CONFIG_DEFAULT_EVENT_BACKOFF_MILLISECONDS;
+    return endpoint;
+}
+
+static int load_event_endpoint(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    char buffer[96];
+    if (node->type != YAML_MAPPING_NODE)
+        return fail(loader, node, parent, "expected a mapping with name and url, got %s",
+                    shown(node, buffer));
+    struct event_endpoint_settings *endpoint = add_event_endpoint(loader);
+    if (endpoint == NULL)
+        return out_of_memory();
+    const yaml_node_t *secret_node = NULL, *secret_file_node = NULL;
+    char *secret_file = NULL;
+    char secret_file_key[KEY_MAX] = "";
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "name") == 0) {
+            result = get_string(loader, entry.value, key, &endpoint->name);
+            for (const unsigned char *c = (const unsigned char *)endpoint->name;
+                 result == 0 && c != NULL && *c != '\0'; c++)
+                if (*c < ' ' || *c == 0x7f)
+                    result = fail(loader, entry.value, key, "a name has no control characters");
+        } else if (strcmp(entry.name, "disabled") == 0)
+            result = get_bool(loader, entry.value, key, &endpoint->disabled);
+        else if (strcmp(entry.name, "url") == 0)
+            result = get_event_url(loader, entry.value, key, &endpoint->url);
+        else if (strcmp(entry.name, "headers") == 0)
+            result = load_event_headers(loader, entry.value, key, endpoint);
+        else if (strcmp(entry.name, "timeout") == 0)
+            result = get_duration_milliseconds(loader, entry.value, key, 1,
+                                               &endpoint->timeout_milliseconds);
+        else if (strcmp(entry.name, "threshold") == 0)
+            result = get_count(loader, entry.value, key, 1, 1000000, &endpoint->threshold);
+        else if (strcmp(entry.name, "backoff") == 0)
+            result = get_duration_milliseconds(loader, entry.value, key, 0,
+                                               &endpoint->backoff_milliseconds);
+        else if (strcmp(entry.name, "ignoredmediatypes") == 0) {
+            char **items = NULL;
+            size_t item_count = 0;
+            result = get_list(loader, entry.value, key, &items, &item_count);
+            if (result == 0)
+                result = append_list(&endpoint->ignored_media_types,
+                                     &endpoint->ignored_media_type_count, items, item_count);
+        } else if (strcmp(entry.name, "ignore") == 0)
+            result = load_event_ignore(loader, entry.value, key, endpoint);
+        else if (strcmp(entry.name, "repositories") == 0) {
+            result = get_list(loader, entry.value, key, &endpoint->repositories,
+                              &endpoint->repository_count);
+            if (result == 0 && !is_null(entry.value) && endpoint->repository_count == 0)
+                result = fail(loader, entry.value, key,
+                              "must not be empty (leave it out for every repository)");
+            for (size_t j = 0; j < endpoint->repository_count && result == 0; j++) {
+                int match = access_pattern_match(endpoint->repositories[j], "");
+                if (match == -ENOMEM)
+                    result = out_of_memory();
+                else if (match < 0) {
+                    char item_key[KEY_MAX], reason[ERROR_MESSAGE_MAX];
+                    snprintf(reason, sizeof reason, "%s", error_message());
+                    result = fail(loader, list_item_node(loader, entry.value, j, key, item_key),
+                                  item_key, "%s", reason);
+                }
+            }
+        } else if (strcmp(entry.name, "secret") == 0) {
+            secret_node = is_null(entry.value) ? NULL : entry.value;
+            result = get_string(loader, entry.value, key, &endpoint->secret);
+        } else if (strcmp(entry.name, "secret_file") == 0) {
+            secret_file_node = is_null(entry.value) ? NULL : entry.value;
+            snprintf(secret_file_key, sizeof secret_file_key, "%s", key);
+            result = get_string(loader, entry.value, key, &secret_file);
+        } else
+            result = fail(loader, entry.key, key,
+                          "unknown key (an endpoint has name, disabled, url, headers, timeout, "
+                          "threshold, backoff, ignoredmediatypes, ignore, and cairn's "
+                          "repositories, secret and secret_file)");
+    }
+    if (result == 0 && endpoint->name == NULL)
+        result = fail(loader, node, parent, "name is required");
+    if (result == 0 && endpoint->url == NULL)
+        result = fail(loader, node, parent, "url is required");
+    if (result == 0 && secret_node != NULL && secret_file_node != NULL)
+        result = fail(loader, node, parent, "secret or secret_file, not both");
+    if (result == 0 && secret_file != NULL)
+        result = read_secret_file(loader, secret_file_node, secret_file_key, secret_file,
+                                  &endpoint->secret);
+    free(secret_file);
+    return result;
+}
+
+static int load_event_endpoints(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    char buffer[96];
+    if (is_null(node))
+        return 0;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return fail(loader, node, parent, "expected a list of endpoints, got %s",
+                    shown(node, buffer));
+    size_t count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    int result = 0;
+    for (size_t i = 0; i < count && result == 0; i++) {
+        char key[KEY_MAX];
+        index_key(key, parent, i);
+        yaml_node_t *item =
+            yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
+        result = load_event_endpoint(loader, item, key);
+        const struct event_settings *events = &loader->config->events;
+        const char *mine = result == 0 ? events->endpoints[events->endpoint_count - 1].name : "";
+        for (size_t j = 0; j + 1 < events->endpoint_count && result == 0; j++)
+            if (strcmp(events->endpoints[j].name, mine) == 0) {
+                char other[KEY_MAX];
+                index_key(other, parent, j);
+                result = fail(loader, item, key,
+                              "the name \"%.100s\" is already the name of %s (names are unique)",
+                              mine, other);
+            }
+    }
+    return result;
+}
+
+static int load_notifications(struct loader *loader, yaml_node_t *node)
+{
+    size_t count;
+    int result = mapping_open(loader, node, "notifications", &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, "notifications", entry.name);
+        if (strcmp(entry.name, "endpoints") == 0)
+            result = load_event_endpoints(loader, entry.value, key);
+        else if (strcmp(entry.name, "events") == 0) {
+            size_t events_count;
+            result = mapping_open(loader, entry.value, key, &events_count);
+            for (size_t j = 0; j < events_count && result == 0; j++) {
+                struct entry setting;
+                char setting_key[KEY_MAX];
+                mapping_entry(loader, entry.value, j, &setting);
+                join_key(setting_key, key, setting.name);
+                if (strcmp(setting.name, "includereferences") == 0)
+                    result = get_bool(loader, setting.value, setting_key,
+                                      &loader->config->events.include_references);
+                else
+                    result = fail(loader, setting.key, setting_key,
+                                  "unknown key (notifications.events has includereferences)");
+            }
+        } else
+            result = fail(loader, entry.key, key,
+                          "unknown key (notifications has events and endpoints)");
+    }
+    return result;
+}
+
+/* cairn.events: the spool of undelivered events. */
+static int load_cairn_events(struct loader *loader, yaml_node_t *node, const char *parent)
+{
+    struct event_settings *events = &loader->config->events;
+    size_t count;
+    int result = mapping_open(loader, node, parent, &count);
+    for (size_t i = 0; i < count && result == 0; i++) {
+        struct entry entry;
+        char key[KEY_MAX];
+        mapping_entry(loader, node, i, &entry);
+        join_key(key, parent, entry.name);
+        if (strcmp(entry.name, "spool") == 0)
+            result = get_string(loader, entry.value, key, &events->spool_directory);
+        else if (strcmp(entry.name, "max_bytes") == 0)
+            result = get_size(loader, entry.value, key, 1, &events->spool_max_bytes);
+        else if (strcmp(entry.name, "max_age") == 0)
+            result = get_duration(loader, entry.value, key, 1, 0, &events->spool_max_age_seconds);
+        else
+            result = fail(loader, entry.key, key,
+                          "unknown key (cairn.events has spool, max_bytes and max_age)");
+    }
+    return result;
+}
+
 static int load_cairn(struct loader *loader, yaml_node_t *node)
 {
     struct config *config = loader->config;
@@ -1539,12 +1971,15 @@ static int load_cairn(struct loader *loader, yaml_node_t *node)
             result = load_groups(loader, entry.value, key);
         else if (strcmp(entry.name, "mirrors") == 0)
             result = load_mirrors(loader, entry.value, key);
+        else if (strcmp(entry.name, "events") == 0)
+            result = load_cairn_events(loader, entry.value, key);
         else if (strcmp(entry.name, "access") != 0)
             result = fail(loader, entry.key, key,
                           "unknown key (cairn's keys are threads, workers, login_workers, "
                           "login_queue, login_limits, max_body_size, "
                           "body_temporary_directory, request_timeout, shutdown_grace, "
-                          "anonymous_pull, automatic_mount, groups, mirrors and access)");
+                          "anonymous_pull, automatic_mount, groups, mirrors, events and "
+                          "access)");
     }
     for (size_t i = 0; i < count && result == 0; i++) {
         struct entry entry;
@@ -1559,9 +1994,9 @@ static int load_cairn(struct loader *loader, yaml_node_t *node)
 
 static int load_root(struct loader *loader, yaml_node_t *node)
 {
-    static const char *const known[] = {"loglevel", "middleware", "reporting",  "notifications",
-                                        "redis",    "health",     "validation", "compatibility",
-                                        "catalog",  "policy",     NULL};
+    static const char *const known[] = {"loglevel",      "middleware", "reporting", "redis",
+                                        "health",        "validation", "catalog",   "policy",
+                                        "compatibility", NULL};
     char buffer[96];
     if (is_null(node))
         return 0;
@@ -1589,6 +2024,8 @@ static int load_root(struct loader *loader, yaml_node_t *node)
             result = load_cairn(loader, entry.value);
         else if (strcmp(entry.name, "proxy") == 0)
             result = load_proxy(loader, entry.value);
+        else if (strcmp(entry.name, "notifications") == 0)
+            result = load_notifications(loader, entry.value);
         else
             result = ignore(loader, &entry, entry.name, in_list(entry.name, known));
     }
@@ -1674,6 +2111,8 @@ void config_defaults(struct config *config)
     config->header_timeout_seconds = CONFIG_DEFAULT_HEADER_TIMEOUT_SECONDS;
     config->http2_reset_block_seconds = CONFIG_DEFAULT_HTTP2_RESET_BLOCK_SECONDS;
     config->automatic_mount = 1;
+    config->events.spool_max_bytes = CONFIG_DEFAULT_EVENT_SPOOL_MAX_BYTES;
+    config->events.spool_max_age_seconds = CONFIG_DEFAULT_EVENT_SPOOL_MAX_AGE_SECONDS;
 }
 
 void config_release(struct config *config)
@@ -1704,6 +2143,7 @@ void config_release(struct config *config)
     for (size_t i = 0; i < config->mirror_count; i++)
         upstream_settings_release(&config->mirrors[i]);
     free(config->mirrors);
+    event_settings_release(&config->events);
     free_list(config->warnings, config->warning_count);
     memset(config, 0, sizeof *config);
 }
@@ -1774,6 +2214,11 @@ int config_load(const char *path, struct config *config)
 int config_parse_duration(const char *text, uint64_t *seconds_out)
 {
     return duration_parse(text, seconds_out);
+}
+
+int config_parse_duration_milliseconds(const char *text, uint64_t *milliseconds_out)
+{
+    return duration_parse_milliseconds(text, milliseconds_out);
 }
 
 int config_parse_size(const char *text, uint64_t *bytes_out)

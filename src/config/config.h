@@ -10,9 +10,9 @@
  * Keys shared with Distribution's config.yml keep their names and meaning;
  * Distribution keys cairn does not use are accepted and listed in
  * `config->warnings` (one line each) so the caller can log them; an unknown
- * key under `cairn:` is an error. Durations are written as in Distribution
- * ("90s", "15m", "168h", "1h30m"); sizes as a number of bytes or with a unit
- * ("512MiB", "16GiB"). Every field has a default (config_defaults()), which
+ * key under `cairn:` or `notifications:` is an error. Durations are written
+ * as in Distribution ("90s", "15m", "168h", "1h30m"); sizes as a number of
+ * bytes or with a unit ("512MiB", "16GiB"). Every field has a default (config_defaults()), which
  * is what cairn runs with when there is no file at all (src/config/defaults.h).
  *
  * This is the one YAML reader (libyaml, private to this file): the server,
@@ -21,7 +21,8 @@
  * struct: storage.s3 into drivers/s3_config.h's (which resolves credentials
  * and the endpoint), cairn.access and cairn.groups into src/auth's
  * access_rules.h specs, log.level and log.formatter as src/observe's
- * access_log.h enums. Those modules never include this header.
+ * access_log.h enums, notifications: and cairn.events into src/observe's
+ * event_settings.h. Those modules never include this header.
  *
  * Dependencies point one way, within src/config too: config.h (the file and
  * its value grammars: durations, sizes, addresses) uses only layout/,
@@ -47,6 +48,7 @@
 #include "src/auth/login_limiter.h"
 #include "src/config/defaults.h"
 #include "src/observe/access_log.h"
+#include "src/observe/event_settings.h"
 
 struct config {
     char *source_path; /* the file it came from, or NULL for defaults */
@@ -114,6 +116,10 @@ struct config {
      * "" holds every name another mirror does not (docs/mirror.md) */
     struct upstream_settings *mirrors;
     size_t mirror_count;
+    /* Distribution's notifications: (events.includereferences, endpoints[])
+     * and cairn.events (spool, max_bytes 1GiB, max_age 168h): webhooks,
+     * src/observe/event_settings.h; no endpoints, no events */
+    struct event_settings events;
 
     char **warnings; /* lines to log: unused Distribution keys */
     size_t warning_count;
@@ -136,6 +142,13 @@ void config_release(struct config *config);
  * Distribution). Whole seconds only: "500ms" or "1.5s" is -EINVAL, as is a
  * negative duration or a number without a unit (but "0"). -EINVAL. */
 int config_parse_duration(const char *text, uint64_t *seconds_out);
+/* The same syntax kept to the millisecond, as Distribution reads
+ * notifications.endpoints[].timeout and .backoff: "500ms", "1.5s", "2s",
+ * "1m30s", "0". A part of a millisecond is rounded up to a whole one ("1us"
+ * is 1). A negative duration is -EINVAL, and so is a number without a unit
+ * other than "0" (Go would read it as nanoseconds; the message asks for a
+ * unit). */
+int config_parse_duration_milliseconds(const char *text, uint64_t *milliseconds_out);
 /* Parses "1024", "512MiB", "16GiB", "2GB": bytes, or an integer with a unit
  * (B; KB/kB, MB, GB, TB powers of 1000; KiB, MiB, GiB, TiB powers of 1024),
  * one optional space before it. At most 2^63 - 1. -EINVAL. */

@@ -8,7 +8,8 @@
  * timeouts, attempts, presign expiry) are the driver's:
  * drivers/s3_client.h S3_DEFAULT_*.
  *
- * Durations are in seconds, sizes in bytes. Plain macros, no dependencies:
+ * Durations are in seconds (in milliseconds where the name says so), sizes
+ * in bytes. Plain macros, no dependencies:
  * any module of src/config, src/http or tools/ may include this.
  */
 #ifndef CAIRN_SRC_CONFIG_DEFAULTS_H
@@ -95,5 +96,16 @@
  * rapid resets 3 times in a minute is refused new connections this long
  * (src/http/address_block.h); 0 turns it off */
 #define CONFIG_DEFAULT_HTTP2_RESET_BLOCK_SECONDS 30
+
+/* notifications.endpoints[].timeout: one delivery attempt (Distribution's 1s) */
+#define CONFIG_DEFAULT_EVENT_TIMEOUT_MILLISECONDS 1000
+/* notifications.endpoints[].threshold: failures in a row before backing off (Distribution's 10) */
+#define CONFIG_DEFAULT_EVENT_THRESHOLD 10
+/* notifications.endpoints[].backoff: the wait after `threshold` failures (Distribution's 1s) */
+#define CONFIG_DEFAULT_EVENT_BACKOFF_MILLISECONDS 1000
+/* cairn.events.max_bytes: undelivered events kept per endpoint, 1 GiB */
+#define CONFIG_DEFAULT_EVENT_SPOOL_MAX_BYTES (1ULL << 30)
+/* cairn.events.max_age: an undelivered event older than this (168h) is dropped */
+#define CONFIG_DEFAULT_EVENT_SPOOL_MAX_AGE_SECONDS (168 * 3600)
 
 #endif

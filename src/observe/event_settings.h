@@ -37,8 +37,9 @@ struct event_endpoint_settings {
     size_t ignored_media_type_count;
     char **ignored_actions; /* .ignore.actions: "pull", "push", "mount", "delete" */
     size_t ignored_action_count;
-    /* cairn's own: .repositories, globs as in cairn.access ("team/**");
-     * none: every repository */
+    /* cairn's own: .repositories, globs as in cairn.access (`"team/" "**"`,
+     * split only because a C comment cannot hold slash-star); none: every
+     * repository */
     char **repositories;
     size_t repository_count;
     /* cairn's own: .secret (or .secret_file, read by the loader): each body

@@ -181,9 +181,8 @@ class CheckConfigTest(unittest.TestCase):
                 rootdirectory: /tmp/cairn-e2e-never-used
               cache:
                 blobdescriptor: inmemory
-            notifications:
-              events:
-                includereferences: true
+            redis:
+              addr: localhost:6379
             health:
               storagedriver:
                 enabled: true
@@ -191,7 +190,7 @@ class CheckConfigTest(unittest.TestCase):
                 threshold: 3
             """)
         # a warning that does not name the key would not help anyone
-        for key in ("notifications", "health", "cache"):
+        for key in ("redis", "health", "cache"):
             self.assertIn(key, out, f"no warning naming {key!r}:\n{out}")
 
     def test_htpasswd_and_token_together_is_an_error(self):

@@ -444,8 +444,9 @@ static void test_unused_distribution_keys(void **state)
                     &config, 1, "config.yml:3: storage.cache is not used by cairn");
     config_release(&config);
 
-    static const char *const sections[] = {"notifications", "redis",      "health",    "validation",
-                                           "compatibility", "middleware", "reporting", "loglevel"};
+    static const char *const sections[] = {"redis",         "health",     "validation",
+                                           "compatibility", "middleware", "reporting",
+                                           "loglevel",      "catalog",    "policy"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         char yaml[128], expected[128];
         snprintf(yaml, sizeof yaml, "version: 0.1\n%s:\n  anything: 1\n", sections[i]);
@@ -798,6 +799,42 @@ static void test_durations(void **state)
     config_release(&config);
 }
 
+/* Distribution's notification timeouts keep milliseconds. */
+static void test_durations_milliseconds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t milliseconds;
+    } good[] = {{"500ms", 500},   {"1.5s", 1500},   {"2s", 2000},       {"1m", 60000},
+                {"1m30s", 90000}, {"0", 0},         {"+0", 0},          {"0s", 0},
+                {"1h", 3600000},  {".25s", 250},    {"1500us", 2},      {"1ns", 1},
+                {"999us", 1},     {"1000000ns", 1}, {"1.0000001ms", 2}, {"2\xc2\xb5s", 1}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        uint64_t milliseconds = 12345;
+        int result = config_parse_duration_milliseconds(good[i].text, &milliseconds);
+        if (result != 0 || milliseconds != good[i].milliseconds)
+            fail_msg("%s: %d %llu (%s)", good[i].text, result, (unsigned long long)milliseconds,
+                     error_message());
+    }
+    static const char *const bad[] = {
+        "", "-1s", "-0", "5", "1.5", "ms", "5x", "5 s", "1e3ms", "1h-5m", "99999999999999999999h"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t milliseconds = 12345;
+        if (config_parse_duration_milliseconds(bad[i], &milliseconds) != -EINVAL)
+            fail_msg("\"%s\" accepted as %llu", bad[i], (unsigned long long)milliseconds);
+        assert_int_equal(milliseconds, 12345);
+    }
+    uint64_t milliseconds;
+    assert_int_equal(config_parse_duration_milliseconds("-1s", &milliseconds), -EINVAL);
+    assert_non_null(strstr(error_message(), "negative"));
+    assert_int_equal(config_parse_duration_milliseconds("5", &milliseconds), -EINVAL);
+    assert_non_null(strstr(error_message(), "needs a unit"));
+    /* config_parse_duration still wants whole seconds. */
+    uint64_t seconds;
+    assert_int_equal(config_parse_duration("500ms", &seconds), -EINVAL);
+}
+
 static void test_sizes(void **state)
 {
     (void)state;
@@ -897,25 +934,30 @@ static void test_distribution_config(void **state)
                     "    - name: alistener\n"
                     "      disabled: false\n"
                     "      url: https://my.listener.com/event\n"
-                    "      headers: <map[string][]string>\n"
+                    "      headers:\n"
+                    "        Authorization: [Bearer <your token>]\n"
                     "      timeout: 1s\n"
                     "      threshold: 10\n"
                     "      backoff: 1s\n"
                     "      ignoredmediatypes:\n"
                     "        - application/octet-stream\n"
+                    "      ignore:\n"
+                    "        mediatypes:\n"
+                    "           - application/octet-stream\n"
+                    "        actions:\n"
+                    "           - pull\n"
                     "health:\n"
                     "  storagedriver:\n"
                     "    enabled: true\n"
                     "    interval: 10s\n"
                     "    threshold: 3\n",
-                    &config, 6, "config.yml:7: log.fields is not used by cairn");
+                    &config, 5, "config.yml:7: log.fields is not used by cairn");
     const char *expected[] = {
         "config.yml:7: log.fields is not used by cairn",
         "config.yml:15: storage.cache is not used by cairn",
         "config.yml:31: http.headers is not used by cairn",
         "config.yml:35: http.debug.prometheus is not used by cairn",
-        "config.yml:38: notifications is not used by cairn",
-        "config.yml:51: health is not used by cairn",
+        "config.yml:57: health is not used by cairn",
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         if (strstr(config.warnings[i], expected[i]) == NULL)
@@ -927,6 +969,20 @@ static void test_distribution_config(void **state)
     assert_string_equal(config.listen_address, ":5000");
     assert_int_equal(config.access_log, 1);
     assert_int_equal(config.upload_purging_age_seconds, 168 * 3600);
+    /* notifications: is read, not warned about */
+    assert_int_equal(config.events.include_references, 1);
+    assert_int_equal(config.events.endpoint_count, 1);
+    const struct event_endpoint_settings *endpoint = &config.events.endpoints[0];
+    assert_string_equal(endpoint->name, "alistener");
+    assert_string_equal(endpoint->url, "https://my.listener.com/event");
+    assert_int_equal(endpoint->header_count, 1);
+    assert_string_equal(endpoint->headers[0].values[0], "Bearer <your token>");
+    assert_int_equal(endpoint->timeout_milliseconds, 1000);
+    assert_int_equal(endpoint->threshold, 10);
+    assert_int_equal(endpoint->backoff_milliseconds, 1000);
+    assert_int_equal(endpoint->ignored_media_type_count, 2);
+    assert_int_equal(endpoint->ignored_action_count, 1);
+    assert_string_equal(endpoint->ignored_actions[0], "pull");
     config_release(&config);
 }
 
@@ -1185,6 +1241,313 @@ static void test_mirrors(void **state)
                  "config.yml:3: cairn.mirrors: expected a list of mirrors");
 }
 
+/* Distribution's notifications: section, as its docs write it. */
+static void test_notifications(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config config;
+    expect_warnings(fixture,
+                    "version: 0.1\n"
+                    "notifications:\n"
+                    "  events:\n"
+                    "    includereferences: true\n"
+                    "  endpoints:\n"
+                    "    - name: alistener\n"
+                    "      disabled: false\n"
+                    "      url: https://my.listener.com/event\n"
+                    "      headers:\n"
+                    "        Authorization: [Bearer abc]\n"
+                    "        X-Multi:\n"
+                    "          - one\n"
+                    "          - two\n"
+                    "      timeout: 500ms\n"
+                    "      threshold: 5\n"
+                    "      backoff: 1s\n"
+                    "      ignoredmediatypes:\n"
+                    "        - application/octet-stream\n"
+                    "      ignore:\n"
+                    "        mediatypes:\n"
+                    "          - application/vnd.oci.image.index.v1+json\n"
+                    "        actions:\n"
+                    "          - pull\n"
+                    "          - mount\n"
+                    "    - name: audit\n"
+                    "      disabled: true\n"
+                    "      url: http://127.0.0.1:8080\n"
+                    "      headers:\n"
+                    "        X-Token: single\n"
+                    "        X-Nothing:\n",
+                    &config, 0, NULL);
+    const struct event_settings *events = &config.events;
+    assert_int_equal(events->include_references, 1);
+    assert_int_equal(events->endpoint_count, 2);
+
+    const struct event_endpoint_settings *first = &events->endpoints[0];
+    assert_string_equal(first->name, "alistener");
+    assert_int_equal(first->disabled, 0);
+    assert_string_equal(first->url, "https://my.listener.com/event");
+    assert_int_equal(first->header_count, 2);
+    assert_string_equal(first->headers[0].name, "Authorization");
+    assert_int_equal(first->headers[0].value_count, 1);
+    assert_string_equal(first->headers[0].values[0], "Bearer abc");
+    assert_string_equal(first->headers[1].name, "X-Multi");
+    assert_int_equal(first->headers[1].value_count, 2);
+    assert_string_equal(first->headers[1].values[0], "one");
+    assert_string_equal(first->headers[1].values[1], "two");
+    assert_int_equal(first->timeout_milliseconds, 500);
+    assert_int_equal(first->threshold, 5);
+    assert_int_equal(first->backoff_milliseconds, 1000);
+    /* ignoredmediatypes and ignore.mediatypes, in the file's order */
+    assert_int_equal(first->ignored_media_type_count, 2);
+    assert_string_equal(first->ignored_media_types[0], "application/octet-stream");
+    assert_string_equal(first->ignored_media_types[1], "application/vnd.oci.image.index.v1+json");
+    assert_int_equal(first->ignored_action_count, 2);
+    assert_string_equal(first->ignored_actions[0], "pull");
+    assert_string_equal(first->ignored_actions[1], "mount");
+    assert_int_equal(first->repository_count, 0);
+    assert_null(first->secret);
+
+    const struct event_endpoint_settings *second = &events->endpoints[1];
+    assert_string_equal(second->name, "audit");
+    assert_int_equal(second->disabled, 1);
+    assert_string_equal(second->url, "http://127.0.0.1:8080");
+    /* A single string is a list of one; a header with no value is not sent. */
+    assert_int_equal(second->header_count, 1);
+    assert_string_equal(second->headers[0].name, "X-Token");
+    assert_int_equal(second->headers[0].value_count, 1);
+    assert_string_equal(second->headers[0].values[0], "single");
+    assert_int_equal(second->timeout_milliseconds, CONFIG_DEFAULT_EVENT_TIMEOUT_MILLISECONDS);
+    assert_int_equal(second->threshold, CONFIG_DEFAULT_EVENT_THRESHOLD);
+    assert_int_equal(second->backoff_milliseconds, CONFIG_DEFAULT_EVENT_BACKOFF_MILLISECONDS);
+    assert_int_equal(second->ignored_media_type_count, 0);
+    assert_int_equal(second->ignored_action_count, 0);
+
+    /* Not a section cairn ignores any more; the spool keeps its defaults. */
+    assert_null(events->spool_directory);
+    assert_int_equal(events->spool_max_bytes, CONFIG_DEFAULT_EVENT_SPOOL_MAX_BYTES);
+    assert_int_equal(events->spool_max_age_seconds, CONFIG_DEFAULT_EVENT_SPOOL_MAX_AGE_SECONDS);
+    config_release(&config);
+
+    /* Durations to the millisecond; backoff may be 0. */
+    expect_warnings(fixture,
+                    "notifications:\n"
+                    "  endpoints:\n"
+                    "    - {name: a, url: 'https://[::1]:8443/hook?x=1', timeout: 1.5s, "
+                    "backoff: 0}\n"
+                    "    - {name: b, url: 'https://user@hooks.example/', timeout: 1m30s, "
+                    "backoff: 250ms}\n",
+                    &config, 0, NULL);
+    assert_int_equal(config.events.endpoint_count, 2);
+    assert_string_equal(config.events.endpoints[0].url, "https://[::1]:8443/hook?x=1");
+    assert_int_equal(config.events.endpoints[0].timeout_milliseconds, 1500);
+    assert_int_equal(config.events.endpoints[0].backoff_milliseconds, 0);
+    assert_string_equal(config.events.endpoints[1].url, "https://user@hooks.example/");
+    assert_int_equal(config.events.endpoints[1].timeout_milliseconds, 90000);
+    assert_int_equal(config.events.endpoints[1].backoff_milliseconds, 250);
+    assert_int_equal(config.events.include_references, 0);
+    config_release(&config);
+}
+
+/* cairn's own keys on an endpoint, and cairn.events. */
+static void test_notifications_cairn_extras(void **state)
+{
+    struct fixture *fixture = *state;
+    char secret_path[PATH_MAX], yaml[PATH_MAX + 1024];
+    snprintf(secret_path, sizeof secret_path, "%s/hook.secret", fixture->root);
+    write_text(secret_path, "from-the-file\r\nsecond line\n");
+    snprintf(yaml, sizeof yaml,
+             "notifications:\n"
+             "  endpoints:\n"
+             "    - name: teams\n"
+             "      url: https://hooks.example/teams\n"
+             "      repositories: [\"team-a/**\", \"shared/*\", \"exact\"]\n"
+             "      secret: inline-secret\n"
+             "    - name: ops\n"
+             "      url: https://hooks.example/ops\n"
+             "      repositories: \"ops/**\"\n"
+             "      secret_file: %s\n"
+             "cairn:\n"
+             "  events:\n"
+             "    spool: /var/spool/cairn-events\n"
+             "    max_bytes: 64MiB\n"
+             "    max_age: 24h\n",
+             secret_path);
+    struct config config;
+    expect_warnings(fixture, yaml, &config, 0, NULL);
+    const struct event_settings *events = &config.events;
+    assert_int_equal(events->endpoint_count, 2);
+    const struct event_endpoint_settings *teams = &events->endpoints[0],
+                                         *ops = &events->endpoints[1];
+    assert_int_equal(teams->repository_count, 3);
+    assert_string_equal(teams->repositories[0], "team-a/**");
+    assert_string_equal(teams->repositories[1], "shared/*");
+    assert_string_equal(teams->repositories[2], "exact");
+    assert_string_equal(teams->secret, "inline-secret");
+    assert_int_equal(ops->repository_count, 1);
+    assert_string_equal(ops->repositories[0], "ops/**");
+    assert_string_equal(ops->secret, "from-the-file"); /* the first line, without CR LF */
+    assert_string_equal(events->spool_directory, "/var/spool/cairn-events");
+    assert_int_equal(events->spool_max_bytes, 64ULL << 20);
+    assert_int_equal(events->spool_max_age_seconds, 24 * 3600);
+    config_release(&config);
+
+    /* A file without a line end; max_age 0 (no age limit) and in plain seconds. */
+    write_text(secret_path, "no-newline");
+    snprintf(yaml, sizeof yaml,
+             "notifications:\n"
+             "  endpoints:\n"
+             "    - {name: a, url: 'http://h.example', secret_file: '%s'}\n"
+             "cairn:\n"
+             "  events: {max_age: 0}\n",
+             secret_path);
+    expect_warnings(fixture, yaml, &config, 0, NULL);
+    assert_string_equal(config.events.endpoints[0].secret, "no-newline");
+    assert_int_equal(config.events.spool_max_age_seconds, 0);
+    assert_int_equal(config.events.spool_max_bytes, CONFIG_DEFAULT_EVENT_SPOOL_MAX_BYTES);
+    config_release(&config);
+    expect_warnings(fixture, "cairn:\n  events:\n    max_age: 3600\n", &config, 0, NULL);
+    assert_int_equal(config.events.spool_max_age_seconds, 3600);
+    config_release(&config);
+
+    /* An empty or missing secret file is an error. */
+    write_text(secret_path, "\nsecret on the second line\n");
+    expect_error(fixture, yaml,
+                 "config.yml:3: notifications.endpoints[0].secret_file: the first "
+                 "line of");
+    snprintf(yaml, sizeof yaml,
+             "notifications:\n"
+             "  endpoints:\n"
+             "    - {name: a, url: 'http://h.example', secret_file: '%s/none'}\n",
+             fixture->root);
+    expect_error(fixture, yaml,
+                 "config.yml:3: notifications.endpoints[0].secret_file: cannot open");
+}
+
+/* No notifications: no endpoints, the spool's defaults. */
+static void test_events_defaults(void **state)
+{
+    struct fixture *fixture = *state;
+    struct config config;
+    config_defaults(&config);
+    assert_int_equal(config.events.include_references, 0);
+    assert_int_equal(config.events.endpoint_count, 0);
+    assert_null(config.events.endpoints);
+    assert_null(config.events.spool_directory);
+    assert_int_equal(config.events.spool_max_bytes, 1ULL << 30);
+    assert_int_equal(config.events.spool_max_age_seconds, 168 * 3600);
+    config_release(&config);
+
+    static const char *const texts[] = {"version: 0.1\n", "notifications:\n",
+                                        "notifications:\n  endpoints: []\n  events: ~\n",
+                                        "cairn:\n  events:\n"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        expect_warnings(fixture, texts[i], &config, 0, NULL);
+        assert_int_equal(config.events.endpoint_count, 0);
+        assert_int_equal(config.events.include_references, 0);
+        assert_null(config.events.spool_directory);
+        assert_int_equal(config.events.spool_max_bytes, CONFIG_DEFAULT_EVENT_SPOOL_MAX_BYTES);
+        assert_int_equal(config.events.spool_max_age_seconds,
+                         CONFIG_DEFAULT_EVENT_SPOOL_MAX_AGE_SECONDS);
+        config_release(&config);
+    }
+}
+
+static void test_notifications_errors(void **state)
+{
+    struct fixture *fixture = *state;
+#define ENDPOINT "notifications:\n  endpoints:\n    - name: a\n      url: http://a.example\n"
+    expect_error(fixture, "notifications:\n  endpoints:\n    - url: http://a.example\n",
+                 "config.yml:3: notifications.endpoints[0]: name is required");
+    expect_error(fixture, "notifications:\n  endpoints:\n    - name: a\n      disabled: true\n",
+                 "config.yml:3: notifications.endpoints[0]: url is required");
+    expect_error(fixture,
+                 "notifications:\n  endpoints:\n    - name: a\n      url: ftp://a.example\n",
+                 "config.yml:4: notifications.endpoints[0].url: expected an http:// or https:// "
+                 "URL with a host");
+    static const char *const bad_urls[] = {"https://",
+                                           "http:///path",
+                                           "https://:80/x",
+                                           "https://a.example:0/",
+                                           "https://a.example:x",
+                                           "'https://a b.example/'",
+                                           "'https://[::1/x'",
+                                           "https://user@/x",
+                                           "a.example/hook",
+                                           "HTTPS://a.example"};
+    for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, "notifications:\n  endpoints:\n    - name: a\n      url: %s\n",
+                 bad_urls[i]);
+        expect_error(fixture, yaml, "config.yml:4: notifications.endpoints[0].url: expected an");
+    }
+    expect_error(fixture, ENDPOINT "    - name: a\n      url: http://b.example\n",
+                 "config.yml:5: notifications.endpoints[1]: the name \"a\" is already the name of "
+                 "notifications.endpoints[0]");
+    expect_error(fixture, ENDPOINT "      colour: blue\n",
+                 "config.yml:5: notifications.endpoints[0].colour: unknown key (an endpoint has "
+                 "name, disabled, url,");
+    expect_error(fixture, ENDPOINT "      ignore:\n        actions: [pull, tag]\n",
+                 "config.yml:6: notifications.endpoints[0].ignore.actions[1]: expected pull, push, "
+                 "mount or delete, got \"tag\"");
+    expect_error(fixture, ENDPOINT "      ignore:\n        verbs: [pull]\n",
+                 "config.yml:6: notifications.endpoints[0].ignore.verbs: unknown key (ignore has "
+                 "mediatypes and actions)");
+    expect_error(fixture, ENDPOINT "      timeout: soon\n",
+                 "config.yml:5: notifications.endpoints[0].timeout: expected a duration such as "
+                 "500ms");
+    expect_error(fixture, ENDPOINT "      timeout: 5\n",
+                 "config.yml:5: notifications.endpoints[0].timeout: a duration needs a unit");
+    expect_error(fixture, ENDPOINT "      timeout: 0\n",
+                 "config.yml:5: notifications.endpoints[0].timeout: must be at least 1ms");
+    expect_error(fixture, ENDPOINT "      backoff: -1s\n",
+                 "config.yml:5: notifications.endpoints[0].backoff: a duration cannot be negative");
+    expect_error(fixture, ENDPOINT "      threshold: 0\n",
+                 "config.yml:5: notifications.endpoints[0].threshold: expected a number from 1 to "
+                 "1000000, got \"0\"");
+    expect_error(fixture, ENDPOINT "      secret: s\n      secret_file: /etc/cairn/hook.secret\n",
+                 "config.yml:3: notifications.endpoints[0]: secret or secret_file, not both");
+    expect_error(fixture, ENDPOINT "      headers:\n        X-A: \"one\\ntwo\"\n",
+                 "config.yml:6: notifications.endpoints[0].headers.X-A: a header value cannot "
+                 "hold a line break (CR, LF)");
+    expect_error(fixture, ENDPOINT "      headers:\n        X-A: [ok, \"a\\r\\nX-B: b\"]\n",
+                 "config.yml:6: notifications.endpoints[0].headers.X-A[1]: a header value cannot "
+                 "hold a line break");
+    expect_error(fixture, ENDPOINT "      headers:\n        X A: b\n",
+                 "config.yml:6: notifications.endpoints[0].headers.X A: a header name is letters, "
+                 "digits");
+    expect_error(fixture, ENDPOINT "      headers: [X-A]\n",
+                 "config.yml:5: notifications.endpoints[0].headers: expected a mapping");
+    expect_error(fixture, ENDPOINT "      repositories: [team-a/**, Team-B/*]\n",
+                 "config.yml:5: notifications.endpoints[0].repositories[1]: repository pattern "
+                 "\"Team-B/*\": character 'T'");
+    expect_error(fixture, ENDPOINT "      repositories: [\"a/***\"]\n",
+                 "config.yml:5: notifications.endpoints[0].repositories[0]: \"***\"");
+    expect_error(fixture, ENDPOINT "      repositories: []\n",
+                 "config.yml:5: notifications.endpoints[0].repositories: must not be empty");
+    expect_error(fixture, "notifications:\n  endpoints:\n    name: a\n",
+                 "config.yml:3: notifications.endpoints: expected a list of endpoints");
+    expect_error(fixture, "notifications:\n  endpoints:\n    - a\n",
+                 "config.yml:3: notifications.endpoints[0]: expected a mapping with name and url");
+    expect_error(fixture, "notifications:\n  threshold: 3\n",
+                 "config.yml:2: notifications.threshold: unknown key (notifications has events "
+                 "and endpoints)");
+    expect_error(fixture, "notifications:\n  events:\n    includereferences: maybe\n",
+                 "config.yml:3: notifications.events.includereferences: expected true or false");
+    expect_error(fixture, "notifications:\n  events:\n    references: true\n",
+                 "config.yml:3: notifications.events.references: unknown key (notifications.events "
+                 "has includereferences)");
+    expect_error(fixture, "cairn:\n  events:\n    spool_dir: /x\n",
+                 "config.yml:3: cairn.events.spool_dir: unknown key (cairn.events has spool, "
+                 "max_bytes and max_age)");
+    expect_error(fixture, "cairn:\n  events:\n    max_bytes: lots\n",
+                 "config.yml:3: cairn.events.max_bytes: expected a size");
+    expect_error(fixture, "cairn:\n  events:\n    max_age: soon\n",
+                 "config.yml:3: cairn.events.max_age: expected a duration");
+    expect_error(fixture, "cairn:\n  events: [spool]\n",
+                 "config.yml:2: cairn.events: expected a mapping");
+#undef ENDPOINT
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1204,6 +1567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_without_auth_warns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_booleans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durations, setup, teardown),
+        cmocka_unit_test(test_durations_milliseconds),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test_setup_teardown(test_distribution_config, setup, teardown),
         cmocka_unit_test(test_split_listen),
@@ -1211,6 +1575,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_options_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirrors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notifications, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notifications_cairn_extras, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notifications_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
