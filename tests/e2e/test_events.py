@@ -327,5 +327,69 @@ class DurableSpoolTest(unittest.TestCase):
         self.assertEqual(got[:len(wanted)], wanted, "an acknowledged push lost its event")
 
 
+class SpoolBoundTest(unittest.TestCase):
+    """cairn.events.max_bytes: with the receiver down, a backlog past it
+    loses its oldest events (logged, counted); the newest are delivered."""
+
+    def test_backlog_past_max_bytes_is_dropped(self):
+        receiver = EventReceiver(mode="fail")
+        self.addCleanup(receiver.close)
+        server = CairnServer(config=notifications_yaml(
+            receiver.url, extra="cairn:\n  events:\n    max_bytes: 128KiB\n"))
+        self.addCleanup(server.cleanup)
+        server.start()
+        blobs = [os.urandom(32) for _ in range(400)]  # ~800 bytes of event each
+        for data in blobs:
+            push_blob(server.port, "bound/app", data)
+        mark = 0
+        line = server.wait_for_log(r"undelivered events dropped", mark, timeout=15)
+        self.assertIsNotNone(line, server.log_tail())
+        receiver.mode = "ok"
+        last = sha256(blobs[-1])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if last in [e["target"]["digest"] for e in receiver.events()]:
+                break
+            time.sleep(0.1)
+        delivered = list(dict.fromkeys(e["target"]["digest"] for e in receiver.events()))
+        self.assertIn(last, delivered, "the newest event was not delivered")
+        self.assertLess(len(delivered), len(blobs), "nothing was dropped")
+        wanted = [sha256(d) for d in blobs]
+        # What is left is the newest events, in order.
+        self.assertEqual(delivered[-10:], wanted[-10:])
+        metrics = do_request(server.port, "GET", "/metrics").body.decode()
+        self.assertRegex(metrics, r'cairn_events_dropped_total\{endpoint="rec"\} [1-9]')
+        # The spool keeps to its bound (segments of 64 KiB, one being written).
+        spool = server.root / "cairn-events" / "queue"
+        self.assertLess(sum(f.stat().st_size for f in spool.iterdir()), 256 * 1024)
+
+
+class ReloadEndpointsTest(unittest.TestCase):
+    """A reload adds and removes endpoints while the server runs."""
+
+    def test_reload_adds_and_removes_an_endpoint(self):
+        first, second = EventReceiver(), EventReceiver()
+        self.addCleanup(first.close)
+        self.addCleanup(second.close)
+        server = CairnServer(config=notifications_yaml(first.url, name="first"))
+        self.addCleanup(server.cleanup)
+        server.start()
+        one = os.urandom(16)
+        push_blob(server.port, "reload/app", one)
+        first.wait_for(1, timeout=10)
+        mark = server.log_mark()
+        server.write_config(notifications_yaml(second.url, name="second"))
+        server.signal(signal.SIGHUP)
+        self.assertIsNotNone(server.wait_for_log(r"reloaded", mark, timeout=10),
+                             server.log_since(mark))
+        two = os.urandom(16)
+        push_blob(server.port, "reload/app", two)
+        events = second.wait_for(1, timeout=10)
+        self.assertEqual(events[0]["target"]["digest"], sha256(two))
+        time.sleep(0.5)
+        self.assertEqual([e["target"]["digest"] for e in first.events()], [sha256(one)],
+                         "a removed endpoint still got events")
+
+
 if __name__ == "__main__":
     unittest.main()
