@@ -399,9 +399,11 @@ static void *sender_run(void *context)
                         "every %llums",
                         name, failures, status == 0 ? "no answer" : "HTTP", status,
                         (unsigned long long)sender->settings.backoff_milliseconds);
-        uint64_t pause = failures >= sender->settings.threshold
-                             ? sender->settings.backoff_milliseconds
-                             : EVENT_DELIVERY_RETRY_MILLISECONDS;
+        uint64_t pause =
+            failures >= sender->settings.threshold &&
+                    sender->settings.backoff_milliseconds > EVENT_DELIVERY_RETRY_MILLISECONDS
+                ? sender->settings.backoff_milliseconds
+                : EVENT_DELIVERY_RETRY_MILLISECONDS;
         if (wait_for(sender, pause, 0))
             break;
     }

@@ -18,7 +18,7 @@
  * A 2xx or 3xx answer (not followed) is delivered: the position moves past
  * the event. Anything else, or no answer within the endpoint's timeout, is
  * retried: after 100 ms while fewer than `threshold` attempts in a row
- * failed, then every `backoff`. Before each event the spool's bounds apply
+ * failed, then every `backoff` (at least 100 ms). Before each event the spool's bounds apply
  * (event_spool_bound): what they drop is logged and counted.
  *
  * Thread safety: event_delivery_notify() from any thread; the rest from one
@@ -38,7 +38,8 @@
 
 #define EVENT_DELIVERY_CONTENT_TYPE "application/vnd.docker.distribution.events.v2+json"
 #define EVENT_DELIVERY_SIGNATURE_HEADER "Cairn-Signature"
-/* The wait between failed attempts before `threshold` is reached. */
+/* The wait between failed attempts before `threshold` is reached, and the
+ * least wait after (a `backoff` of 0 does not make a busy loop). */
 #define EVENT_DELIVERY_RETRY_MILLISECONDS 100
 
 struct event_delivery;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 struct events {
     struct event_spool *spool;
     struct event_delivery *delivery;
-    int include_references;
+    atomic_int include_references; /* a reload changes it */
     char source_addr[300];
     char instance_id[40];
 };
@@ -74,7 +75,7 @@ int events_open(const struct event_settings *settings, const char *root, int lis
     struct events *events = calloc(1, sizeof *events);
     if (events == NULL)
         return error_set(-ENOMEM, "out of memory");
-    events->include_references = settings->include_references;
+    atomic_store(&events->include_references, settings->include_references);
     char hostname[256] = "localhost";
     gethostname(hostname, sizeof hostname - 1);
     snprintf(events->source_addr, sizeof events->source_addr, "%s:%d", hostname, listen_port);
@@ -103,7 +104,7 @@ int events_reconfigure(struct events **events, const struct event_settings *sett
 {
     if (*events == NULL)
         return events_open(settings, root, listen_port, match, events);
-    (*events)->include_references = settings->include_references;
+    atomic_store(&(*events)->include_references, settings->include_references);
     return event_delivery_reconfigure((*events)->delivery, settings);
 }
 
@@ -118,7 +119,7 @@ void events_close(struct events *events)
 
 int events_include_references(const struct events *events)
 {
-    return events != NULL && events->include_references;
+    return events != NULL && atomic_load(&((struct events *)events)->include_references);
 }
 
 /* target.url: what Distribution's URL builder makes of the request's host. */
@@ -172,7 +173,7 @@ int events_record(struct events *events, const struct event_record *record, int 
         json_object_set_new(target, "url", json_string(url));
     if (record->tag != NULL)
         json_object_set_new(target, "tag", json_string(record->tag));
-    if (events->include_references && record->reference_count > 0) {
+    if (atomic_load(&events->include_references) && record->reference_count > 0) {
         json_t *references = json_array();
         for (size_t i = 0; references != NULL && i < record->reference_count; i++)
             json_array_append_new(references, descriptor(record->references[i].media_type,

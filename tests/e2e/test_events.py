@@ -306,6 +306,7 @@ class DurableSpoolTest(unittest.TestCase):
         server = CairnServer(config=notifications_yaml(receiver.url))
         self.addCleanup(server.cleanup)
         server.start()
+        self.addCleanup(server.stop)  # exit status 0: senders stop, no sanitizer report
         blobs = [os.urandom(128) for _ in range(25)]
         for data in blobs:
             push_blob(server.port, "durable/app", data)
@@ -338,6 +339,7 @@ class SpoolBoundTest(unittest.TestCase):
             receiver.url, extra="cairn:\n  events:\n    max_bytes: 128KiB\n"))
         self.addCleanup(server.cleanup)
         server.start()
+        self.addCleanup(server.stop)  # exit status 0: senders stop, no sanitizer report
         blobs = [os.urandom(32) for _ in range(400)]  # ~800 bytes of event each
         for data in blobs:
             push_blob(server.port, "bound/app", data)
@@ -374,6 +376,7 @@ class ReloadEndpointsTest(unittest.TestCase):
         server = CairnServer(config=notifications_yaml(first.url, name="first"))
         self.addCleanup(server.cleanup)
         server.start()
+        self.addCleanup(server.stop)  # exit status 0: senders stop, no sanitizer report
         one = os.urandom(16)
         push_blob(server.port, "reload/app", one)
         first.wait_for(1, timeout=10)
