@@ -158,7 +158,7 @@ static uint64_t highest_position(const struct event_spool *spool)
             continue;
         char file[PATH_MAX_SPOOL * 2];
         snprintf(file, sizeof file, "%s/%s", path, entry->d_name);
-        uint64_t value;
+        uint64_t value = 0;
         if (read_position_file(file, &value) == 0 && value > highest)
             highest = value;
     }
