@@ -10,6 +10,9 @@
 # Environment (defaults in brackets):
 #   CAIRN_BINARY [<repo>/build/cairn]  CAIRN_THREADS [2]  BENCH_ROUNDS [3]
 #   BENCH_PUSH_WORKERS [4]  BENCH_PUSH_SECONDS [10]  BENCH_TMP [/var/tmp]
+#   BENCH_EVENTS_URL [the receiver]: another endpoint, e.g. one that refuses
+#   connections (http://127.0.0.1:9/), to see the spool's cost without the
+#   deliveries' CPU
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,7 +43,7 @@ EOF
 PIDS+=("$!")
 for _ in $(seq 100); do [[ -s $RECEIVER_PORT_FILE ]] && break; sleep 0.05; done
 [[ -s $RECEIVER_PORT_FILE ]] || die "the event receiver did not start"
-RECEIVER_URL=$(cat "$RECEIVER_PORT_FILE")
+RECEIVER_URL=${BENCH_EVENTS_URL:-$(cat "$RECEIVER_PORT_FILE")}
 
 cat >"$WORK/events.yml" <<EOF
 version: 0.1
