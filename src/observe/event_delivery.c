@@ -354,9 +354,14 @@ static void *sender_run(void *context)
             continue;
         }
         if (read < 0) {
-            if (read == -ENOENT) { /* trimmed: continue at the oldest */
+            if (read == -ENOENT) { /* gone from the spool: continue at the oldest */
                 uint64_t oldest = event_spool_oldest(delivery->spool);
-                advance(sender, oldest > next ? oldest : next + 1);
+                uint64_t resume = oldest > next ? oldest : next + 1;
+                log_message(LOG_LEVEL_WARN,
+                            "events: endpoint %s: %llu events missing from the spool", name,
+                            (unsigned long long)(resume - next));
+                metrics_event_dropped(name, resume - next);
+                advance(sender, resume);
                 continue;
             }
             log_message(LOG_LEVEL_WARN, "events: endpoint %s: %s", name, error_message());
@@ -414,8 +419,11 @@ static void *sender_run(void *context)
 
 /* ---- senders ---- */
 
-static int sender_start(struct event_delivery *delivery,
-                        const struct event_endpoint_settings *settings, struct sender **out)
+/* Adds a sender for `settings` at its position, not started yet: every
+ * sender of a configuration is on the list before any runs, so that none
+ * trims what another still has to send. */
+static int sender_add(struct event_delivery *delivery,
+                      const struct event_endpoint_settings *settings)
 {
     struct sender *sender = calloc(1, sizeof *sender);
     if (sender == NULL)
@@ -431,13 +439,26 @@ static int sender_start(struct event_delivery *delivery,
     sender->next_sender = delivery->senders;
     delivery->senders = sender;
     pthread_mutex_unlock(&delivery->lock);
-    result = pthread_create(&sender->thread, NULL, sender_run, sender);
-    if (result != 0)
-        return error_set(-result, "cannot start the sender of endpoint %s: %s", settings->name,
-                         strerror(result));
-    sender->started = 1;
-    *out = sender;
     return 0;
+}
+
+/* Starts the threads of the senders added and not started. */
+static int senders_run(struct event_delivery *delivery)
+{
+    int result = 0;
+    pthread_mutex_lock(&delivery->lock);
+    for (struct sender *s = delivery->senders; s != NULL && result == 0; s = s->next_sender) {
+        if (s->started)
+            continue;
+        int failed = pthread_create(&s->thread, NULL, sender_run, s);
+        if (failed != 0)
+            result = error_set(-failed, "cannot start the sender of endpoint %s: %s",
+                               s->settings.name, strerror(failed));
+        else
+            s->started = 1;
+    }
+    pthread_mutex_unlock(&delivery->lock);
+    return result;
 }
 
 /* Stops and frees the senders for which `doomed` holds (all with NULL). */
@@ -504,43 +525,60 @@ static int sender_outdated(const struct sender *sender, const void *context)
     return wanted == NULL || !same_endpoint(wanted, &sender->settings);
 }
 
+static int forgotten(const struct event_settings *settings, const char *name)
+{
+    for (size_t i = 0; i < settings->endpoint_count; i++)
+        if (strcmp(settings->endpoints[i].name, name) == 0)
+            return settings->endpoints[i].disabled;
+    return 1;
+}
+
 int event_delivery_reconfigure(struct event_delivery *delivery,
                                const struct event_settings *settings)
 {
-    /* Removed or disabled endpoints lose their position: enabled again,
-     * they start at the end, as a new one does. */
+    /* Removed or disabled endpoints lose their position once their sender
+     * stopped: enabled again, they start at the end, as a new one does. */
+    char *gone[64];
+    size_t gone_count = 0;
     pthread_mutex_lock(&delivery->lock);
-    for (struct sender *s = delivery->senders; s != NULL; s = s->next_sender)
-        if (find_endpoint(settings, s->settings.name) == NULL)
-            event_spool_forget(delivery->spool, s->settings.name);
+    for (struct sender *s = delivery->senders; s != NULL && gone_count < 64; s = s->next_sender)
+        if (forgotten(settings, s->settings.name))
+            gone[gone_count++] = strdup(s->settings.name);
     pthread_mutex_unlock(&delivery->lock);
     senders_stop(delivery, sender_outdated, settings);
+    for (size_t i = 0; i < gone_count; i++) {
+        if (gone[i] != NULL)
+            event_spool_forget(delivery->spool, gone[i]);
+        free(gone[i]);
+    }
     for (size_t i = 0; i < settings->endpoint_count; i++) {
         const struct event_endpoint_settings *endpoint = &settings->endpoints[i];
         if (endpoint->disabled) {
             event_spool_forget(delivery->spool, endpoint->name);
             continue;
         }
-        int running = 0;
+        int present = 0;
         pthread_mutex_lock(&delivery->lock);
         for (struct sender *s = delivery->senders; s != NULL; s = s->next_sender)
-            running |= strcmp(s->settings.name, endpoint->name) == 0;
+            present |= strcmp(s->settings.name, endpoint->name) == 0;
         pthread_mutex_unlock(&delivery->lock);
-        struct sender *sender;
-        if (!running) {
-            int result = sender_start(delivery, endpoint, &sender);
+        if (!present) {
+            int result = sender_add(delivery, endpoint);
             if (result < 0)
                 return result;
         }
     }
-    return 0;
+    return senders_run(delivery);
 }
 
 void event_delivery_notify(struct event_delivery *delivery)
 {
     pthread_mutex_lock(&delivery->lock);
+    int none = delivery->senders == NULL;
     pthread_cond_broadcast(&delivery->changed);
     pthread_mutex_unlock(&delivery->lock);
+    if (none) /* every endpoint removed by a reload: nobody will read them */
+        event_spool_trim(delivery->spool, NULL, 0);
 }
 
 void event_delivery_stop(struct event_delivery *delivery)

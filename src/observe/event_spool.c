@@ -444,9 +444,15 @@ uint64_t event_spool_position(struct event_spool *spool, const char *endpoint)
 {
     char path[PATH_MAX_SPOOL];
     uint64_t next = 0;
-    if (position_path(spool, endpoint, path) == 0 && read_position_file(path, &next) == 0)
+    int read = position_path(spool, endpoint, path);
+    if (read == 0)
+        read = read_position_file(path, &next);
+    if (read == 0)
         return next;
-    next = event_spool_end(spool);
+    /* A position file that is there but unreadable (a crash of the whole
+     * machine can leave it empty): from the oldest event kept, at least
+     * once rather than never. */
+    next = read == -ENOENT ? event_spool_end(spool) : event_spool_oldest(spool);
     event_spool_set_position(spool, endpoint, next);
     return next;
 }

@@ -75,7 +75,8 @@ int event_spool_append(struct event_spool *spool, const char *event, size_t leng
 uint64_t event_spool_end(struct event_spool *spool);
 
 /* The endpoint's next sequence number: from its position file, or (an
- * endpoint new to this spool) the end, which is recorded. */
+ * endpoint new to this spool) the end, which is recorded; a position file
+ * that cannot be read gives the oldest event kept. */
 uint64_t event_spool_position(struct event_spool *spool, const char *endpoint);
 /* Records it (no sync). 0 or negative errno. */
 int event_spool_set_position(struct event_spool *spool, const char *endpoint, uint64_t next);

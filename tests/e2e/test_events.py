@@ -328,6 +328,36 @@ class DurableSpoolTest(unittest.TestCase):
         self.assertEqual(got[:len(wanted)], wanted, "an acknowledged push lost its event")
 
 
+class TwoEndpointsTest(unittest.TestCase):
+    """Each endpoint at its own position: a failing one holds back only its
+    own events, and gets every one of them once it answers."""
+
+    def test_a_failing_endpoint_delays_only_itself(self):
+        fast, slow = EventReceiver(), EventReceiver(mode="fail")
+        self.addCleanup(fast.close)
+        self.addCleanup(slow.close)
+        config = notifications_yaml(fast.url, name="fast") + (
+            f"    - name: slow\n      url: {slow.url}\n      threshold: 1\n"
+            "      backoff: 200ms\n")
+        server = CairnServer(config=config)
+        self.addCleanup(server.cleanup)
+        server.start()
+        self.addCleanup(server.stop)
+        blobs = [os.urandom(64) for _ in range(30)]
+        for data in blobs:
+            push_blob(server.port, "two/app", data)
+        wanted = [sha256(d) for d in blobs]
+        self.assertEqual([e["target"]["digest"] for e in fast.wait_for(30, timeout=15)], wanted)
+        slow.mode = "ok"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            got = list(dict.fromkeys(e["target"]["digest"] for e in slow.events()))
+            if len(got) >= 30:
+                break
+            time.sleep(0.1)
+        self.assertEqual(got, wanted, "the failing endpoint lost or reordered events")
+
+
 class SpoolBoundTest(unittest.TestCase):
     """cairn.events.max_bytes: with the receiver down, a backlog past it
     loses its oldest events (logged, counted); the newest are delivered."""
