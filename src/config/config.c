@@ -1786,15 +1786,22 @@ static int load_event_endpoint(struct loader *loader, yaml_node_t *node, const c
             result = get_event_url(loader, entry.value, key, &endpoint->url);
         else if (strcmp(entry.name, "headers") == 0)
             result = load_event_headers(loader, entry.value, key, endpoint);
-        else if (strcmp(entry.name, "timeout") == 0)
-            result = get_duration_milliseconds(loader, entry.value, key, 1,
+        /* As in Distribution, 0 is the default (notifications/endpoint.go). */
+        else if (strcmp(entry.name, "timeout") == 0) {
+            result = get_duration_milliseconds(loader, entry.value, key, 0,
                                                &endpoint->timeout_milliseconds);
-        else if (strcmp(entry.name, "threshold") == 0)
-            result = get_count(loader, entry.value, key, 1, 1000000, &endpoint->threshold);
-        else if (strcmp(entry.name, "backoff") == 0)
+            if (endpoint->timeout_milliseconds == 0)
+                endpoint->timeout_milliseconds = CONFIG_DEFAULT_EVENT_TIMEOUT_MILLISECONDS;
+        } else if (strcmp(entry.name, "threshold") == 0) {
+            result = get_count(loader, entry.value, key, 0, 1000000, &endpoint->threshold);
+            if (endpoint->threshold == 0)
+                endpoint->threshold = CONFIG_DEFAULT_EVENT_THRESHOLD;
+        } else if (strcmp(entry.name, "backoff") == 0) {
             result = get_duration_milliseconds(loader, entry.value, key, 0,
                                                &endpoint->backoff_milliseconds);
-        else if (strcmp(entry.name, "ignoredmediatypes") == 0) {
+            if (endpoint->backoff_milliseconds == 0)
+                endpoint->backoff_milliseconds = CONFIG_DEFAULT_EVENT_BACKOFF_MILLISECONDS;
+        } else if (strcmp(entry.name, "ignoredmediatypes") == 0) {
             char **items = NULL;
             size_t item_count = 0;
             result = get_list(loader, entry.value, key, &items, &item_count);

@@ -1333,14 +1333,17 @@ static void test_notifications(void **state)
                     "notifications:\n"
                     "  endpoints:\n"
                     "    - {name: a, url: 'https://[::1]:8443/hook?x=1', timeout: 1.5s, "
-                    "backoff: 0}\n"
+                    "backoff: 0, threshold: 0}\n"
                     "    - {name: b, url: 'https://user@hooks.example/', timeout: 1m30s, "
                     "backoff: 250ms}\n",
                     &config, 0, NULL);
     assert_int_equal(config.events.endpoint_count, 2);
     assert_string_equal(config.events.endpoints[0].url, "https://[::1]:8443/hook?x=1");
     assert_int_equal(config.events.endpoints[0].timeout_milliseconds, 1500);
-    assert_int_equal(config.events.endpoints[0].backoff_milliseconds, 0);
+    /* 0 is the default, as in Distribution. */
+    assert_int_equal(config.events.endpoints[0].backoff_milliseconds,
+                     CONFIG_DEFAULT_EVENT_BACKOFF_MILLISECONDS);
+    assert_int_equal(config.events.endpoints[0].threshold, CONFIG_DEFAULT_EVENT_THRESHOLD);
     assert_string_equal(config.events.endpoints[1].url, "https://user@hooks.example/");
     assert_int_equal(config.events.endpoints[1].timeout_milliseconds, 90000);
     assert_int_equal(config.events.endpoints[1].backoff_milliseconds, 250);
@@ -1497,13 +1500,11 @@ static void test_notifications_errors(void **state)
                  "500ms");
     expect_error(fixture, ENDPOINT "      timeout: 5\n",
                  "config.yml:5: notifications.endpoints[0].timeout: a duration needs a unit");
-    expect_error(fixture, ENDPOINT "      timeout: 0\n",
-                 "config.yml:5: notifications.endpoints[0].timeout: must be at least 1ms");
     expect_error(fixture, ENDPOINT "      backoff: -1s\n",
                  "config.yml:5: notifications.endpoints[0].backoff: a duration cannot be negative");
-    expect_error(fixture, ENDPOINT "      threshold: 0\n",
-                 "config.yml:5: notifications.endpoints[0].threshold: expected a number from 1 to "
-                 "1000000, got \"0\"");
+    expect_error(fixture, ENDPOINT "      threshold: -1\n",
+                 "config.yml:5: notifications.endpoints[0].threshold: expected a number from 0 to "
+                 "1000000, got \"-1\"");
     expect_error(fixture, ENDPOINT "      secret: s\n      secret_file: /etc/cairn/hook.secret\n",
                  "config.yml:3: notifications.endpoints[0]: secret or secret_file, not both");
     expect_error(fixture, ENDPOINT "      headers:\n        X-A: \"one\\ntwo\"\n",
