@@ -358,6 +358,46 @@ class TwoEndpointsTest(unittest.TestCase):
         self.assertEqual(got, wanted, "the failing endpoint lost or reordered events")
 
 
+class FiltersTest(unittest.TestCase):
+    """An endpoint's repository globs, ignored actions and ignored media
+    types (both of Distribution's spellings)."""
+
+    def test_filters(self):
+        receiver = EventReceiver()
+        self.addCleanup(receiver.close)
+        config = (f"notifications:\n  endpoints:\n    - name: filtered\n"
+                  f"      url: {receiver.url}\n"
+                  "      repositories: ['keep/**']\n"
+                  "      ignoredmediatypes: [application/octet-stream]\n"
+                  "      ignore: {actions: [pull]}\n")
+        server = CairnServer(config=config)
+        self.addCleanup(server.cleanup)
+        server.start()
+        self.addCleanup(server.stop)
+        digests = {}
+        for name in ("keep/app", "drop/app"):
+            config_blob, layer, manifest = image()
+            push_blob(server.port, name, config_blob)
+            push_blob(server.port, name, layer)
+            r = do_request(server.port, "PUT", f"/v2/{name}/manifests/v1", body=manifest,
+                           headers={"Content-Type": OCI_MANIFEST})
+            self.assertEqual(r.status, 201, r)
+            r = do_request(server.port, "GET", f"/v2/{name}/manifests/v1",
+                           headers={"Accept": OCI_MANIFEST})
+            self.assertEqual(r.status, 200, r)
+            digests[name] = sha256(manifest)
+        # A last event that passes every filter: once it is in, the rest was decided.
+        r = do_request(server.port, "DELETE", f"/v2/keep/app/manifests/{digests['keep/app']}")
+        self.assertEqual(r.status, 202, r)
+        events = receiver.wait_for(3, timeout=15)
+        time.sleep(0.3)
+        events = receiver.events()
+        self.assertEqual([(e["action"], e["target"]["repository"], e["target"].get("tag"))
+                          for e in events],
+                         [("push", "keep/app", "v1"), ("delete", "keep/app", None),
+                          ("delete", "keep/app", "v1")])
+
+
 class SpoolBoundTest(unittest.TestCase):
     """cairn.events.max_bytes: with the receiver down, a backlog past it
     loses its oldest events (logged, counted); the newest are delivered."""
