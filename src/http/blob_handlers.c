@@ -30,9 +30,6 @@ static int etag_matches(h2o_iovec_t header, const struct digest *digest)
     return header.len == 1 && header.base[0] == '*';
 }
 
-/* Sets the status and headers of a blob response and streams it (a
- * redirect for BLOB_SERVED_BY_REDIRECT); the reader is NULL for HEAD. Takes
- * the reader. */
 /* A blob served (or redirected to): Distribution's pull event. `who`: the
  * request as captured when it was handled, or NULL to capture it now (on
  * its handler's turn). */
@@ -49,6 +46,9 @@ static void pulled(struct endpoint_context *endpoint, h2o_req_t *req, const char
     request_events_blob(endpoint->registry, "pull", who, name, NULL, digest, size, 0);
 }
 
+/* Sets the status and headers of a blob response and streams it (a
+ * redirect for BLOB_SERVED_BY_REDIRECT); the reader is NULL for HEAD. Takes
+ * the reader. */
 static void respond_with_blob(struct endpoint_context *endpoint, h2o_req_t *req, const char *name,
                               const struct digest *digest, struct blob_serving *serving,
                               const struct event_request *who)
