@@ -245,7 +245,8 @@ static int load_segments(struct event_spool *spool)
     closedir(directory);
     if (result < 0)
         return result;
-    qsort(spool->segments, spool->segment_count, sizeof *spool->segments, compare_firsts);
+    if (spool->segment_count > 1)
+        qsort(spool->segments, spool->segment_count, sizeof *spool->segments, compare_firsts);
     for (size_t i = 0; i < spool->segment_count && result == 0; i++) {
         struct segment *segment = &spool->segments[i];
         if ((result = segment_path(spool, segment->first, path)) < 0)

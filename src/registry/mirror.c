@@ -22,10 +22,6 @@
  * larger): a smaller one is answered when verified, with a clean 503 when
  * it is not. */
 #define MIRROR_STREAM_START_BYTES (1024 * 1024)
-/* A follower's read waits for this much (or the rest of the blob) rather
- * than taking each piece libcurl hands over: a read is a round trip from the
- * event loop to a worker and back, so 16 KiB pieces would make thousands. */
-#define MIRROR_STREAM_READ_BYTES (512 * 1024)
 
 struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, const char *name,
                              char *remote, size_t remote_size)
@@ -384,31 +380,24 @@ struct stream_reader {
     /* While on stream->waiting: what it waits for, and whom to wake. */
     struct stream_reader *next_waiting;
     int64_t wait_offset;
-    size_t wait_length;
     void (*wake)(void *context);
     void *wake_context;
 };
 
-/* Under the lock: whether a read of `length` at `offset` may be made now:
- * the fill ended (verified: every byte; failed: the read fails at once), or
- * the file has `length` bytes there, MIRROR_STREAM_READ_BYTES, or all up to
- * the held last byte, whichever is least. *limit_out: how far reads may go. */
-static int stream_readable_locked(const struct blob_stream *stream, int64_t offset, size_t length,
+/* Under the lock: whether a read at `offset` may be made now: the fill
+ * ended (verified: every byte; failed: the read fails at once), or the file
+ * has a byte there short of the held last one. *limit_out: how far reads may
+ * go. (A read takes all there is: libcurl hands the fill 256 KiB pieces from
+ * a fast upstream, so reads are large; a slow upstream's small ones cost
+ * nothing that matters, and no byte that came waits for the next.) */
+static int stream_readable_locked(const struct blob_stream *stream, int64_t offset,
                                   int64_t *limit_out)
 {
     int64_t limit = stream->state == 1                 ? stream->size
                     : stream->available < stream->size ? stream->available
                                                        : stream->size - 1;
     *limit_out = limit;
-    if (stream->state != 0)
-        return 1;
-    int64_t enough =
-        (int64_t)length < MIRROR_STREAM_READ_BYTES ? (int64_t)length : MIRROR_STREAM_READ_BYTES;
-    if (enough > stream->size - 1 - offset)
-        enough = stream->size - 1 - offset;
-    if (enough < 1)
-        enough = 1;
-    return offset + enough <= limit;
+    return stream->state != 0 || offset < limit;
 }
 
 /* Under the lock: takes the waiting readers that may read now (all of them
@@ -419,8 +408,7 @@ static struct stream_reader *stream_take_woken_locked(struct blob_stream *stream
     while (*link != NULL) {
         struct stream_reader *reader = *link;
         int64_t limit;
-        if (everyone ||
-            stream_readable_locked(stream, reader->wait_offset, reader->wait_length, &limit)) {
+        if (everyone || stream_readable_locked(stream, reader->wait_offset, &limit)) {
             *link = reader->next_waiting;
             reader->next_waiting = woken;
             woken = reader;
@@ -523,7 +511,7 @@ static ssize_t stream_read(struct blob_reader *base, void *buffer, size_t length
             pthread_mutex_unlock(&stream->lock);
             return error_set(-EIO, "the mirrored blob was not kept: %s", message);
         }
-        if (stream_readable_locked(stream, offset, length, &limit))
+        if (stream_readable_locked(stream, offset, &limit))
             break;
         pthread_cond_wait(&stream->changed, &stream->lock);
     }
@@ -548,14 +536,14 @@ static ssize_t stream_read(struct blob_reader *base, void *buffer, size_t length
 static int stream_ready(struct blob_reader *base, int64_t offset, size_t length,
                         void (*wake)(void *context), void *context)
 {
+    (void)length; /* any byte is worth a read */
     struct stream_reader *reader = (struct stream_reader *)base;
     struct blob_stream *stream = reader->stream;
     int64_t limit;
     pthread_mutex_lock(&stream->lock);
-    int readable = stream_readable_locked(stream, offset, length, &limit);
+    int readable = stream_readable_locked(stream, offset, &limit);
     if (!readable) {
         reader->wait_offset = offset;
-        reader->wait_length = length;
         reader->wake = wake;
         reader->wake_context = context;
         reader->next_waiting = stream->waiting;

@@ -32,7 +32,7 @@
  *    came, the fill can be followed: the callers that asked to
  *    (`struct mirror_blob_follower`: the client of the fill and every client
  *    that joins it) get a reader of the growing scratch file whose reads
- *    wait for the upstream's bytes (MIRROR_STREAM_READ_BYTES at a time) and
+ *    wait for the upstream's bytes (taking all that came) and
  *    give the blob's last byte only after the whole blob hashed to its
  *    digest (not waiting for it to be synced and linked), and fail (-EIO)
  *    when it did not: a client's
