@@ -283,6 +283,8 @@ static void advance(struct sender *sender, uint64_t next)
 {
     struct event_delivery *delivery = sender->delivery;
     event_spool_set_position(delivery->spool, sender->settings.name, next);
+    uint64_t end = event_spool_end(delivery->spool);
+    metrics_event_backlog(sender->settings.name, end > next ? end - next : 0);
     uint64_t positions[64];
     size_t count = 0;
     pthread_mutex_lock(&delivery->lock);
@@ -345,6 +347,8 @@ static void *sender_run(void *context)
             advance(sender, bounded);
             continue;
         }
+        uint64_t end = event_spool_end(delivery->spool);
+        metrics_event_backlog(name, end > next ? end - next : 0);
         char *event = NULL;
         size_t length = 0;
         int read = event_spool_read(delivery->spool, next, &event, &length);

@@ -330,7 +330,7 @@ void metrics_mirror_ratelimit_remaining(const char *mirror, int64_t remaining)
 
 struct event_series {
     char name[128];
-    uint64_t delivered, failed, dropped;
+    uint64_t delivered, failed, dropped, backlog;
     double delivery_seconds;
 };
 static struct event_series event_series[METRICS_EVENT_ENDPOINTS_MAX + 1];
@@ -374,6 +374,13 @@ void metrics_event_failed(const char *endpoint)
 {
     pthread_mutex_lock(&event_series_lock);
     event_series_of(endpoint)->failed++;
+    pthread_mutex_unlock(&event_series_lock);
+}
+
+void metrics_event_backlog(const char *endpoint, uint64_t count)
+{
+    pthread_mutex_lock(&event_series_lock);
+    event_series_of(endpoint)->backlog = count;
     pthread_mutex_unlock(&event_series_lock);
 }
 
@@ -453,6 +460,8 @@ static void write_event_series(FILE *out)
         {"cairn_events_delivery_seconds_sum", "counter",
          "Seconds from an event to its delivery, summed (with _count: the mean)."},
         {"cairn_events_delivery_seconds_count", "counter", "Events whose delivery was timed."},
+        {"cairn_events_backlog", "gauge",
+         "Events in the spool not yet delivered to the endpoint (nor ignored by it)."},
     };
     pthread_mutex_lock(&event_series_lock);
     for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
@@ -467,7 +476,8 @@ static void write_event_series(FILE *out)
                 fprintf(out, "\"} %" PRIu64 "\n",
                         f == 0 || f == 4 ? series->delivered
                         : f == 1         ? series->failed
-                                         : series->dropped);
+                        : f == 2         ? series->dropped
+                                         : series->backlog);
         }
     }
     pthread_mutex_unlock(&event_series_lock);

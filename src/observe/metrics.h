@@ -178,13 +178,15 @@ void metrics_mirror_ratelimit_remaining(const char *mirror, int64_t remaining);
  * METRICS_EVENT_ENDPOINTS_MAX names, endpoint="other"): delivered,
  * cairn_events_delivered_total, attempts that failed,
  * cairn_events_failed_total, dropped by the spool's bounds,
- * cairn_events_dropped_total, and the time from an event to its delivery,
- * cairn_events_delivery_seconds (_sum and _count). */
+ * cairn_events_dropped_total, the time from an event to its delivery,
+ * cairn_events_delivery_seconds (_sum and _count), and the events it has
+ * still to go through, the gauge cairn_events_backlog. */
 #define METRICS_EVENT_ENDPOINTS_MAX 32
 void metrics_event_queued(void);
 void metrics_event_delivered(const char *endpoint, double seconds);
 void metrics_event_failed(const char *endpoint);
 void metrics_event_dropped(const char *endpoint, uint64_t count);
+void metrics_event_backlog(const char *endpoint, uint64_t count);
 
 /* The whole exposition (text/plain; version=0.0.4), NUL-terminated, in a
  * malloc'd buffer the caller frees. 0, or -ENOMEM with error_set(). */

@@ -263,6 +263,8 @@ class EventsTest(EventsTestCase):
         while len(self.receiver.requests()) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertGreaterEqual(len(self.receiver.requests()), 3)
+        metrics = do_request(self.server.port, "GET", "/metrics").body.decode()
+        self.assertRegex(metrics, r'cairn_events_backlog\{endpoint="rec"\} [3-9]')
         # Every attempt so far was for the first event: order is kept.
         self.assertEqual({r.json["events"][0]["target"]["digest"] for r in
                           self.receiver.requests()}, {sha256(blobs[0])})
@@ -271,7 +273,13 @@ class EventsTest(EventsTestCase):
         events = self.receiver.wait_for(3, timeout=15)
         self.assertEqual([e["target"]["digest"] for e in events[:3]],
                          [sha256(d) for d in blobs])
-        metrics = do_request(self.server.port, "GET", "/metrics").body.decode()
+        deadline = time.monotonic() + 5
+        while True:
+            metrics = do_request(self.server.port, "GET", "/metrics").body.decode()
+            if 'cairn_events_backlog{endpoint="rec"} 0' in metrics or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertIn('cairn_events_backlog{endpoint="rec"} 0', metrics)
         self.assertRegex(metrics, r'cairn_events_failed_total\{endpoint="rec"\} [1-9]')
         self.assertRegex(metrics, r'cairn_events_delivered_total\{endpoint="rec"\} [1-9]')
 
