@@ -675,10 +675,9 @@ static void apply_reload(const struct runtime *runtime, void *context)
         blob_store_s3_update(registry->blobs, &runtime->config.s3) < 0)
         log_message(LOG_LEVEL_ERROR, "storage.s3: %s", error_message());
     struct events *events = atomic_load(&registry->events);
-    int result = events_reconfigure(&events, &runtime->config.events,
-                                    registry->tree.root_directory,
-                                    listen_port_of(server->settings->listen_address),
-                                    access_pattern_match);
+    int result =
+        events_reconfigure(&events, &runtime->config.events, registry->tree.root_directory,
+                           listen_port_of(server->settings->listen_address), access_pattern_match);
     if (result < 0)
         log_message(LOG_LEVEL_ERROR, "notifications: %s", error_message());
     atomic_store(&registry->events, events);
