@@ -281,13 +281,6 @@ static void print_human(const struct arguments *arguments, const char *root,
            timings->total);
 }
 
-static void release_evictions(struct gc_eviction *evictions, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        free((char *)evictions[i].prefix);
-    free(evictions);
-}
-
 static int report_usage_error(void)
 {
     fprintf(stderr, "cairn-gc: %s\n", error_message());
@@ -322,31 +315,10 @@ int main(int argc, char **argv)
     }
     struct blob_store *store;
     int opened = tool_blob_store_open(&config, &tree, &store);
-    /* The mirrors' eviction (docs/mirror.md): what was not pulled for
-     * evict_after goes; prefixes copied, the configuration goes now. */
-    struct gc_eviction *evictions = NULL;
-    size_t eviction_count = 0;
-    if (opened == 0 && config.mirror_count > 0) {
-        evictions = calloc(config.mirror_count, sizeof *evictions);
-        long long now = (long long)time(NULL);
-        for (size_t i = 0; evictions != NULL && i < config.mirror_count; i++) {
-            const struct upstream_settings *mirror = &config.mirrors[i];
-            evictions[i].prefix = strdup(mirror->prefix);
-            if (evictions[i].prefix == NULL)
-                break;
-            evictions[i].pulled_since =
-                mirror->evict_after_seconds == 0 ? 0 : now - (long long)mirror->evict_after_seconds;
-            eviction_count++;
-        }
-        if (eviction_count < config.mirror_count) {
-            blob_store_destroy(store);
-            opened = error_set(-ENOMEM, "out of memory");
-        }
-    }
-    config_release(&config);
+    /* Kept to the end: its mirrors say what is evicted (docs/mirror.md). */
     if (opened < 0) {
         fprintf(stderr, "cairn-gc: %s\n", error_message());
-        release_evictions(evictions, eviction_count);
+        config_release(&config);
         return EXIT_FAILED;
     }
 
@@ -356,7 +328,7 @@ int main(int argc, char **argv)
     if (!arguments.dry_run && run_marker_enter(&tree, "cairn-gc", &marker) < 0) {
         fprintf(stderr, "cairn-gc: %s\n", error_message());
         blob_store_destroy(store);
-        release_evictions(evictions, eviction_count);
+        config_release(&config);
         return EXIT_FAILED;
     }
 
@@ -368,8 +340,9 @@ int main(int argc, char **argv)
     int exit_code = EXIT_DONE;
     gc_mark_init(&mark, arguments.delete_untagged);
     mark.jobs = arguments.jobs;
-    mark.evictions = evictions;
-    mark.eviction_count = eviction_count;
+    mark.mirrors = config.mirrors;
+    mark.mirror_count = config.mirror_count;
+    mark.now = (long long)time(NULL);
     memset(&result, 0, sizeof result);
 
     struct gc_sweep_options options = {
@@ -425,7 +398,7 @@ int main(int argc, char **argv)
     gc_sweep_result_release(&result);
     gc_mark_release(&mark);
     blob_store_destroy(store);
-    release_evictions(evictions, eviction_count);
+    config_release(&config);
     run_marker_leave(&marker);
     return exit_code;
 }

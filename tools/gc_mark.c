@@ -13,6 +13,7 @@
 #include "layout/error.h"
 #include "layout/link_file.h"
 #include "layout/manifest.h"
+#include "src/registry/mirror.h"
 #include "src/registry/repository.h"
 #include "src/registry/stored_manifest.h"
 
@@ -201,19 +202,15 @@ int gc_repository_is_unpulled(struct gc_repository *repository, const struct dig
     return revision == NULL || revision->pulled < repository->pulled_since;
 }
 
-/* The rule that holds `name`: a prefix's (no two overlap), else "". */
-static const struct gc_eviction *eviction_of(const struct gc_mark *mark, const char *name)
+/* When `name` is held by a mirror that evicts: the time before which its
+ * manifests were not pulled recently enough; else 0. */
+static long long pulled_since_of(const struct gc_mark *mark, const char *name)
 {
-    const struct gc_eviction *everything = NULL;
-    for (size_t i = 0; i < mark->eviction_count; i++) {
-        const char *prefix = mark->evictions[i].prefix;
-        size_t length = strlen(prefix);
-        if (length == 0)
-            everything = &mark->evictions[i];
-        else if (strncmp(name, prefix, length) == 0 && name[length] == '/')
-            return &mark->evictions[i];
-    }
-    return everything;
+    const struct upstream_settings *mirror =
+        mirror_find_settings(mark->mirrors, mark->mirror_count, name);
+    if (mirror == NULL || mirror->evict_after_seconds == 0)
+        return 0;
+    return mark->now - (long long)mirror->evict_after_seconds;
 }
 
 static int mark_blob(struct gc_mark *mark, const struct digest *digest)
@@ -666,9 +663,7 @@ int gc_mark_tree(struct gc_mark *mark, const struct tree *tree, struct blob_stor
             result = error_set(-ENOMEM, "out of memory");
             break;
         }
-        const struct gc_eviction *eviction = eviction_of(mark, names.items[i]);
-        if (eviction != NULL)
-            mark->repositories[i].pulled_since = eviction->pulled_since;
+        mark->repositories[i].pulled_since = pulled_since_of(mark, names.items[i]);
         mark->repository_count++;
     }
     if (result == 0)

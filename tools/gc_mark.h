@@ -21,9 +21,10 @@
  * its repository a root (its target is unknown). Blobs are marked globally:
  * a blob marked in any repository is kept.
  *
- * Eviction (a mirror's cache, docs/mirror.md): the repositories an
- * `evictions` rule holds whose `pulled_since` is not 0 keep only what was
- * pulled since then — their roots are the revisions whose link
+ * Eviction (a mirror's cache, docs/mirror.md): the repositories a mirror
+ * of `mirrors` holds (mirror_find_settings) whose evict_after is not 0 keep
+ * only what was pulled since `now` - evict_after (their `pulled_since`) —
+ * their roots are the revisions whose link
  * (repository_manifest_pulled_at) is at least that old, and a tag is a root
  * only when its target is such a revision (with `delete_untagged`, only
  * tagged ones). The rest of the rules above apply unchanged: an index
@@ -57,6 +58,7 @@
 #include <stdint.h>
 
 #include "drivers/blob_store.h"
+#include "drivers/upstream.h"
 #include "layout/digest.h"
 #include "layout/tree.h"
 #include "layout/walk.h"
@@ -105,15 +107,6 @@ struct gc_repository {
     long long pulled_since;        /* evicting: what was pulled before this goes; 0: not evicting */
 };
 
-/* The repositories under `prefix` ("hub" holds "hub/..."; "" holds every
- * repository no other rule holds, as Distribution's proxy: does) keep only
- * what was pulled at or after `pulled_since` (seconds since the epoch; 0:
- * everything, as a mirror that does not evict). */
-struct gc_eviction {
-    const char *prefix;
-    long long pulled_since;
-};
-
 /* The revision `digest` of `repository` (as at mark time), or NULL. */
 struct gc_revision *gc_repository_find_revision(struct gc_repository *repository,
                                                 const struct digest *digest);
@@ -126,9 +119,12 @@ int gc_repository_is_unpulled(struct gc_repository *repository, const struct dig
 
 struct gc_mark {
     int delete_untagged;
-    unsigned jobs;                       /* threads marking repositories at once; 0: one per CPU */
-    const struct gc_eviction *evictions; /* the caller's, for gc_mark_tree (may be NULL) */
-    size_t eviction_count;
+    unsigned jobs; /* threads marking repositories at once; 0: one per CPU */
+    /* The configuration's mirrors (the caller's, for gc_mark_tree; may be
+     * NULL) and the time eviction counts from (seconds since the epoch). */
+    const struct upstream_settings *mirrors;
+    size_t mirror_count;
+    long long now;
     struct gc_digest_set blobs;         /* every marked digest (manifests, configs, layers) */
     struct gc_repository *repositories; /* sorted by name */
     size_t repository_count;

@@ -23,23 +23,51 @@
  * it is not. */
 #define MIRROR_STREAM_START_BYTES (1024 * 1024)
 
-struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, const char *name,
-                             char *remote, size_t remote_size)
+/* The index of the settings that hold `name` (a prefix's, else proxy's
+ * ""), or `count`; `settings_at` reads the i-th of the caller's array. */
+static size_t find_holder(const void *items, size_t count,
+                          const struct upstream_settings *(*settings_at)(const void *, size_t),
+                          const char *name, char *remote, size_t remote_size)
 {
-    struct upstream *everything = NULL;
+    size_t everything = count;
     for (size_t i = 0; i < count; i++) {
-        const struct upstream_settings *settings = upstream_settings_of(upstreams[i]);
+        const struct upstream_settings *settings = settings_at(items, i);
         if (settings->prefix[0] == '\0') {
-            everything = upstreams[i];
+            everything = i;
             continue;
         }
         if (upstream_remote_name(settings, name, remote, remote_size) == 1)
-            return upstreams[i];
+            return i;
     }
-    if (everything != NULL &&
-        upstream_remote_name(upstream_settings_of(everything), name, remote, remote_size) == 1)
+    if (everything < count &&
+        upstream_remote_name(settings_at(items, everything), name, remote, remote_size) == 1)
         return everything;
-    return NULL;
+    return count;
+}
+
+static const struct upstream_settings *upstream_at(const void *items, size_t i)
+{
+    return upstream_settings_of(((struct upstream *const *)items)[i]);
+}
+
+static const struct upstream_settings *settings_at(const void *items, size_t i)
+{
+    return &((const struct upstream_settings *)items)[i];
+}
+
+struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, const char *name,
+                             char *remote, size_t remote_size)
+{
+    size_t i = find_holder(upstreams, count, upstream_at, name, remote, remote_size);
+    return i < count ? upstreams[i] : NULL;
+}
+
+const struct upstream_settings *mirror_find_settings(const struct upstream_settings *mirrors,
+                                                     size_t count, const char *name)
+{
+    char remote[UPSTREAM_NAME_MAX];
+    size_t i = find_holder(mirrors, count, settings_at, name, remote, sizeof remote);
+    return i < count ? &mirrors[i] : NULL;
 }
 
 struct upstream *mirror_find_host(struct upstream *const *upstreams, size_t count, const char *host)

@@ -79,6 +79,11 @@
 struct upstream *mirror_find(struct upstream *const *upstreams, size_t count, const char *name,
                              char *remote, size_t remote_size);
 
+/* The same rule over the configuration's mirrors (cairn-gc, which makes
+ * no upstream clients): the settings that hold `name`, or NULL. */
+const struct upstream_settings *mirror_find_settings(const struct upstream_settings *mirrors,
+                                                     size_t count, const char *name);
+
 /* The mirror (with a prefix) whose `hosts` name `host` (containerd's
  * `?ns=docker.io`; case-insensitive), or NULL. */
 struct upstream *mirror_find_host(struct upstream *const *upstreams, size_t count,

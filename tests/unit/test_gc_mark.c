@@ -148,15 +148,16 @@ static void test_eviction(void **state)
     age_revision(&fixture, "hub/app", &old, 7200);
     age_revision(&fixture, "hub/app", &untagged, 7200);
     age_revision(&fixture, "hubcap", &local, 7200);
-    const struct gc_eviction rules[] = {
-        {.prefix = "hub", .pulled_since = (long long)time(NULL) - 3600},
-        {.prefix = "", .pulled_since = 0}, /* proxy: that does not evict */
+    const struct upstream_settings mirrors[] = {
+        {.prefix = "hub", .url = "http://127.0.0.1:9", .evict_after_seconds = 3600},
+        {.prefix = "", .url = "http://127.0.0.1:9"}, /* proxy: that does not evict */
     };
     struct gc_mark mark;
     for (int delete_untagged = 0; delete_untagged <= 1; delete_untagged++) {
         gc_mark_init(&mark, delete_untagged);
-        mark.evictions = rules;
-        mark.eviction_count = 2;
+        mark.mirrors = mirrors;
+        mark.mirror_count = 2;
+        mark.now = (long long)time(NULL);
         assert_int_equal(gc_mark_tree(&mark, &fixture.tree, fixture.store), 0);
         assert_true(gc_mark_is_complete(&mark));
         assert_false(kept(&mark, "hub/app", &old));
