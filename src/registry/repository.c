@@ -325,18 +325,25 @@ int repository_put_mirrored_manifest(const struct tree *tree, struct blob_store 
     return put_manifest(tree, blobs, name, reference, content_type, body, length, 0, put);
 }
 
+/* The modification time of the link at `path` (seconds since the epoch):
+ * 0, or a negative errno (-ENOENT when there is none), with no message set. */
+static int link_modified_at(const char *path, long long *seconds_out)
+{
+    struct stat status;
+    if (stat(path, &status) != 0)
+        return errno == ENOTDIR ? -ENOENT : -errno;
+    *seconds_out = (long long)status.st_mtim.tv_sec;
+    return 0;
+}
+
 int repository_tag_checked_at(const struct tree *tree, const char *name, const char *tag,
                               long long *seconds_out)
 {
     char path[TREE_PATH_MAX];
-    struct stat status;
     int result = tree_path_tag_current_link(tree, name, tag, path);
-    if (result < 0)
-        return result;
-    if (stat(path, &status) != 0)
-        return error_set(-errno, "tag %s of %s: %s", tag, name, strerror(errno));
-    *seconds_out = (long long)status.st_mtim.tv_sec;
-    return 0;
+    if (result == 0 && (result = link_modified_at(path, seconds_out)) < 0)
+        error_set(result, "tag %s of %s: %s", tag, name, strerror(-result));
+    return result;
 }
 
 int repository_tag_mark_checked(const struct tree *tree, const char *name, const char *tag)
@@ -354,31 +361,24 @@ int repository_manifest_pulled_at(const struct tree *tree, const char *name,
                                   const struct digest *digest, long long *seconds_out)
 {
     char path[TREE_PATH_MAX];
-    struct stat status;
     int result = tree_path_revision_link(tree, name, digest, path);
-    if (result < 0)
-        return result;
-    if (stat(path, &status) != 0) {
-        int code = errno == ENOTDIR ? ENOENT : errno;
-        return error_set(-code, "manifest %s of %s: %s", digest->string, name, strerror(code));
-    }
-    *seconds_out = (long long)status.st_mtim.tv_sec;
-    return 0;
+    if (result == 0 && (result = link_modified_at(path, seconds_out)) < 0)
+        error_set(result, "manifest %s of %s: %s", digest->string, name, strerror(-result));
+    return result;
 }
 
 int repository_manifest_note_pull(const struct tree *tree, const char *name,
                                   const struct digest *digest, long long now)
 {
+    char path[TREE_PATH_MAX];
     long long pulled = 0;
-    int result = repository_manifest_pulled_at(tree, name, digest, &pulled);
+    int result = tree_path_revision_link(tree, name, digest, path);
+    if (result == 0 && (result = link_modified_at(path, &pulled)) < 0)
+        return error_set(result, "manifest %s of %s: %s", digest->string, name, strerror(-result));
     if (result < 0)
         return result;
     if (pulled <= now && now - pulled < REPOSITORY_PULL_RECORD_SECONDS)
         return 0;
-    char path[TREE_PATH_MAX];
-    result = tree_path_revision_link(tree, name, digest, path);
-    if (result < 0)
-        return result;
     if (utimensat(AT_FDCWD, path, NULL, 0) != 0)
         return error_set(-errno, "cannot record a pull of %s in %s: %s", digest->string, name,
                          strerror(errno));
