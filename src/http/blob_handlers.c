@@ -36,14 +36,10 @@ static int etag_matches(h2o_iovec_t header, const struct digest *digest)
 static void pulled(struct endpoint_context *endpoint, h2o_req_t *req, const char *name,
                    const struct digest *digest, int64_t size, const struct event_request *who)
 {
-    if (request_events_of(endpoint->registry) == NULL)
-        return;
     struct event_request now;
-    if (who == NULL) {
-        request_events_capture(req, endpoint->identity, &now);
-        who = &now;
-    }
-    request_events_blob(endpoint->registry, "pull", who, name, NULL, digest, size, 0);
+    who = request_events_who(endpoint->registry, req, endpoint->identity, who, &now);
+    if (who != NULL)
+        request_events_blob(endpoint->registry, "pull", who, name, NULL, digest, size, 0);
 }
 
 /* Sets the status and headers of a blob response and streams it (a

@@ -75,15 +75,11 @@ static void pulled(struct endpoint_context *endpoint, h2o_req_t *req, const stru
                    const struct digest *digest, const char *body, size_t length,
                    const char *media_type, const struct event_request *who)
 {
-    if (request_events_of(endpoint->registry) == NULL)
-        return;
     struct event_request now;
-    if (who == NULL) {
-        request_events_capture(req, endpoint->identity, &now);
-        who = &now;
-    }
-    request_events_manifest(endpoint->registry, "pull", who, route->name, tag_of(route), digest,
-                            body, length, media_type, 0);
+    who = request_events_who(endpoint->registry, req, endpoint->identity, who, &now);
+    if (who != NULL)
+        request_events_manifest(endpoint->registry, "pull", who, route->name, tag_of(route), digest,
+                                body, length, media_type, 0);
 }
 
 /* A manifest deleted by digest: its event, then one per tag it took along

@@ -45,6 +45,19 @@ void request_events_capture(h2o_req_t *req, const struct access_identity *identi
              req->scheme == &H2O_URL_SCHEME_HTTPS ? "https" : "http");
 }
 
+const struct event_request *request_events_who(const struct registry *registry, h2o_req_t *req,
+                                               const struct access_identity *identity,
+                                               const struct event_request *captured,
+                                               struct event_request *scratch)
+{
+    if (request_events_of(registry) == NULL)
+        return NULL;
+    if (captured != NULL)
+        return captured;
+    request_events_capture(req, identity, scratch);
+    return scratch;
+}
+
 static void record(const struct registry *registry, const struct event_record *event, int durable)
 {
     struct events *events = request_events_of(registry);

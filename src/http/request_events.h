@@ -37,6 +37,14 @@ struct events *request_events_of(const struct registry *registry);
 /* Fills `who` from the request (loop thread). */
 void request_events_capture(h2o_req_t *req, const struct access_identity *identity,
                             struct event_request *who);
+/* The `who` of an event: `captured` (by request_events_capture on the
+ * handler's turn, for work that ends later), or with `captured` NULL the
+ * request captured now into `scratch` (loop thread). NULL when no events
+ * are configured: nothing is captured then. */
+const struct event_request *request_events_who(const struct registry *registry, h2o_req_t *req,
+                                               const struct access_identity *identity,
+                                               const struct event_request *captured,
+                                               struct event_request *scratch);
 
 /* A manifest pushed or pulled: target with its media type, size and
  * (includereferences) its config, layers or children, parsed from `body`. */
