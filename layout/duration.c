@@ -79,19 +79,27 @@ static enum parse_result parse_nanoseconds(const char *text, uint64_t *total_out
     return PARSED;
 }
 
+/* parse_nanoseconds(), its failures as messages that show `examples`. */
+static int parse_or_explain(const char *text, const char *examples, uint64_t *total_out,
+                            int *exact_out)
+{
+    switch (parse_nanoseconds(text, total_out, exact_out)) {
+    case PARSED:
+        return 0;
+    case INVALID:
+        return error_set(-EINVAL, "expected a duration such as %s, got \"%.80s\"", examples, text);
+    default:
+        return error_set(-EINVAL, "duration too long: \"%.80s\"", text);
+    }
+}
+
 int duration_parse(const char *text, uint64_t *seconds_out)
 {
     uint64_t total = 0; /* nanoseconds */
     int exact = 1;
-    switch (parse_nanoseconds(text, &total, &exact)) {
-    case PARSED:
-        break;
-    case INVALID:
-        return error_set(
-            -EINVAL, "expected a duration such as 90s, 15m, 168h or 1h30m, got \"%.80s\"", text);
-    case TOO_LONG:
-        return error_set(-EINVAL, "duration too long: \"%.80s\"", text);
-    }
+    int result = parse_or_explain(text, "90s, 15m, 168h or 1h30m", &total, &exact);
+    if (result < 0)
+        return result;
     if (!exact || total % 1000000000ULL != 0)
         return error_set(-EINVAL, "durations here are whole seconds, got \"%.80s\"", text);
     *seconds_out = total / 1000000000ULL;
@@ -110,15 +118,9 @@ int duration_parse_milliseconds(const char *text, uint64_t *milliseconds_out)
                          text);
     uint64_t total = 0; /* nanoseconds */
     int exact = 1;
-    switch (parse_nanoseconds(text, &total, &exact)) {
-    case PARSED:
-        break;
-    case INVALID:
-        return error_set(
-            -EINVAL, "expected a duration such as 500ms, 1.5s, 2s or 1m30s, got \"%.80s\"", text);
-    case TOO_LONG:
-        return error_set(-EINVAL, "duration too long: \"%.80s\"", text);
-    }
+    int result = parse_or_explain(text, "500ms, 1.5s, 2s or 1m30s", &total, &exact);
+    if (result < 0)
+        return result;
     /* Rounded up: a part of a millisecond (or of a nanosecond) is one more. */
     uint64_t milliseconds = total / 1000000ULL;
     if (total % 1000000ULL != 0 || !exact)
