@@ -217,6 +217,29 @@ static void mapping_entry(struct loader *loader, yaml_node_t *node, size_t index
     entry->name = (const char *)entry->key->data.scalar.value;
 }
 
+/* A list section (`what`: "rules", "mirrors"...): its item count, 0 for an
+ * absent or null one. */
+static int sequence_open(struct loader *loader, yaml_node_t *node, const char *key,
+                         const char *what, size_t *count_out)
+{
+    char buffer[96];
+    *count_out = 0;
+    if (is_null(node))
+        return 0;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return fail(loader, node, key, "expected a list of %s, got %s", what, shown(node, buffer));
+    *count_out = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    return 0;
+}
+
+/* Item `index` of a list sequence_open() accepted, with its key. */
+static yaml_node_t *sequence_entry(struct loader *loader, yaml_node_t *node, size_t index,
+                                   const char *parent, char key[KEY_MAX])
+{
+    index_key(key, parent, index);
+    return yaml_document_get_node(&loader->document, node->data.sequence.items.start[index]);
+}
+
 /* ---- values ---- */
 
 static int get_string(struct loader *loader, const yaml_node_t *node, const char *key, char **out)
@@ -1280,23 +1303,16 @@ static int load_rule(struct loader *loader, yaml_node_t *node, const char *paren
 static int load_access(struct loader *loader, yaml_node_t *node, const char *parent)
 {
     struct config *config = loader->config;
-    char buffer[96];
-    if (is_null(node))
-        return 0;
-    if (node->type != YAML_SEQUENCE_NODE)
-        return fail(loader, node, parent, "expected a list of rules, got %s", shown(node, buffer));
-    size_t count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-    if (count == 0)
-        return 0;
+    size_t count;
+    int result = sequence_open(loader, node, parent, "rules", &count);
+    if (result < 0 || count == 0)
+        return result;
     config->access_rules = calloc(count, sizeof *config->access_rules);
     if (config->access_rules == NULL)
         return out_of_memory();
-    int result = 0;
     for (size_t i = 0; i < count && result == 0; i++) {
         char key[KEY_MAX];
-        index_key(key, parent, i);
-        yaml_node_t *item =
-            yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
+        yaml_node_t *item = sequence_entry(loader, node, i, parent, key);
         result = load_rule(loader, item, key, &config->access_rules[config->access_rule_count++]);
     }
     return result;
@@ -1469,19 +1485,11 @@ static int load_mirror(struct loader *loader, yaml_node_t *node, const char *par
 
 static int load_mirrors(struct loader *loader, yaml_node_t *node, const char *parent)
 {
-    char buffer[96];
-    if (is_null(node))
-        return 0;
-    if (node->type != YAML_SEQUENCE_NODE)
-        return fail(loader, node, parent, "expected a list of mirrors, got %s",
-                    shown(node, buffer));
-    size_t count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-    int result = 0;
+    size_t count;
+    int result = sequence_open(loader, node, parent, "mirrors", &count);
     for (size_t i = 0; i < count && result == 0; i++) {
         char key[KEY_MAX];
-        index_key(key, parent, i);
-        yaml_node_t *item =
-            yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
+        yaml_node_t *item = sequence_entry(loader, node, i, parent, key);
         result = load_mirror(loader, item, key);
         /* One prefix may not hold another: a name has one upstream. */
         const struct config *config = loader->config;
@@ -1855,19 +1863,11 @@ static int load_event_endpoint(struct loader *loader, yaml_node_t *node, const c
 
 static int load_event_endpoints(struct loader *loader, yaml_node_t *node, const char *parent)
 {
-    char buffer[96];
-    if (is_null(node))
-        return 0;
-    if (node->type != YAML_SEQUENCE_NODE)
-        return fail(loader, node, parent, "expected a list of endpoints, got %s",
-                    shown(node, buffer));
-    size_t count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-    int result = 0;
+    size_t count;
+    int result = sequence_open(loader, node, parent, "endpoints", &count);
     for (size_t i = 0; i < count && result == 0; i++) {
         char key[KEY_MAX];
-        index_key(key, parent, i);
-        yaml_node_t *item =
-            yaml_document_get_node(&loader->document, node->data.sequence.items.start[i]);
+        yaml_node_t *item = sequence_entry(loader, node, i, parent, key);
         result = load_event_endpoint(loader, item, key);
         const struct event_settings *events = &loader->config->events;
         const char *mine = result == 0 ? events->endpoints[events->endpoint_count - 1].name : "";
