@@ -341,6 +341,11 @@ int tree_path_run_markers(const struct tree *tree, char out[TREE_PATH_MAX])
     return path_beside_tree(tree, ".cairn-run", out);
 }
 
+int tree_path_event_spool(const struct tree *tree, char out[TREE_PATH_MAX])
+{
+    return path_beside_tree(tree, "cairn-events", out);
+}
+
 int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX])
 {
     return path_beside_tree(tree, ".cairn-quarantine", out);

@@ -16,8 +16,9 @@
  * cairn's own files live beside T, outside the grammar, so that Distribution
  * never sees them: R/.cairn-tmp (h2o's request body files), R/.cairn-gc.lock
  * and R/.cairn-gc-run (gc_lock.h), R/.cairn-run (run_marker.h: who writes the
- * tree, who stopped uncleanly) and R/.cairn-quarantine (blobs cairn-fsck
- * found corrupt).
+ * tree, who stopped uncleanly), R/.cairn-quarantine (blobs cairn-fsck
+ * found corrupt) and R/cairn-events (the registry events' default spool,
+ * src/observe/event_spool.h: operators look at it, so it is not hidden).
  *
  * Invariants: every path builder validates the name, tag or upload id it is
  * given (names.h) and refuses with -EINVAL, so no path is ever built from an
@@ -141,6 +142,9 @@ int tree_path_gc_run(const struct tree *tree, char out[TREE_PATH_MAX]);
 /* R/.cairn-run: one file per process writing the tree, and the stops of
  * those that did not exit cleanly (run_marker.h). */
 int tree_path_run_markers(const struct tree *tree, char out[TREE_PATH_MAX]);
+
+/* R/cairn-events: the events' spool when cairn.events.spool is not set. */
+int tree_path_event_spool(const struct tree *tree, char out[TREE_PATH_MAX]);
 
 /* R/.cairn-quarantine: where cairn-fsck --repair moves corrupt blobs. */
 int tree_path_quarantine_directory(const struct tree *tree, char out[TREE_PATH_MAX]);

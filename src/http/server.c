@@ -675,9 +675,12 @@ static void apply_reload(const struct runtime *runtime, void *context)
         blob_store_s3_update(registry->blobs, &runtime->config.s3) < 0)
         log_message(LOG_LEVEL_ERROR, "storage.s3: %s", error_message());
     struct events *events = atomic_load(&registry->events);
-    int result =
-        events_reconfigure(&events, &runtime->config.events, registry->tree.root_directory,
-                           listen_port_of(server->settings->listen_address), access_pattern_match);
+    char spool[TREE_PATH_MAX];
+    int result = tree_path_event_spool(&registry->tree, spool);
+    if (result == 0)
+        result = events_reconfigure(&events, &runtime->config.events, spool,
+                                    listen_port_of(server->settings->listen_address),
+                                    access_pattern_match);
     if (result < 0)
         log_message(LOG_LEVEL_ERROR, "notifications: %s", error_message());
     atomic_store(&registry->events, events);
@@ -712,8 +715,10 @@ static int open_registry(struct server *server)
     }
     metrics_uploads_set(count_uploads(&registry->tree));
     struct events *events = NULL;
-    if (events_open(&settings->events, registry->tree.root_directory,
-                    listen_port_of(settings->listen_address), access_pattern_match, &events) < 0) {
+    char spool[TREE_PATH_MAX];
+    if (tree_path_event_spool(&registry->tree, spool) < 0 ||
+        events_open(&settings->events, spool, listen_port_of(settings->listen_address),
+                    access_pattern_match, &events) < 0) {
         fprintf(stderr, "cairn: notifications: %s\n", error_message());
         return -EINVAL;
     }

@@ -66,7 +66,7 @@ static int has_enabled_endpoint(const struct event_settings *settings)
     return 0;
 }
 
-int events_open(const struct event_settings *settings, const char *root, int listen_port,
+int events_open(const struct event_settings *settings, const char *default_spool, int listen_port,
                 event_repository_match *match, struct events **events_out)
 {
     *events_out = NULL;
@@ -80,11 +80,8 @@ int events_open(const struct event_settings *settings, const char *root, int lis
     gethostname(hostname, sizeof hostname - 1);
     snprintf(events->source_addr, sizeof events->source_addr, "%s:%d", hostname, listen_port);
     events_new_id(events->instance_id);
-    char directory[4096];
-    if (settings->spool_directory != NULL)
-        snprintf(directory, sizeof directory, "%s", settings->spool_directory);
-    else
-        snprintf(directory, sizeof directory, "%s/cairn-events", root);
+    const char *directory =
+        settings->spool_directory != NULL ? settings->spool_directory : default_spool;
     int result = event_spool_open(directory, settings->spool_max_bytes,
                                   settings->spool_max_age_seconds, &events->spool);
     if (result == 0)
@@ -100,10 +97,10 @@ int events_open(const struct event_settings *settings, const char *root, int lis
 }
 
 int events_reconfigure(struct events **events, const struct event_settings *settings,
-                       const char *root, int listen_port, event_repository_match *match)
+                       const char *default_spool, int listen_port, event_repository_match *match)
 {
     if (*events == NULL)
-        return events_open(settings, root, listen_port, match, events);
+        return events_open(settings, default_spool, listen_port, match, events);
     atomic_store(&(*events)->include_references, settings->include_references);
     return event_delivery_reconfigure((*events)->delivery, settings);
 }

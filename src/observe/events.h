@@ -27,7 +27,7 @@
  *    "source":{"addr":"<hostname>:<port>","instanceID":"<uuid>"}}
  *
  *     struct events *events;
- *     events_open(&config->events, root, listen_port, access_pattern_match, &events);
+ *     events_open(&config->events, default_spool, listen_port, access_pattern_match, &events);
  *     struct event_record record = {.action = "push", ...};
  *     events_record(events, &record, 1);    // before the 201
  *     events_reconfigure(events, &new_config->events);
@@ -79,15 +79,16 @@ struct event_record {
 };
 
 /* NULL in *events_out (and 0) when `settings` has no enabled endpoint.
- * `root`: the storage root, for the default spool <root>/cairn-events. */
-int events_open(const struct event_settings *settings, const char *root, int listen_port,
+ * `default_spool`: the spool without cairn.events.spool (the server's
+ * tree_path_event_spool, layout/tree.h). */
+int events_open(const struct event_settings *settings, const char *default_spool, int listen_port,
                 event_repository_match *match, struct events **events_out);
 /* A reload: endpoints change; the spool stays where it is (its directory
  * and bounds take effect at the next start). `*events` may be NULL and
  * become non-NULL (the first endpoint configured) — never the other way:
  * with no endpoint left, the senders stop and records are still spooled. */
 int events_reconfigure(struct events **events, const struct event_settings *settings,
-                       const char *root, int listen_port, event_repository_match *match);
+                       const char *default_spool, int listen_port, event_repository_match *match);
 void events_close(struct events *events);
 
 /* A new random (version 4) UUID, as Distribution's ids are. */
